@@ -1,0 +1,1 @@
+"""The jsm-autopilot command line."""

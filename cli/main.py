@@ -1,0 +1,160 @@
+"""`jsm-autopilot` command line. Exit codes: 0 success, 2 bad input (settings, files, flags)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from config.loader import SettingsError, default_config_path, load_settings
+from config.settings import Settings
+
+BAD_INPUT = 2
+
+
+def _settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except SettingsError as error:
+        for problem in error.problems:
+            click.echo(problem, err=True)
+        sys.exit(BAD_INPUT)
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(BAD_INPUT)
+
+
+config_option = click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="app.yaml to use (default: $JSM_AUTOPILOT_CONFIG, else ./app.yaml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Runs a Jira Service Management project's service-desk process."""
+
+
+@main.command()
+@config_option
+def check(config: Path | None) -> None:
+    """Validate app.yaml and summarise which rules are on, with their numbers."""
+    from rules.catalogue import RULES
+
+    settings = _settings_or_exit(config)
+    console = Console(highlight=False)
+    path = config or default_config_path()
+    console.print(
+        f"{path}: valid. Project {settings.project.key} on {settings.project.deployment}, "
+        f"days counted in {settings.project.timezone}."
+    )
+    on = [rule for rule in RULES if rule.implemented and settings.is_enabled(rule.id)]
+    off = [rule.id for rule in RULES if rule.implemented and not settings.is_enabled(rule.id)]
+    pending = [rule.id for rule in RULES if not rule.implemented]
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column("rule", no_wrap=True, style="bold")
+    table.add_column("what it does on this site")
+    for rule in on:
+        table.add_row(rule.id, rule.describe(settings) if rule.describe else rule.summary)
+    console.print(f"Rules on ({len(on)}):")
+    console.print(table)
+    console.print(f"Rules off ({len(off)}): {', '.join(off) or 'none'}")
+    console.print(f"Not implemented yet ({len(pending)}): {', '.join(pending) or 'none'}")
+    languages = sorted({o.language for o in settings.organisations.values()} | {settings.language.default})
+    console.print(
+        f"Customer comments in {', '.join(languages)} (default {settings.language.default}); "
+        f"{len(settings.organisations)} organisation(s) configured; "
+        f"templates: {settings.templates.directory or 'shipped wording'}."
+    )
+
+
+def _parse_instant(text: str) -> datetime:
+    if text == "now":
+        return datetime.now(timezone.utc)
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 date-time (e.g. 2026-11-20T09:00:00+01:00)")
+    if instant.tzinfo is None:
+        raise click.BadParameter(f"{text!r} has no time zone; add one, e.g. +01:00 or Z")
+    return instant
+
+
+def _issues_from_file(path: Path) -> list:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        _fail(f"{path}: cannot read it: {error.strerror or error}")
+    except json.JSONDecodeError as error:
+        _fail(f"{path}: not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}")
+    if not isinstance(document, dict) or not isinstance(document.get("issues"), list):
+        _fail(f'{path}: expected a search/jql response, {{"issues": [...]}}')
+    return document["issues"]
+
+
+@main.command()
+@click.option("--issues", "issues_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="A saved POST /rest/api/3/search/jql response (expand=changelog).")
+@click.option("--at", "at", required=True, help="The moment to evaluate at, ISO-8601 with a zone, or 'now'.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per action.")
+@config_option
+def plan(issues_file: Path, at: str, as_json: bool, config: Path | None) -> None:
+    """Show what the rules would do to saved issues at a given time. Reads no network."""
+    from connector.mapping import IssueMappingError, ticket_from_issue_json
+    from rules.catalogue import evaluate
+
+    try:
+        now = _parse_instant(at)
+    except click.BadParameter as error:
+        _fail(f"--at: {error.message}")
+    settings = _settings_or_exit(config)
+    raw_issues = _issues_from_file(issues_file)
+    tickets, problems = [], []
+    for raw in raw_issues:
+        try:
+            tickets.append(ticket_from_issue_json(raw, settings))
+        except IssueMappingError as error:
+            problems.append(str(error))
+    if problems:
+        for problem in problems:
+            click.echo(f"{issues_file}: {problem}", err=True)
+        sys.exit(BAD_INPUT)
+    actions = [action for ticket in tickets for action in evaluate(ticket, now, settings)]
+    if as_json:
+        click.echo(json.dumps([a.as_json() for a in actions], indent=2, ensure_ascii=False))
+        return
+    _print_plan(actions, tickets, now, settings)
+
+
+def _print_plan(actions, tickets, now: datetime, settings: Settings) -> None:
+    console = Console(highlight=False)
+    local = now.astimezone(settings.project.zone)
+    touched = len({a.issue for a in actions})
+    console.print(
+        f"At {local:%Y-%m-%d %H:%M %Z}: {len(actions)} action(s) on {touched} of {len(tickets)} ticket(s)."
+    )
+    if not actions:
+        return
+    table = Table(show_header=True, header_style="bold", show_lines=True)
+    table.add_column("issue", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("reason")
+    for action in actions:
+        if action.kind == "public_comment":
+            what = f"public comment ({action.language})"
+        elif action.kind == "transition":
+            what = f"→ {action.to_status}"
+        else:
+            what = action.kind.replace("_", " ")
+        table.add_row(action.issue, action.rule, what, action.reason)
+    console.print(table)

@@ -1,0 +1,98 @@
+"""Load app.yaml into `Settings`, reporting every problem with the key path it sits at."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from config.settings import Settings
+from config.texts import TemplateProblem, Texts
+
+CONFIG_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_CONFIG"
+SECRET_WORDS = ("token", "password", "secret", "pat", "api_key", "apikey")
+
+
+class SettingsError(Exception):
+    """app.yaml is unusable; `problems` holds one `key.path: what is wrong` line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        super().__init__(f"{source}: " + "; ".join(problems))
+        self.source = source
+        self.problems = problems
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENVIRONMENT_VARIABLE) or "app.yaml")
+
+
+def _key_path(location: tuple) -> str:
+    return ".".join(str(part) for part in location) or "(top level)"
+
+
+def _secret_keys(data: object, prefix: tuple = ()) -> list[str]:
+    found = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = prefix + (key,)
+            if isinstance(key, str) and any(word == key.lower() or key.lower().endswith("_" + word) for word in SECRET_WORDS):
+                found.append(
+                    f"{_key_path(path)}: secrets do not belong in app.yaml; set JIRA_API_TOKEN "
+                    "(or JIRA_PAT, JSM_AUTOPILOT_WEBHOOK_SECRET) in the environment"
+                )
+            found.extend(_secret_keys(value, path))
+    return found
+
+
+def _problems_from(error: ValidationError) -> list[str]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        location = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
+        message = detail["msg"]
+        if detail["type"] == "extra_forbidden":
+            message = "unknown setting (check the spelling against README)"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        problems.append(f"{_key_path(location)}: {message}")
+    return problems
+
+
+def settings_from_mapping(data: object, source: str = "app.yaml", base_directory: Path | None = None) -> Settings:
+    if not isinstance(data, dict):
+        raise SettingsError(source, ["(top level): expected a mapping of settings"])
+    problems = _secret_keys(data)
+    if problems:
+        raise SettingsError(source, problems)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        raise SettingsError(source, _problems_from(error)) from None
+    directory = settings.templates.directory
+    try:
+        if directory is None:
+            texts = Texts.shipped()
+        else:
+            texts = Texts.load((base_directory or Path.cwd()) / directory)
+    except TemplateProblem as problem:
+        raise SettingsError(source, [f"templates.directory: {problem}"]) from None
+    return settings.model_copy(update={"texts": texts})
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate app.yaml; raise `SettingsError` naming every bad key."""
+    config_path = Path(path) if path is not None else default_config_path()
+    source = str(config_path)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(source, [f"(file): cannot read it: {error.strerror or error}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = getattr(error, "problem", None) or str(error)
+        raise SettingsError(source, [f"{where}: not valid YAML: {problem}"]) from None
+    return settings_from_mapping(data, source, config_path.resolve().parent)

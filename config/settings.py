@@ -1,0 +1,220 @@
+"""The typed settings of jsm-autopilot, validated once at start from app.yaml.
+
+Every name Jira shows (status, issue type, transition, priority, field) and every number of the
+process is here, so that a site with other names, or in German, needs no code change.
+Secrets are deliberately absent: they come from the environment (see `config.environment`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from config.durations import Duration
+from config.texts import Texts
+from rules.catalogue import RULES
+
+DurationSetting = Annotated[
+    Duration, BeforeValidator(Duration.parse), PlainSerializer(str, return_type=str)
+]
+Language = Literal["en", "de"]
+FieldId = Annotated[str, Field(pattern=r"^(customfield_\d+|[a-z][a-zA-Z]*)$")]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors: a typo in app.yaml must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Project(_Section):
+    key: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,9}$")]
+    timezone: str = "Europe/Berlin"
+    deployment: Literal["cloud", "datacenter"] = "cloud"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Automation(_Section):
+    account: Name  # accountId on Cloud, user name on Data Center
+    property_key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9.\-]{2,}$")] = "jsm-autopilot"
+
+
+class Statuses(_Section):
+    opened: Name = "Opened"
+    in_review: Name = "In Review by Service Desk"
+    clarification: Name = "Clarification required / On hold"
+    in_progress: Name = "In Progress"
+    delivery_pending: Name = "Delivery Pending"
+    resolved: Name = "Resolved"
+    closed: Name = "Closed"
+    estimation_in_progress: Name = "Estimation in progress"
+    estimation_available: Name = "Estimation available"
+    ordered: Name = "Ordered"
+    planned: Name = "Planned"
+    delivered: Name = "Delivered"
+    stage_installation_completed: Name = "Stage installation completed"
+    installation_completed: Name = "Installation completed"
+    # Where a customer's non-confirming reply on a Resolved ticket sends it back to.
+    hand_back_to: Name = "In Review by Service Desk"
+
+
+class IssueTypes(_Section):
+    incident: Name = "Incident"
+    request: Name = "Request"
+    software_defect: Name = "Software Defect"
+    non_software_defect: Name = "Non-Software Defect"
+    consulting_request: Name = "Consulting Request"
+    support_request: Name = "Support Request"
+    customisation: Name = "Customisation"
+    suggestion: Name = "Suggestion"
+    delivery: Name = "Delivery"
+
+
+class Transitions(_Section):
+    """Transition names; null means "the transition that leads to the target status"."""
+
+    close: Name | None = None
+    hand_back: Name | None = None
+    resolve: Name | None = None
+
+
+class Priorities(_Section):
+    p1: Name = "P1"
+    p2: Name = "P2"
+    p3: Name = "P3"
+    p4: Name = "P4"
+
+
+class Fields(_Section):
+    delivery_version: FieldId
+    estimated_delivery_date: FieldId
+    organizations: FieldId
+    confidential: FieldId
+    request_participants: FieldId
+    documentation_links: FieldId | None = None
+    environment: FieldId = "environment"
+
+
+class ClarificationTimers(_Section):
+    reminder_every: DurationSetting = Duration(days=10)
+    reminders: Annotated[int, Field(ge=1, le=10)] = 3
+    close_after_last_reminder: DurationSetting = Duration(days=10)
+
+
+class ResolvedTimers(_Section):
+    close_after: DurationSetting = Duration(days=50)
+
+
+class Timers(_Section):
+    clarification: ClarificationTimers = ClarificationTimers()
+    resolved: ResolvedTimers = ResolvedTimers()
+
+
+class LanguageSettings(_Section):
+    default: Language = "en"
+
+
+class Organisation(_Section):
+    language: Language
+
+
+class Confirmation(_Section):
+    """Phrases in a customer's comment on a Resolved ticket that mean "you may close it"."""
+
+    phrases: dict[Language, list[Name]] = Field(min_length=1)
+    # A phrase next to one of these ("do not close") is not a confirmation.
+    negations: dict[Language, list[Name]] = {}
+
+
+class TemplateSettings(_Section):
+    directory: str | None = None  # relative to app.yaml; overrides the shipped wording
+
+
+def _default_enabled() -> list[str]:
+    return [rule.id for rule in RULES if rule.implemented]
+
+
+class RuleSwitches(_Section):
+    enabled: list[str] = Field(default_factory=_default_enabled)
+
+    @field_validator("enabled")
+    @classmethod
+    def _known_and_implemented(cls, ids: list[str]) -> list[str]:
+        by_id = {rule.id: rule for rule in RULES}
+        problems = []
+        for rule_id in ids:
+            if rule_id not in by_id:
+                problems.append(f"unknown rule {rule_id!r}")
+            elif not by_id[rule_id].implemented:
+                problems.append(f"rule {rule_id!r} is not implemented yet")
+        if problems:
+            raise ValueError("; ".join(problems))
+        if len(set(ids)) != len(ids):
+            raise ValueError("a rule is listed twice")
+        return ids
+
+
+class Settings(_Section):
+    project: Project
+    automation: Automation
+    statuses: Statuses = Statuses()
+    issue_types: IssueTypes = IssueTypes()
+    transitions: Transitions = Transitions()
+    priorities: Priorities = Priorities()
+    fields: Fields
+    timers: Timers = Timers()
+    language: LanguageSettings = LanguageSettings()
+    organisations: dict[Name, Organisation] = {}
+    confirmation: Confirmation
+    templates: TemplateSettings = TemplateSettings()
+    rules: RuleSwitches = RuleSwitches()
+    # Loaded from templates/ by the loader, not written in app.yaml.
+    texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _texts_are_not_a_setting(cls, data: object) -> object:
+        if isinstance(data, dict) and "texts" in data and not isinstance(data["texts"], Texts):
+            raise ValueError("'texts' is not a setting; change the wording under templates.directory")
+        return data
+
+    @model_validator(mode="after")
+    def _hand_back_is_an_open_status(self) -> "Settings":
+        if self.statuses.hand_back_to in (self.statuses.resolved, self.statuses.closed):
+            raise ValueError(
+                "statuses.hand_back_to: must be a status agents work in, not "
+                f"{self.statuses.hand_back_to!r}"
+            )
+        return self
+
+    def is_enabled(self, rule_id: str) -> bool:
+        return rule_id in self.rules.enabled
+
+    def language_of(self, organisation: str | None) -> str:
+        if organisation is not None and organisation in self.organisations:
+            return self.organisations[organisation].language
+        return self.language.default

@@ -1,0 +1,105 @@
+"""Customer-facing comment templates, in English and German, that admins can reword.
+
+The shipped wording lives in `config/templates/<language>/<name>.txt`; a directory named by
+`templates.directory` in app.yaml overrides any of those files. Templates are Jinja2, rendered in a
+sandbox with undefined variables as errors, so a typo in a template fails `check`, not a customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from babel.dates import format_date
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+LANGUAGES = ("en", "de")
+# Each name, and the variables the rules pass to it (documented in README).
+TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "clarification_reminder": ("key", "reminder_number", "reminders_total", "days_waiting", "close_date"),
+        "clarification_close": ("key", "days_waiting", "reminders_total"),
+        "resolved_close": ("key", "days_resolved"),
+        "resolved_confirmed": ("key",),
+    }
+)
+SHIPPED_DIRECTORY = Path(__file__).parent / "templates"
+
+
+class TemplateProblem(ValueError):
+    """A template is missing or does not compile; `where` names the file."""
+
+    def __init__(self, where: str, problem: str):
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+def _localised_date(value: date | datetime, language: str) -> str:
+    return format_date(value, format="long", locale=language)
+
+
+@dataclass(frozen=True)
+class Texts:
+    sources: Mapping[tuple[str, str], str]
+    _environments: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def shipped(cls) -> "Texts":
+        return cls.load(None)
+
+    @classmethod
+    def load(cls, override_directory: Path | None) -> "Texts":
+        """Read every template, taking the admin's copy where one exists; raise on the first problem."""
+        if override_directory is not None and not override_directory.is_dir():
+            raise TemplateProblem(str(override_directory), "is not a directory")
+        sources: dict[tuple[str, str], str] = {}
+        for language in LANGUAGES:
+            for name in TEMPLATE_VARIABLES:
+                relative = Path(language) / f"{name}.txt"
+                chosen = SHIPPED_DIRECTORY / relative
+                if override_directory is not None and (override_directory / relative).is_file():
+                    chosen = override_directory / relative
+                if not chosen.is_file():
+                    raise TemplateProblem(str(chosen), "missing")
+                sources[(language, name)] = chosen.read_text(encoding="utf-8")
+        texts = cls(MappingProxyType(sources))
+        texts.validate()
+        return texts
+
+    def _environment(self, language: str) -> ImmutableSandboxedEnvironment:
+        env = self._environments.get(language)
+        if env is None:
+            env = ImmutableSandboxedEnvironment(
+                undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+            )
+            env.filters["date"] = lambda value: _localised_date(value, language)
+            self._environments[language] = env
+        return env
+
+    def validate(self) -> None:
+        """Compile and trial-render every template with sample values."""
+        sample = {
+            "key": "SD-1",
+            "reminder_number": 1,
+            "reminders_total": 3,
+            "days_waiting": 10,
+            "days_resolved": 50,
+            "close_date": date(2026, 1, 31),
+        }
+        for (language, name), source in self.sources.items():
+            variables = {k: sample[k] for k in TEMPLATE_VARIABLES[name]}
+            try:
+                self._environment(language).from_string(source).render(variables)
+            except TemplateError as error:
+                line = getattr(error, "lineno", None)
+                where = f"{language}/{name}.txt" + (f" line {line}" if line else "")
+                raise TemplateProblem(where, str(error)) from error
+
+    def render(self, language: str, name: str, **variables: object) -> str:
+        source = self.sources[(language, name)]
+        return self._environment(language).from_string(source).render(variables).strip()

@@ -1,0 +1,298 @@
+"""Jira's JSON to the core's `Ticket`: pure functions, no HTTP.
+
+Two sources: an issue from `POST /rest/api/3/search/jql` (or `GET /issue/{key}`) with
+`expand=changelog`, and the issue inside a webhook payload. Jira Cloud sends ADF bodies on v3 and
+wiki strings on v2 and in webhooks; users carry `accountId` on Cloud and `name`/`key` on Data Center.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Mapping
+
+from rules.actions import rule_named_in_audit_note
+from rules.model import Comment, Role, Ticket
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+# JSM stores "internal or public" of a comment in this comment property (Cloud and Data Center).
+JSM_PUBLIC_COMMENT_PROPERTY = "sd.public.comment"
+
+
+class IssueMappingError(ValueError):
+    """An issue's JSON lacks what the rules need; names the issue and the field."""
+
+    def __init__(self, issue: str, field: str, problem: str):
+        super().__init__(f"{issue}: {field}: {problem}")
+        self.issue = issue
+        self.field = field
+        self.problem = problem
+
+
+def parse_jira_datetime(value: object, issue: str, field: str) -> datetime:
+    """Jira writes `2019-08-27T12:43:24.193-0700`; Python 3.11's fromisoformat reads it."""
+    if not isinstance(value, str):
+        raise IssueMappingError(issue, field, f"expected a date-time string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise IssueMappingError(issue, field, f"not a date-time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise IssueMappingError(issue, field, f"date-time without a time zone: {value!r}")
+    return parsed
+
+
+def user_identity(user: object) -> str | None:
+    """accountId on Cloud; key or name on Data Center."""
+    if not isinstance(user, Mapping):
+        return None
+    for attribute in ("accountId", "key", "name"):
+        value = user.get(attribute)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def adf_to_text(node: object) -> str:
+    """Plain text of an Atlassian Document Format body (or a wiki/plain string as it is)."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return "".join(adf_to_text(child) for child in node)
+    if not isinstance(node, Mapping):
+        return ""
+    kind = node.get("type")
+    if kind == "text":
+        return str(node.get("text", ""))
+    if kind == "hardBreak":
+        return "\n"
+    if kind in ("mention", "emoji"):
+        return str((node.get("attrs") or {}).get("text", ""))
+    inner = adf_to_text(node.get("content", []))
+    if kind in ("paragraph", "heading", "listItem", "codeBlock", "blockquote", "tableRow"):
+        return inner + "\n"
+    return inner
+
+
+def _properties_of(container: Mapping[str, Any]) -> dict[str, Any]:
+    """Entity properties as Jira returns them: a list of {key, value} or a {key: value} map."""
+    raw = container.get("properties")
+    if isinstance(raw, list):
+        return {p.get("key"): p.get("value") for p in raw if isinstance(p, Mapping)}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    return {}
+
+
+def _is_public(comment: Mapping[str, Any]) -> bool:
+    if isinstance(comment.get("jsdPublic"), bool):
+        return comment["jsdPublic"]
+    marker = _properties_of(comment).get(JSM_PUBLIC_COMMENT_PROPERTY)
+    if isinstance(marker, Mapping) and marker.get("internal") is True:
+        return False
+    return True
+
+
+def _role_of(author: str | None, reporter: str | None, participants: frozenset[str], settings: "Settings") -> Role:
+    if author is not None and author == settings.automation.account:
+        return Role.AUTOMATION
+    if author is not None and (author == reporter or author in participants):
+        return Role.CUSTOMER
+    return Role.AGENT
+
+
+def _automation_rule(
+    comment: Mapping[str, Any], comment_id: str, body: str, public: bool,
+    issue_log: Mapping[str, Any], settings: "Settings",
+) -> str | None:
+    """Which rule the automation wrote this comment for: its comment property, the issue
+    property's log, or the audit note's own text, so nothing depends on local state."""
+    own = _properties_of(comment).get(settings.automation.property_key)
+    if isinstance(own, Mapping) and isinstance(own.get("rule"), str):
+        return own["rule"]
+    logged = issue_log.get("comments") if isinstance(issue_log, Mapping) else None
+    if isinstance(logged, Mapping) and isinstance(logged.get(comment_id), str):
+        return logged[comment_id]
+    if not public:
+        return rule_named_in_audit_note(body.strip())
+    return None
+
+
+def _comments(
+    key: str, raw_comments: list, reporter: str | None, participants: frozenset[str],
+    issue_log: Mapping[str, Any], settings: "Settings",
+) -> tuple[Comment, ...]:
+    comments = []
+    for index, raw in enumerate(raw_comments):
+        where = f"fields.comment.comments[{index}]"
+        if not isinstance(raw, Mapping):
+            raise IssueMappingError(key, where, "expected an object")
+        comment_id = str(raw.get("id") or "")
+        if not comment_id:
+            raise IssueMappingError(key, f"{where}.id", "missing")
+        created = parse_jira_datetime(raw.get("created"), key, f"{where}.created")
+        author = user_identity(raw.get("author"))
+        body = adf_to_text(raw.get("body"))
+        public = _is_public(raw)
+        role = _role_of(author, reporter, participants, settings)
+        rule = _automation_rule(raw, comment_id, body, public, issue_log, settings) if role is Role.AUTOMATION else None
+        comments.append(Comment(comment_id, author or "", role, public, created, body, rule))
+    return tuple(comments)
+
+
+def _named(fields: Mapping[str, Any], name: str, key: str, required: bool) -> str | None:
+    value = fields.get(name)
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        return value["name"]
+    if value is None and not required:
+        return None
+    raise IssueMappingError(key, f"fields.{name}", "missing" if value is None else f"expected an object with a name, got {value!r}")
+
+
+def _organisation(fields: Mapping[str, Any], settings: "Settings") -> str | None:
+    """The first of the issue's JSM organisations that app.yaml knows, else the first at all."""
+    raw = fields.get(settings.fields.organizations)
+    names = [o.get("name") for o in raw if isinstance(o, Mapping)] if isinstance(raw, list) else []
+    names = [n for n in names if isinstance(n, str)]
+    for name in names:
+        if name in settings.organisations:
+            return name
+    return names[0] if names else None
+
+
+def _simple_value(value: object) -> object:
+    if isinstance(value, Mapping):
+        for attribute in ("value", "name", "key"):
+            if attribute in value:
+                return value[attribute]
+    if isinstance(value, list):
+        return tuple(_simple_value(v) for v in value)
+    return value
+
+
+def _custom_fields(fields: Mapping[str, Any], settings: "Settings") -> dict[str, object]:
+    wanted = settings.fields.model_dump(exclude={"organizations", "request_participants"})
+    return {name: _simple_value(fields.get(field_id)) for name, field_id in wanted.items() if field_id and field_id in fields}
+
+
+def _status_since(issue: Mapping[str, Any], key: str, created: datetime) -> datetime:
+    changelog = issue.get("changelog")
+    if not isinstance(changelog, Mapping):
+        raise IssueMappingError(key, "changelog", "missing (search with expand=changelog)")
+    histories = changelog.get("histories")
+    if not isinstance(histories, list):
+        raise IssueMappingError(key, "changelog.histories", "missing")
+    latest: datetime | None = None
+    for index, history in enumerate(histories):
+        items = history.get("items") if isinstance(history, Mapping) else None
+        if not isinstance(items, list) or not any(isinstance(i, Mapping) and i.get("field") == "status" for i in items):
+            continue
+        when = parse_jira_datetime(history.get("created"), key, f"changelog.histories[{index}].created")
+        if latest is None or when > latest:
+            latest = when
+    if latest is not None:
+        return latest
+    total = changelog.get("total")
+    if isinstance(total, int) and total > len(histories):
+        # Jira returns only the newest page of histories inline; the status change is older.
+        raise IssueMappingError(key, "changelog", f"holds {len(histories)} of {total} histories and no status change; fetch the full changelog")
+    return created
+
+
+def _participants(fields: Mapping[str, Any], settings: "Settings") -> frozenset[str]:
+    raw = fields.get(settings.fields.request_participants) or []
+    if not isinstance(raw, list):
+        return frozenset()
+    return frozenset(filter(None, (user_identity(u) for u in raw)))
+
+
+def _ticket(
+    issue: Mapping[str, Any], key: str, fields: Mapping[str, Any], raw_comments: list,
+    status_since: datetime | None, created: datetime | None, complete: bool, settings: "Settings",
+) -> Ticket:
+    reporter = user_identity(fields.get("reporter"))
+    participants = _participants(fields, settings)
+    issue_log = _properties_of(issue).get(settings.automation.property_key) or {}
+    organisation = _organisation(fields, settings)
+    resolved_raw = fields.get("resolutiondate")
+    summary = fields.get("summary")
+    return Ticket(
+        key=key,
+        type=_named(fields, "issuetype", key, required=True),
+        status=_named(fields, "status", key, required=True),
+        status_since=status_since,
+        created=created,
+        priority=_named(fields, "priority", key, required=False),
+        organisation=organisation,
+        language=settings.language_of(organisation),
+        resolved=parse_jira_datetime(resolved_raw, key, "fields.resolutiondate") if resolved_raw else None,
+        reporter=reporter,
+        participants=participants,
+        comments=_comments(key, raw_comments, reporter, participants, issue_log, settings),
+        summary=summary if isinstance(summary, str) else "",
+        custom_fields=_custom_fields(fields, settings),
+        complete=complete,
+    )
+
+
+def ticket_from_issue_json(issue: object, settings: "Settings") -> Ticket:
+    """A complete snapshot from a search/jql or get-issue result with the changelog expanded."""
+    if not isinstance(issue, Mapping):
+        raise IssueMappingError("(unknown issue)", "(issue)", "expected an object")
+    key = issue.get("key")
+    if not isinstance(key, str) or not key:
+        raise IssueMappingError(f"issue id {issue.get('id', '?')}", "key", "missing")
+    fields = issue.get("fields")
+    if not isinstance(fields, Mapping):
+        raise IssueMappingError(key, "fields", "missing (request the fields the rules need)")
+    created = parse_jira_datetime(fields.get("created"), key, "fields.created")
+    comment_field = fields.get("comment")
+    if not isinstance(comment_field, Mapping) or not isinstance(comment_field.get("comments"), list):
+        raise IssueMappingError(key, "fields.comment", "missing (request the comment field)")
+    raw_comments = comment_field["comments"]
+    total = comment_field.get("total")
+    if isinstance(total, int) and total > len(raw_comments):
+        raise IssueMappingError(key, "fields.comment", f"holds {len(raw_comments)} of {total} comments; fetch them all")
+    status_since = _status_since(issue, key, created)
+    return _ticket(issue, key, fields, raw_comments, status_since, created, True, settings)
+
+
+def _epoch_millis(value: object) -> datetime | None:
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    return None
+
+
+def ticket_from_webhook(payload: object, settings: "Settings") -> Ticket:
+    """A partial snapshot from a webhook payload. Jira trims `issue.fields` in comment events and
+    sends no history, so it is marked incomplete: the worker re-reads the issue before deciding."""
+    if not isinstance(payload, Mapping):
+        raise IssueMappingError("(unknown issue)", "(payload)", "expected an object")
+    issue = payload.get("issue")
+    if not isinstance(issue, Mapping) or not isinstance(issue.get("key"), str):
+        raise IssueMappingError("(unknown issue)", "issue.key", "missing")
+    key = issue["key"]
+    fields = issue.get("fields")
+    if not isinstance(fields, Mapping):
+        raise IssueMappingError(key, "issue.fields", "missing")
+    event_time = _epoch_millis(payload.get("timestamp"))
+    created = parse_jira_datetime(fields["created"], key, "fields.created") if fields.get("created") else None
+    changed_status = any(
+        isinstance(i, Mapping) and i.get("field") == "status"
+        for i in ((payload.get("changelog") or {}).get("items") or [])
+    )
+    if changed_status:
+        status_since = event_time
+    elif payload.get("webhookEvent") == "jira:issue_created":
+        status_since = created or event_time
+    else:
+        status_since = None
+    raw_comments = list(((fields.get("comment") or {}).get("comments")) or [])
+    comment = payload.get("comment")
+    if isinstance(comment, Mapping) and payload.get("webhookEvent") != "comment_deleted":
+        if not any(isinstance(c, Mapping) and c.get("id") == comment.get("id") for c in raw_comments):
+            raw_comments.append(comment)
+    return _ticket(issue, key, fields, raw_comments, status_since, created, False, settings)

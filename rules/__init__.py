@@ -1,0 +1,18 @@
+"""The functional core: pure rules from a ticket snapshot, the time and the settings to actions.
+
+Nothing here reads the clock, the network, files or Jira's JSON; a test enforces the imports.
+"""
+
+from rules.actions import Action, FieldChange, InternalComment, PublicComment, Transition
+from rules.model import Comment, Role, Ticket
+
+__all__ = [
+    "Action",
+    "Comment",
+    "FieldChange",
+    "InternalComment",
+    "PublicComment",
+    "Role",
+    "Ticket",
+    "Transition",
+]

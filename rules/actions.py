@@ -1,0 +1,68 @@
+"""What a rule asks for. Each action names the rule that fired and a reason a person can read."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+AUDIT_PREFIX = "jsm-autopilot"
+
+
+@dataclass(frozen=True)
+class Action:
+    issue: str
+    rule: str
+    reason: str
+    kind: ClassVar[str] = "action"
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class PublicComment(Action):
+    """A comment the customer sees, rendered from a template in their language."""
+
+    body: str
+    language: str
+    template: str
+    kind: ClassVar[str] = "public_comment"
+
+
+@dataclass(frozen=True)
+class InternalComment(Action):
+    """A note only agents see; every firing leaves one naming the rule."""
+
+    body: str
+    kind: ClassVar[str] = "internal_comment"
+
+
+@dataclass(frozen=True)
+class Transition(Action):
+    to_status: str
+    # None: use whichever transition leads to `to_status`.
+    transition: str | None = None
+    kind: ClassVar[str] = "transition"
+
+
+@dataclass(frozen=True)
+class FieldChange(Action):
+    field: str
+    value: object
+    kind: ClassVar[str] = "field_change"
+
+
+def audit_note(issue: str, rule: str, reason: str) -> InternalComment:
+    """The internal comment that tells agents which rule fired and why."""
+    return InternalComment(
+        issue=issue, rule=rule, reason=reason, body=f"{AUDIT_PREFIX} · {rule}: {reason}"
+    )
+
+
+def rule_named_in_audit_note(body: str) -> str | None:
+    """The rule id an audit note names, so the automation recognises its own notes in Jira."""
+    prefix = f"{AUDIT_PREFIX} · "
+    if not body.startswith(prefix):
+        return None
+    rule, separator, _ = body[len(prefix):].partition(":")
+    return rule.strip() if separator and rule.strip() else None

@@ -1,0 +1,110 @@
+"""Every rule of PROCESS.md, with its id and whether it is implemented yet. Nothing pretends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable
+
+from rules import timers
+from rules.actions import Action
+from rules.model import Ticket, require_aware
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+RuleFunction = Callable[[Ticket, datetime, "Settings"], list[Action]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    chapter: str
+    summary: str
+    function: RuleFunction | None = None
+    # What the rule does with this site's numbers and names, for `check`.
+    describe: Callable[["Settings"], str] | None = None
+
+    @property
+    def implemented(self) -> bool:
+        return self.function is not None
+
+
+def _reminder_schedule(settings: "Settings") -> str:
+    timers_ = settings.timers.clarification
+    marks, total = [], timers_.reminder_every
+    for _ in range(timers_.reminders):
+        marks.append(str(total))
+        total = total + timers_.reminder_every
+    return (
+        f"public reminder after {', '.join(marks)} in {settings.statuses.clarification!r} "
+        f"without customer feedback ({timers_.reminders} reminders, {timers_.reminder_every} apart)"
+    )
+
+
+def _clarification_close(settings: "Settings") -> str:
+    timers_ = settings.timers.clarification
+    total = timers_.close_after_last_reminder
+    for _ in range(timers_.reminders):
+        total = total + timers_.reminder_every
+    return (
+        f"close {timers_.close_after_last_reminder} after reminder {timers_.reminders} "
+        f"({total} in all) with a public comment, to {settings.statuses.closed!r}"
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("intake.email_request", "2.5", "a ticket that arrived by e-mail is typed Request"),
+    Rule("intake.accept", "3", "first agent response moves Opened to In Review and records acceptance"),
+    Rule("triage.suggest", "2.5", "suggest the likely target type as an internal comment"),
+    Rule("reclassify.priority", "2.5.1", "defects need a priority; a Software Defect at P1 becomes P2"),
+    Rule("reclassify.suggestion", "3.6", "Suggestion: forwarded-to-product-management comment, then Resolved"),
+    Rule("reclassify.consulting", "3.3", "Consulting Request: budget comment, or a warning without budget"),
+    Rule("reclassify.confidential", "2.5", "confidential data: issue security level of the customer's region"),
+    Rule(
+        timers.REMINDER, "2.9", "public reminders while waiting for customer feedback",
+        timers.due_reminder, _reminder_schedule,
+    ),
+    Rule(
+        timers.CLARIFICATION_CLOSE, "2.9", "close a waiting ticket after the last reminder",
+        timers.due_clarification_close, _clarification_close,
+    ),
+    Rule(
+        timers.RESET, "2.9", "a customer comment restarts the reminder clock",
+        timers.clock_reset_by_customer,
+        lambda s: "a comment by the reporter or a participant restarts the clock; agents get a note",
+    ),
+    Rule(
+        timers.RESOLVED_CLOSE, "2.9", "close a Resolved ticket without customer feedback",
+        timers.due_resolved_close,
+        lambda s: (
+            f"close {s.timers.resolved.close_after} after {s.statuses.resolved!r} without customer "
+            f"feedback, with a public comment"
+        ),
+    ),
+    Rule(
+        timers.RESOLVED_CONFIRM, "2.9", "a confirming customer comment closes a Resolved ticket",
+        timers.customer_feedback_on_resolved,
+        lambda s: (
+            f"a reply with one of {sum(len(p) for p in s.confirmation.phrases.values())} confirmation "
+            f"phrases closes at once; any other reply goes back to {s.statuses.hand_back_to!r}"
+        ),
+    ),
+    Rule("delivery.version_required", "3.1", "Delivery Pending needs a Delivery version"),
+    Rule("delivery.create", "3.7", "generate the Delivery ticket of a patch for an organisation"),
+    Rule("delivery.refresh", "3.7", "keep a Planned Delivery ticket's list current"),
+    Rule("delivery.date_changed", "3.7", "announce a changed estimated delivery date"),
+    Rule("delivery.done", "3.7", "resolve included tickets when the delivery is installed"),
+)
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
+
+
+def evaluate(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """Every enabled rule's actions for one ticket at one moment, in catalogue order."""
+    require_aware(now, "now")
+    actions: list[Action] = []
+    for rule in RULES:
+        if rule.function is not None and settings.is_enabled(rule.id):
+            actions.extend(rule.function(ticket, now, settings))
+    return actions

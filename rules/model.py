@@ -1,0 +1,80 @@
+"""The ticket snapshot the rules decide on: what Jira shows of one issue at one moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from types import MappingProxyType
+from typing import Mapping
+
+
+class Role(str, Enum):
+    CUSTOMER = "customer"  # the reporter or a request participant
+    AGENT = "agent"  # anyone else on the site
+    AUTOMATION = "automation"  # jsm-autopilot's own account
+
+
+def require_aware(value: datetime, what: str) -> datetime:
+    """Naive datetimes are refused: a wall-clock time without a zone has no single instant."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} is a naive datetime ({value.isoformat()}); give it a time zone")
+    return value
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    author: str
+    role: Role
+    public: bool
+    created: datetime
+    body: str = ""
+    # The rule the automation wrote this comment for, recognised from Jira (see connector.mapping).
+    rule: str | None = None
+
+    def __post_init__(self) -> None:
+        require_aware(self.created, f"comment {self.id} created")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    key: str
+    type: str
+    status: str
+    # When the ticket entered its current status; None when the snapshot cannot tell.
+    status_since: datetime | None
+    created: datetime | None = None
+    priority: str | None = None
+    organisation: str | None = None
+    language: str = "en"
+    resolved: datetime | None = None
+    reporter: str | None = None
+    participants: frozenset[str] = frozenset()
+    comments: tuple[Comment, ...] = ()
+    summary: str = ""
+    custom_fields: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    # False for the trimmed issue inside some webhook payloads: rules do not decide on those.
+    complete: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("status_since", "created", "resolved"):
+            value = getattr(self, name)
+            if value is not None:
+                require_aware(value, f"{self.key} {name}")
+        ordered = tuple(sorted(self.comments, key=lambda c: (c.created, c.id)))
+        object.__setattr__(self, "comments", ordered)
+        object.__setattr__(self, "participants", frozenset(self.participants))
+        object.__setattr__(self, "custom_fields", MappingProxyType(dict(self.custom_fields)))
+
+    def comments_by(self, role: Role, after: datetime | None = None) -> tuple[Comment, ...]:
+        """Comments of one role, oldest first, created strictly after `after` when given."""
+        return tuple(
+            c for c in self.comments if c.role is role and (after is None or c.created > after)
+        )
+
+    def last_customer_comment(self, after: datetime | None = None) -> Comment | None:
+        found = self.comments_by(Role.CUSTOMER, after)
+        return found[-1] if found else None

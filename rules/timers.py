@@ -1,0 +1,223 @@
+"""The waiting-time rules of guide section 2.9: reminders, automatic closing, and the reset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from rules.actions import Action, PublicComment, Transition, audit_note
+from rules.clock import add_duration, whole_days_between
+from rules.feedback import confirmation_in
+from rules.model import Comment, Role, Ticket, require_aware
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+REMINDER = "clarification.reminder"
+CLARIFICATION_CLOSE = "clarification.close"
+RESET = "clarification.reset"
+RESOLVED_CLOSE = "resolved.close"
+RESOLVED_CONFIRM = "resolved.confirm"
+
+
+def _when(instant: datetime, settings: "Settings") -> str:
+    return instant.astimezone(settings.project.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _language(ticket: Ticket, settings: "Settings") -> str:
+    return ticket.language if ticket.language in ("en", "de") else settings.language.default
+
+
+def _is_waiting(ticket: Ticket, settings: "Settings") -> bool:
+    return (
+        ticket.complete
+        and ticket.status == settings.statuses.clarification
+        and ticket.status_since is not None
+    )
+
+
+def _automation_comments(ticket: Ticket, rule: str) -> tuple[Comment, ...]:
+    return tuple(c for c in ticket.comments if c.role is Role.AUTOMATION and c.rule == rule)
+
+
+@dataclass(frozen=True)
+class ClarificationClock:
+    """Where a waiting ticket stands: when its clock started, what was sent, what comes next."""
+
+    clock_start: datetime
+    reminders: tuple[Comment, ...]
+    next_step: Literal["reminder", "close"]
+    next_due: datetime
+
+
+def clarification_clock(ticket: Ticket, settings: "Settings") -> ClarificationClock | None:
+    """The clock starts at the later of entering the waiting status and the last customer comment;
+    reminders sent before that no longer count."""
+    if not _is_waiting(ticket, settings):
+        return None
+    assert ticket.status_since is not None
+    last_reply = ticket.last_customer_comment(after=ticket.status_since)
+    clock_start = last_reply.created if last_reply else ticket.status_since
+    reminders = tuple(c for c in _automation_comments(ticket, REMINDER) if c.created > clock_start)
+    timers = settings.timers.clarification
+    zone = settings.project.zone
+    if len(reminders) < timers.reminders:
+        # Measured from the previous reminder, not from the clock start: after an outage the
+        # customer still gets every reminder, one interval apart, never two at once.
+        base = reminders[-1].created if reminders else clock_start
+        return ClarificationClock(clock_start, reminders, "reminder", add_duration(base, timers.reminder_every, zone))
+    due = add_duration(reminders[-1].created, timers.close_after_last_reminder, zone)
+    return ClarificationClock(clock_start, reminders, "close", due)
+
+
+def _projected_close_date(now: datetime, reminders_left: int, settings: "Settings"):
+    timers = settings.timers.clarification
+    zone = settings.project.zone
+    moment = now
+    for _ in range(reminders_left):
+        moment = add_duration(moment, timers.reminder_every, zone)
+    return add_duration(moment, timers.close_after_last_reminder, zone).date()
+
+
+def due_reminder(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`clarification.reminder`: a public reminder when the interval has passed without feedback."""
+    require_aware(now, "now")
+    clock = clarification_clock(ticket, settings)
+    if clock is None or clock.next_step != "reminder" or now < clock.next_due:
+        return []
+    total = settings.timers.clarification.reminders
+    number = len(clock.reminders) + 1
+    zone = settings.project.zone
+    days_waiting = whole_days_between(clock.clock_start, now, zone)
+    language = _language(ticket, settings)
+    body = settings.texts.render(
+        language,
+        "clarification_reminder",
+        key=ticket.key,
+        reminder_number=number,
+        reminders_total=total,
+        days_waiting=days_waiting,
+        close_date=_projected_close_date(now, total - number, settings),
+    )
+    reason = (
+        f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days); "
+        f"reminder {number} of {total} was due at {_when(clock.next_due, settings)}"
+    )
+    return [
+        PublicComment(ticket.key, REMINDER, reason, body=body, language=language, template="clarification_reminder"),
+        audit_note(ticket.key, REMINDER, reason),
+    ]
+
+
+def due_clarification_close(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`clarification.close`: close a waiting ticket an interval after its last reminder."""
+    require_aware(now, "now")
+    clock = clarification_clock(ticket, settings)
+    if clock is None or clock.next_step != "close" or now < clock.next_due:
+        return []
+    zone = settings.project.zone
+    days_waiting = whole_days_between(clock.clock_start, now, zone)
+    language = _language(ticket, settings)
+    body = settings.texts.render(
+        language,
+        "clarification_close",
+        key=ticket.key,
+        days_waiting=days_waiting,
+        reminders_total=len(clock.reminders),
+    )
+    reason = (
+        f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days) "
+        f"despite {len(clock.reminders)} reminders, the last on {_when(clock.reminders[-1].created, settings)}; "
+        f"closing was due at {_when(clock.next_due, settings)}"
+    )
+    return [
+        PublicComment(ticket.key, CLARIFICATION_CLOSE, reason, body=body, language=language, template="clarification_close"),
+        Transition(ticket.key, CLARIFICATION_CLOSE, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
+        audit_note(ticket.key, CLARIFICATION_CLOSE, reason),
+    ]
+
+
+def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`clarification.reset`: tell agents, once, that a customer reply restarted the reminder count."""
+    require_aware(now, "now")
+    if not _is_waiting(ticket, settings):
+        return []
+    assert ticket.status_since is not None
+    replies = ticket.comments_by(Role.CUSTOMER, after=ticket.status_since)
+    if not replies:
+        return []
+    reply = replies[-1]
+    previous_start = replies[-2].created if len(replies) > 1 else ticket.status_since
+    reset_reminders = [
+        c for c in _automation_comments(ticket, REMINDER) if previous_start < c.created <= reply.created
+    ]
+    if not reset_reminders:
+        return []
+    if any(c.created >= reply.created for c in _automation_comments(ticket, RESET)):
+        return []
+    clock = clarification_clock(ticket, settings)
+    assert clock is not None
+    reason = (
+        f"the customer replied on {_when(reply.created, settings)} after {len(reset_reminders)} "
+        f"reminder(s); the reminder count starts again at zero and the next reminder is due at "
+        f"{_when(clock.next_due, settings)}"
+    )
+    return [audit_note(ticket.key, RESET, reason)]
+
+
+def _resolved_since(ticket: Ticket, settings: "Settings") -> datetime | None:
+    if not ticket.complete or ticket.status != settings.statuses.resolved:
+        return None
+    return ticket.status_since
+
+
+def due_resolved_close(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`resolved.close`: close a Resolved ticket after the waiting period without customer feedback."""
+    require_aware(now, "now")
+    since = _resolved_since(ticket, settings)
+    if since is None or ticket.last_customer_comment(after=since) is not None:
+        return []
+    close_after = settings.timers.resolved.close_after
+    due = add_duration(since, close_after, settings.project.zone)
+    if now < due:
+        return []
+    days = whole_days_between(since, now, settings.project.zone)
+    language = _language(ticket, settings)
+    body = settings.texts.render(language, "resolved_close", key=ticket.key, days_resolved=days)
+    reason = (
+        f"resolved on {_when(since, settings)} with no customer feedback since; "
+        f"closing after {close_after} was due at {_when(due, settings)}"
+    )
+    return [
+        PublicComment(ticket.key, RESOLVED_CLOSE, reason, body=body, language=language, template="resolved_close"),
+        Transition(ticket.key, RESOLVED_CLOSE, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
+        audit_note(ticket.key, RESOLVED_CLOSE, reason),
+    ]
+
+
+def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`resolved.confirm`: a confirming reply closes at once; any other reply goes back to agents."""
+    require_aware(now, "now")
+    since = _resolved_since(ticket, settings)
+    reply = ticket.last_customer_comment(after=since) if since is not None else None
+    if reply is None:
+        return []
+    phrase = confirmation_in(reply.body, settings.confirmation.phrases, settings.confirmation.negations)
+    if phrase is not None:
+        language = _language(ticket, settings)
+        body = settings.texts.render(language, "resolved_confirmed", key=ticket.key)
+        reason = f"the customer confirmed the solution on {_when(reply.created, settings)} (\"{phrase}\")"
+        return [
+            PublicComment(ticket.key, RESOLVED_CONFIRM, reason, body=body, language=language, template="resolved_confirmed"),
+            Transition(ticket.key, RESOLVED_CONFIRM, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
+            audit_note(ticket.key, RESOLVED_CONFIRM, reason),
+        ]
+    reason = (
+        f"the customer replied on {_when(reply.created, settings)} without confirming the solution; "
+        f"the automatic closing stops and the ticket goes back to {settings.statuses.hand_back_to}"
+    )
+    return [
+        Transition(ticket.key, RESOLVED_CONFIRM, reason, to_status=settings.statuses.hand_back_to, transition=settings.transitions.hand_back),
+        audit_note(ticket.key, RESOLVED_CONFIRM, reason),
+    ]
