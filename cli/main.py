@@ -144,17 +144,25 @@ def _print_plan(actions, tickets, now: datetime, settings: Settings) -> None:
     )
     if not actions:
         return
+    # One row per firing (issue and rule): its actions share one reason.
+    firings: dict[tuple[str, str], list] = {}
+    for action in actions:
+        firings.setdefault((action.issue, action.rule), []).append(action)
     table = Table(show_header=True, header_style="bold", show_lines=True)
     table.add_column("issue", no_wrap=True)
     table.add_column("rule", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("reason")
-    for action in actions:
-        if action.kind == "public_comment":
-            what = f"public comment ({action.language})"
-        elif action.kind == "transition":
-            what = f"→ {action.to_status}"
-        else:
-            what = action.kind.replace("_", " ")
-        table.add_row(action.issue, action.rule, what, action.reason)
+    table.add_column("does")
+    table.add_column("why")
+    for (issue, rule), group in firings.items():
+        table.add_row(issue, rule, "\n".join(_describe_action(a) for a in group), group[0].reason)
     console.print(table)
+
+
+def _describe_action(action) -> str:
+    if action.kind == "public_comment":
+        return f"public comment ({action.language})"
+    if action.kind == "transition":
+        return f"→ {action.to_status}"
+    if action.kind == "internal_comment":
+        return "internal note"
+    return action.kind.replace("_", " ")

@@ -39,8 +39,12 @@ class TemplateProblem(ValueError):
         self.problem = problem
 
 
+# British English for dates ("20 December 2026"): the customers are European and Australian.
+BABEL_LOCALES = {"en": "en_GB", "de": "de_DE"}
+
+
 def _localised_date(value: date | datetime, language: str) -> str:
-    return format_date(value, format="long", locale=language)
+    return format_date(value, format="long", locale=BABEL_LOCALES.get(language, language))
 
 
 @dataclass(frozen=True)

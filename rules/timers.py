@@ -37,8 +37,11 @@ def _is_waiting(ticket: Ticket, settings: "Settings") -> bool:
     )
 
 
-def _automation_comments(ticket: Ticket, rule: str) -> tuple[Comment, ...]:
-    return tuple(c for c in ticket.comments if c.role is Role.AUTOMATION and c.rule == rule)
+def _automation_comments(ticket: Ticket, rule: str, public: bool) -> tuple[Comment, ...]:
+    """The automation's own comments for one rule; a reminder is the public one, not its audit note."""
+    return tuple(
+        c for c in ticket.comments if c.role is Role.AUTOMATION and c.rule == rule and c.public is public
+    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def clarification_clock(ticket: Ticket, settings: "Settings") -> ClarificationCl
     assert ticket.status_since is not None
     last_reply = ticket.last_customer_comment(after=ticket.status_since)
     clock_start = last_reply.created if last_reply else ticket.status_since
-    reminders = tuple(c for c in _automation_comments(ticket, REMINDER) if c.created > clock_start)
+    reminders = tuple(c for c in _automation_comments(ticket, REMINDER, public=True) if c.created > clock_start)
     timers = settings.timers.clarification
     zone = settings.project.zone
     if len(reminders) < timers.reminders:
@@ -150,11 +153,11 @@ def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings")
     reply = replies[-1]
     previous_start = replies[-2].created if len(replies) > 1 else ticket.status_since
     reset_reminders = [
-        c for c in _automation_comments(ticket, REMINDER) if previous_start < c.created <= reply.created
+        c for c in _automation_comments(ticket, REMINDER, public=True) if previous_start < c.created <= reply.created
     ]
     if not reset_reminders:
         return []
-    if any(c.created >= reply.created for c in _automation_comments(ticket, RESET)):
+    if any(c.created >= reply.created for c in _automation_comments(ticket, RESET, public=False)):
         return []
     clock = clarification_clock(ticket, settings)
     assert clock is not None

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from config.loader import settings_from_mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+GERMAN_STATUSES = {
+    "opened": "Eröffnet",
+    "in_review": "In Prüfung durch Service Desk",
+    "clarification": "Klärung erforderlich / Angehalten",
+    "in_progress": "In Bearbeitung",
+    "delivery_pending": "Auslieferung ausstehend",
+    "resolved": "Gelöst",
+    "closed": "Geschlossen",
+    "estimation_in_progress": "Schätzung in Arbeit",
+    "estimation_available": "Schätzung verfügbar",
+    "ordered": "Beauftragt",
+    "planned": "Geplant",
+    "delivered": "Ausgeliefert",
+    "stage_installation_completed": "Stage-Installation abgeschlossen",
+    "installation_completed": "Installation abgeschlossen",
+    "hand_back_to": "In Prüfung durch Service Desk",
+}
+
+
+def shipped_settings_data() -> dict:
+    return yaml.safe_load((ROOT / "app.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return settings_from_mapping(shipped_settings_data(), base_directory=ROOT)
+
+
+@pytest.fixture(scope="session")
+def german_settings():
+    """A German site: only names change, no code."""
+    data = shipped_settings_data()
+    data["statuses"] = GERMAN_STATUSES
+    data["language"] = {"default": "de"}
+    return settings_from_mapping(data, base_directory=ROOT)
+
+
+def berlin(year: int, month: int, day: int, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=BERLIN)
+
+
+ONE_SECOND = timedelta(seconds=1)
