@@ -51,7 +51,7 @@ def check(config: Path | None) -> None:
     from rules.catalogue import RULES
 
     settings = _settings_or_exit(config)
-    console = Console(highlight=False)
+    console = _console()
     path = config or default_config_path()
     console.print(
         f"{path}: valid. Project {settings.project.key} on {settings.project.deployment}, "
@@ -135,8 +135,13 @@ def plan(issues_file: Path, at: str, as_json: bool, config: Path | None) -> None
     _print_plan(actions, tickets, now, settings)
 
 
+def _console() -> Console:
+    # Piped into a file or a pager, keep each reason on one line rather than wrap it at 80.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
 def _print_plan(actions, tickets, now: datetime, settings: Settings) -> None:
-    console = Console(highlight=False)
+    console = _console()
     local = now.astimezone(settings.project.zone)
     touched = len({a.issue for a in actions})
     console.print(

@@ -1,0 +1,81 @@
+"""The core stays pure, and the catalogue matches PROCESS.md."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+
+import pytest
+
+from rules.catalogue import RULES
+from tests.conftest import ROOT, SHARED
+
+# What the functional core may import: the standard library's pure parts, itself, and config's
+# types (under TYPE_CHECKING only, checked below).
+ALLOWED_IN_RULES = {
+    "__future__", "collections", "dataclasses", "datetime", "enum", "functools", "itertools",
+    "re", "types", "typing", "unicodedata", "zoneinfo", "rules",
+}
+FORBIDDEN_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("time", "time"), ("time", "monotonic")}
+
+
+def _rules_modules():
+    return sorted((ROOT / "rules").glob("*.py"))
+
+
+def _runtime_imports(tree: ast.Module):
+    """Imports outside `if TYPE_CHECKING:` blocks."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            node.body = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module.split(".")[0]
+
+
+@pytest.mark.parametrize("path", _rules_modules(), ids=lambda p: p.name)
+def test_rules_import_nothing_that_does_io(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = set(_runtime_imports(tree))
+    assert imported <= ALLOWED_IN_RULES, f"{path.name} imports {sorted(imported - ALLOWED_IN_RULES)}"
+
+
+@pytest.mark.parametrize("path", _rules_modules(), ids=lambda p: p.name)
+def test_rules_never_read_the_clock_or_files(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                assert (func.value.id, func.attr) not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} reads the clock"
+            if isinstance(func, ast.Name):
+                assert func.id not in ("open", "input", "print"), f"{path.name}:{node.lineno} does I/O"
+
+
+def test_importing_the_core_loads_no_http_or_framework():
+    probe = "import sys, rules.catalogue; print('\\n'.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split())
+    for module in ("flask", "requests", "atlassian", "urllib3", "sqlalchemy", "connector", "webhooks", "config"):
+        assert module not in loaded, f"importing rules loads {module}"
+
+
+def _process_rule_ids() -> list[str]:
+    text = (SHARED / "PROCESS.md").read_text(encoding="utf-8")
+    rules_part = text.split("## Rules", 1)[1].split("## What every automated action must satisfy", 1)[0]
+    return re.findall(r"^- `([a-z_]+\.[a-z_]+)`", rules_part, flags=re.MULTILINE)
+
+
+def test_the_catalogue_lists_every_rule_of_process_md_in_order():
+    assert [rule.id for rule in RULES] == _process_rule_ids()
+
+
+def test_exactly_the_timer_rules_are_implemented():
+    implemented = {rule.id for rule in RULES if rule.implemented}
+    assert implemented == {
+        "clarification.reminder", "clarification.close", "clarification.reset", "resolved.close", "resolved.confirm",
+    }

@@ -1,0 +1,171 @@
+"""app.yaml validation and `jsm-autopilot check`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cli.main import main
+from config.environment import CredentialsError, jira_credentials
+from config.loader import SettingsError, load_settings, settings_from_mapping
+from tests.conftest import GERMAN_STATUSES, ROOT, shipped_settings_data
+
+
+def write_config(tmp_path: Path, data: dict | str) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run_check(*args: str, env: dict | None = None):
+    return CliRunner().invoke(main, ["check", *args], env=env)
+
+
+def test_check_accepts_the_shipped_file_and_summarises_the_numbers():
+    result = run_check("--config", str(ROOT / "app.yaml"))
+    assert result.exit_code == 0, result.stderr
+    assert "clarification.reminder" in result.stdout
+    assert "10d, 20d, 30d" in result.stdout
+    assert "40d in all" in result.stdout
+    assert "close 50d after 'Resolved'" in result.stdout
+    assert "Not implemented yet (12)" in result.stdout
+
+
+def test_check_refuses_a_timer_that_is_not_a_duration_naming_the_key(tmp_path):
+    data = shipped_settings_data()
+    data["timers"]["clarification"]["reminder_every"] = "banana"
+    result = run_check("--config", str(write_config(tmp_path, data)))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "timers.clarification.reminder_every: expected a duration like 10d, 2w, 12h or 30m, got 'banana'"
+    ]
+
+
+def test_check_reports_one_line_per_problem(tmp_path):
+    data = shipped_settings_data()
+    data["timers"]["resolved"]["close_after"] = "0d"
+    data["timers"]["clarification"]["reminders"] = 0
+    data["statuses"]["closd"] = "Closed"
+    data["project"]["timezone"] = "Mars/Olympus"
+    lines = run_check("--config", str(write_config(tmp_path, data))).stderr.splitlines()
+    assert len(lines) == 4
+    assert {line.split(":")[0] for line in lines} == {
+        "timers.resolved.close_after",
+        "timers.clarification.reminders",
+        "statuses.closd",
+        "project.timezone",
+    }
+
+
+def test_check_reads_the_file_named_by_the_environment(tmp_path):
+    data = shipped_settings_data()
+    data["project"]["key"] = "lowercase"
+    path = write_config(tmp_path, data)
+    result = run_check(env={"JSM_AUTOPILOT_CONFIG": str(path)})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("project.key:")
+
+
+def test_check_names_the_line_of_broken_yaml(tmp_path):
+    result = run_check("--config", str(write_config(tmp_path, "project:\n  key: SD\n   timezone: [\n")))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("line 3, column")
+
+
+def test_check_says_when_the_file_is_missing(tmp_path):
+    result = run_check("--config", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2
+    assert "cannot read it" in result.stderr
+
+
+def test_the_console_script_is_installed_and_exits_two_on_a_broken_file(tmp_path):
+    data = shipped_settings_data()
+    data["timers"]["clarification"]["reminder_every"] = "banana"
+    path = write_config(tmp_path, data)
+    script = Path(sys.executable).parent / "jsm-autopilot"
+    done = subprocess.run([str(script), "check", "--config", str(path)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("timers.clarification.reminder_every:")
+
+
+@pytest.mark.parametrize("key", ["token", "api_token", "password"])
+def test_secrets_in_app_yaml_are_refused(key):
+    data = shipped_settings_data()
+    data["jira"] = {key: "hunter2"}
+    with pytest.raises(SettingsError) as refused:
+        settings_from_mapping(data)
+    assert refused.value.problems[0].startswith(f"jira.{key}: secrets do not belong in app.yaml")
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_rule_that_is_not_implemented_cannot_be_switched_on():
+    data = shipped_settings_data()
+    data["rules"]["enabled"].append("delivery.create")
+    with pytest.raises(SettingsError, match="rules.enabled: rule 'delivery.create' is not implemented yet"):
+        settings_from_mapping(data)
+
+
+def test_hand_back_cannot_point_at_resolved():
+    data = shipped_settings_data()
+    data["statuses"]["hand_back_to"] = "Resolved"
+    with pytest.raises(SettingsError, match="hand_back_to"):
+        settings_from_mapping(data)
+
+
+def test_a_german_site_needs_only_other_names():
+    data = shipped_settings_data()
+    data["statuses"] = GERMAN_STATUSES
+    settings = settings_from_mapping(data)
+    assert settings.statuses.planned == "Geplant"
+
+
+def test_durations_combine_units():
+    data = shipped_settings_data()
+    data["timers"]["resolved"]["close_after"] = "1w 1d12h"
+    close_after = settings_from_mapping(data).timers.resolved.close_after
+    assert (close_after.days, close_after.seconds) == (8, 12 * 3600)
+
+
+class TestTemplates:
+    def test_an_admin_directory_overrides_the_wording(self, tmp_path):
+        (tmp_path / "wording" / "en").mkdir(parents=True)
+        (tmp_path / "wording" / "en" / "clarification_reminder.txt").write_text(
+            "Hello again about {{ key }}, reminder {{ reminder_number }}.", encoding="utf-8"
+        )
+        data = shipped_settings_data()
+        data["templates"]["directory"] = "wording"
+        settings = load_settings(write_config(tmp_path, data))
+        text = settings.texts.render("en", "clarification_reminder", key="SD-9", reminder_number=2, reminders_total=3, days_waiting=20, close_date=None)
+        assert text == "Hello again about SD-9, reminder 2."
+        # The German wording is still the shipped one.
+        assert "Erinnerung" in settings.texts.sources[("de", "clarification_reminder")]
+
+    def test_a_template_with_an_unknown_variable_fails_check(self, tmp_path):
+        (tmp_path / "wording" / "de").mkdir(parents=True)
+        (tmp_path / "wording" / "de" / "resolved_close.txt").write_text("Ticket {{ summary }} geschlossen", encoding="utf-8")
+        data = shipped_settings_data()
+        data["templates"]["directory"] = "wording"
+        result = run_check("--config", str(write_config(tmp_path, data)))
+        assert result.exit_code == 2
+        assert result.stderr.startswith("templates.directory: de/resolved_close.txt")
+        assert "summary" in result.stderr
+
+
+class TestEnvironment:
+    def test_cloud_credentials_come_from_the_environment(self):
+        credentials = jira_credentials({"JIRA_URL": "https://x.atlassian.net/", "JIRA_USER": "bot@x.com", "JIRA_API_TOKEN": "s3cret"})
+        assert credentials.url == "https://x.atlassian.net" and credentials.kind == "api-token"
+        assert "s3cret" not in repr(credentials)
+
+    def test_data_center_uses_a_personal_access_token(self):
+        credentials = jira_credentials({"JIRA_URL": "https://jira.example.com", "JIRA_PAT": "pat-value"})
+        assert credentials.kind == "pat" and "pat-value" not in repr(credentials)
+
+    def test_missing_variables_are_named(self):
+        with pytest.raises(CredentialsError, match="JIRA_USER, JIRA_API_TOKEN"):
+            jira_credentials({"JIRA_URL": "https://x.atlassian.net"})
