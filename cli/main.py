@@ -83,7 +83,7 @@ def _parse_instant(text: str) -> datetime:
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO-8601 date-time (e.g. 2026-11-20T09:00:00+01:00)")
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 date-time (e.g. 2026-11-20T09:00:00+01:00)") from None
     if instant.tzinfo is None:
         raise click.BadParameter(f"{text!r} has no time zone; add one, e.g. +01:00 or Z")
     return instant

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Mapping
+from typing import Mapping
 
 _WORD = re.compile(r"\w+")
 # Customers type "geloest" as often as "gelöst"; casefold already turns ß into ss.

@@ -29,6 +29,21 @@ def _language(ticket: Ticket, settings: "Settings") -> str:
     return ticket.language if ticket.language in ("en", "de") else settings.language.default
 
 
+def _public_comment(ticket: Ticket, rule: str, reason: str, template: str, settings: "Settings", **variables: object) -> PublicComment:
+    language = _language(ticket, settings)
+    body = settings.texts.render(language, template, key=ticket.key, **variables)
+    return PublicComment(ticket.key, rule, reason, body=body, language=language, template=template)
+
+
+def _close_with_comment(ticket: Ticket, rule: str, reason: str, template: str, settings: "Settings", **variables: object) -> list[Action]:
+    """Tell the customer why, close, and leave agents the note naming the rule."""
+    return [
+        _public_comment(ticket, rule, reason, template, settings, **variables),
+        Transition(ticket.key, rule, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
+        audit_note(ticket.key, rule, reason),
+    ]
+
+
 def _is_waiting(ticket: Ticket, settings: "Settings") -> bool:
     return (
         ticket.complete
@@ -93,24 +108,18 @@ def due_reminder(ticket: Ticket, now: datetime, settings: "Settings") -> list[Ac
     number = len(clock.reminders) + 1
     zone = settings.project.zone
     days_waiting = whole_days_between(clock.clock_start, now, zone)
-    language = _language(ticket, settings)
-    body = settings.texts.render(
-        language,
-        "clarification_reminder",
-        key=ticket.key,
+    reason = (
+        f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days); "
+        f"reminder {number} of {total} was due at {_when(clock.next_due, settings)}"
+    )
+    reminder = _public_comment(
+        ticket, REMINDER, reason, "clarification_reminder", settings,
         reminder_number=number,
         reminders_total=total,
         days_waiting=days_waiting,
         close_date=_projected_close_date(now, total - number, settings),
     )
-    reason = (
-        f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days); "
-        f"reminder {number} of {total} was due at {_when(clock.next_due, settings)}"
-    )
-    return [
-        PublicComment(ticket.key, REMINDER, reason, body=body, language=language, template="clarification_reminder"),
-        audit_note(ticket.key, REMINDER, reason),
-    ]
+    return [reminder, audit_note(ticket.key, REMINDER, reason)]
 
 
 def due_clarification_close(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
@@ -121,24 +130,15 @@ def due_clarification_close(ticket: Ticket, now: datetime, settings: "Settings")
         return []
     zone = settings.project.zone
     days_waiting = whole_days_between(clock.clock_start, now, zone)
-    language = _language(ticket, settings)
-    body = settings.texts.render(
-        language,
-        "clarification_close",
-        key=ticket.key,
-        days_waiting=days_waiting,
-        reminders_total=len(clock.reminders),
-    )
     reason = (
         f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days) "
         f"despite {len(clock.reminders)} reminders, the last on {_when(clock.reminders[-1].created, settings)}; "
         f"closing was due at {_when(clock.next_due, settings)}"
     )
-    return [
-        PublicComment(ticket.key, CLARIFICATION_CLOSE, reason, body=body, language=language, template="clarification_close"),
-        Transition(ticket.key, CLARIFICATION_CLOSE, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
-        audit_note(ticket.key, CLARIFICATION_CLOSE, reason),
-    ]
+    return _close_with_comment(
+        ticket, CLARIFICATION_CLOSE, reason, "clarification_close", settings,
+        days_waiting=days_waiting, reminders_total=len(clock.reminders),
+    )
 
 
 def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
@@ -186,17 +186,11 @@ def due_resolved_close(ticket: Ticket, now: datetime, settings: "Settings") -> l
     if now < due:
         return []
     days = whole_days_between(since, now, settings.project.zone)
-    language = _language(ticket, settings)
-    body = settings.texts.render(language, "resolved_close", key=ticket.key, days_resolved=days)
     reason = (
         f"resolved on {_when(since, settings)} with no customer feedback since; "
         f"closing after {close_after} was due at {_when(due, settings)}"
     )
-    return [
-        PublicComment(ticket.key, RESOLVED_CLOSE, reason, body=body, language=language, template="resolved_close"),
-        Transition(ticket.key, RESOLVED_CLOSE, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
-        audit_note(ticket.key, RESOLVED_CLOSE, reason),
-    ]
+    return _close_with_comment(ticket, RESOLVED_CLOSE, reason, "resolved_close", settings, days_resolved=days)
 
 
 def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
@@ -208,14 +202,8 @@ def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Sett
         return []
     phrase = confirmation_in(reply.body, settings.confirmation.phrases, settings.confirmation.negations)
     if phrase is not None:
-        language = _language(ticket, settings)
-        body = settings.texts.render(language, "resolved_confirmed", key=ticket.key)
         reason = f"the customer confirmed the solution on {_when(reply.created, settings)} (\"{phrase}\")"
-        return [
-            PublicComment(ticket.key, RESOLVED_CONFIRM, reason, body=body, language=language, template="resolved_confirmed"),
-            Transition(ticket.key, RESOLVED_CONFIRM, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
-            audit_note(ticket.key, RESOLVED_CONFIRM, reason),
-        ]
+        return _close_with_comment(ticket, RESOLVED_CONFIRM, reason, "resolved_confirmed", settings)
     reason = (
         f"the customer replied on {_when(reply.created, settings)} without confirming the solution; "
         f"the automatic closing stops and the ticket goes back to {settings.statuses.hand_back_to}"
