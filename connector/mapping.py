@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from rules.actions import rule_named_in_audit_note
-from rules.model import Comment, Role, Ticket
+from rules.model import Comment, Firing, Role, Ticket
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -104,26 +104,39 @@ def _role_of(author: str | None, reporter: str | None, participants: frozenset[s
     return Role.AGENT
 
 
-def _automation_rule(
-    comment: Mapping[str, Any], comment_id: str, body: str, public: bool,
-    issue_log: Mapping[str, Any], settings: "Settings",
-) -> str | None:
-    """Which rule the automation wrote this comment for: its comment property, the issue
-    property's log, or the audit note's own text, so nothing depends on local state."""
+def _automation_rule(comment: Mapping[str, Any], body: str, public: bool, settings: "Settings") -> str | None:
+    """Which rule the automation wrote this comment for: its own comment property when Jira
+    returned it, else the audit note's first words. For display; the firing log decides."""
     own = _properties_of(comment).get(settings.automation.property_key)
     if isinstance(own, Mapping) and isinstance(own.get("rule"), str):
         return own["rule"]
-    logged = issue_log.get("comments") if isinstance(issue_log, Mapping) else None
-    if isinstance(logged, Mapping) and isinstance(logged.get(comment_id), str):
-        return logged[comment_id]
     if not public:
         return rule_named_in_audit_note(body.strip())
     return None
 
 
+def firing_log(issue: Mapping[str, Any], settings: "Settings") -> Mapping[str, Any]:
+    """The automation's own issue property, `{"firings": [{"id", "rule", "at"}, ...]}`."""
+    value = _properties_of(issue).get(settings.automation.property_key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _firings(issue: Mapping[str, Any], key: str, settings: "Settings") -> tuple[Firing, ...]:
+    raw = firing_log(issue, settings).get("firings") or []
+    where = f"properties.{settings.automation.property_key}.firings"
+    if not isinstance(raw, list):
+        raise IssueMappingError(key, where, "expected a list")
+    firings = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("rule"), str):
+            raise IssueMappingError(key, f"{where}[{index}]", "expected an object with rule and at")
+        at = parse_jira_datetime(entry.get("at"), key, f"{where}[{index}].at")
+        firings.append(Firing(entry["rule"], at, str(entry.get("id") or "")))
+    return tuple(firings)
+
+
 def _comments(
-    key: str, raw_comments: list, reporter: str | None, participants: frozenset[str],
-    issue_log: Mapping[str, Any], settings: "Settings",
+    key: str, raw_comments: list, reporter: str | None, participants: frozenset[str], settings: "Settings",
 ) -> tuple[Comment, ...]:
     comments = []
     for index, raw in enumerate(raw_comments):
@@ -138,7 +151,7 @@ def _comments(
         body = adf_to_text(raw.get("body"))
         public = _is_public(raw)
         role = _role_of(author, reporter, participants, settings)
-        rule = _automation_rule(raw, comment_id, body, public, issue_log, settings) if role is Role.AUTOMATION else None
+        rule = _automation_rule(raw, body, public, settings) if role is Role.AUTOMATION else None
         comments.append(Comment(comment_id, author or "", role, public, created, body, rule))
     return tuple(comments)
 
@@ -215,7 +228,6 @@ def _ticket(
 ) -> Ticket:
     reporter = user_identity(fields.get("reporter"))
     participants = _participants(fields, settings)
-    issue_log = _properties_of(issue).get(settings.automation.property_key) or {}
     organisation = _organisation(fields, settings)
     resolved_raw = fields.get("resolutiondate")
     summary = fields.get("summary")
@@ -231,9 +243,10 @@ def _ticket(
         resolved=parse_jira_datetime(resolved_raw, key, "fields.resolutiondate") if resolved_raw else None,
         reporter=reporter,
         participants=participants,
-        comments=_comments(key, raw_comments, reporter, participants, issue_log, settings),
+        comments=_comments(key, raw_comments, reporter, participants, settings),
         summary=summary if isinstance(summary, str) else "",
         custom_fields=_custom_fields(fields, settings),
+        firings=_firings(issue, key, settings),
         complete=complete,
     )
 

@@ -40,6 +40,18 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Firing:
+    """One past firing of a rule, as the automation recorded it on the issue (see connector.mapping)."""
+
+    rule: str
+    at: datetime
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        require_aware(self.at, f"firing {self.rule} at")
+
+
+@dataclass(frozen=True)
 class Ticket:
     key: str
     type: str
@@ -56,6 +68,8 @@ class Ticket:
     comments: tuple[Comment, ...] = ()
     summary: str = ""
     custom_fields: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    # What the automation already did to this ticket, read back from Jira.
+    firings: tuple[Firing, ...] = ()
     # False for the trimmed issue inside some webhook payloads: rules do not decide on those.
     complete: bool = True
 
@@ -66,6 +80,7 @@ class Ticket:
                 require_aware(value, f"{self.key} {name}")
         ordered = tuple(sorted(self.comments, key=lambda c: (c.created, c.id)))
         object.__setattr__(self, "comments", ordered)
+        object.__setattr__(self, "firings", tuple(sorted(self.firings, key=lambda f: f.at)))
         object.__setattr__(self, "participants", frozenset(self.participants))
         object.__setattr__(self, "custom_fields", MappingProxyType(dict(self.custom_fields)))
 
@@ -74,6 +89,10 @@ class Ticket:
         return tuple(
             c for c in self.comments if c.role is role and (after is None or c.created > after)
         )
+
+    def fired(self, rule: str, after: datetime | None = None) -> tuple[Firing, ...]:
+        """Past firings of one rule, oldest first, strictly after `after` when given."""
+        return tuple(f for f in self.firings if f.rule == rule and (after is None or f.at > after))
 
     def last_customer_comment(self, after: datetime | None = None) -> Comment | None:
         found = self.comments_by(Role.CUSTOMER, after)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from rules.actions import Action, PublicComment, Transition, audit_note
 from rules.clock import add_duration, whole_days_between
 from rules.feedback import confirmation_in
-from rules.model import Comment, Role, Ticket, require_aware
+from rules.model import Firing, Role, Ticket, require_aware
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -52,19 +52,12 @@ def _is_waiting(ticket: Ticket, settings: "Settings") -> bool:
     )
 
 
-def _automation_comments(ticket: Ticket, rule: str, public: bool) -> tuple[Comment, ...]:
-    """The automation's own comments for one rule; a reminder is the public one, not its audit note."""
-    return tuple(
-        c for c in ticket.comments if c.role is Role.AUTOMATION and c.rule == rule and c.public is public
-    )
-
-
 @dataclass(frozen=True)
 class ClarificationClock:
     """Where a waiting ticket stands: when its clock started, what was sent, what comes next."""
 
     clock_start: datetime
-    reminders: tuple[Comment, ...]
+    reminders: tuple[Firing, ...]
     next_step: Literal["reminder", "close"]
     next_due: datetime
 
@@ -77,15 +70,15 @@ def clarification_clock(ticket: Ticket, settings: "Settings") -> ClarificationCl
     assert ticket.status_since is not None
     last_reply = ticket.last_customer_comment(after=ticket.status_since)
     clock_start = last_reply.created if last_reply else ticket.status_since
-    reminders = tuple(c for c in _automation_comments(ticket, REMINDER, public=True) if c.created > clock_start)
+    reminders = ticket.fired(REMINDER, after=clock_start)
     timers = settings.timers.clarification
     zone = settings.project.zone
     if len(reminders) < timers.reminders:
         # Measured from the previous reminder, not from the clock start: after an outage the
         # customer still gets every reminder, one interval apart, never two at once.
-        base = reminders[-1].created if reminders else clock_start
+        base = reminders[-1].at if reminders else clock_start
         return ClarificationClock(clock_start, reminders, "reminder", add_duration(base, timers.reminder_every, zone))
-    due = add_duration(reminders[-1].created, timers.close_after_last_reminder, zone)
+    due = add_duration(reminders[-1].at, timers.close_after_last_reminder, zone)
     return ClarificationClock(clock_start, reminders, "close", due)
 
 
@@ -132,7 +125,7 @@ def due_clarification_close(ticket: Ticket, now: datetime, settings: "Settings")
     days_waiting = whole_days_between(clock.clock_start, now, zone)
     reason = (
         f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days) "
-        f"despite {len(clock.reminders)} reminders, the last on {_when(clock.reminders[-1].created, settings)}; "
+        f"despite {len(clock.reminders)} reminders, the last on {_when(clock.reminders[-1].at, settings)}; "
         f"closing was due at {_when(clock.next_due, settings)}"
     )
     return _close_with_comment(
@@ -152,12 +145,10 @@ def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings")
         return []
     reply = replies[-1]
     previous_start = replies[-2].created if len(replies) > 1 else ticket.status_since
-    reset_reminders = [
-        c for c in _automation_comments(ticket, REMINDER, public=True) if previous_start < c.created <= reply.created
-    ]
+    reset_reminders = [f for f in ticket.fired(REMINDER, after=previous_start) if f.at <= reply.created]
     if not reset_reminders:
         return []
-    if any(c.created >= reply.created for c in _automation_comments(ticket, RESET, public=False)):
+    if any(f.at >= reply.created for f in ticket.fired(RESET)):
         return []
     clock = clarification_clock(ticket, settings)
     assert clock is not None

@@ -92,9 +92,15 @@ class IssueBuilder:
             "updated": jira_time(when),
             "jsdPublic": public,
         }
-        if rule is not None:
-            comment["properties"] = [{"key": "jsm-autopilot", "value": {"rule": rule}}]
         self.comments.append(comment)
+        if rule is not None:
+            self.fired(rule, when)
+        return self
+
+    def fired(self, rule: str, when: datetime) -> "IssueBuilder":
+        """Record a firing in the automation's issue property, as the executor does."""
+        log = self.properties.setdefault("jsm-autopilot", {"firings": []})
+        log["firings"].append({"id": f"f{len(log['firings']) + 1}", "rule": rule, "at": jira_time(when)})
         return self
 
     def json(self) -> dict:

@@ -131,7 +131,6 @@ class TestSearchResult:
         issue.commented(berlin(2026, 1, 9), BOT, "reminder", rule="clarification.reminder")
         ticket = ticket_from_issue_json(issue.json(), settings)
         assert [c.role for c in ticket.comments] == [Role.CUSTOMER, Role.CUSTOMER, Role.AGENT, Role.AUTOMATION]
-        assert ticket.comments[-1].rule == "clarification.reminder"
 
     def test_the_organisation_decides_the_language(self, settings):
         assert ticket_from_issue_json(self._waiting().json(), settings).language == "de"
@@ -144,15 +143,26 @@ class TestSearchResult:
         issue.commented(berlin(2026, 1, 9), BOT, "jsm-autopilot · clarification.reset: the customer replied", public=False)
         assert ticket_from_issue_json(issue.json(), settings).comments[-1].rule == "clarification.reset"
 
-    def test_the_automation_knows_its_public_comments_from_the_issue_property_log(self, settings):
+    def test_past_firings_come_from_the_automations_issue_property(self, settings):
+        issue = self._waiting()
+        issue.commented(berlin(2026, 1, 15), BOT, "Dear customer, we are still waiting", rule="clarification.reminder")
+        ticket = ticket_from_issue_json(issue.json(), settings)
+        assert [(f.rule, f.at) for f in ticket.firings] == [("clarification.reminder", berlin(2026, 1, 15))]
+        # So a restart changes nothing: the second reminder is due ten days after the logged one.
+        assert evaluate(ticket, berlin(2026, 1, 25) - timedelta(seconds=1), settings) == []
+        assert "reminder 2 of 3" in evaluate(ticket, berlin(2026, 1, 25), settings)[0].reason
+
+    def test_a_reminder_text_without_a_log_entry_is_not_counted(self, settings):
+        # Only the log, written in the same call as the comment, says a reminder went out.
         issue = self._waiting()
         issue.commented(berlin(2026, 1, 15), BOT, "Dear customer, we are still waiting")
-        comment_id = issue.comments[-1]["id"]
-        issue.properties = {"jsm-autopilot": {"comments": {comment_id: "clarification.reminder"}}}
-        ticket = ticket_from_issue_json(issue.json(), settings)
-        assert ticket.comments[-1].rule == "clarification.reminder"
-        # And so a restart changes nothing: the second reminder is due ten days after that one.
-        assert "reminder 2 of 3" in evaluate(ticket, berlin(2026, 1, 25), settings)[0].reason
+        assert ticket_from_issue_json(issue.json(), settings).firings == ()
+
+    def test_a_malformed_firing_log_is_refused_naming_the_property(self, settings):
+        issue = self._waiting()
+        issue.properties = {"jsm-autopilot": {"firings": [{"rule": "clarification.reminder", "at": "soon"}]}}
+        with pytest.raises(IssueMappingError, match=r"SD-7: properties.jsm-autopilot.firings\[0\].at"):
+            ticket_from_issue_json(issue.json(), settings)
 
     def test_someone_else_writing_the_audit_prefix_is_not_the_automation(self, settings):
         issue = self._waiting()

@@ -7,7 +7,7 @@ from datetime import datetime
 from itertools import count
 
 from rules.actions import Action, InternalComment, PublicComment, Transition
-from rules.model import Comment, Role, Ticket
+from rules.model import Comment, Firing, Role, Ticket
 
 AUTOMATION = "5b10ac8d82e05b22cc7d4ef5"
 CUSTOMER = "qm:customer"
@@ -44,6 +44,7 @@ def resolved_ticket(since: datetime, *comments: Comment, status: str = "Resolved
 def after_actions(ticket: Ticket, actions: list[Action], at: datetime) -> Ticket:
     """The ticket as Jira would show it once the actions were applied at `at`."""
     comments = list(ticket.comments)
+    firings = list(ticket.firings) + [Firing(rule, at) for rule in dict.fromkeys(a.rule for a in actions)]
     status, since = ticket.status, ticket.status_since
     for action in actions:
         if isinstance(action, (PublicComment, InternalComment)):
@@ -52,4 +53,4 @@ def after_actions(ticket: Ticket, actions: list[Action], at: datetime) -> Ticket
             )
         elif isinstance(action, Transition):
             status, since = action.to_status, at
-    return replace(ticket, comments=tuple(comments), status=status, status_since=since)
+    return replace(ticket, comments=tuple(comments), firings=tuple(firings), status=status, status_since=since)
