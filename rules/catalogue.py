@@ -24,6 +24,8 @@ class Rule:
     function: RuleFunction | None = None
     # What the rule does with this site's numbers and names, for `check`.
     describe: Callable[["Settings"], str] | None = None
+    # The statuses a ticket must be in for the rule to fire: the sweep's JQL asks for just these.
+    candidate_statuses: Callable[["Settings"], tuple[str, ...]] | None = None
 
     @property
     def implemented(self) -> bool:
@@ -53,6 +55,14 @@ def _clarification_close(settings: "Settings") -> str:
     )
 
 
+def _waiting(settings: "Settings") -> tuple[str, ...]:
+    return (settings.statuses.clarification,)
+
+
+def _resolved(settings: "Settings") -> tuple[str, ...]:
+    return (settings.statuses.resolved,)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("intake.email_request", "2.5", "a ticket that arrived by e-mail is typed Request"),
     Rule("intake.accept", "3", "first agent response moves Opened to In Review and records acceptance"),
@@ -63,16 +73,17 @@ RULES: tuple[Rule, ...] = (
     Rule("reclassify.confidential", "2.5", "confidential data: issue security level of the customer's region"),
     Rule(
         timers.REMINDER, "2.9", "public reminders while waiting for customer feedback",
-        timers.due_reminder, _reminder_schedule,
+        timers.due_reminder, _reminder_schedule, _waiting,
     ),
     Rule(
         timers.CLARIFICATION_CLOSE, "2.9", "close a waiting ticket after the last reminder",
-        timers.due_clarification_close, _clarification_close,
+        timers.due_clarification_close, _clarification_close, _waiting,
     ),
     Rule(
         timers.RESET, "2.9", "a customer comment restarts the reminder clock",
         timers.clock_reset_by_customer,
         lambda s: "a comment by the reporter or a participant restarts the clock; agents get a note",
+        _waiting,
     ),
     Rule(
         timers.RESOLVED_CLOSE, "2.9", "close a Resolved ticket without customer feedback",
@@ -81,6 +92,7 @@ RULES: tuple[Rule, ...] = (
             f"close {s.timers.resolved.close_after} after {s.statuses.resolved!r} without customer "
             f"feedback, with a public comment"
         ),
+        _resolved,
     ),
     Rule(
         timers.RESOLVED_CONFIRM, "2.9", "a confirming customer comment closes a Resolved ticket",
@@ -89,6 +101,7 @@ RULES: tuple[Rule, ...] = (
             f"a reply with one of {sum(len(p) for p in s.confirmation.phrases.values())} confirmation "
             f"phrases closes at once; any other reply goes back to {s.statuses.hand_back_to!r}"
         ),
+        _resolved,
     ),
     Rule("delivery.version_required", "3.1", "Delivery Pending needs a Delivery version"),
     Rule("delivery.create", "3.7", "generate the Delivery ticket of a patch for an organisation"),
@@ -98,6 +111,15 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
+
+
+def candidate_statuses(settings: "Settings") -> tuple[str, ...]:
+    """Every status in which some enabled rule can fire, in catalogue order."""
+    statuses: dict[str, None] = {}
+    for rule in RULES:
+        if rule.candidate_statuses is not None and settings.is_enabled(rule.id):
+            statuses.update(dict.fromkeys(rule.candidate_statuses(settings)))
+    return tuple(statuses)
 
 
 def evaluate(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

@@ -1,0 +1,249 @@
+"""The HTTP client for Jira: atlassian-python-api underneath, tenacity owning every retry.
+
+The library's own retries are off (`backoff_and_retry=False`, `retry_with_header=False`): it would
+otherwise sleep on Retry-After inside the call and retry POSTs blindly (JIRA-CONTRACT.md 4.2).
+Reads retry on 408, 429 and 5xx. Writes retry only where the status proves nothing was applied
+(429, 503); any other failure of a write is ambiguous and raised as `JiraAmbiguous`, so that the
+executor checks Jira's state before sending it again. Nothing else is retried (400, 401, 403, 404,
+413, ...). Each call has a time budget across its retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any, Callable, Iterator
+
+import requests
+from atlassian import Jira
+from tenacity import RetryCallState, Retrying, retry_if_exception
+
+from config.environment import JiraCredentials
+
+log = logging.getLogger("jsm_autopilot.connector")
+
+
+class JiraError(Exception):
+    """Jira did not do what was asked; says what was sent and what Jira answered."""
+
+    def __init__(self, method: str, path: str, status: int | None, answer: str):
+        where = f"{method} {path}"
+        super().__init__(f"{where} -> {status if status is not None else 'no answer'}: {answer}")
+        self.method, self.path, self.status, self.answer = method, path, status, answer
+
+
+class JiraRefused(JiraError):
+    """A 4xx that retrying cannot fix (bad request, no permission, not found, too large)."""
+
+
+class JiraUnavailable(JiraError):
+    """Jira kept failing (429, 5xx, network) until the call's retries or time budget ran out."""
+
+
+class JiraAmbiguous(JiraUnavailable):
+    """A write failed in a way that does not prove it was not applied; check before resending."""
+
+
+class _Failed(Exception):
+    def __init__(self, status: int | None, answer: str, retry_after: float | None):
+        super().__init__(answer)
+        self.status, self.answer, self.retry_after = status, answer, retry_after
+
+
+RETRY_READ = frozenset({408, 429}) | frozenset(range(500, 600))
+RETRY_WRITE = frozenset({429, 503})
+
+
+def _answer_of(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or response.reason or "").strip()[:300]
+    if isinstance(body, dict):
+        messages = list(body.get("errorMessages") or [])
+        if isinstance(body.get("errors"), dict):
+            messages += [f"{k}: {v}" for k, v in body["errors"].items()]
+        if body.get("errorMessage"):
+            messages.append(str(body["errorMessage"]))
+        if messages:
+            return "; ".join(messages)
+    return str(body)[:300]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class JiraClient:
+    """One site; `sleep` and `clock` are injectable so tests never wait."""
+
+    def __init__(
+        self,
+        credentials: JiraCredentials,
+        deployment: str = "cloud",
+        *,
+        timeout: float = 30,
+        budget_seconds: float = 120,
+        max_attempts: int = 8,
+        backoff_cap: float = 30,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ):
+        self.deployment = deployment
+        self.version = "3" if deployment == "cloud" else "2"
+        common = dict(timeout=timeout, backoff_and_retry=False, retry_with_header=False)
+        if deployment == "cloud":
+            self._jira = Jira(credentials.url, username=credentials.user, password=credentials.api_token,
+                              cloud=True, api_version="3", **common)
+        else:
+            self._jira = Jira(credentials.url, token=credentials.personal_access_token, cloud=False, api_version="2", **common)
+        self.budget_seconds = budget_seconds
+        self.max_attempts = max_attempts
+        self.backoff_cap = backoff_cap
+        self._sleep, self._clock, self._jitter = sleep, clock, jitter
+        self.calls: Counter[int] = Counter()  # by HTTP status; 0 for no answer
+        self.retries = 0
+
+    # -- the one place that sends -------------------------------------------------------------
+
+    def call(self, method: str, path: str, *, body: Any = None, params: dict | None = None, write: bool | None = None) -> Any:
+        """Send one request with retries; return the decoded JSON (None for an empty answer)."""
+        is_write = method != "GET" if write is None else write
+        retryable = RETRY_WRITE if is_write else RETRY_READ
+        started = self._clock()
+
+        def attempt() -> Any:
+            try:
+                response = self._jira.request(method, path, data=body, params=params, advanced_mode=True)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                self.calls[0] += 1
+                raise _Failed(None, f"{type(error).__name__}: {error}", None) from None
+            self.calls[response.status_code] += 1
+            if response.status_code >= 400:
+                raise _Failed(response.status_code, _answer_of(response), _retry_after(response))
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise JiraRefused(method, path, response.status_code, "answer is not JSON") from None
+
+        def should_retry(error: BaseException) -> bool:
+            if not isinstance(error, _Failed):
+                return False
+            # A failed connection on a read is safe to repeat; on a write it is ambiguous.
+            return error.status in retryable if error.status is not None else not is_write
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            backoff = min(self.backoff_cap, 0.5 * 2 ** (state.attempt_number - 1)) * (0.5 + self._jitter())
+            retry_after = getattr(error, "retry_after", None) or 0.0
+            return max(retry_after, backoff)
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= self.max_attempts:
+                return True
+            return self._clock() - started + wait(state) > self.budget_seconds
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.retries += 1
+            error = state.outcome.exception()
+            log.info("retrying %s %s after %s (attempt %d)", method, path, getattr(error, "status", None), state.attempt_number)
+
+        retrying = Retrying(retry=retry_if_exception(should_retry), wait=wait, stop=stop, sleep=self._sleep,
+                            before_sleep=before_sleep, reraise=True)
+        try:
+            return retrying(attempt)
+        except _Failed as failure:
+            if failure.status is not None and 400 <= failure.status < 500 and failure.status not in (408, 429):
+                raise JiraRefused(method, path, failure.status, failure.answer) from None
+            if is_write and failure.status not in RETRY_WRITE:
+                raise JiraAmbiguous(method, path, failure.status, failure.answer) from None
+            raise JiraUnavailable(method, path, failure.status, failure.answer) from None
+
+    # -- the operations jsm-autopilot uses ----------------------------------------------------
+
+    def api(self, tail: str) -> str:
+        return f"rest/api/{self.version}/{tail}"
+
+    def server_time(self) -> datetime:
+        info = self.call("GET", self.api("serverInfo"))
+        return datetime.fromisoformat(info["serverTime"])
+
+    def myself(self) -> dict:
+        return self.call("GET", self.api("myself"))
+
+    def search(self, jql: str, fields: list[str], expand: str | None = None, properties: list[str] | None = None,
+               page_size: int = 100) -> Iterator[dict]:
+        """Issues matching `jql`, one page in memory at a time."""
+        if self.deployment == "cloud":
+            token = None
+            while True:
+                body = {"jql": jql, "fields": fields, "maxResults": page_size}
+                if expand:
+                    body["expand"] = expand
+                if properties:
+                    body["properties"] = properties
+                if token:
+                    body["nextPageToken"] = token
+                page = self.call("POST", "rest/api/3/search/jql", body=body, write=False)
+                yield from page.get("issues", [])
+                token = page.get("nextPageToken")
+                if page.get("isLast", True) or not token:
+                    return
+        start = 0
+        while True:
+            body = {"jql": jql, "fields": fields, "startAt": start, "maxResults": page_size}
+            if expand:
+                body["expand"] = [e for e in expand.split(",") if e]
+            if properties:
+                body["properties"] = properties
+            page = self.call("POST", self.api("search"), body=body, write=False)
+            issues = page.get("issues", [])
+            yield from issues
+            start += len(issues)
+            if not issues or start >= page.get("total", 0):
+                return
+
+    def get_issue(self, key: str, fields: list[str], expand: str | None = None, properties: list[str] | None = None) -> dict:
+        params = {"fields": ",".join(fields)}
+        if expand:
+            params["expand"] = expand
+        if properties:
+            params["properties"] = ",".join(properties)
+        return self.call("GET", self.api(f"issue/{key}"), params=params)
+
+    def transitions(self, key: str) -> list[dict]:
+        return self.call("GET", self.api(f"issue/{key}/transitions")).get("transitions", [])
+
+    def transition(self, key: str, body: dict) -> None:
+        self.call("POST", self.api(f"issue/{key}/transitions"), body=body)
+
+    def edit(self, key: str, body: dict) -> None:
+        self.call("PUT", self.api(f"issue/{key}"), body=body)
+
+    def add_comment(self, key: str, body: dict) -> dict:
+        return self.call("POST", self.api(f"issue/{key}/comment"), body=body)
+
+    def comments(self, key: str) -> list[dict]:
+        return self.call("GET", self.api(f"issue/{key}/comment")).get("comments", [])
+
+    def issue_property(self, key: str, property_key: str) -> Any:
+        try:
+            return self.call("GET", self.api(f"issue/{key}/properties/{property_key}"))["value"]
+        except JiraRefused as refused:
+            if refused.status == 404:
+                return None
+            raise
+
+    def set_issue_property(self, key: str, property_key: str, value: Any) -> None:
+        # PUT of a whole value is idempotent, so it may be retried like a read.
+        self.call("PUT", self.api(f"issue/{key}/properties/{property_key}"), body=value, write=False)

@@ -1,0 +1,160 @@
+"""Turns one ticket's actions into the fewest Jira calls, applying each firing exactly once.
+
+A firing (one rule's actions on one ticket) becomes:
+- with a transition: one `POST /transitions` carrying the transition, its public comment, field
+  changes and the updated firing log (issue property) - Jira applies it whole or not at all;
+- with a public comment or field changes but no transition: one `PUT /issue` with the same;
+- with internal notes only: the log (`PUT` of the property), then the notes.
+Each firing's internal audit note follows as its own `POST /comment` (`sd.public.comment`
+internal), since a comment inside a transition cannot be made internal reliably (JIRA-CONTRACT.md
+3.4). If the process dies between the two, agents miss one note; the customer never gets a
+comment twice. A write that failed ambiguously (5xx, lost connection) is resent only after the
+log in Jira shows it did not land.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from config.settings import Settings
+from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
+from connector.documents import document
+from connector.mapping import adf_to_text
+from rules.actions import Action, FieldChange, InternalComment, PublicComment, Transition
+from rules.model import Ticket
+
+log = logging.getLogger("jsm_autopilot.executor")
+LOG_LIMIT = 100  # firings kept in the property; far below Jira's 32 KB per property
+JSM_INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
+
+
+def jira_timestamp(instant: datetime) -> str:
+    utc = instant.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+@dataclass
+class FiringOutcome:
+    issue: str
+    rule: str
+    actions: int
+    applied: bool
+    error: str | None = None
+
+
+@dataclass
+class Executor:
+    client: JiraClient
+    settings: Settings
+    resend_attempts: int = 3
+    new_firing_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
+    # Transitions offered from (issue type, status): the workflow is the same for every such issue.
+    _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+
+    def apply(self, ticket: Ticket, firing_log: dict, actions: list[Action], now: datetime) -> list[FiringOutcome]:
+        """Apply one ticket's actions, firing by firing; a failed firing stops that ticket only."""
+        firings: dict[str, list[Action]] = {}
+        for action in actions:
+            firings.setdefault(action.rule, []).append(action)
+        entries = list(firing_log.get("firings") or [])
+        status = ticket.status
+        outcomes = []
+        for rule, group in firings.items():
+            entry = {"id": self.new_firing_id(), "rule": rule, "at": jira_timestamp(now)}
+            new_log = {"firings": (entries + [entry])[-LOG_LIMIT:]}
+            try:
+                status = self._apply_firing(ticket, status, group, new_log, entry["id"])
+            except JiraError as error:
+                log.error("firing failed", extra={"issue": ticket.key, "rule": rule, "jira": str(error)})
+                outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(error)))
+                break  # later firings were decided on a state this one did not reach
+            entries = new_log["firings"]
+            outcomes.append(FiringOutcome(ticket.key, rule, len(group), True))
+        return outcomes
+
+    def _apply_firing(self, ticket: Ticket, status: str, group: list[Action], new_log: dict, firing_id: str) -> str:
+        key = ticket.key
+        version = self.client.version
+        public = [a for a in group if isinstance(a, PublicComment)]
+        transitions = [a for a in group if isinstance(a, Transition)]
+        notes = [a for a in group if isinstance(a, InternalComment)]
+        changes = {a.field: a.value for a in group if isinstance(a, FieldChange)}
+        record = {"key": self.settings.automation.property_key, "value": new_log}
+        body: dict = {"properties": [record]}
+        if public:
+            body["update"] = {"comment": [{"add": {"body": document(a.body, version)}} for a in public]}
+        if changes:
+            body["fields"] = changes
+        if transitions:
+            target = transitions[-1]
+            body["transition"] = {"id": self._transition_id(ticket, status, target)}
+            self._write_once(key, firing_id, lambda: self._send_transition(ticket, status, target, body))
+            status = target.to_status
+        elif public or changes:
+            self._write_once(key, firing_id, lambda: self.client.edit(key, body))
+        else:
+            self.client.set_issue_property(key, self.settings.automation.property_key, new_log)
+        for note in notes:
+            self._add_note(key, note)
+        return status
+
+    def _send_transition(self, ticket: Ticket, status: str, target: Transition, body: dict) -> None:
+        try:
+            self.client.transition(ticket.key, body)
+        except JiraRefused as refused:
+            if refused.status != 400:
+                raise
+            # Perhaps the cached list was stale: ask once more, then let Jira's answer stand.
+            self._transitions.pop((ticket.type, status), None)
+            body["transition"] = {"id": self._transition_id(ticket, status, target)}
+            self.client.transition(ticket.key, body)
+
+    def _transition_id(self, ticket: Ticket, status: str, target: Transition) -> str:
+        cache_key = (ticket.type, status)
+        if cache_key not in self._transitions:
+            self._transitions[cache_key] = self.client.transitions(ticket.key)
+        for offered in self._transitions[cache_key]:
+            by_name = target.transition is not None and offered.get("name") == target.transition
+            by_target = target.transition is None and (offered.get("to") or {}).get("name") == target.to_status
+            if by_name or by_target:
+                return str(offered["id"])
+        names = ", ".join(f"{t.get('name')} -> {(t.get('to') or {}).get('name')}" for t in self._transitions[cache_key])
+        wanted = target.transition or f"any transition to {target.to_status!r}"
+        raise JiraRefused("GET", f"issue/{ticket.key}/transitions", 200, f"{wanted} is not offered from {status!r} (offered: {names or 'none'})")
+
+    def _write_once(self, key: str, firing_id: str, send: Callable[[], None]) -> None:
+        """Send; after an ambiguous failure, resend only if the firing is not in Jira's log."""
+        for attempt in range(1, self.resend_attempts + 1):
+            try:
+                send()
+                return
+            except JiraAmbiguous:
+                if self._landed(key, firing_id):
+                    log.info("write had landed despite the error", extra={"issue": key})
+                    return
+                if attempt == self.resend_attempts:
+                    raise
+
+    def _landed(self, key: str, firing_id: str) -> bool:
+        recorded = self.client.issue_property(key, self.settings.automation.property_key) or {}
+        return any(entry.get("id") == firing_id for entry in recorded.get("firings") or [])
+
+    def _add_note(self, key: str, note: InternalComment) -> None:
+        body = {"body": document(note.body, self.client.version), "properties": [JSM_INTERNAL]}
+        for attempt in range(1, self.resend_attempts + 1):
+            try:
+                self.client.add_comment(key, body)
+                return
+            except JiraAmbiguous:
+                if any(not c.get("jsdPublic", True) and _plain(c.get("body")) == note.body for c in self.client.comments(key)):
+                    return
+                if attempt == self.resend_attempts:
+                    raise
+
+
+def _plain(body: object) -> str:
+    return adf_to_text(body).strip()

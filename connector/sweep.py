@@ -1,0 +1,118 @@
+"""One sweep: find the candidate tickets, map them, evaluate the rules, apply what is due.
+
+The JQL asks only for tickets in a status where an enabled rule can fire. Pages are mapped,
+evaluated and applied as they arrive, so memory stays flat however large the project. One
+ticket's failure is logged and counted; the sweep goes on with the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from config.settings import Settings
+from connector.client import JiraClient, JiraError
+from connector.executor import Executor, FiringOutcome
+from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
+from rules.actions import Action
+from rules.catalogue import candidate_statuses, evaluate
+
+log = logging.getLogger("jsm_autopilot.sweep")
+
+
+def jql_string(value: str) -> str:
+    """A JQL string literal: names are data, never pasted into JQL unescaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def candidate_jql(settings: Settings) -> str | None:
+    statuses = candidate_statuses(settings)
+    if not statuses:
+        return None
+    listed = ", ".join(jql_string(s) for s in statuses)
+    return f"project = {jql_string(settings.project.key)} AND status IN ({listed}) ORDER BY key ASC"
+
+
+def fields_to_read(settings: Settings) -> list[str]:
+    custom = [v for v in settings.fields.model_dump().values() if v]
+    return ["summary", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "reporter", "comment", *custom]
+
+
+@dataclass
+class SweepReport:
+    now: datetime
+    dry_run: bool
+    tickets_seen: int = 0
+    planned: list[Action] = field(default_factory=list)
+    outcomes: list[FiringOutcome] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    api_calls: int = 0
+
+    @property
+    def failures(self) -> list[str]:
+        return self.unreadable + [f"{o.issue} {o.rule}: {o.error}" for o in self.outcomes if not o.applied]
+
+    @property
+    def actions_applied(self) -> int:
+        return sum(o.actions for o in self.outcomes if o.applied)
+
+    def as_json(self) -> dict:
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "tickets_seen": self.tickets_seen,
+            "firings_applied": sum(o.applied for o in self.outcomes),
+            "actions_applied": self.actions_applied,
+            "api_calls": self.api_calls,
+            "failures": self.failures,
+            "actions": [a.as_json() for a in self.planned],
+        }
+
+
+def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = None, dry_run: bool = False,
+               executor: Executor | None = None) -> SweepReport:
+    """One pass over the candidates; `now` defaults to Jira's own serverTime."""
+    calls_before = sum(client.calls.values())
+    now = now or client.server_time()
+    report = SweepReport(now=now, dry_run=dry_run)
+    jql = candidate_jql(settings)
+    if jql is None:
+        return report
+    executor = executor or Executor(client, settings)
+    fields = fields_to_read(settings)
+    properties = [settings.automation.property_key]
+    try:
+        for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
+            report.tickets_seen += 1
+            _handle_issue(client, settings, executor, issue_json, fields, properties, now, report)
+    except JiraError as error:
+        # The search itself failed after its retries: what was done stays done; say so.
+        log.error("search failed", extra={"jira": str(error)})
+        report.unreadable.append(f"search: {error}")
+    report.api_calls = sum(client.calls.values()) - calls_before
+    return report
+
+
+def _handle_issue(client, settings, executor, issue_json, fields, properties, now, report) -> None:
+    key = issue_json.get("key", "?")
+    try:
+        try:
+            ticket = ticket_from_issue_json(issue_json, settings)
+        except IssueMappingError as error:
+            if "fetch" not in error.problem:
+                raise
+            # Search results carry a limited changelog and comments; the issue itself has them all.
+            issue_json = client.get_issue(key, fields, expand="changelog", properties=properties)
+            ticket = ticket_from_issue_json(issue_json, settings)
+    except (IssueMappingError, JiraError) as error:
+        log.error("ticket unreadable", extra={"issue": key, "problem": str(error)})
+        report.unreadable.append(str(error))
+        return
+    actions = evaluate(ticket, now, settings)
+    if not actions:
+        return
+    report.planned.extend(actions)
+    if report.dry_run:
+        return
+    report.outcomes.extend(executor.apply(ticket, firing_log(issue_json, settings), actions, now))

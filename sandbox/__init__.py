@@ -1,0 +1,55 @@
+"""A faithful JSM sandbox: a Flask server answering the Jira REST subset jsm-autopilot uses,
+with a controllable clock, seedable tickets, fault injection and a log of requests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from config.settings import Settings
+from sandbox.app import create_app
+from sandbox.state import SandboxState, account_id_for
+from sandbox.workflow import Workflow
+
+__all__ = ["RunningSandbox", "SandboxState", "account_id_for", "new_state", "start_sandbox"]
+
+
+def new_state(settings: Settings, deployment: str | None = None, now: datetime | None = None, fault_seed: int = 0) -> SandboxState:
+    return SandboxState(
+        Workflow(settings), settings.project.key, deployment or settings.project.deployment, now,
+        fault_seed=fault_seed, organizations_field=settings.fields.organizations,
+    )
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The sandbox keeps its own request log (GET /_sandbox/requests); no line per request on stderr.
+    def log_request(self, code="-", size="-") -> None:
+        pass
+
+
+@dataclass
+class RunningSandbox:
+    state: SandboxState
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+def start_sandbox(state: SandboxState, port: int = 0, wrap=None) -> RunningSandbox:
+    """Serve the sandbox on 127.0.0.1 in a background thread (port 0: any free port)."""
+    app = create_app(state)
+    wsgi = wrap(app) if wrap else app
+    server = make_server("127.0.0.1", port, wsgi, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="jsm-sandbox", daemon=True)
+    thread.start()
+    return RunningSandbox(state, server, thread)

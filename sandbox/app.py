@@ -1,0 +1,123 @@
+"""The sandbox's HTTP face: a Flask app that answers like a Jira Cloud (v3) or Data Center (v2) site
+with one JSM project, for the REST subset jsm-autopilot uses, plus `/_sandbox/` controls."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from flask import Flask, Response, g, jsonify, request
+
+from sandbox import platform_api, servicedesk_api
+from sandbox.state import SandboxError, SandboxState
+
+
+def _authenticated_user(state: SandboxState):
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            email, _, token = base64.b64decode(credentials).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        # Jira Cloud: HTTP Basic with the account's e-mail and an API token.
+        return state.user(email) if "@" in email and token else None
+    if scheme.lower() == "bearer" and credentials in state.personal_access_tokens:
+        return state.user(state.personal_access_tokens[credentials])
+    return None
+
+
+def create_app(state: SandboxState) -> Flask:
+    app = Flask("jsm-sandbox")
+    app.config["SANDBOX_STATE"] = state
+    app.json.sort_keys = False
+
+    @app.before_request
+    def _authenticate_and_maybe_fail():
+        if not request.path.startswith("/rest/"):
+            return None
+        with state.lock:
+            user = _authenticated_user(state)
+            if user is None:
+                return _error(SandboxError(401, "Client must be authenticated to access this resource."))
+            g.user = user
+            fault = state.should_fail()
+        if fault is not None:
+            # Like Jira's gateway: refused before anything is applied.
+            response = jsonify({"errorMessages": ["Rate limit exceeded." if fault == 429 else "Service unavailable."], "errors": {}})
+            response.status_code = fault
+            response.headers["Retry-After"] = "1"
+            response.headers["X-Sandbox-Fault"] = "injected"
+            if fault == 429:
+                response.headers["RateLimit-Reason"] = "jira-burst-based"
+            return response
+        return None
+
+    @app.after_request
+    def _log_request(response: Response) -> Response:
+        if request.path.startswith("/rest/"):
+            with state.lock:
+                state.requests.append({"method": request.method, "path": request.path, "status": response.status_code})
+        return response
+
+    @app.errorhandler(SandboxError)
+    def _sandbox_error(error: SandboxError):
+        return _error(error)
+
+    app.register_blueprint(platform_api.blueprint(state))
+    app.register_blueprint(servicedesk_api.blueprint(state))
+    _register_controls(app, state)
+    return app
+
+
+def _error(error: SandboxError) -> Response:
+    response = jsonify(error.body())
+    response.status_code = error.status
+    return response
+
+
+def _register_controls(app: Flask, state: SandboxState) -> None:
+    @app.post("/_sandbox/clock")
+    def set_clock():
+        body = request.get_json(silent=True) or {}
+        try:
+            now = datetime.fromisoformat(str(body.get("now")))
+        except ValueError:
+            return jsonify({"error": "now: expected an ISO-8601 date-time with a zone"}), 400
+        if now.tzinfo is None:
+            return jsonify({"error": "now: give a time zone"}), 400
+        with state.lock:
+            state.now = now
+        return jsonify({"now": now.isoformat()})
+
+    @app.post("/_sandbox/faults")
+    def set_faults():
+        body = request.get_json(silent=True) or {}
+        rate = body.get("rate", 0)
+        statuses = body.get("statuses", [429, 503])
+        if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            return jsonify({"error": "rate: a number from 0 to 1"}), 400
+        if not statuses or not all(isinstance(s, int) and 400 <= s <= 599 for s in statuses):
+            return jsonify({"error": "statuses: a list of HTTP error statuses"}), 400
+        with state.lock:
+            state.fault_rate, state.fault_statuses = float(rate), list(statuses)
+        return jsonify({"rate": rate, "statuses": statuses})
+
+    @app.get("/_sandbox/requests")
+    def list_requests():
+        with state.lock:
+            return jsonify({"requests": list(state.requests)})
+
+    @app.delete("/_sandbox/requests")
+    def clear_requests():
+        with state.lock:
+            state.requests.clear()
+        return Response(status=204)
+
+    @app.post("/_sandbox/seed")
+    def seed():
+        from sandbox.seed import apply_seed
+
+        with state.lock:
+            created = apply_seed(state, request.get_json(silent=True) or {})
+        return jsonify({"issues": created}), 201

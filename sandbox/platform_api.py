@@ -1,0 +1,368 @@
+"""The Jira platform REST subset: issues, search, transitions, comments, properties, links."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from sandbox import jql
+from sandbox.render import Renderer, jira_time, text_of
+from sandbox.state import SandboxError, SandboxState, StoredIssue
+
+API = '/rest/api/<any("2","3"):version>'
+SEARCH_PAGE_LIMIT = 100  # Jira Cloud caps search/jql pages with fields at 100
+
+
+def _csv(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [part for part in str(value).split(",") if part]
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise SandboxError(400, "Invalid request payload. Refer to the REST API documentation and try again.")
+    return body
+
+
+def _no_content() -> Response:
+    return Response(status=204)
+
+
+def blueprint(state: SandboxState) -> Blueprint:
+    api = Blueprint("platform", __name__)
+
+    def renderer(version: str) -> Renderer:
+        return Renderer(state, request.host_url, version)
+
+    @api.before_request
+    def _data_center_has_no_v3():
+        if state.deployment != "cloud" and request.path.startswith("/rest/api/3/"):
+            raise SandboxError(404, "null for uri: " + request.path)
+
+    def body_text(body: Any, version: str) -> str:
+        if version == "3" and not isinstance(body, dict):
+            raise SandboxError(400, "Comment body is not valid!", {"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
+        return text_of(body)
+
+    def field_value(issue: StoredIssue | None, name: str) -> Any:
+        lowered = name.lower()
+        custom = None
+        if lowered.startswith("cf[") and lowered.endswith("]"):
+            custom = f"customfield_{lowered[3:-1]}"
+        elif lowered.startswith("customfield_"):
+            custom = lowered
+        known = {"project", "key", "issuekey", "status", "issuetype", "type", "priority", "reporter", "summary",
+                 "created", "updated", "resolution", "resolved", "request-channel-type", "organizations"}
+        if custom is None and lowered not in known:
+            raise SandboxError(400, f"Field '{name}' does not exist or you do not have permission to view it.")
+        if issue is None:
+            return None
+        if custom is not None:
+            return issue.custom_fields.get(custom)
+        if lowered == "project":
+            return state.project_key
+        if lowered in ("key", "issuekey"):
+            return issue.key
+        if lowered == "status":
+            return issue.status
+        if lowered in ("issuetype", "type"):
+            return issue.issue_type
+        if lowered == "reporter":
+            return [issue.reporter.account_id, issue.reporter.email]
+        if lowered == "resolved":
+            return issue.resolutiondate
+        if lowered == "request-channel-type":
+            return issue.channel
+        if lowered == "organizations":
+            ids = issue.custom_fields.get(state.organizations_field) or []
+            return [state.organisations[i]["name"] for i in ids if i in state.organisations]
+        return getattr(issue, lowered)
+
+    def sort_key(issue: StoredIssue, order: list[tuple[str, bool]]):
+        # Keyset paging: every order ends on the id, so a page token names one position exactly.
+        parts = []
+        for name, descending in order or [("id", False)]:
+            value = issue.id if name in ("id", "key", "issuekey") else getattr(issue, name, None)
+            value = value.timestamp() if hasattr(value, "timestamp") else value
+            parts.append(-value if descending and isinstance(value, (int, float)) else value)
+        parts.append(issue.id)
+        return tuple(parts)
+
+    def apply_fields(issue: StoredIssue, fields: dict, version: str) -> list[dict]:
+        items = []
+        for name, value in fields.items():
+            if name == "summary":
+                old, issue.summary = issue.summary, str(value)
+            elif name == "description":
+                old, issue.description = issue.description, body_text(value, version) if value else ""
+            elif name == "priority":
+                old, issue.priority = issue.priority, (value or {}).get("name") or (value or {}).get("id")
+            elif name == "issuetype":
+                old, issue.issue_type = issue.issue_type, (value or {}).get("name") or issue.issue_type
+            elif name == state.organizations_field:
+                ids = [int(v["id"] if isinstance(v, dict) else v) for v in (value or [])]
+                unknown = [i for i in ids if i not in state.organisations]
+                if unknown:
+                    raise SandboxError(400, "", {name: f"Organization(s) {unknown} do not exist."})
+                old, issue.custom_fields[name] = issue.custom_fields.get(name), ids
+            elif name.startswith("customfield_") or name == "environment":
+                old, issue.custom_fields[name] = issue.custom_fields.get(name), value
+            else:
+                raise SandboxError(400, "", {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."})
+            items.append({"field": name, "fieldtype": "custom" if name.startswith("customfield_") else "jira", "fieldId": name,
+                          "from": None, "fromString": None if old is None else str(old), "to": None,
+                          "toString": None if value is None else (text_of(value) if name == "description" else str(value))})
+        return items
+
+    def apply_update(issue: StoredIssue, update: dict, version: str) -> None:
+        for name, operations in update.items():
+            if name != "comment":
+                raise SandboxError(400, "", {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."})
+            for operation in operations:
+                added = operation.get("add") if isinstance(operation, dict) else None
+                if not isinstance(added, dict):
+                    raise SandboxError(400, "", {"comment": "Only 'add' is supported for comments here."})
+                add_comment(issue, added, version)
+
+    def add_comment(issue: StoredIssue, data: dict, version: str):
+        properties = {p["key"]: p.get("value") for p in data.get("properties") or [] if isinstance(p, dict) and "key" in p}
+        marker = properties.get("sd.public.comment")
+        public = not (isinstance(marker, dict) and marker.get("internal") is True)
+        return state.add_comment(issue, g.user, body_text(data.get("body"), version), public, properties)
+
+    def apply_properties(issue: StoredIssue, properties: list) -> None:
+        for entry in properties or []:
+            if not isinstance(entry, dict) or "key" not in entry:
+                raise SandboxError(400, "", {"properties": "Each property needs a key and a value."})
+            if len(json.dumps(entry.get("value"))) > 32768:
+                raise SandboxError(400, "The property value is too long. Max size is 32768 bytes.")
+            issue.properties[entry["key"]] = entry.get("value")
+
+    @api.get(API + "/serverInfo")
+    def server_info(version):
+        with state.lock:
+            return jsonify({
+                "baseUrl": request.host_url.rstrip("/"), "version": "1001.0.0-SNAPSHOT" if state.deployment == "cloud" else "9.12.0",
+                "versionNumbers": [1001, 0, 0] if state.deployment == "cloud" else [9, 12, 0],
+                "deploymentType": "Cloud" if state.deployment == "cloud" else "Server",
+                "buildNumber": 100000, "buildDate": "2026-01-01T00:00:00.000+0000",
+                "serverTime": jira_time(state.now), "scmInfo": "sandbox", "serverTitle": "jsm-autopilot sandbox",
+            })
+
+    @api.get(API + "/myself")
+    def myself(version):
+        return jsonify(renderer(version).user(g.user))
+
+    @api.post(API + "/issue")
+    def create_issue(version):
+        body = _json_body()
+        fields = body.get("fields")
+        if not isinstance(fields, dict):
+            raise SandboxError(400, "", {"fields": "Field 'fields' is required."})
+        with state.lock:
+            project = (fields.get("project") or {}).get("key") or (fields.get("project") or {}).get("id")
+            if project not in (state.project_key, "10000"):
+                raise SandboxError(400, "", {"project": "Specify a valid project ID or key"})
+            issue_type = (fields.get("issuetype") or {}).get("name")
+            if not issue_type:
+                raise SandboxError(400, "", {"issuetype": "Specify an issue type"})
+            if not fields.get("summary"):
+                raise SandboxError(400, "", {"summary": "You must specify a summary of the issue."})
+            issue = state.create_issue(g.user, issue_type, str(fields["summary"]))
+            rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype", "summary")}
+            apply_fields(issue, rest, version)
+            apply_properties(issue, body.get("properties") or [])
+            return jsonify({"id": str(issue.id), "key": issue.key, "self": f"{request.host_url}rest/api/{version}/issue/{issue.id}"}), 201
+
+    @api.get(API + "/issue/<key>")
+    def get_issue(version, key):
+        with state.lock:
+            issue = state.issue(key)
+            return jsonify(renderer(version).issue(issue, _csv(request.args.get("fields")), _csv(request.args.get("expand")) or [],
+                                                   _csv(request.args.get("properties")) or []))
+
+    @api.put(API + "/issue/<key>")
+    def edit_issue(version, key):
+        body = _json_body()
+        with state.lock:
+            issue = state.issue(key)
+            items = apply_fields(issue, body.get("fields") or {}, version)
+            apply_update(issue, body.get("update") or {}, version)
+            apply_properties(issue, body.get("properties") or [])
+            state.record_change(issue, g.user, items)
+            return _no_content()
+
+    @api.get(API + "/issue/<key>/transitions")
+    def get_transitions(version, key):
+        with state.lock:
+            issue = state.issue(key)
+            r = renderer(version)
+            offered = [{"id": t.id, "name": t.name, "to": r.status(t.to_status), "hasScreen": False, "isGlobal": False,
+                        "isInitial": False, "isAvailable": True, "isConditional": False, "isLooped": False}
+                       for t in state.workflow.transitions_from(issue.status)]
+            return jsonify({"expand": "transitions", "transitions": offered})
+
+    @api.post(API + "/issue/<key>/transitions")
+    def do_transition(version, key):
+        body = _json_body()
+        transition_id = str((body.get("transition") or {}).get("id") or "")
+        if not transition_id:
+            raise SandboxError(400, "Missing 'transition' identifier")
+        with state.lock:
+            issue = state.issue(key)
+            chosen = next((t for t in state.workflow.transitions_from(issue.status) if t.id == transition_id), None)
+            if chosen is None:
+                raise SandboxError(400, f"Transition id '{transition_id}' is not valid for this issue.")
+            # Validate everything before changing anything: Jira applies a transition whole or not at all.
+            for name in (body.get("update") or {}):
+                if name != "comment":
+                    raise SandboxError(400, "", {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."})
+            items = apply_fields(issue, body.get("fields") or {}, version)
+            state.record_change(issue, g.user, items)
+            state.move(issue, chosen.to_status, g.user)
+            apply_update(issue, body.get("update") or {}, version)
+            apply_properties(issue, body.get("properties") or [])
+            return _no_content()
+
+    @api.get(API + "/issue/<key>/comment")
+    def get_comments(version, key):
+        with state.lock:
+            issue = state.issue(key)
+            with_properties = "properties" in (_csv(request.args.get("expand")) or [])
+            comments = [renderer(version).comment(issue, c, with_properties) for c in issue.comments]
+            return jsonify({"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments})
+
+    @api.post(API + "/issue/<key>/comment")
+    def post_comment(version, key):
+        body = _json_body()
+        with state.lock:
+            issue = state.issue(key)
+            comment = add_comment(issue, body, version)
+            return jsonify(renderer(version).comment(issue, comment)), 201
+
+    def find_comment(comment_id: str):
+        for issue in state.issues.values():
+            for comment in issue.comments:
+                if str(comment.id) == comment_id:
+                    return issue, comment
+        raise SandboxError(404, "Can not find a comment for the id: " + comment_id)
+
+    @api.get(API + "/comment/<comment_id>/properties/<prop>")
+    def get_comment_property(version, comment_id, prop):
+        with state.lock:
+            _, comment = find_comment(comment_id)
+            if prop not in comment.properties:
+                raise SandboxError(404, f"The property with key '{prop}' does not exist.")
+            return jsonify({"key": prop, "value": comment.properties[prop]})
+
+    @api.put(API + "/comment/<comment_id>/properties/<prop>")
+    def put_comment_property(version, comment_id, prop):
+        value = request.get_json(silent=True)
+        with state.lock:
+            _, comment = find_comment(comment_id)
+            created = prop not in comment.properties
+            comment.properties[prop] = value
+            return Response(status=201 if created else 200)
+
+    @api.get(API + "/issue/<key>/properties")
+    def list_issue_properties(version, key):
+        with state.lock:
+            issue = state.issue(key)
+            base = f"{request.host_url}rest/api/{version}/issue/{issue.id}/properties/"
+            return jsonify({"keys": [{"key": k, "self": base + k} for k in issue.properties]})
+
+    @api.get(API + "/issue/<key>/properties/<prop>")
+    def get_issue_property(version, key, prop):
+        with state.lock:
+            issue = state.issue(key)
+            if prop not in issue.properties:
+                raise SandboxError(404, f"The property with key '{prop}' does not exist.")
+            return jsonify({"key": prop, "value": issue.properties[prop]})
+
+    @api.put(API + "/issue/<key>/properties/<prop>")
+    def put_issue_property(version, key, prop):
+        value = request.get_json(silent=True)
+        with state.lock:
+            issue = state.issue(key)
+            created = prop not in issue.properties
+            apply_properties(issue, [{"key": prop, "value": value}])
+            return Response(status=201 if created else 200)
+
+    @api.delete(API + "/issue/<key>/properties/<prop>")
+    def delete_issue_property(version, key, prop):
+        with state.lock:
+            issue = state.issue(key)
+            if issue.properties.pop(prop, None) is None:
+                raise SandboxError(404, f"The property with key '{prop}' does not exist.")
+            return _no_content()
+
+    @api.post(API + "/issueLink")
+    def link_issues(version):
+        body = _json_body()
+        with state.lock:
+            inward = state.issue(str((body.get("inwardIssue") or {}).get("key") or ""))
+            outward = state.issue(str((body.get("outwardIssue") or {}).get("key") or ""))
+            link_type = (body.get("type") or {}).get("name") or "Relates"
+            link_id = str(state.next_id())
+            typed = {"id": "10003", "name": link_type, "inward": "relates to", "outward": "relates to"}
+            outward.links.append({"id": link_id, "type": typed, "inwardIssue": {"id": str(inward.id), "key": inward.key}})
+            inward.links.append({"id": link_id, "type": typed, "outwardIssue": {"id": str(outward.id), "key": outward.key}})
+            return Response(status=201)
+
+    def search(jql_text: str, fields, expand, properties, limit: int, token: str | None) -> dict:
+        query = jql.parse(jql_text, field_value)
+        matching = sorted((i for i in state.issues.values() if query.matches(i)), key=lambda i: sort_key(i, query.order))
+        if token:
+            try:
+                after_id = int(base64.urlsafe_b64decode(token.encode()).decode())
+                after = sort_key(state.issues_by_id[after_id], query.order)
+            except (ValueError, KeyError):
+                raise SandboxError(400, "The provided next page token is invalid or expired.") from None
+            matching = [i for i in matching if sort_key(i, query.order) > after]
+        page = matching[:limit]
+        more = len(matching) > limit
+        result = {"issues": [renderer("3").issue(i, fields, expand, properties) for i in page], "isLast": not more}
+        if more:
+            result["nextPageToken"] = base64.urlsafe_b64encode(str(page[-1].id).encode()).decode()
+        return result
+
+    def search_arguments(source: dict) -> tuple:
+        limit = int(source.get("maxResults") or 50)
+        limit = max(1, min(limit, SEARCH_PAGE_LIMIT))
+        # search/jql returns only ids unless fields are asked for.
+        fields = _csv(source.get("fields")) or ["id"]
+        return source.get("jql") or "", fields, _csv(source.get("expand")) or [], _csv(source.get("properties")) or [], limit, source.get("nextPageToken")
+
+    @api.route("/rest/api/3/search/jql", methods=["GET", "POST"])
+    def search_jql():
+        if state.deployment != "cloud":
+            raise SandboxError(404, "null for uri: " + request.path)
+        source = _json_body() if request.method == "POST" else request.args.to_dict()
+        with state.lock:
+            return jsonify(search(*search_arguments(source)))
+
+    @api.route(API + "/search", methods=["GET", "POST"])
+    def legacy_search(version):
+        if state.deployment == "cloud":
+            # Removed on Cloud since 2025 (JIRA-CONTRACT.md 3.3), answered exactly so.
+            raise SandboxError(410, "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+                                    "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046")
+        source = _json_body() if request.method == "POST" else request.args.to_dict()
+        with state.lock:
+            query = jql.parse(source.get("jql") or "", field_value)
+            matching = sorted((i for i in state.issues.values() if query.matches(i)), key=lambda i: sort_key(i, query.order))
+            start = int(source.get("startAt") or 0)
+            limit = max(1, min(int(source.get("maxResults") or 50), SEARCH_PAGE_LIMIT))
+            fields = _csv(source.get("fields"))
+            page = matching[start:start + limit]
+            return jsonify({"startAt": start, "maxResults": limit, "total": len(matching),
+                            "issues": [renderer(version).issue(i, fields, _csv(source.get("expand")) or [], _csv(source.get("properties")) or []) for i in page]})
+
+    return api

@@ -1,0 +1,189 @@
+"""Jira's JSON for the sandbox's objects: v3 (Cloud, ADF bodies) and v2 (Data Center, strings)."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sandbox.state import History, SandboxState, StoredComment, StoredIssue, User
+
+SYSTEM_FIELDS = (
+    "summary", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "resolution",
+    "reporter", "creator", "project", "description", "comment", "issuelinks", "labels",
+)
+
+
+def jira_time(instant: datetime | None) -> str | None:
+    if instant is None:
+        return None
+    utc = instant.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+def adf(text: str) -> dict:
+    paragraphs = [p for p in text.split("\n")] if text else []
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": p}] if p else []} for p in paragraphs
+        ],
+    }
+
+
+def text_of(body: Any) -> str:
+    """The text of an ADF document or a wiki string, as the sandbox stores bodies."""
+    if body is None:
+        return ""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return "".join(text_of(node) for node in body)
+    if isinstance(body, dict):
+        kind = body.get("type")
+        if kind == "text":
+            return str(body.get("text", ""))
+        if kind == "hardBreak":
+            return "\n"
+        inner = text_of(body.get("content", []))
+        if kind == "doc":
+            return inner.rstrip("\n")
+        return inner + "\n" if kind in ("paragraph", "heading", "listItem") else inner
+    return ""
+
+
+class Renderer:
+    def __init__(self, state: SandboxState, base_url: str, version: str):
+        self.state = state
+        self.base_url = base_url.rstrip("/")
+        self.version = version
+
+    @property
+    def cloud(self) -> bool:
+        return self.version == "3"
+
+    def body(self, text: str) -> Any:
+        return adf(text) if self.cloud else text
+
+    def user(self, user: User | None) -> dict | None:
+        if user is None:
+            return None
+        if self.state.deployment == "cloud":
+            return {
+                "self": f"{self.base_url}/rest/api/{self.version}/user?accountId={user.account_id}",
+                "accountId": user.account_id,
+                "emailAddress": user.email,
+                "displayName": user.display_name,
+                "active": True,
+                "timeZone": "UTC",
+                "accountType": user.account_type,
+            }
+        return {
+            "self": f"{self.base_url}/rest/api/{self.version}/user?username={user.email}",
+            "name": user.email,
+            "key": f"JIRAUSER{int(user.account_id[:6], 16) % 100000}",
+            "emailAddress": user.email,
+            "displayName": user.display_name,
+            "active": True,
+            "timeZone": "UTC",
+        }
+
+    def status(self, name: str) -> dict:
+        status_id = self.state.workflow.status_id(name)
+        return {
+            "self": f"{self.base_url}/rest/api/{self.version}/status/{status_id}",
+            "description": "",
+            "iconUrl": f"{self.base_url}/images/icons/statuses/generic.png",
+            "name": name,
+            "id": status_id,
+            "statusCategory": self.state.workflow.category(name),
+        }
+
+    def comment(self, issue: StoredIssue, comment: StoredComment, with_properties: bool = False) -> dict:
+        author = self.user(comment.author)
+        rendered = {
+            "self": f"{self.base_url}/rest/api/{self.version}/issue/{issue.id}/comment/{comment.id}",
+            "id": str(comment.id),
+            "author": author,
+            "body": self.body(comment.text),
+            "updateAuthor": author,
+            "created": jira_time(comment.created),
+            "updated": jira_time(comment.created),
+            "jsdPublic": comment.public,
+        }
+        if with_properties:
+            rendered["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
+        return rendered
+
+    def history(self, history: History) -> dict:
+        return {"id": str(history.id), "author": self.user(history.author), "created": jira_time(history.created), "items": history.items}
+
+    def _field(self, issue: StoredIssue, name: str) -> Any:
+        state = self.state
+        if name == "summary":
+            return issue.summary
+        if name == "issuetype":
+            return {"id": str(zlib.crc32(issue.issue_type.encode()) % 10000 + 10000), "name": issue.issue_type, "subtask": False}
+        if name == "status":
+            return self.status(issue.status)
+        if name == "priority":
+            return {"name": issue.priority, "id": issue.priority} if issue.priority else None
+        if name in ("created", "updated", "resolutiondate"):
+            return jira_time(getattr(issue, name))
+        if name == "resolution":
+            return {"id": "10000", "name": issue.resolution} if issue.resolution else None
+        if name in ("reporter", "creator"):
+            return self.user(issue.reporter)
+        if name == "project":
+            return {"id": "10000", "key": state.project_key, "name": f"{state.project_key} Service Desk", "projectTypeKey": "service_desk"}
+        if name == "description":
+            return self.body(issue.description) if issue.description else None
+        if name == "comment":
+            comments = [self.comment(issue, c) for c in issue.comments]
+            return {"comments": comments, "self": f"{self.base_url}/rest/api/{self.version}/issue/{issue.id}/comment",
+                    "maxResults": len(comments), "total": len(comments), "startAt": 0}
+        if name == "issuelinks":
+            return issue.links
+        if name == "labels":
+            return []
+        if name == state.organizations_field:
+            ids = issue.custom_fields.get(name) or []
+            return [self.organisation(state.organisations[i]) for i in ids if i in state.organisations]
+        return issue.custom_fields.get(name)
+
+    def organisation(self, organisation: dict) -> dict:
+        return {"id": str(organisation["id"]), "name": organisation["name"],
+                "_links": {"self": f"{self.base_url}/rest/servicedeskapi/organization/{organisation['id']}"}}
+
+    def field_names(self, issue: StoredIssue, requested: Iterable[str] | None) -> list[str]:
+        everything = list(SYSTEM_FIELDS) + [self.state.organizations_field] + [k for k in issue.custom_fields if k != self.state.organizations_field]
+        if requested is None:
+            return everything
+        wanted: list[str] = []
+        excluded = set()
+        for name in requested:
+            name = name.strip()
+            if name in ("*all", "*navigable"):
+                wanted.extend(everything)
+            elif name.startswith("-"):
+                excluded.add(name[1:])
+            elif name and name != "id" and name != "key":
+                wanted.append(name)
+        return [n for n in dict.fromkeys(wanted) if n not in excluded]
+
+    def issue(self, issue: StoredIssue, fields: Iterable[str] | None, expand: Iterable[str] = (), properties: Iterable[str] = ()) -> dict:
+        rendered: dict[str, Any] = {
+            "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+            "id": str(issue.id),
+            "self": f"{self.base_url}/rest/api/{self.version}/issue/{issue.id}",
+            "key": issue.key,
+            "fields": {name: self._field(issue, name) for name in self.field_names(issue, fields)},
+        }
+        if "changelog" in expand:
+            histories = [self.history(h) for h in issue.histories]
+            rendered["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
+        wanted_properties = [p for p in properties if p in issue.properties]
+        if wanted_properties:
+            rendered["properties"] = {p: issue.properties[p] for p in wanted_properties}
+        return rendered

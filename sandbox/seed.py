@@ -1,0 +1,68 @@
+"""Seeding the sandbox from a JSON document, so a test or the demo starts from a realistic project.
+
+{"now": ISO, "users": [{"email", "displayName", "accountType", "accountId"}],
+ "personal_access_tokens": {"<token>": "<email>"}, "organisations": ["Muster AG", ...],
+ "issues": [{"type", "summary", "reporter", "organisation", "status", "created", "status_since",
+             "priority", "custom_fields": {}, "properties": {},
+             "comments": [{"author", "body", "created", "public"}]}]}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sandbox.state import SandboxError, SandboxState
+
+
+def _instant(value: object, where: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise SandboxError(400, f"{where}: expected an ISO-8601 date-time") from None
+    if instant.tzinfo is None:
+        raise SandboxError(400, f"{where}: give a time zone")
+    return instant
+
+
+def apply_seed(state: SandboxState, document: dict) -> list[str]:
+    """Create what the document describes; returns the keys of the issues created."""
+    if "now" in document:
+        state.now = _instant(document["now"], "now")
+    for user in document.get("users", []):
+        state.user(user["email"], user.get("displayName"), user.get("accountType"), user.get("accountId"))
+    state.personal_access_tokens.update(document.get("personal_access_tokens", {}))
+    by_name = {o["name"]: o["id"] for o in state.organisations.values()}
+    for name in document.get("organisations", []):
+        if name not in by_name:
+            organisation_id = state.next_id()
+            state.organisations[organisation_id] = {"id": organisation_id, "name": name}
+            by_name[name] = organisation_id
+    clock = state.now
+    created_keys = []
+    try:
+        for index, spec in enumerate(document.get("issues", [])):
+            where = f"issues[{index}]"
+            state.now = _instant(spec.get("created", clock.isoformat()), f"{where}.created")
+            reporter = state.user(spec["reporter"], account_type="customer")
+            issue = state.create_issue(reporter, spec["type"], spec.get("summary", "Seeded ticket"),
+                                       priority=spec.get("priority"), description=spec.get("description", ""))
+            issue.custom_fields.update(spec.get("custom_fields", {}))
+            if spec.get("organisation"):
+                issue.custom_fields[state.organizations_field] = [by_name[spec["organisation"]]]
+            issue.properties.update(spec.get("properties", {}))
+            events = [(_instant(c["created"], f"{where}.comments"), "comment", c) for c in spec.get("comments", [])]
+            if spec.get("status") and spec["status"] != issue.status:
+                since = _instant(spec.get("status_since", spec.get("created", clock.isoformat())), f"{where}.status_since")
+                events.append((since, "status", spec["status"]))
+            for when, kind, payload in sorted(events, key=lambda e: e[0]):
+                state.now = when
+                if kind == "status":
+                    state.move(issue, payload, state.user(spec.get("agent", "agent@sandbox.example")))
+                else:
+                    author = state.user(payload["author"])
+                    public = payload.get("public", True)
+                    state.add_comment(issue, author, payload["body"], public, {} if public else {"sd.public.comment": {"internal": True}})
+            created_keys.append(issue.key)
+    finally:
+        state.now = clock
+    return created_keys

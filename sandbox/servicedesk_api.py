@@ -1,0 +1,75 @@
+"""The JSM servicedeskapi subset: organisations and request comments (public or internal)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from sandbox.render import Renderer, jira_time
+from sandbox.state import SandboxError, SandboxState
+
+
+def blueprint(state: SandboxState) -> Blueprint:
+    api = Blueprint("servicedesk", __name__)
+
+    def paged(values: list, start: int, limit: int) -> dict:
+        page = values[start:start + limit]
+        return {"size": len(page), "start": start, "limit": limit, "isLastPage": start + limit >= len(values),
+                "values": page, "_links": {"base": request.host_url.rstrip("/"), "context": ""}}
+
+    @api.get("/rest/servicedeskapi/organization")
+    def list_organisations():
+        start = int(request.args.get("start", 0))
+        limit = int(request.args.get("limit", 50))
+        with state.lock:
+            r = Renderer(state, request.host_url, "3")
+            return jsonify(paged([r.organisation(o) for o in state.organisations.values()], start, limit))
+
+    @api.post("/rest/servicedeskapi/organization")
+    def create_organisation():
+        body = request.get_json(silent=True)
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            raise SandboxError(400, "The organization name must not be empty.", jsm=True)
+        with state.lock:
+            if any(o["name"] == name for o in state.organisations.values()):
+                raise SandboxError(400, f"An organization with name '{name}' already exists.", jsm=True)
+            organisation_id = state.next_id()
+            state.organisations[organisation_id] = {"id": organisation_id, "name": name}
+            return jsonify(Renderer(state, request.host_url, "3").organisation(state.organisations[organisation_id])), 201
+
+    def request_comment(issue, comment) -> dict:
+        r = Renderer(state, request.host_url, "3")
+        return {"id": str(comment.id), "body": comment.text, "public": comment.public,
+                "author": r.user(comment.author),
+                "created": {"iso8601": jira_time(comment.created), "jira": jira_time(comment.created),
+                            "friendly": jira_time(comment.created), "epochMillis": int(comment.created.timestamp() * 1000)},
+                "_links": {"self": f"{request.host_url}rest/servicedeskapi/request/{issue.id}/comment/{comment.id}"}}
+
+    @api.post("/rest/servicedeskapi/request/<key>/comment")
+    def add_request_comment(key):
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+            raise SandboxError(400, "The comment body must not be empty.", jsm=True)
+        public = body.get("public", True) is not False
+        with state.lock:
+            try:
+                issue = state.issue(key)
+            except SandboxError as missing:
+                raise SandboxError(404, missing.message, jsm=True) from None
+            properties = {} if public else {"sd.public.comment": {"internal": True}}
+            comment = state.add_comment(issue, g.user, body["body"], public, properties)
+            return jsonify(request_comment(issue, comment)), 201
+
+    @api.get("/rest/servicedeskapi/request/<key>/comment")
+    def list_request_comments(key):
+        want_public = request.args.get("public", "true") != "false"
+        want_internal = request.args.get("internal", "true") != "false"
+        with state.lock:
+            try:
+                issue = state.issue(key)
+            except SandboxError as missing:
+                raise SandboxError(404, missing.message, jsm=True) from None
+            chosen = [request_comment(issue, c) for c in issue.comments if (c.public and want_public) or (not c.public and want_internal)]
+            return jsonify(paged(chosen, int(request.args.get("start", 0)), int(request.args.get("limit", 50))))
+
+    return api

@@ -1,0 +1,180 @@
+"""What the sandbox Jira holds: users, issues with comments, history and properties, organisations,
+its clock, its fault injection and the log of requests it served. Guarded by one lock."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sandbox.workflow import Workflow
+
+
+class SandboxError(Exception):
+    """Answered as Jira answers errors: `{"errorMessages": [...], "errors": {...}}`, or JSM's shape."""
+
+    def __init__(self, status: int, message: str, errors: dict | None = None, jsm: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or {}
+        self.jsm = jsm
+
+    def body(self) -> dict:
+        if self.jsm:
+            return {"errorMessage": self.message, "i18nErrorMessage": {"i18nKey": "sd.error", "parameters": []}}
+        return {"errorMessages": [self.message] if self.message else [], "errors": self.errors}
+
+
+def account_id_for(email: str) -> str:
+    """Stable accountId for an e-mail, shaped like Jira Cloud's 24 hex digits."""
+    return hashlib.sha1(email.strip().lower().encode()).hexdigest()[:24]
+
+
+@dataclass
+class User:
+    account_id: str
+    email: str
+    display_name: str
+    account_type: str = "atlassian"  # "customer" for portal-only users
+
+
+@dataclass
+class StoredComment:
+    id: int
+    author: User
+    text: str
+    created: datetime
+    public: bool = True
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class History:
+    id: int
+    author: User
+    created: datetime
+    items: list[dict]
+
+
+@dataclass
+class StoredIssue:
+    id: int
+    key: str
+    issue_type: str
+    status: str
+    summary: str
+    reporter: User
+    created: datetime
+    updated: datetime
+    description: str = ""
+    priority: str | None = None
+    resolution: str | None = None
+    resolutiondate: datetime | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    comments: list[StoredComment] = field(default_factory=list)
+    histories: list[History] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+    links: list[dict] = field(default_factory=list)
+    channel: str = "portal"
+
+
+class SandboxState:
+    def __init__(self, workflow: Workflow, project_key: str, deployment: str = "cloud", now: datetime | None = None,
+                 fault_seed: int = 0, organizations_field: str = "customfield_10002"):
+        self.lock = threading.RLock()
+        self.workflow = workflow
+        self.project_key = project_key
+        self.deployment = deployment
+        self.organizations_field = organizations_field
+        self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        self.users_by_email: dict[str, User] = {}
+        self.users_by_id: dict[str, User] = {}
+        self.personal_access_tokens: dict[str, str] = {}
+        self.issues: dict[str, StoredIssue] = {}
+        self.issues_by_id: dict[int, StoredIssue] = {}
+        self.organisations: dict[int, dict] = {}
+        self.requests: list[dict] = []
+        self.fault_rate = 0.0
+        self.fault_statuses: list[int] = [429, 503]
+        self._random = random.Random(fault_seed)
+        self._next_issue_number = 0
+        self._next_id = 10000
+
+    def next_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def user(self, email: str, display_name: str | None = None, account_type: str | None = None,
+             account_id: str | None = None) -> User:
+        """The user with that e-mail; an unknown e-mail becomes a user on first use, like a JSM customer."""
+        key = email.strip().lower()
+        existing = self.users_by_email.get(key)
+        if existing is not None:
+            return existing
+        user = User(
+            account_id=account_id or account_id_for(key),
+            email=key,
+            display_name=display_name or key.split("@")[0].replace(".", " ").title(),
+            account_type=account_type or "atlassian",
+        )
+        self.users_by_email[key] = user
+        self.users_by_id[user.account_id] = user
+        return user
+
+    def issue(self, key_or_id: str) -> StoredIssue:
+        found = self.issues.get(key_or_id.upper())
+        if found is None and key_or_id.isdigit():
+            found = self.issues_by_id.get(int(key_or_id))
+        if found is None:
+            raise SandboxError(404, "Issue does not exist or you do not have permission to see it.")
+        return found
+
+    def create_issue(self, reporter: User, issue_type: str, summary: str, **attributes: Any) -> StoredIssue:
+        self._next_issue_number += 1
+        key = f"{self.project_key}-{self._next_issue_number}"
+        issue = StoredIssue(
+            id=self.next_id(), key=key, issue_type=issue_type, summary=summary, reporter=reporter,
+            status=self.workflow.initial_status(issue_type), created=self.now, updated=self.now, **attributes,
+        )
+        self.issues[key] = issue
+        self.issues_by_id[issue.id] = issue
+        return issue
+
+    def record_change(self, issue: StoredIssue, author: User, items: list[dict]) -> None:
+        """Every change leaves a changelog entry and moves `updated`, as in Jira."""
+        if items:
+            issue.histories.append(History(self.next_id(), author, self.now, items))
+        issue.updated = self.now
+
+    def move(self, issue: StoredIssue, to_status: str, author: User) -> None:
+        items = [{"field": "status", "fieldtype": "jira", "fieldId": "status",
+                  "from": self.workflow.status_id(issue.status), "fromString": issue.status,
+                  "to": self.workflow.status_id(to_status), "toString": to_status}]
+        done = self.workflow.is_done(to_status)
+        if done and issue.resolution is None:
+            issue.resolution, issue.resolutiondate = "Done", self.now
+            items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
+                          "from": None, "fromString": None, "to": "10000", "toString": "Done"})
+        elif not done and issue.resolution is not None:
+            items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
+                          "from": "10000", "fromString": issue.resolution, "to": None, "toString": None})
+            issue.resolution, issue.resolutiondate = None, None
+        issue.status = to_status
+        self.record_change(issue, author, items)
+
+    def add_comment(self, issue: StoredIssue, author: User, text: str, public: bool = True,
+                    properties: dict | None = None) -> StoredComment:
+        comment = StoredComment(self.next_id(), author, text, self.now, public, dict(properties or {}))
+        issue.comments.append(comment)
+        issue.updated = self.now
+        return comment
+
+    def should_fail(self) -> int | None:
+        """The status of an injected fault for this call, or None."""
+        if self.fault_rate > 0 and self._random.random() < self.fault_rate:
+            return self._random.choice(self.fault_statuses)
+        return None
