@@ -33,8 +33,7 @@ JSM_INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
 
 
 def jira_timestamp(instant: datetime) -> str:
-    utc = instant.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+    return instant.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass

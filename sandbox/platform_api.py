@@ -35,6 +35,11 @@ def _no_content() -> Response:
     return Response(status=204)
 
 
+def _empty_json(status: int) -> Response:
+    # The spec declares a JSON body for these answers; `{}` is what it allows.
+    return Response("{}", status=status, mimetype="application/json")
+
+
 def blueprint(state: SandboxState) -> Blueprint:
     api = Blueprint("platform", __name__)
 
@@ -152,7 +157,7 @@ def blueprint(state: SandboxState) -> Blueprint:
                 "baseUrl": request.host_url.rstrip("/"), "version": "1001.0.0-SNAPSHOT" if state.deployment == "cloud" else "9.12.0",
                 "versionNumbers": [1001, 0, 0] if state.deployment == "cloud" else [9, 12, 0],
                 "deploymentType": "Cloud" if state.deployment == "cloud" else "Server",
-                "buildNumber": 100000, "buildDate": "2026-01-01T00:00:00.000+0000",
+                "buildNumber": 100000, "buildDate": "2026-01-01T00:00:00.000+00:00",
                 "serverTime": jira_time(state.now), "scmInfo": "sandbox", "serverTitle": "jsm-autopilot sandbox",
             })
 
@@ -269,7 +274,7 @@ def blueprint(state: SandboxState) -> Blueprint:
             _, comment = find_comment(comment_id)
             created = prop not in comment.properties
             comment.properties[prop] = value
-            return Response(status=201 if created else 200)
+            return _empty_json(201 if created else 200)
 
     @api.get(API + "/issue/<key>/properties")
     def list_issue_properties(version, key):
@@ -293,7 +298,7 @@ def blueprint(state: SandboxState) -> Blueprint:
             issue = state.issue(key)
             created = prop not in issue.properties
             apply_properties(issue, [{"key": prop, "value": value}])
-            return Response(status=201 if created else 200)
+            return _empty_json(201 if created else 200)
 
     @api.delete(API + "/issue/<key>/properties/<prop>")
     def delete_issue_property(version, key, prop):
@@ -314,7 +319,7 @@ def blueprint(state: SandboxState) -> Blueprint:
             typed = {"id": "10003", "name": link_type, "inward": "relates to", "outward": "relates to"}
             outward.links.append({"id": link_id, "type": typed, "inwardIssue": {"id": str(inward.id), "key": inward.key}})
             inward.links.append({"id": link_id, "type": typed, "outwardIssue": {"id": str(outward.id), "key": outward.key}})
-            return Response(status=201)
+            return _empty_json(201)
 
     def search(jql_text: str, fields, expand, properties, limit: int, token: str | None) -> dict:
         query = jql.parse(jql_text, field_value)

@@ -15,10 +15,11 @@ SYSTEM_FIELDS = (
 
 
 def jira_time(instant: datetime | None) -> str | None:
+    """RFC 3339 as the spec's `date-time` demands. Real Jira writes `+0000`; the spec wins here,
+    and the connector reads both."""
     if instant is None:
         return None
-    utc = instant.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+    return instant.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def adf(text: str) -> dict:
@@ -117,7 +118,9 @@ class Renderer:
         return rendered
 
     def history(self, history: History) -> dict:
-        return {"id": str(history.id), "author": self.user(history.author), "created": jira_time(history.created), "items": history.items}
+        # The spec's ChangeDetails has no nullable members: absent rather than null.
+        items = [{k: v for k, v in item.items() if v is not None} for item in history.items]
+        return {"id": str(history.id), "author": self.user(history.author), "created": jira_time(history.created), "items": items}
 
     def _field(self, issue: StoredIssue, name: str) -> Any:
         state = self.state

@@ -55,3 +55,34 @@ def berlin(year: int, month: int, day: int, hour: int = 10, minute: int = 0, sec
 
 
 ONE_SECOND = timedelta(seconds=1)
+
+
+def settings_for_site(settings, deployment: str = "cloud"):
+    """The shipped settings, with the automation account being the sandbox's bot user."""
+    from sandbox import account_id_for
+    from tests.site import BOT
+
+    account = account_id_for(BOT) if deployment == "cloud" else BOT
+    project = settings.project.model_copy(update={"deployment": deployment})
+    return settings.model_copy(update={"automation": settings.automation.model_copy(update={"account": account}), "project": project})
+
+
+@pytest.fixture
+def site_factory(settings):
+    """Start sandbox sites whose traffic is checked against the published OpenAPI specs."""
+    from sandbox import new_state, start_sandbox
+    from tests.contract import ContractRecorder
+    from tests.site import Site
+
+    started, recorder = [], ContractRecorder()
+
+    def start(now: datetime, deployment: str = "cloud", fault_seed: int = 0) -> Site:
+        site_settings = settings_for_site(settings, deployment)
+        running = start_sandbox(new_state(site_settings, deployment, now, fault_seed), wrap=recorder.install)
+        started.append(running)
+        return Site(running, site_settings)
+
+    yield start
+    for running in started:
+        running.stop()
+    assert recorder.violations == [], "traffic broke the published contract:\n" + "\n".join(recorder.violations[:20])

@@ -1,0 +1,82 @@
+"""A sandbox site driven over real HTTP, as people and the service would use Jira."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+
+from config.environment import JiraCredentials
+from config.settings import Settings
+from connector.client import JiraClient
+from sandbox import RunningSandbox
+
+BOT = "autopilot@vendor.example"
+AGENT = "anna@vendor.example"
+CUSTOMER = "claire@acme.example"
+
+
+class Site:
+    def __init__(self, running: RunningSandbox, settings: Settings):
+        self.running = running
+        self.settings = settings
+        self.url = running.url
+        self.state = running.state
+        self.version = "3" if running.state.deployment == "cloud" else "2"
+
+    def _as(self, email: str) -> requests.Session:
+        session = requests.Session()
+        session.auth = (email, "api-token")
+        return session
+
+    def api(self, tail: str) -> str:
+        return f"{self.url}/rest/api/{self.version}/{tail}"
+
+    def body(self, text: str):
+        if self.version == "2":
+            return text
+        return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+
+    def set_clock(self, now: datetime) -> None:
+        requests.post(f"{self.url}/_sandbox/clock", json={"now": now.isoformat()}).raise_for_status()
+
+    def faults(self, rate: float, statuses: list[int] | None = None) -> None:
+        requests.post(f"{self.url}/_sandbox/faults", json={"rate": rate, "statuses": statuses or [429, 503]}).raise_for_status()
+
+    def requests_made(self) -> list[dict]:
+        return requests.get(f"{self.url}/_sandbox/requests").json()["requests"]
+
+    def create(self, reporter: str = CUSTOMER, issue_type: str = "Incident", summary: str = "Upload fails", **fields) -> str:
+        payload = {"fields": {"project": {"key": self.settings.project.key}, "issuetype": {"name": issue_type}, "summary": summary, **fields}}
+        response = self._as(reporter).post(self.api("issue"), json=payload)
+        response.raise_for_status()
+        return response.json()["key"]
+
+    def move(self, key: str, status: str, by: str = AGENT) -> None:
+        session = self._as(by)
+        offered = session.get(self.api(f"issue/{key}/transitions")).json()["transitions"]
+        chosen = next(t for t in offered if t["to"]["name"] == status)
+        session.post(self.api(f"issue/{key}/transitions"), json={"transition": {"id": chosen["id"]}}).raise_for_status()
+
+    def comment(self, key: str, text: str, by: str = CUSTOMER) -> None:
+        self._as(by).post(self.api(f"issue/{key}/comment"), json={"body": self.body(text)}).raise_for_status()
+
+    def issue(self, key: str) -> dict:
+        response = self._as(AGENT).get(self.api(f"issue/{key}"), params={"fields": "status,comment", "properties": self.settings.automation.property_key})
+        response.raise_for_status()
+        return response.json()
+
+    def comments_by_bot(self, key: str, public: bool | None = None) -> list[dict]:
+        comments = self.issue(key)["fields"]["comment"]["comments"]
+        bot = self.state.user(BOT)
+        mine = [c for c in comments if (c["author"].get("accountId") or c["author"].get("name")) in (bot.account_id, bot.email)]
+        return [c for c in mine if public is None or c["jsdPublic"] is public]
+
+    def client(self, sleeps: list | None = None, **options) -> JiraClient:
+        recorded = sleeps if sleeps is not None else []
+        if self.version == "3":
+            credentials = JiraCredentials(self.url, BOT, "api-token")
+        else:
+            self.state.personal_access_tokens["pat-of-the-bot"] = BOT
+            credentials = JiraCredentials(self.url, personal_access_token="pat-of-the-bot")
+        return JiraClient(credentials, self.state.deployment, sleep=recorded.append, **options)
