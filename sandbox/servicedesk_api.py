@@ -37,10 +37,14 @@ def blueprint(state: SandboxState) -> Blueprint:
             state.organisations[organisation_id] = {"id": organisation_id, "name": name}
             return jsonify(Renderer(state, request.host_url, "3").organisation(state.organisations[organisation_id])), 201
 
+    def jsm_user(user) -> dict:
+        # servicedeskapi's UserDTO, a different shape from the platform's user.
+        return {"accountId": user.account_id, "emailAddress": user.email, "displayName": user.display_name,
+                "active": True, "timeZone": "UTC", "_links": {"self": f"{request.host_url}rest/api/3/user?accountId={user.account_id}"}}
+
     def request_comment(issue, comment) -> dict:
-        r = Renderer(state, request.host_url, "3")
         return {"id": str(comment.id), "body": comment.text, "public": comment.public,
-                "author": r.user(comment.author),
+                "author": jsm_user(comment.author),
                 "created": {"iso8601": jira_time(comment.created), "jira": jira_time(comment.created),
                             "friendly": jira_time(comment.created), "epochMillis": int(comment.created.timestamp() * 1000)},
                 "_links": {"self": f"{request.host_url}rest/servicedeskapi/request/{issue.id}/comment/{comment.id}"}}

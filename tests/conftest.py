@@ -76,13 +76,15 @@ def site_factory(settings):
 
     started, recorder = [], ContractRecorder()
 
-    def start(now: datetime, deployment: str = "cloud", fault_seed: int = 0) -> Site:
+    def start(now: datetime, deployment: str = "cloud", fault_seed: int = 0, wrap=None) -> Site:
         site_settings = settings_for_site(settings, deployment)
-        running = start_sandbox(new_state(site_settings, deployment, now, fault_seed), wrap=recorder.install)
+        install = recorder.install if wrap is None else (lambda app: wrap(recorder.install(app)))
+        running = start_sandbox(new_state(site_settings, deployment, now, fault_seed), wrap=install)
         started.append(running)
         return Site(running, site_settings)
 
     yield start
     for running in started:
         running.stop()
+    assert not started or recorder.checked > 0, "the contract check saw no traffic"
     assert recorder.violations == [], "traffic broke the published contract:\n" + "\n".join(recorder.violations[:20])
