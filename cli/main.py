@@ -44,6 +44,13 @@ def main() -> None:
     """Runs a Jira Service Management project's service-desk process."""
 
 
+def run() -> None:
+    """Console-script entry: the group with every command module registered."""
+    import cli.live  # noqa: F401  (registers sweep and sandbox)
+
+    main()
+
+
 @main.command()
 @config_option
 def check(config: Path | None) -> None:

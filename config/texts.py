@@ -50,6 +50,7 @@ def _localised_date(value: date | datetime, language: str) -> str:
 @dataclass(frozen=True)
 class Texts:
     sources: Mapping[tuple[str, str], str]
+    # Jinja environments per language and compiled templates per (language, name), made on first use.
     _environments: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -105,5 +106,8 @@ class Texts:
                 raise TemplateProblem(where, str(error)) from error
 
     def render(self, language: str, name: str, **variables: object) -> str:
-        source = self.sources[(language, name)]
-        return self._environment(language).from_string(source).render(variables).strip()
+        compiled = self._environments.get((language, name))
+        if compiled is None:
+            compiled = self._environment(language).from_string(self.sources[(language, name)])
+            self._environments[(language, name)] = compiled
+        return compiled.render(variables).strip()

@@ -81,6 +81,14 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+def _drain(issues: list) -> Iterator[dict]:
+    """Hand out a page's issues, dropping each once handed out, so that a page is gone before
+    the next is fetched: memory holds one page, whatever the size of the project."""
+    issues.reverse()
+    while issues:
+        yield issues.pop()
+
+
 class JiraClient:
     """One site; `sleep` and `clock` are injectable so tests never wait."""
 
@@ -195,9 +203,10 @@ class JiraClient:
                 if token:
                     body["nextPageToken"] = token
                 page = self.call("POST", "rest/api/3/search/jql", body=body, write=False)
-                yield from page.get("issues", [])
-                token = page.get("nextPageToken")
-                if page.get("isLast", True) or not token:
+                token = None if page.get("isLast", True) else page.get("nextPageToken")
+                yield from _drain(page.pop("issues", []))
+                del page
+                if not token:
                     return
         start = 0
         while True:
@@ -207,10 +216,11 @@ class JiraClient:
             if properties:
                 body["properties"] = properties
             page = self.call("POST", self.api("search"), body=body, write=False)
-            issues = page.get("issues", [])
-            yield from issues
+            issues, total = page.pop("issues", []), page.get("total", 0)
+            del page
             start += len(issues)
-            if not issues or start >= page.get("total", 0):
+            yield from _drain(issues)
+            if start >= total or not issues:
                 return
 
     def get_issue(self, key: str, fields: list[str], expand: str | None = None, properties: list[str] | None = None) -> dict:

@@ -68,7 +68,7 @@ class Executor:
             try:
                 status = self._apply_firing(ticket, status, group, new_log, entry["id"])
             except JiraError as error:
-                log.error("firing failed", extra={"issue": ticket.key, "rule": rule, "jira": str(error)})
+                log.error("%s %s failed: %s", ticket.key, rule, error, extra={"issue": ticket.key, "rule": rule})
                 outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(error)))
                 break  # later firings were decided on a state this one did not reach
             entries = new_log["firings"]
@@ -133,7 +133,7 @@ class Executor:
                 return
             except JiraAmbiguous:
                 if self._landed(key, firing_id):
-                    log.info("write had landed despite the error", extra={"issue": key})
+                    log.info("%s: the write had landed despite the error; not resent", key, extra={"issue": key})
                     return
                 if attempt == self.resend_attempts:
                     raise

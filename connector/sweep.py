@@ -8,8 +8,10 @@ ticket's failure is logged and counted; the sweep goes on with the others.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
@@ -41,37 +43,39 @@ def fields_to_read(settings: Settings) -> list[str]:
 
 @dataclass
 class SweepReport:
+    """Counts, not contents: a sweep over 10,000 tickets holds no more than one over 1,000.
+    Whoever wants each action (the CLI's live list) gets it through `on_firing`."""
+
     now: datetime
     dry_run: bool
     tickets_seen: int = 0
-    planned: list[Action] = field(default_factory=list)
-    outcomes: list[FiringOutcome] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
+    firings_planned: int = 0
+    firings_applied: int = 0
+    actions_applied: int = 0
+    by_rule: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
     api_calls: int = 0
-
-    @property
-    def failures(self) -> list[str]:
-        return self.unreadable + [f"{o.issue} {o.rule}: {o.error}" for o in self.outcomes if not o.applied]
-
-    @property
-    def actions_applied(self) -> int:
-        return sum(o.actions for o in self.outcomes if o.applied)
 
     def as_json(self) -> dict:
         return {
             "now": self.now.isoformat(),
             "dry_run": self.dry_run,
             "tickets_seen": self.tickets_seen,
-            "firings_applied": sum(o.applied for o in self.outcomes),
+            "firings_planned": self.firings_planned,
+            "firings_applied": self.firings_applied,
             "actions_applied": self.actions_applied,
+            "by_rule": dict(self.by_rule),
             "api_calls": self.api_calls,
             "failures": self.failures,
-            "actions": [a.as_json() for a in self.planned],
         }
 
 
+# Called once per firing: its actions, and whether it was applied (None on a dry run).
+FiringListener = Callable[[list[Action], FiringOutcome | None], None]
+
+
 def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = None, dry_run: bool = False,
-               executor: Executor | None = None) -> SweepReport:
+               executor: Executor | None = None, on_firing: FiringListener | None = None) -> SweepReport:
     """One pass over the candidates; `now` defaults to Jira's own serverTime."""
     calls_before = sum(client.calls.values())
     now = now or client.server_time()
@@ -82,19 +86,20 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     executor = executor or Executor(client, settings)
     fields = fields_to_read(settings)
     properties = [settings.automation.property_key]
+    listener = on_firing or (lambda actions, outcome: None)
     try:
         for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
             report.tickets_seen += 1
-            _handle_issue(client, settings, executor, issue_json, fields, properties, now, report)
+            _handle_issue(client, settings, executor, issue_json, fields, properties, now, report, listener)
     except JiraError as error:
         # The search itself failed after its retries: what was done stays done; say so.
-        log.error("search failed", extra={"jira": str(error)})
-        report.unreadable.append(f"search: {error}")
+        log.error("search failed: %s", error)
+        report.failures.append(f"search: {error}")
     report.api_calls = sum(client.calls.values()) - calls_before
     return report
 
 
-def _handle_issue(client, settings, executor, issue_json, fields, properties, now, report) -> None:
+def _handle_issue(client, settings, executor, issue_json, fields, properties, now, report, listener) -> None:
     key = issue_json.get("key", "?")
     try:
         try:
@@ -106,13 +111,26 @@ def _handle_issue(client, settings, executor, issue_json, fields, properties, no
             issue_json = client.get_issue(key, fields, expand="changelog", properties=properties)
             ticket = ticket_from_issue_json(issue_json, settings)
     except (IssueMappingError, JiraError) as error:
-        log.error("ticket unreadable", extra={"issue": key, "problem": str(error)})
-        report.unreadable.append(str(error))
+        log.error("%s unreadable: %s", key, error, extra={"issue": key})
+        report.failures.append(str(error))
         return
     actions = evaluate(ticket, now, settings)
     if not actions:
         return
-    report.planned.extend(actions)
+    firings: dict[str, list[Action]] = {}
+    for action in actions:
+        firings.setdefault(action.rule, []).append(action)
+    report.firings_planned += len(firings)
     if report.dry_run:
+        for group in firings.values():
+            report.by_rule[group[0].rule] += 1
+            listener(group, None)
         return
-    report.outcomes.extend(executor.apply(ticket, firing_log(issue_json, settings), actions, now))
+    for outcome in executor.apply(ticket, firing_log(issue_json, settings), actions, now):
+        listener(firings[outcome.rule], outcome)
+        if outcome.applied:
+            report.firings_applied += 1
+            report.actions_applied += outcome.actions
+            report.by_rule[outcome.rule] += 1
+        else:
+            report.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")

@@ -112,7 +112,7 @@ def test_a_second_sweep_at_the_same_instant_writes_nothing(site_factory):
     assert first.actions_applied == 4  # two reminders, two notes
     before = len(site.requests_made())
     second = sweep_once(client, site.settings)
-    assert second.outcomes == [] and second.planned == []
+    assert second.firings_planned == 0 and second.firings_applied == 0
     assert all(_is_read(r) for r in site.requests_made()[before:])
     assert keys  # the project was built
 
@@ -122,8 +122,11 @@ def test_dry_run_reports_but_changes_nothing(site_factory):
     build_project(site)
     site.set_clock(T0 + 50 * DAY)
     before = len(site.requests_made())
-    report = sweep_once(site.client(), site.settings, dry_run=True)
-    assert {a.rule for a in report.planned} == {"clarification.reminder", "resolved.close"}
+    seen = []
+    report = sweep_once(site.client(), site.settings, dry_run=True, on_firing=lambda actions, outcome: seen.append((actions[0].rule, outcome)))
+    assert set(report.by_rule) == {"clarification.reminder", "resolved.close"}
+    assert {rule for rule, _ in seen} == {"clarification.reminder", "resolved.close"}
+    assert all(outcome is None for _, outcome in seen)
     assert all(_is_read(r) for r in site.requests_made()[before:])
 
 

@@ -1,0 +1,119 @@
+"""Commands that talk to a Jira site (or the sandbox): `sweep`, and `sandbox` itself."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from cli.main import BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, config_option, main
+from config.environment import CredentialsError, jira_credentials
+
+SOME_FAILED = 1
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one pass and exit (scheduled sweeps run inside `serve`).")
+@click.option("--dry-run", is_flag=True, help="Evaluate and print; apply nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--at", "at", default=None, help="Evaluate at this ISO-8601 time instead of the site's serverTime.")
+@config_option
+def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path | None) -> None:
+    """Find the tickets where a rule is due, and apply it, exactly once.
+
+    Reads JIRA_URL with JIRA_USER and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center).
+    Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
+    """
+    from connector.client import JiraClient, JiraError
+    from connector.sweep import sweep_once
+
+    if not once:
+        _fail("sweep: give --once; repeated sweeps run inside `jsm-autopilot serve`")
+    now = None
+    if at is not None:
+        try:
+            now = _parse_instant(at)
+        except click.BadParameter as error:
+            _fail(f"--at: {error.message}")
+    settings = _settings_or_exit(config)
+    try:
+        credentials = jira_credentials()
+    except CredentialsError as error:
+        _fail(f"sweep: {error}")
+    client = JiraClient(credentials, settings.project.deployment)
+    console = _console()
+    firings: list[dict] = []
+
+    def on_firing(actions, outcome) -> None:
+        state = "planned" if outcome is None else "applied" if outcome.applied else "FAILED"
+        if as_json:
+            firings.append({"issue": actions[0].issue, "rule": actions[0].rule, "state": state,
+                            "error": outcome.error if outcome else None, "actions": [a.as_json() for a in actions]})
+            return
+        does = ", ".join(_describe_action(a) for a in actions)
+        console.print(f"{actions[0].issue:<10} {actions[0].rule:<24} {state:<8} {does}: {actions[0].reason}")
+        if outcome is not None and outcome.error:
+            console.print(f"{'':<10} {'':<24} {'':<8} Jira answered: {outcome.error}")
+
+    try:
+        report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing)
+    except JiraError as error:
+        click.echo(f"sweep: {error}", err=True)
+        sys.exit(SOME_FAILED)
+    if as_json:
+        click.echo(json.dumps({**report.as_json(), "firings": firings}, indent=2, ensure_ascii=False))
+    else:
+        local = report.now.astimezone(settings.project.zone)
+        verb = "would fire" if dry_run else "applied"
+        count = report.firings_planned if dry_run else report.firings_applied
+        console.print(
+            f"Sweep at {local:%Y-%m-%d %H:%M %Z}: {report.tickets_seen} candidate ticket(s), {count} firing(s) {verb}, "
+            f"{report.api_calls} API call(s), {len(report.failures)} failure(s)."
+        )
+        for failure in report.failures:
+            console.print(f"failed: {failure}")
+    sys.exit(SOME_FAILED if report.failures else 0)
+
+
+@main.command()
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="JSON seed document (see sandbox/seed.py).")
+@click.option("--deployment", type=click.Choice(["cloud", "datacenter"]), default=None, help="Default: project.deployment from app.yaml.")
+@click.option("--now", "now_text", default=None, help="Start the sandbox clock here (ISO-8601); default: the real time.")
+@config_option
+def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now_text: str | None, config: Path | None) -> None:
+    """Serve a JSM sandbox: Jira's REST subset for one project, with a clock you control."""
+    from werkzeug.serving import run_simple
+
+    from sandbox import new_state
+    from sandbox.app import create_app
+    from sandbox.seed import apply_seed
+    from sandbox.state import SandboxError
+
+    settings = _settings_or_exit(config)
+    now: datetime | None = None
+    if now_text:
+        try:
+            now = _parse_instant(now_text)
+        except click.BadParameter as error:
+            _fail(f"--now: {error.message}")
+    state = new_state(settings, deployment, now)
+    if seed is not None:
+        try:
+            keys = apply_seed(state, json.loads(seed.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, SandboxError) as error:
+            _fail(f"{seed}: {error}")
+        click.echo(f"Seeded {len(keys)} issue(s) from {seed}.")
+    click.echo(
+        f"JSM sandbox ({state.deployment}) for project {settings.project.key} on http://{host}:{port}\n"
+        f"  clock: POST /_sandbox/clock {{\"now\": ISO-8601}}   faults: POST /_sandbox/faults {{\"rate\": 0.3}}\n"
+        f"  requests served: GET /_sandbox/requests"
+    )
+    run_simple(host, port, create_app(state), threaded=True, use_reloader=False)
+
+
+__all__ = ["sweep", "sandbox", "BAD_INPUT"]

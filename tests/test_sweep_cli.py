@@ -1,0 +1,78 @@
+"""`jsm-autopilot sweep --once`: exit codes and output, against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import requests
+import yaml
+from click.testing import CliRunner
+
+import cli.live  # noqa: F401  (registers the command)
+from cli.main import main
+from tests.site import AGENT, BOT
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def config_for(site, tmp_path):
+    data = yaml.safe_load(site.settings.model_dump_json())
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def run(site, tmp_path, *args):
+    env = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": ""}
+    return CliRunner().invoke(main, ["sweep", *args, "--config", str(config_for(site, tmp_path))], env=env)
+
+
+def waiting_site(site_factory):
+    site = site_factory(T0 - timedelta(days=1))
+    key = site.create()
+    site.set_clock(T0)
+    site.move(key, "Clarification required / On hold")
+    site.set_clock(T0 + timedelta(days=10))
+    return site, key
+
+
+def test_sweep_once_applies_and_reports(site_factory, tmp_path):
+    site, key = waiting_site(site_factory)
+    result = run(site, tmp_path, "--once")
+    assert result.exit_code == 0, result.output
+    assert f"{key}" in result.stdout and "clarification.reminder" in result.stdout and "applied" in result.stdout
+    assert "1 firing(s) applied" in result.stdout
+    assert len(site.comments_by_bot(key, public=True)) == 1
+
+
+def test_sweep_json_and_dry_run(site_factory, tmp_path):
+    site, key = waiting_site(site_factory)
+    result = run(site, tmp_path, "--once", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True and report["firings_planned"] == 1
+    assert report["firings"][0]["issue"] == key and report["firings"][0]["state"] == "planned"
+    assert site.comments_by_bot(key) == []
+
+
+def test_sweep_at_a_given_time(site_factory, tmp_path):
+    site, key = waiting_site(site_factory)
+    result = run(site, tmp_path, "--once", "--json", "--at", (T0 + timedelta(days=3)).isoformat())
+    assert json.loads(result.stdout)["firings_planned"] == 0
+
+
+def test_a_failed_ticket_makes_the_exit_status_one(site_factory, tmp_path):
+    site, key = waiting_site(site_factory)
+    requests.put(site.api(f"issue/{key}/properties/jsm-autopilot"), json={"firings": 7}, auth=(AGENT, "t")).raise_for_status()
+    result = run(site, tmp_path, "--once")
+    assert result.exit_code == 1
+    assert "failed:" in result.stdout and key in result.stdout
+
+
+def test_sweep_without_once_or_credentials_is_bad_input(site_factory, tmp_path):
+    site, _ = waiting_site(site_factory)
+    assert run(site, tmp_path).exit_code == 2
+    result = CliRunner().invoke(main, ["sweep", "--once", "--config", str(config_for(site, tmp_path))],
+                                env={"JIRA_URL": "", "JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": ""})
+    assert result.exit_code == 2 and "JIRA_URL" in result.stderr
