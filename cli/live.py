@@ -28,6 +28,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
     Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
     """
     from connector.client import JiraClient, JiraError
+    from connector.exclusive import AlreadyRunning, exclusive_sweep
     from connector.sweep import sweep_once
 
     if not once:
@@ -59,7 +60,11 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
             console.print(f"{'':<10} {'':<24} {'':<8} Jira answered: {outcome.error}")
 
     try:
-        report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing)
+        with exclusive_sweep(settings.project.key):
+            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing)
+    except AlreadyRunning as running:
+        click.echo(f"sweep: {running}", err=True)
+        sys.exit(SOME_FAILED)
     except JiraError as error:
         click.echo(f"sweep: {error}", err=True)
         sys.exit(SOME_FAILED)

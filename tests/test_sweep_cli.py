@@ -24,7 +24,7 @@ def config_for(site, tmp_path):
 
 
 def run(site, tmp_path, *args):
-    env = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": ""}
+    env = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "", "JSM_AUTOPILOT_LOCK_DIR": str(tmp_path)}
     return CliRunner().invoke(main, ["sweep", *args, "--config", str(config_for(site, tmp_path))], env=env)
 
 
@@ -76,3 +76,16 @@ def test_sweep_without_once_or_credentials_is_bad_input(site_factory, tmp_path):
     result = CliRunner().invoke(main, ["sweep", "--once", "--config", str(config_for(site, tmp_path))],
                                 env={"JIRA_URL": "", "JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": ""})
     assert result.exit_code == 2 and "JIRA_URL" in result.stderr
+
+
+def test_a_second_sweep_of_the_same_project_waits_its_turn(site_factory, tmp_path, monkeypatch):
+    from connector.exclusive import exclusive_sweep
+
+    site, key = waiting_site(site_factory)
+    monkeypatch.setenv("JSM_AUTOPILOT_LOCK_DIR", str(tmp_path))
+    with exclusive_sweep(site.settings.project.key):
+        result = run(site, tmp_path, "--once")
+    assert result.exit_code == 1
+    assert "another sweep of SD is running" in result.stderr
+    assert site.comments_by_bot(key) == []
+    assert run(site, tmp_path, "--once").exit_code == 0
