@@ -152,6 +152,15 @@ class TemplateSettings(_Section):
     directory: str | None = None  # relative to app.yaml; overrides the shipped wording
 
 
+class WebhookSettings(_Section):
+    max_body_bytes: Annotated[int, Field(ge=1024, le=50 * 2**20)] = 2 * 2**20
+    # Only for a Data Center site that cannot sign its webhooks; then anyone who can reach the
+    # endpoint can make the service re-read tickets (never act wrongly: it re-reads Jira).
+    allow_unsigned: bool = False
+    workers: Annotated[int, Field(ge=1, le=32)] = 2
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+
+
 def _default_enabled() -> list[str]:
     return [rule.id for rule in RULES if rule.implemented]
 
@@ -190,6 +199,7 @@ class Settings(_Section):
     confirmation: Confirmation
     templates: TemplateSettings = TemplateSettings()
     rules: RuleSwitches = RuleSwitches()
+    webhooks: WebhookSettings = WebhookSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
 

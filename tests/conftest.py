@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -88,3 +89,25 @@ def site_factory(settings):
         running.stop()
     assert not started or recorder.checked > 0, "the contract check saw no traffic"
     assert recorder.violations == [], "traffic broke the published contract:\n" + "\n".join(recorder.violations[:20])
+
+
+POSTGRES_URL = os.environ.get("JSM_AUTOPILOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The event store on each backend; PostgreSQL is the real server of this machine."""
+    from webhooks.store import EventStore, metadata
+
+    if request.param == "sqlite":
+        event_store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    else:
+        event_store = EventStore(POSTGRES_URL)
+        if not event_store.ping():
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}; .ci/run should have started it")
+            pytest.skip("PostgreSQL not reachable here")
+        metadata.drop_all(event_store.engine)
+    event_store.migrate()
+    yield event_store
+    event_store.dispose()

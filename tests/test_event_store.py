@@ -1,0 +1,131 @@
+"""The event store, the same tests on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from webhooks.store import EventStore
+
+T0 = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
+LEASE = timedelta(minutes=5)
+
+
+def add(store: EventStore, identifier: str, issue: str = "SD-1", handled: bool = True, at: datetime = T0) -> bool:
+    return store.add(identifier, "comment_created", issue, b'{"webhookEvent": "comment_created"}', handled, at)
+
+
+def test_a_delivery_is_stored_once(store):
+    assert add(store, "a") is True
+    assert add(store, "a") is False
+    assert [e.identifier for e in store.list_events()] == ["a"]
+
+
+def test_ignored_events_are_recorded_but_never_claimed(store):
+    add(store, "x", handled=False)
+    assert store.list_events()[0].status == "ignored"
+    assert store.claim("w", T0, LEASE) is None
+
+
+def test_events_of_one_ticket_are_taken_in_order_and_one_at_a_time(store):
+    add(store, "1", "SD-1")
+    add(store, "2", "SD-1")
+    add(store, "3", "SD-2")
+    first = store.claim("w1", T0, LEASE)
+    second = store.claim("w2", T0, LEASE)
+    assert (first.identifier, second.identifier) == ("1", "3")  # SD-1's next waits for its first
+    assert store.claim("w3", T0, LEASE) is None
+    store.complete(first.id, T0)
+    assert store.claim("w3", T0, LEASE).identifier == "2"
+
+
+def test_a_dead_workers_event_is_taken_again_after_its_lease(store):
+    add(store, "1")
+    taken = store.claim("w1", T0, LEASE)
+    assert store.claim("w2", T0 + LEASE - timedelta(seconds=1), LEASE) is None
+    again = store.claim("w2", T0 + LEASE + timedelta(seconds=1), LEASE)
+    assert again.id == taken.id and again.attempts == 2
+
+
+def test_retry_later_waits_for_its_time(store):
+    add(store, "1")
+    event = store.claim("w", T0, LEASE)
+    store.retry_later(event.id, T0, T0 + timedelta(minutes=1), "Jira said 503")
+    assert store.claim("w", T0 + timedelta(seconds=59), LEASE) is None
+    assert store.claim("w", T0 + timedelta(minutes=1), LEASE).error == "Jira said 503"
+
+
+def test_failed_events_stay_with_their_reason_until_replayed(store):
+    add(store, "1")
+    add(store, "2", "SD-2")
+    store.fail(store.claim("w", T0, LEASE).id, T0, "GET issue/SD-1 -> 403: no permission")
+    failed = store.list_events(failed_only=True)
+    assert [(e.identifier, e.error) for e in failed] == [("1", "GET issue/SD-1 -> 403: no permission")]
+    assert store.claim("w", T0, LEASE).identifier == "2"
+    assert store.replay(T0, failed=True) == 1
+    assert store.claim("w", T0, LEASE).identifier == "1"
+
+
+def test_replay_one_by_identifier(store):
+    add(store, "1")
+    store.complete(store.claim("w", T0, LEASE).id, T0)
+    assert store.replay(T0, identifier="1") == 1
+    assert store.replay(T0, identifier="nope") == 0
+    assert store.claim("w", T0, LEASE).identifier == "1"
+
+
+def test_migrating_twice_changes_nothing(store):
+    add(store, "1")
+    store.migrate()
+    assert len(store.list_events()) == 1
+
+
+def test_naive_times_are_refused(store):
+    with pytest.raises(Exception, match="naive"):
+        add(store, "1", at=datetime(2026, 1, 1))
+
+
+def test_concurrent_workers_never_take_the_same_event_or_ticket(store):
+    for n in range(120):
+        add(store, f"e{n}", f"SD-{n % 7}")
+    taken: list[str] = []
+    holding: dict[str, str] = {}
+    overlap: list[str] = []
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        idle = 0
+        while idle < 50:
+            event = store.claim(name, T0, LEASE)
+            if event is None:
+                idle += 1
+                continue
+            with lock:
+                if event.issue in holding:
+                    overlap.append(f"{event.issue} held by {holding[event.issue]} and {name}")
+                holding[event.issue] = name
+                taken.append(event.identifier)
+            with lock:
+                del holding[event.issue]
+            store.complete(event.id, T0)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlap == []
+    assert sorted(taken) == sorted(f"e{n}" for n in range(120))
+    order = defaultdict(list)
+    for identifier in taken:
+        order[int(identifier[1:]) % 7].append(int(identifier[1:]))
+    assert all(ids == sorted(ids) for ids in order.values()), "each ticket's events in the order received"
+
+
+def test_counts_by_status(store):
+    add(store, "1")
+    add(store, "2", handled=False)
+    assert store.counts() == {"pending": 1, "ignored": 1}

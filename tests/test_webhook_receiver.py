@@ -1,0 +1,106 @@
+"""POST /webhooks/jira through the real Flask app and the real store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.conftest import SHARED
+from webhooks.delivery import signature_for
+from webhooks.receiver import create_receiver
+from webhooks.store import EventStore
+
+SECRET = b"s3cret-shared-with-jira"
+CAPTURES = sorted((SHARED / "fixtures" / "jira-webhooks").glob("*.json"))
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+LIMIT = 64 * 1024
+
+
+@pytest.fixture
+def client(store):
+    # The captures are from project TES; KT-7 and IDT-19 belong to other projects.
+    app = create_receiver(store, "TES", SECRET, LIMIT, clock=lambda: NOW)
+    return app.test_client()
+
+
+def deliver(client, body: bytes, identifier: str = "id-1", signature: str | None = "sign", **headers):
+    sent = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier, **headers}
+    if signature == "sign":
+        sent["X-Hub-Signature"] = signature_for(body, SECRET)
+    elif signature is not None:
+        sent["X-Hub-Signature"] = signature
+    return client.post("/webhooks/jira", data=body, headers=sent)
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
+def test_every_capture_is_stored_once(client, store, capture):
+    body = capture.read_bytes()
+    first = deliver(client, body, identifier=f"delivery-{capture.stem}")
+    assert first.status_code == 202
+    again = deliver(client, body, identifier=f"delivery-{capture.stem}", **{"X-Atlassian-Webhook-Retry": "1"})
+    assert again.status_code == 202 and again.json["status"] == "duplicate"
+    stored = store.list_events()
+    assert [e.identifier for e in stored] == [f"delivery-{capture.stem}"]
+    assert stored[0].body == body
+    payload = json.loads(body)
+    expected = "pending" if payload["webhookEvent"] != "jira:issue_deleted" and payload["issue"]["key"].startswith("TES-") else "ignored"
+    assert stored[0].status == expected
+
+
+def _capture() -> bytes:
+    return (SHARED / "fixtures" / "jira-webhooks" / "webhook-cloud-comment-created.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "body, signature, status",
+    [
+        (_capture(), signature_for(_capture(), b"wrong secret"), 401),  # forged
+        (_capture(), None, 401),  # unsigned
+        (_capture()[:200], "sign", 400),  # truncated (signed as sent)
+        (b"<xml>not json</xml>", "sign", 400),
+        (b"[1, 2, 3]", "sign", 400),  # JSON, but not an object
+        (b'{"issue": {}}', "sign", 400),  # no webhookEvent
+        (b"{" + b" " * LIMIT + b"}", "sign", 413),  # oversized
+    ],
+    ids=["forged", "unsigned", "truncated", "not-json", "not-an-object", "no-event", "oversized"],
+)
+def test_bad_deliveries_are_refused_and_leave_nothing(client, store, body, signature, status):
+    answer = deliver(client, body, signature=signature)
+    assert answer.status_code == status
+    assert isinstance(answer.json["error"], str) and answer.json["error"]
+    assert store.list_events() == []
+
+
+def test_an_event_type_no_rule_uses_is_acknowledged_and_recorded_as_ignored(client, store):
+    body = json.dumps({"webhookEvent": "jira:version_released", "version": {"name": "14.21.3.1"}}).encode()
+    answer = deliver(client, body)
+    assert answer.status_code == 202 and answer.json["status"] == "ignored"
+    assert store.list_events()[0].status == "ignored"
+
+
+def test_without_an_identifier_identical_bytes_are_one_delivery(client, store):
+    body = _capture()
+    for _ in range(2):
+        client.post("/webhooks/jira", data=body, headers={"X-Hub-Signature": signature_for(body, SECRET)})
+    assert len(store.list_events()) == 1
+
+
+def test_unsigned_deliveries_only_when_explicitly_allowed(store):
+    open_client = create_receiver(store, "TES", None, LIMIT, clock=lambda: NOW).test_client()
+    assert deliver(open_client, _capture(), signature=None).status_code == 202
+
+
+def test_health_follows_the_store(client):
+    assert client.get("/healthz").status_code == 200
+    unreachable = EventStore("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
+    down = create_receiver(unreachable, "TES", SECRET, LIMIT).test_client()
+    assert down.get("/healthz").status_code == 503
+
+
+def test_a_delivery_the_store_cannot_keep_is_not_acknowledged():
+    # Without a 2xx, Jira delivers it again later: nothing is lost.
+    unreachable = EventStore("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
+    answer = deliver(create_receiver(unreachable, "TES", SECRET, LIMIT).test_client(), _capture())
+    assert answer.status_code == 503

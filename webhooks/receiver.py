@@ -1,0 +1,69 @@
+"""`POST /webhooks/jira`: verify, de-duplicate, store, answer 202 — nothing else on the request path.
+
+The work (reading the ticket from Jira, applying rules) happens in the worker, so the receiver
+answers in milliseconds and keeps accepting while Jira itself is unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Callable
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webhooks.delivery import DeliveryRejected, delivery_from_http
+from webhooks.store import EventStore, StoreUnavailable
+
+log = logging.getLogger("jsm_autopilot.webhooks")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def create_receiver(store: EventStore, project_key: str, secret: bytes | None, max_body_bytes: int,
+                    clock: Callable[[], datetime] = utc_now, app: Flask | None = None) -> Flask:
+    """The receiver's routes on `app` (a new Flask app by default)."""
+    app = app or Flask("jsm-autopilot")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+
+    @app.post("/webhooks/jira")
+    def receive_jira_webhook():
+        try:
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return _too_large(max_body_bytes)
+        try:
+            delivery = delivery_from_http(request.headers, body, secret, project_key)
+        except DeliveryRejected as rejected:
+            log.warning("webhook refused: %s", rejected.reason, extra={"event_identifier": request.headers.get("X-Atlassian-Webhook-Identifier")})
+            return jsonify({"error": rejected.reason}), rejected.status
+        try:
+            stored = store.add(delivery.identifier, delivery.event, delivery.issue, delivery.body, delivery.handled,
+                               clock(), delivery.retry)
+        except StoreUnavailable as unavailable:
+            # Not acknowledged, so Jira delivers it again later: nothing is lost.
+            log.error("webhook not stored: %s", unavailable, extra={"event_identifier": delivery.identifier})
+            return jsonify({"error": "store unavailable, retry later"}), 503
+        status = "accepted" if stored else "duplicate"
+        if not delivery.handled:
+            status = "ignored" if stored else status
+        return jsonify({"status": status, "identifier": delivery.identifier}), 202
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _body_too_large(_error):
+        return _too_large(max_body_bytes)
+
+    @app.get("/healthz")
+    def health():
+        if store.ping():
+            return jsonify({"status": "ok"}), 200
+        return jsonify({"status": "store unreachable"}), 503
+
+    return app
+
+
+def _too_large(limit: int):
+    return jsonify({"error": f"body larger than {limit} bytes"}), 413

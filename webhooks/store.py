@@ -1,0 +1,241 @@
+"""The durable event store: every acknowledged delivery, its processing state, its dead letters.
+
+One small interface over SQLAlchemy Core, chosen by the URL in `JSM_AUTOPILOT_DB`: SQLite (WAL) as
+the embedded default, PostgreSQL for several replicas. Workers claim events so that two never
+hold the same event, nor two events of the same ticket, at once: PostgreSQL skips rows another
+worker has locked (`FOR UPDATE SKIP LOCKED`); on both, the claim is a conditional UPDATE that only
+one claimant can win.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator,
+    and_, create_engine, event, exists, func, insert, or_, select, text, update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
+DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
+SCHEMA_VERSION = 1
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or refused the operation."""
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the event store")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+metadata = MetaData()
+events = Table(
+    "webhook_events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("identifier", String(200), nullable=False, unique=True),
+    Column("event", String(100), nullable=False),
+    Column("issue", String(64)),
+    # pending -> processing -> done | failed; ignored for events no rule acts on
+    Column("status", String(16), nullable=False),
+    Column("received", UTCDateTime, nullable=False),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("delivery_retry", Integer, nullable=False, default=0),
+    Column("locked_by", String(100)),
+    Column("locked_until", UTCDateTime),
+    Column("error", Text),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Index("ix_webhook_events_claim", "status", "available_at"),
+    Index("ix_webhook_events_issue", "issue", "id"),
+)
+schema_versions = Table("jsm_autopilot_schema", metadata, Column("version", Integer, primary_key=True))
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    identifier: str
+    event: str
+    issue: str | None
+    status: str
+    received: datetime
+    attempts: int
+    error: str | None
+    body: bytes
+
+    def as_json(self) -> dict:
+        return {"identifier": self.identifier, "event": self.event, "issue": self.issue, "status": self.status,
+                "received": self.received.isoformat(), "attempts": self.attempts, "error": self.error}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers do not block the writer. FULL: a commit is on disk before the 202 goes out.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def database_url() -> str:
+    return os.environ.get(DATABASE_ENVIRONMENT_VARIABLE) or DEFAULT_DATABASE
+
+
+class EventStore:
+    def __init__(self, url: str | None = None):
+        self.url = url or database_url()
+        try:
+            if self.url.startswith("sqlite"):
+                self.engine: Engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10)
+        except (SQLAlchemyError, ImportError) as error:
+            raise StoreUnavailable(f"cannot open {self._safe_url()}: {error}") from None
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+
+    def _safe_url(self) -> str:
+        # Never log a password that may be in the URL.
+        try:
+            return self.engine.url.render_as_string(hide_password=True)
+        except AttributeError:
+            return self.url.split("@")[-1]
+
+    def migrate(self) -> None:
+        """Create the schema, or bring an older one up to date."""
+        try:
+            metadata.create_all(self.engine)
+            with self.engine.begin() as connection:
+                current = connection.execute(select(func.max(schema_versions.c.version))).scalar()
+                if current is None:
+                    connection.execute(insert(schema_versions).values(version=SCHEMA_VERSION))
+                elif current > SCHEMA_VERSION:
+                    raise StoreUnavailable(f"the database has schema {current}, newer than this version knows ({SCHEMA_VERSION})")
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot prepare {self._safe_url()}: {error}") from None
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def add(self, identifier: str, event_name: str, issue: str | None, body: bytes, handled: bool,
+            now: datetime, delivery_retry: int = 0) -> bool:
+        """Store a delivery once; False when that identifier was already stored (a re-delivery)."""
+        values = dict(identifier=identifier, event=event_name, issue=issue, status="pending" if handled else "ignored",
+                      received=now, available_at=now, attempts=0, delivery_retry=delivery_retry, updated=now, body=body)
+        if self.is_postgres:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = (dialect_insert(events).values(**values)
+                     .on_conflict_do_nothing(index_elements=["identifier"]).returning(events.c.id))
+        try:
+            with self.engine.begin() as connection:
+                # RETURNING yields the new row's id, or nothing when the identifier was already there.
+                return connection.execute(statement).scalar() is not None
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot store the delivery: {error}") from None
+
+    def claim(self, worker: str, now: datetime, lease: timedelta) -> StoredEvent | None:
+        """The oldest event that is due, whose ticket no other worker holds and has nothing older waiting."""
+        e, busy, older = events.alias("e"), events.alias("busy"), events.alias("older")
+        claimable = or_(e.c.status == "pending", and_(e.c.status == "processing", e.c.locked_until < now))
+        ticket_busy = exists().where(busy.c.issue == e.c.issue, busy.c.id != e.c.id, busy.c.status == "processing",
+                                     busy.c.locked_until >= now)
+        older_waiting = exists().where(older.c.issue == e.c.issue, older.c.id < e.c.id,
+                                       older.c.status.in_(("pending", "processing")))
+        query = select(e.c.id).where(claimable, e.c.available_at <= now, ~ticket_busy, ~older_waiting).order_by(e.c.id).limit(1)
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True, of=e)
+        still_claimable = or_(events.c.status == "pending", and_(events.c.status == "processing", events.c.locked_until < now))
+        try:
+            with self.engine.begin() as connection:
+                found = connection.execute(query).scalar()
+                if found is None:
+                    return None
+                won = connection.execute(
+                    update(events).where(events.c.id == found, still_claimable).values(
+                        status="processing", locked_by=worker, locked_until=now + lease, attempts=events.c.attempts + 1, updated=now)
+                ).rowcount
+                if won != 1:
+                    return None
+                row = connection.execute(select(events).where(events.c.id == found)).one()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot claim an event: {error}") from None
+        return _stored(row)
+
+    def _finish(self, event_id: int, now: datetime, **values) -> None:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(update(events).where(events.c.id == event_id).values(updated=now, locked_by=None, locked_until=None, **values))
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot update event {event_id}: {error}") from None
+
+    def complete(self, event_id: int, now: datetime) -> None:
+        self._finish(event_id, now, status="done", error=None)
+
+    def retry_later(self, event_id: int, now: datetime, at: datetime, error: str) -> None:
+        self._finish(event_id, now, status="pending", available_at=at, error=error)
+
+    def fail(self, event_id: int, now: datetime, error: str) -> None:
+        """The dead letter: kept with its reason, taken again only by `replay`."""
+        self._finish(event_id, now, status="failed", error=error)
+
+    def replay(self, now: datetime, identifier: str | None = None, failed: bool = False) -> int:
+        """Put events back in the queue: one by identifier, or every failed one."""
+        condition = events.c.identifier == identifier if identifier is not None else events.c.status == "failed"
+        if not failed and identifier is None:
+            return 0
+        try:
+            with self.engine.begin() as connection:
+                return connection.execute(update(events).where(condition, events.c.status != "processing").values(
+                    status="pending", available_at=now, attempts=0, updated=now, locked_by=None, locked_until=None)).rowcount
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot replay: {error}") from None
+
+    def list_events(self, failed_only: bool = False, limit: int = 1000) -> list[StoredEvent]:
+        query = select(events).order_by(events.c.id.desc()).limit(limit)
+        if failed_only:
+            query = query.where(events.c.status == "failed")
+        try:
+            with self.engine.connect() as connection:
+                return [_stored(row) for row in connection.execute(query)]
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot list events: {error}") from None
+
+    def counts(self) -> dict[str, int]:
+        try:
+            with self.engine.connect() as connection:
+                return {status: n for status, n in connection.execute(select(events.c.status, func.count()).group_by(events.c.status))}
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot count events: {error}") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _stored(row) -> StoredEvent:
+    return StoredEvent(row.id, row.identifier, row.event, row.issue, row.status, row.received, row.attempts, row.error, row.body)

@@ -1,0 +1,96 @@
+"""Takes stored events, oldest first per ticket, and treats each as "ticket X changed".
+
+It reads the ticket's current state from Jira and runs the same evaluation and executor as the
+sweep for that one ticket, so a late, repeated or out-of-order event does no harm, and a missed
+one is caught by the next sweep. Failures retry with back-off, then become dead letters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from config.settings import Settings
+from connector.client import JiraClient, JiraError, JiraRefused
+from connector.executor import Executor
+from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
+from connector.sweep import fields_to_read
+from rules.catalogue import evaluate
+from webhooks.receiver import utc_now
+from webhooks.store import EventStore, StoredEvent, StoreUnavailable
+
+log = logging.getLogger("jsm_autopilot.worker")
+
+
+@dataclass
+class Worker:
+    store: EventStore
+    client: JiraClient
+    settings: Settings
+    executor: Executor
+    name: str = "worker-1"
+    clock: Callable[[], datetime] = utc_now
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 8
+
+    def backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))
+
+    def run_once(self) -> bool:
+        """Process one event if one is due; False when there was nothing to do."""
+        event = self.store.claim(self.name, self.clock(), self.lease)
+        if event is None:
+            return False
+        self.process(event)
+        return True
+
+    def process(self, event: StoredEvent) -> None:
+        try:
+            self._evaluate_ticket(event)
+        except JiraRefused as refused:
+            if refused.status == 404:
+                log.info("%s no longer exists; event done", event.issue, extra={"event_identifier": event.identifier})
+                self.store.complete(event.id, self.clock())
+                return
+            self._failed(event, str(refused), final=True)
+        except IssueMappingError as unreadable:
+            self._failed(event, str(unreadable), final=True)
+        except JiraError as error:
+            self._failed(event, str(error), final=event.attempts >= self.max_attempts)
+        else:
+            self.store.complete(event.id, self.clock())
+
+    def _evaluate_ticket(self, event: StoredEvent) -> None:
+        properties = [self.settings.automation.property_key]
+        issue_json = self.client.get_issue(event.issue, fields_to_read(self.settings), expand="changelog", properties=properties)
+        ticket = ticket_from_issue_json(issue_json, self.settings)
+        now = self.client.server_time()
+        actions = evaluate(ticket, now, self.settings)
+        if not actions:
+            return
+        for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now):
+            if not outcome.applied:
+                raise JiraError("apply", f"{outcome.issue} {outcome.rule}", None, outcome.error or "failed")
+
+    def _failed(self, event: StoredEvent, error: str, final: bool) -> None:
+        now = self.clock()
+        if final:
+            log.error("event %s for %s failed for good: %s", event.identifier, event.issue, error, extra={"event_identifier": event.identifier})
+            self.store.fail(event.id, now, error)
+        else:
+            log.warning("event %s for %s failed, will retry: %s", event.identifier, event.issue, error, extra={"event_identifier": event.identifier})
+            self.store.retry_later(event.id, now, now + self.backoff(event.attempts), error)
+
+    def run_until(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
+        """Work until `stop` is set; finishes the event in hand before returning (drain)."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except StoreUnavailable as unavailable:
+                log.error("store unavailable: %s", unavailable)
+                busy = False
+            if not busy:
+                stop.wait(idle_wait)
