@@ -122,3 +122,81 @@ def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now
 
 
 __all__ = ["sweep", "sandbox", "BAD_INPUT"]
+
+
+@main.command()
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--host", default="0.0.0.0", show_default=True)
+@config_option
+def serve(port: int, host: str, config: Path | None) -> None:
+    """Run the webhook receiver (POST /webhooks/jira, GET /healthz) and its workers.
+
+    Needs the Jira credentials, JSM_AUTOPILOT_WEBHOOK_SECRET, and JSM_AUTOPILOT_DB (an SQLAlchemy
+    URL; default sqlite:///jsm-autopilot.db). SIGTERM drains and exits cleanly.
+    """
+    import logging
+
+    from connector.client import JiraClient
+    from service.serve import Service, ServiceConfigurationError, webhook_secret
+    from webhooks.store import EventStore, StoreUnavailable
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = _settings_or_exit(config)
+    try:
+        credentials = jira_credentials()
+        secret = webhook_secret(settings)
+        store = EventStore()
+        store.migrate()
+    except (CredentialsError, ServiceConfigurationError) as error:
+        _fail(f"serve: {error}")
+    except StoreUnavailable as error:
+        _fail(f"serve: {error}")
+    client = JiraClient(credentials, settings.project.deployment)
+    Service(settings, store, client, secret).run(host, port, ready=lambda p: click.echo(f"ready on port {p}", err=True))
+
+
+@main.group(invoke_without_command=True)
+@click.option("--failed", is_flag=True, help="Only events that failed for good (dead letters).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of objects.")
+@click.option("--limit", default=200, show_default=True, type=int)
+@click.pass_context
+def events(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> None:
+    """List stored webhook events, newest first (store: $JSM_AUTOPILOT_DB)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    listed = [e.as_json() for e in _store_or_exit().list_events(failed_only=failed, limit=limit)]
+    if as_json:
+        click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+        return
+    console = _console()
+    if not listed:
+        console.print("No events." if not failed else "No failed events.")
+    for e in listed:
+        console.print(f"{e['received']}  {e['status']:<10} {e['issue'] or '-':<10} {e['event']:<22} {e['identifier']}"
+                      + (f"\n{'':<34}error: {e['error']}" if e["error"] else ""))
+
+
+@events.command()
+@click.argument("identifier", required=False)
+@click.option("--failed", is_flag=True, help="Replay every failed event.")
+def replay(identifier: str | None, failed: bool) -> None:
+    """Put an event (by identifier) or every failed event back in the queue."""
+    from datetime import datetime, timezone
+
+    if (identifier is None) == (not failed):
+        _fail("events replay: give an event identifier or --failed")
+    count = _store_or_exit().replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
+    click.echo(f"{count} event(s) queued again.")
+    if identifier is not None and count == 0:
+        sys.exit(SOME_FAILED)
+
+
+def _store_or_exit():
+    from webhooks.store import EventStore, StoreUnavailable
+
+    try:
+        store = EventStore()
+        store.migrate()
+        return store
+    except StoreUnavailable as error:
+        _fail(f"events: {error}")

@@ -87,7 +87,8 @@ def site_factory(settings):
     yield start
     for running in started:
         running.stop()
-    assert not started or recorder.checked > 0, "the contract check saw no traffic"
+    served = sum(len(running.state.requests) for running in started)
+    assert served == 0 or recorder.checked >= served, "the contract check missed traffic"
     assert recorder.violations == [], "traffic broke the published contract:\n" + "\n".join(recorder.violations[:20])
 
 

@@ -204,6 +204,24 @@ class EventStore:
         """The dead letter: kept with its reason, taken again only by `replay`."""
         self._finish(event_id, now, status="failed", error=error)
 
+    def holders(self) -> set[str]:
+        """Names of the workers holding events right now."""
+        try:
+            with self.engine.connect() as connection:
+                return {name for name in connection.execute(
+                    select(events.c.locked_by).where(events.c.status == "processing").distinct()).scalars() if name}
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot list holders: {error}") from None
+
+    def release(self, holder: str, now: datetime) -> int:
+        """Give back the events of a worker known to be dead, without waiting for its lease."""
+        try:
+            with self.engine.begin() as connection:
+                return connection.execute(update(events).where(events.c.status == "processing", events.c.locked_by == holder).values(
+                    status="pending", locked_by=None, locked_until=None, available_at=now, updated=now)).rowcount
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot release events of {holder}: {error}") from None
+
     def replay(self, now: datetime, identifier: str | None = None, failed: bool = False) -> int:
         """Put events back in the queue: one by identifier, or every failed one."""
         condition = events.c.identifier == identifier if identifier is not None else events.c.status == "failed"

@@ -1,0 +1,113 @@
+"""`jsm-autopilot serve`: the receiver under waitress (a production WSGI server) and the workers.
+
+SIGTERM or SIGINT: stop accepting, let requests in flight finish (waitress waits for its task
+threads), let each worker finish the event in hand, then exit 0. SIGKILL at any moment loses no
+acknowledged event: it was committed before the 202, and an event in hand is taken again once its
+lease runs out; applying it again does nothing twice (the firing log in Jira says what is done).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import waitress
+
+from config.settings import Settings
+from connector.client import JiraClient
+from connector.executor import Executor
+from webhooks.receiver import create_receiver
+from webhooks.store import EventStore
+from webhooks.worker import Worker
+
+log = logging.getLogger("jsm_autopilot.serve")
+SECRET_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_WEBHOOK_SECRET"
+
+
+class ServiceConfigurationError(Exception):
+    """The service cannot start as configured; the message says what to set."""
+
+
+def webhook_secret(settings: Settings, environ=os.environ) -> bytes | None:
+    secret = environ.get(SECRET_ENVIRONMENT_VARIABLE) or None
+    if secret is None and not settings.webhooks.allow_unsigned:
+        raise ServiceConfigurationError(
+            f"set {SECRET_ENVIRONMENT_VARIABLE} (the secret of the Jira webhook), or allow unsigned deliveries "
+            "with webhooks.allow_unsigned: true in app.yaml (Data Center sites that cannot sign only)"
+        )
+    return secret.encode() if secret else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Service:
+    settings: Settings
+    store: EventStore
+    client: JiraClient
+    secret: bytes | None
+
+    def __post_init__(self) -> None:
+        self.stop = threading.Event()
+        self.executor = Executor(self.client, self.settings)
+        self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes)
+        prefix = f"{socket.gethostname()}-{os.getpid()}"
+        self.workers = [
+            Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}", max_attempts=self.settings.webhooks.max_attempts)
+            for n in range(self.settings.webhooks.workers)
+        ]
+        self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
+
+    def release_events_of_dead_processes(self) -> int:
+        """Workers are named host-pid-n: events held by a process of this host that no longer runs
+        (killed) are given back at once. Other hosts' events wait for their lease."""
+        released = 0
+        host = socket.gethostname()
+        for holder in self.store.holders():
+            if not holder.startswith(f"{host}-"):
+                continue
+            pid_text = holder[len(host) + 1:].split("-")[0]
+            if not pid_text.isdigit() or _alive(int(pid_text)):
+                continue
+            released += self.store.release(holder, datetime.now(timezone.utc))
+        if released:
+            log.info("took back %d event(s) from stopped workers", released)
+        return released
+
+    def run(self, host: str, port: int, ready=None) -> None:
+        self.release_events_of_dead_processes()
+        server = waitress.create_server(self.app, host=host, port=port, threads=8, ident="jsm-autopilot")
+        for thread in self.threads:
+            thread.start()
+
+        def shut_down(signum, _frame):
+            log.info("signal %s: draining", signal.Signals(signum).name)
+            raise SystemExit(0)  # waitress's loop catches it and waits for requests in flight
+
+        signal.signal(signal.SIGTERM, shut_down)
+        signal.signal(signal.SIGINT, shut_down)
+        log.info("serving on http://%s:%s/webhooks/jira with %d worker(s)", host, server.effective_port, len(self.threads))
+        if ready is not None:
+            ready(server.effective_port)
+        try:
+            server.run()
+        finally:
+            self.stop.set()
+            for thread in self.threads:
+                thread.join(timeout=60)
+            server.close()
+            self.store.dispose()
+            log.info("stopped")

@@ -1,0 +1,137 @@
+"""`jsm-autopilot serve` as a real process: killed mid-burst, restarted, nothing lost or done twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+import yaml
+
+from tests.site import BOT
+from webhooks.delivery import signature_for
+from webhooks.store import EventStore
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+SECRET = "burst-secret"
+SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    """Wait for another process to reach a state (not a stand-in for time passing in our code)."""
+    pause = threading.Event()
+    deadline = datetime.now() + timedelta(seconds=timeout)
+    while not predicate():
+        if datetime.now() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        pause.wait(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServeProcess:
+    def __init__(self, site, tmp_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = tmp_path / "app.yaml"
+        config.write_text(yaml.safe_dump(yaml.safe_load(site.settings.model_dump_json())), encoding="utf-8")
+        self.command = [str(SCRIPT), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--config", str(config)]
+        self.environment = {
+            **os.environ, "JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
+            "JSM_AUTOPILOT_WEBHOOK_SECRET": SECRET, "JSM_AUTOPILOT_DB": f"sqlite:///{tmp_path / 'events.db'}",
+        }
+        self.log = tmp_path / "serve.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, env=self.environment, stdout=subprocess.DEVNULL, stderr=self.log.open("ab"))
+        wait_for(self.healthy, 30, "serve to answer /healthz")
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            assert self.process.poll() is None, self.log.read_text()
+            return False
+
+
+def deliver(url: str, key: str, identifier: str) -> bool:
+    body = json.dumps({"timestamp": 1767603600000, "webhookEvent": "comment_created",
+                       "comment": {"id": identifier, "body": "ping"}, "issue": {"key": key, "fields": {}}}).encode()
+    headers = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier,
+               "X-Hub-Signature": signature_for(body, SECRET.encode())}
+    try:
+        return requests.post(f"{url}/webhooks/jira", data=body, headers=headers, timeout=5).status_code == 202
+    except requests.ConnectionError:
+        return False
+
+
+def test_sigkill_mid_burst_loses_nothing_acknowledged_and_acts_once(site_factory, tmp_path):
+    site = site_factory(T0 - timedelta(days=1))
+    keys = [site.create(summary=f"waiting {n}") for n in range(10)]
+    site.set_clock(T0)
+    for key in keys:
+        site.move(key, "Clarification required / On hold")
+    site.set_clock(T0 + timedelta(days=10))  # a reminder is due on every ticket
+
+    serve = ServeProcess(site, tmp_path)
+    serve.start()
+    deliveries = [(keys[n % len(keys)], f"delivery-{n:04d}") for n in range(400)]
+    acknowledged: set[str] = set()
+    lock = threading.Lock()
+
+    def send(delivery) -> None:
+        if deliver(serve.url, *delivery):
+            with lock:
+                acknowledged.add(delivery[1])
+                if len(acknowledged) == 120:
+                    serve.process.send_signal(signal.SIGKILL)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(send, deliveries))
+    serve.process.wait(timeout=10)
+    assert serve.process.returncode == -signal.SIGKILL
+    assert 120 <= len(acknowledged) < 400
+
+    store = EventStore(serve.environment["JSM_AUTOPILOT_DB"])
+    stored = {e.identifier for e in store.list_events(limit=1000)}
+    assert acknowledged <= stored, "every acknowledged delivery survived the kill"
+
+    # Restart; Jira re-delivers what was never acknowledged.
+    serve.start()
+    for key, identifier in deliveries:
+        if identifier not in acknowledged:
+            assert deliver(serve.url, key, identifier)
+    wait_for(lambda: set(store.counts()) <= {"done"}, 120, "the workers to finish every event")
+
+    final = store.list_events(limit=1000)
+    assert sorted(e.identifier for e in final) == sorted(i for _, i in deliveries), "each delivery stored exactly once"
+    for key in keys:
+        assert len(site.comments_by_bot(key, public=True)) == 1, f"{key} got exactly one reminder"
+        rules = [f["rule"] for f in site.issue(key)["properties"]["jsm-autopilot"]["firings"]]
+        assert rules == ["clarification.reminder"]
+
+    serve.process.send_signal(signal.SIGTERM)
+    assert serve.process.wait(timeout=30) == 0, "SIGTERM drains and exits cleanly"
+    store.dispose()
+
+
+def test_serve_refuses_to_start_without_a_webhook_secret(site_factory, tmp_path):
+    site = site_factory(T0)
+    serve = ServeProcess(site, tmp_path)
+    environment = {k: v for k, v in serve.environment.items() if k != "JSM_AUTOPILOT_WEBHOOK_SECRET"}
+    done = subprocess.run(serve.command, env=environment, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "JSM_AUTOPILOT_WEBHOOK_SECRET" in done.stderr
