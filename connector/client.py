@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -119,6 +120,12 @@ class JiraClient:
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
         self.calls: Counter[int] = Counter()  # by HTTP status; 0 for no answer
         self.retries = 0
+        self._stopping: threading.Event | None = None
+
+    def stop_retrying_when(self, stopping: threading.Event) -> None:
+        """Once `stopping` is set, waits end at once and no call is retried (a draining service)."""
+        self._stopping = stopping
+        self._sleep = lambda seconds: stopping.wait(seconds)
 
     # -- the one place that sends -------------------------------------------------------------
 
@@ -157,7 +164,7 @@ class JiraClient:
             return max(retry_after, backoff)
 
         def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= self.max_attempts:
+            if state.attempt_number >= self.max_attempts or (self._stopping is not None and self._stopping.is_set()):
                 return True
             return self._clock() - started + wait(state) > self.budget_seconds
 

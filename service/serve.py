@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import waitress
 
@@ -62,8 +62,10 @@ class Service:
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
+        self.client.stop_retrying_when(self.stop)
         self.executor = Executor(self.client, self.settings)
-        self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes)
+        self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
+                                   settle=timedelta(seconds=self.settings.webhooks.settle_seconds))
         prefix = f"{socket.gethostname()}-{os.getpid()}"
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}", max_attempts=self.settings.webhooks.max_attempts)

@@ -30,16 +30,26 @@ def test_ignored_events_are_recorded_but_never_claimed(store):
     assert store.claim("w", T0, LEASE) is None
 
 
-def test_events_of_one_ticket_are_taken_in_order_and_one_at_a_time(store):
+def test_a_tickets_waiting_events_are_taken_together_and_by_one_worker(store):
     add(store, "1", "SD-1")
     add(store, "2", "SD-1")
     add(store, "3", "SD-2")
     first = store.claim("w1", T0, LEASE)
     second = store.claim("w2", T0, LEASE)
-    assert (first.identifier, second.identifier) == ("1", "3")  # SD-1's next waits for its first
+    assert (first.identifier, second.identifier) == ("1", "3")
+    assert len(first.batch) == 2  # "2" rides along: one re-read of SD-1 answers both
     assert store.claim("w3", T0, LEASE) is None
-    store.complete(first.id, T0)
-    assert store.claim("w3", T0, LEASE).identifier == "2"
+    store.complete(first, T0)
+    assert {e.identifier: e.status for e in store.list_events()} == {"1": "done", "2": "done", "3": "processing"}
+
+
+def test_an_event_arriving_while_its_ticket_is_held_waits_for_the_next_turn(store):
+    add(store, "1", "SD-1")
+    held = store.claim("w1", T0, LEASE)
+    add(store, "2", "SD-1")  # came in after the worker started reading SD-1
+    assert store.claim("w2", T0, LEASE) is None
+    store.complete(held, T0)
+    assert store.claim("w2", T0, LEASE).identifier == "2"
 
 
 def test_a_dead_workers_event_is_taken_again_after_its_lease(store):
@@ -53,7 +63,7 @@ def test_a_dead_workers_event_is_taken_again_after_its_lease(store):
 def test_retry_later_waits_for_its_time(store):
     add(store, "1")
     event = store.claim("w", T0, LEASE)
-    store.retry_later(event.id, T0, T0 + timedelta(minutes=1), "Jira said 503")
+    store.retry_later(event, T0, T0 + timedelta(minutes=1), "Jira said 503")
     assert store.claim("w", T0 + timedelta(seconds=59), LEASE) is None
     assert store.claim("w", T0 + timedelta(minutes=1), LEASE).error == "Jira said 503"
 
@@ -61,7 +71,7 @@ def test_retry_later_waits_for_its_time(store):
 def test_failed_events_stay_with_their_reason_until_replayed(store):
     add(store, "1")
     add(store, "2", "SD-2")
-    store.fail(store.claim("w", T0, LEASE).id, T0, "GET issue/SD-1 -> 403: no permission")
+    store.fail(store.claim("w", T0, LEASE), T0, "GET issue/SD-1 -> 403: no permission")
     failed = store.list_events(failed_only=True)
     assert [(e.identifier, e.error) for e in failed] == [("1", "GET issue/SD-1 -> 403: no permission")]
     assert store.claim("w", T0, LEASE).identifier == "2"
@@ -71,7 +81,7 @@ def test_failed_events_stay_with_their_reason_until_replayed(store):
 
 def test_replay_one_by_identifier(store):
     add(store, "1")
-    store.complete(store.claim("w", T0, LEASE).id, T0)
+    store.complete(store.claim("w", T0, LEASE), T0)
     assert store.replay(T0, identifier="1") == 1
     assert store.replay(T0, identifier="nope") == 0
     assert store.claim("w", T0, LEASE).identifier == "1"
@@ -107,10 +117,10 @@ def test_concurrent_workers_never_take_the_same_event_or_ticket(store):
                 if event.issue in holding:
                     overlap.append(f"{event.issue} held by {holding[event.issue]} and {name}")
                 holding[event.issue] = name
-                taken.append(event.identifier)
+                taken.extend(event.batch)
             with lock:
                 del holding[event.issue]
-            store.complete(event.id, T0)
+            store.complete(event, T0)
 
     threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
     for thread in threads:
@@ -118,10 +128,11 @@ def test_concurrent_workers_never_take_the_same_event_or_ticket(store):
     for thread in threads:
         thread.join()
     assert overlap == []
-    assert sorted(taken) == sorted(f"e{n}" for n in range(120))
+    identifiers = {e.id: e.identifier for e in store.list_events()}
+    assert sorted(identifiers[i] for i in taken) == sorted(f"e{n}" for n in range(120)), "each event taken exactly once"
     order = defaultdict(list)
-    for identifier in taken:
-        order[int(identifier[1:]) % 7].append(int(identifier[1:]))
+    for event_id in taken:
+        order[int(identifiers[event_id][1:]) % 7].append(event_id)
     assert all(ids == sorted(ids) for ids in order.values()), "each ticket's events in the order received"
 
 
@@ -129,3 +140,12 @@ def test_counts_by_status(store):
     add(store, "1")
     add(store, "2", handled=False)
     assert store.counts() == {"pending": 1, "ignored": 1}
+
+
+def test_an_event_settles_before_a_worker_takes_it_with_its_burst(store):
+    settle = timedelta(seconds=2)
+    store.add("1", "jira:issue_updated", "SD-1", b"{}", True, T0, settle=settle)
+    store.add("2", "comment_created", "SD-1", b"{}", True, T0 + timedelta(seconds=1), settle=settle)
+    assert store.claim("w", T0 + timedelta(seconds=1), LEASE) is None
+    taken = store.claim("w", T0 + settle, LEASE)
+    assert taken.identifier == "1" and len(taken.batch) == 2  # the later one rides along

@@ -7,7 +7,7 @@ answers in milliseconds and keeps accepting while Jira itself is unreachable.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from flask import Flask, jsonify, request
@@ -24,7 +24,8 @@ def utc_now() -> datetime:
 
 
 def create_receiver(store: EventStore, project_key: str, secret: bytes | None, max_body_bytes: int,
-                    clock: Callable[[], datetime] = utc_now, app: Flask | None = None) -> Flask:
+                    clock: Callable[[], datetime] = utc_now, app: Flask | None = None,
+                    settle: timedelta = timedelta(0)) -> Flask:
     """The receiver's routes on `app` (a new Flask app by default)."""
     app = app or Flask("jsm-autopilot")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
@@ -42,7 +43,7 @@ def create_receiver(store: EventStore, project_key: str, secret: bytes | None, m
             return jsonify({"error": rejected.reason}), rejected.status
         try:
             stored = store.add(delivery.identifier, delivery.event, delivery.issue, delivery.body, delivery.handled,
-                               clock(), delivery.retry)
+                               clock(), delivery.retry, settle)
         except StoreUnavailable as unavailable:
             # Not acknowledged, so Jira delivers it again later: nothing is lost.
             log.error("webhook not stored: %s", unavailable, extra={"event_identifier": delivery.identifier})

@@ -53,7 +53,7 @@ class Worker:
         except JiraRefused as refused:
             if refused.status == 404:
                 log.info("%s no longer exists; event done", event.issue, extra={"event_identifier": event.identifier})
-                self.store.complete(event.id, self.clock())
+                self.store.complete(event, self.clock())
                 return
             self._failed(event, str(refused), final=True)
         except IssueMappingError as unreadable:
@@ -61,7 +61,7 @@ class Worker:
         except JiraError as error:
             self._failed(event, str(error), final=event.attempts >= self.max_attempts)
         else:
-            self.store.complete(event.id, self.clock())
+            self.store.complete(event, self.clock())
 
     def _evaluate_ticket(self, event: StoredEvent) -> None:
         properties = [self.settings.automation.property_key]
@@ -79,10 +79,10 @@ class Worker:
         now = self.clock()
         if final:
             log.error("event %s for %s failed for good: %s", event.identifier, event.issue, error, extra={"event_identifier": event.identifier})
-            self.store.fail(event.id, now, error)
+            self.store.fail(event, now, error)
         else:
             log.warning("event %s for %s failed, will retry: %s", event.identifier, event.issue, error, extra={"event_identifier": event.identifier})
-            self.store.retry_later(event.id, now, now + self.backoff(event.attempts), error)
+            self.store.retry_later(event, now, now + self.backoff(event.attempts), error)
 
     def run_until(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
         """Work until `stop` is set; finishes the event in hand before returning (drain)."""

@@ -1,0 +1,134 @@
+"""Webhook intake of `jsm-autopilot serve`: deliveries per second and acknowledgement latency.
+
+Run: .venv/bin/python -m bench.intake [--deliveries 2000] [--clients 8]
+
+Sends signed deliveries from concurrent clients on loopback to `serve` (SQLite store, workers
+running against an empty sandbox), then the same load to a bare Flask endpoint that only answers
+204 on the same WSGI server (waitress, 8 threads). Goals (issue 5): at least 0.5 of the bare
+throughput, p99 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from webhooks.delivery import signature_for  # noqa: E402
+
+SECRET = "bench-secret"
+SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(url: str) -> None:
+    for _ in range(600):
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{url} never became healthy")
+
+
+def bodies(count: int) -> list[tuple[str, bytes]]:
+    made = []
+    for n in range(count):
+        identifier = f"bench-{os.getpid()}-{n}"
+        body = json.dumps({"timestamp": 1767603600000, "webhookEvent": "comment_created",
+                           "comment": {"id": str(n), "body": "x" * 400}, "issue": {"key": os.environ.get("BENCH_PROJECT", "SD") + f"-{n % 300 + 1}", "fields": {}}}).encode()
+        made.append((identifier, body))
+    return made
+
+
+def load(url: str, deliveries: list[tuple[str, bytes]], clients: int) -> tuple[float, list[float]]:
+    local = threading.local()
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def send(delivery) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        identifier, body = delivery
+        headers = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier,
+                   "X-Hub-Signature": signature_for(body, SECRET.encode())}
+        started = time.perf_counter()
+        status = local.session.post(f"{url}/webhooks/jira", data=body, headers=headers, timeout=30).status_code
+        elapsed = time.perf_counter() - started
+        if status not in (202, 204):
+            raise SystemExit(f"unexpected status {status}")
+        with lock:
+            latencies.append(elapsed)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(send, deliveries))
+    return time.perf_counter() - started, latencies
+
+
+def figures(name: str, seconds: float, latencies: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(latencies)
+    rate = len(latencies) / seconds
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    print(f"{name:<12} {rate:>14.0f} {p50:>8.1f} {p99:>8.1f}")
+    return rate, p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=8)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        sandbox_port, serve_port, bare_port = free_port(), free_port(), free_port()
+        processes = [subprocess.Popen([str(SCRIPT), "sandbox", "--port", str(sandbox_port), "--config", str(ROOT / "app.yaml")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        environment = {**os.environ, "JIRA_URL": f"http://127.0.0.1:{sandbox_port}", "JIRA_USER": "autopilot@vendor.example",
+                       "JIRA_API_TOKEN": "token", "JSM_AUTOPILOT_WEBHOOK_SECRET": SECRET,
+                       "JSM_AUTOPILOT_DB": f"sqlite:///{Path(directory) / 'events.db'}"}
+        processes.append(subprocess.Popen([str(SCRIPT), "serve", "--host", "127.0.0.1", "--port", str(serve_port),
+                                           "--config", str(ROOT / "app.yaml")], env=environment,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        processes.append(subprocess.Popen([sys.executable, "-m", "bench.bare_app", str(bare_port)], cwd=ROOT,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        try:
+            serve_url, bare_url = f"http://127.0.0.1:{serve_port}", f"http://127.0.0.1:{bare_port}"
+            wait_healthy(serve_url)
+            wait_healthy(bare_url)
+            deliveries = bodies(options.deliveries)
+            print(f"{options.deliveries} signed deliveries from {options.clients} concurrent clients on loopback")
+            print(f"{'':<12} {'deliveries/s':>14} {'p50 ms':>8} {'p99 ms':>8}")
+            bare_rate, _, _ = figures("bare Flask", *load(bare_url, deliveries, options.clients))
+            serve_rate, _, serve_p99 = figures("serve", *load(serve_url, deliveries, options.clients))
+        finally:
+            for process in reversed(processes):  # the service before the Jira it talks to
+                process.terminate()
+                process.wait(timeout=30)
+    ratio = serve_rate / bare_rate
+    print(f"throughput serve/bare: {ratio:.2f} (goal >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'}); "
+          f"p99 of serve: {serve_p99:.1f} ms (goal < 50 ms: {'met' if serve_p99 < 50 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
