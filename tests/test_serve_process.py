@@ -135,3 +135,18 @@ def test_serve_refuses_to_start_without_a_webhook_secret(site_factory, tmp_path)
     done = subprocess.run(serve.command, env=environment, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "JSM_AUTOPILOT_WEBHOOK_SECRET" in done.stderr
+
+
+def test_deliveries_are_acknowledged_while_jira_is_unreachable(site_factory, tmp_path):
+    site = site_factory(T0)
+    serve = ServeProcess(site, tmp_path)
+    serve.environment["JIRA_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    serve.start()
+    try:
+        assert all(deliver(serve.url, "SD-1", f"while-down-{n}") for n in range(20))
+        store = EventStore(serve.environment["JSM_AUTOPILOT_DB"])
+        assert len(store.list_events()) == 20
+        store.dispose()
+    finally:
+        serve.process.send_signal(signal.SIGTERM)
+        assert serve.process.wait(timeout=30) == 0, "drains even while its Jira calls fail"

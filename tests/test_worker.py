@@ -86,3 +86,14 @@ def test_while_jira_is_down_events_wait_then_become_dead_letters_then_replay(set
     worker.run_once()
     assert store.list_events()[0].status == "done"
     assert len(site.comments_by_bot(key, public=True)) == 1
+
+
+def test_a_confirming_customer_comment_closes_the_resolved_ticket_through_the_event(setup):
+    site, key, store, worker, _ = setup
+    site.move(key, "Resolved")
+    site.set_clock(T0 + timedelta(days=2))
+    site.comment(key, "Thanks, it works now. The ticket can be closed.")
+    event_for(store, key, "comment-created")
+    worker.run_once()
+    assert site.issue(key)["fields"]["status"]["name"] == "Closed"
+    assert [f["rule"] for f in site.issue(key)["properties"]["jsm-autopilot"]["firings"]] == ["resolved.confirm"]

@@ -1,0 +1,56 @@
+"""`jsm-autopilot events` and `events replay` on the store named by JSM_AUTOPILOT_DB."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from click.testing import CliRunner
+
+import cli.live  # noqa: F401  (registers the commands)
+from cli.main import main
+from webhooks.store import EventStore
+
+T0 = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def prepared_store(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    store = EventStore(url)
+    store.migrate()
+    for n, issue in enumerate(["SD-1", "SD-2", "SD-3"]):
+        store.add(f"id-{n}", "comment_created", issue, b"{}", True, T0 + timedelta(seconds=n))
+    store.fail(store.claim("w", T0 + timedelta(minutes=1), timedelta(minutes=5)), T0, "GET issue/SD-1 -> 403: no permission")
+    store.dispose()
+    return url
+
+
+def run(url: str, *args: str):
+    return CliRunner().invoke(main, ["events", *args], env={"JSM_AUTOPILOT_DB": url})
+
+
+def test_events_json_lists_every_event_with_its_state(tmp_path):
+    url = prepared_store(tmp_path)
+    listed = json.loads(run(url, "--json").stdout)
+    assert {"identifier", "event", "issue", "status", "received", "error"} <= set(listed[0])
+    assert {e["identifier"]: e["status"] for e in listed} == {"id-0": "failed", "id-1": "pending", "id-2": "pending"}
+    failed = json.loads(run(url, "--failed", "--json").stdout)
+    assert [(e["identifier"], e["error"]) for e in failed] == [("id-0", "GET issue/SD-1 -> 403: no permission")]
+
+
+def test_events_readable_listing_shows_the_reason(tmp_path):
+    result = run(prepared_store(tmp_path), "--failed")
+    assert result.exit_code == 0 and "id-0" in result.stdout and "no permission" in result.stdout
+
+
+def test_replay_by_identifier_and_all_failed(tmp_path):
+    url = prepared_store(tmp_path)
+    assert run(url, "replay", "id-0").stdout.strip() == "1 event(s) queued again."
+    assert json.loads(run(url, "--failed", "--json").stdout) == []
+    assert run(url, "replay", "--failed").stdout.strip() == "0 event(s) queued again."
+    assert run(url, "replay", "no-such-id").exit_code == 1
+
+
+def test_replay_needs_an_identifier_or_failed(tmp_path):
+    result = run(prepared_store(tmp_path), "replay")
+    assert result.exit_code == 2 and "identifier or --failed" in result.stderr
