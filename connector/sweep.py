@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, FiringOutcome
+from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
 from rules.actions import Action
 from rules.catalogue import candidate_statuses, evaluate
@@ -75,9 +76,12 @@ FiringListener = Callable[[list[Action], FiringOutcome | None], None]
 
 
 def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = None, dry_run: bool = False,
-               executor: Executor | None = None, on_firing: FiringListener | None = None) -> SweepReport:
-    """One pass over the candidates; `now` defaults to Jira's own serverTime."""
+               executor: Executor | None = None, on_firing: FiringListener | None = None,
+               guard: Guard | None = None, local_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> SweepReport:
+    """One pass over the candidates; `now` defaults to Jira's own serverTime. With a `guard`, each
+    ticket is held while acted on, and re-read if another actor wrote to it since the search."""
     calls_before = sum(client.calls.values())
+    started = local_clock()
     now = now or client.server_time()
     report = SweepReport(now=now, dry_run=dry_run)
     jql = candidate_jql(settings)
@@ -87,10 +91,11 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     fields = fields_to_read(settings)
     properties = [settings.automation.property_key]
     listener = on_firing or (lambda actions, outcome: None)
+    context = _Context(client, settings, executor, fields, properties, now, report, listener, guard or NoGuard(), started, local_clock)
     try:
         for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
             report.tickets_seen += 1
-            _handle_issue(client, settings, executor, issue_json, fields, properties, now, report, listener)
+            _handle_issue(context, issue_json)
     except JiraError as error:
         # The search itself failed after its retries: what was done stays done; say so.
         log.error("search failed: %s", error)
@@ -99,36 +104,86 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     return report
 
 
-def _handle_issue(client, settings, executor, issue_json, fields, properties, now, report, listener) -> None:
-    key = issue_json.get("key", "?")
-    try:
+@dataclass
+class _Context:
+    client: JiraClient
+    settings: Settings
+    executor: Executor
+    fields: list[str]
+    properties: list[str]
+    now: datetime
+    report: SweepReport
+    listener: FiringListener
+    guard: Guard
+    started: datetime
+    local_clock: Callable[[], datetime]
+
+
+def _read(context: _Context, key: str, issue_json: dict | None = None):
+    """The ticket, from the search result when given and complete enough, else from the issue."""
+    if issue_json is not None:
         try:
-            ticket = ticket_from_issue_json(issue_json, settings)
+            return issue_json, ticket_from_issue_json(issue_json, context.settings)
         except IssueMappingError as error:
             if "fetch" not in error.problem:
                 raise
-            # Search results carry a limited changelog and comments; the issue itself has them all.
-            issue_json = client.get_issue(key, fields, expand="changelog", properties=properties)
-            ticket = ticket_from_issue_json(issue_json, settings)
+    # Search results carry a limited changelog and comments; the issue itself has them all.
+    issue_json = context.client.get_issue(key, context.fields, expand="changelog", properties=context.properties)
+    return issue_json, ticket_from_issue_json(issue_json, context.settings)
+
+
+def _handle_issue(context: _Context, issue_json: dict) -> None:
+    report, settings = context.report, context.settings
+    key = issue_json.get("key", "?")
+    try:
+        issue_json, ticket = _read(context, key, issue_json)
     except (IssueMappingError, JiraError) as error:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
         report.failures.append(str(error))
         return
-    actions = evaluate(ticket, now, settings)
+    actions = evaluate(ticket, context.now, settings)
     if not actions:
         return
+    if report.dry_run:
+        _planned(report, actions, context.listener)
+        return
+    try:
+        with context.guard.hold(key) as held:
+            if held.changed_since(context.started):
+                # Another actor wrote to it after our search: decide again on what Jira shows now.
+                issue_json, ticket = _read(context, key)
+                actions = evaluate(ticket, context.now, settings)
+            _apply(context, ticket, issue_json, actions, held)
+    except TicketBusy as busy:
+        log.info("%s skipped: %s", key, busy, extra={"issue": key})
+    except (IssueMappingError, JiraError) as error:
+        log.error("%s unreadable: %s", key, error, extra={"issue": key})
+        report.failures.append(str(error))
+
+
+def _firings_of(actions: list[Action]) -> dict[str, list[Action]]:
     firings: dict[str, list[Action]] = {}
     for action in actions:
         firings.setdefault(action.rule, []).append(action)
+    return firings
+
+
+def _planned(report: SweepReport, actions: list[Action], listener: FiringListener) -> None:
+    firings = _firings_of(actions)
     report.firings_planned += len(firings)
-    if report.dry_run:
-        for group in firings.values():
-            report.by_rule[group[0].rule] += 1
-            listener(group, None)
-        return
-    for outcome in executor.apply(ticket, firing_log(issue_json, settings), actions, now):
-        listener(firings[outcome.rule], outcome)
+    for rule, group in firings.items():
+        report.by_rule[rule] += 1
+        listener(group, None)
+
+
+def _apply(context: _Context, ticket, issue_json: dict, actions: list[Action], held: Hold) -> None:
+    report = context.report
+    firings = _firings_of(actions)
+    report.firings_planned += len(firings)
+    for outcome in context.executor.apply(ticket, firing_log(issue_json, context.settings), actions, context.now):
+        context.listener(firings[outcome.rule], outcome)
         if outcome.applied:
+            held.wrote(context.local_clock())
             report.firings_applied += 1
             report.actions_applied += outcome.actions
             report.by_rule[outcome.rule] += 1

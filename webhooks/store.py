@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: leases
 
 
 class StoreUnavailable(Exception):
@@ -90,6 +90,15 @@ events = Table(
     Index("ix_webhook_events_issue", "issue", "id"),
 )
 schema_versions = Table("jsm_autopilot_schema", metadata, Column("version", Integer, primary_key=True))
+# Named leases (the sweep) and per-ticket holds, shared by every replica that uses this store.
+leases = Table(
+    "jsm_autopilot_leases", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(100)),
+    Column("expires_at", UTCDateTime),
+    # For ticket holds: when an actor last wrote to the ticket, so a stale snapshot is re-read.
+    Column("last_write", UTCDateTime),
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,9 @@ class EventStore:
                 current = connection.execute(select(func.max(schema_versions.c.version))).scalar()
                 if current is None:
                     connection.execute(insert(schema_versions).values(version=SCHEMA_VERSION))
+                elif current < SCHEMA_VERSION:
+                    # Versions so far only added tables, which create_all has just made.
+                    connection.execute(update(schema_versions).values(version=SCHEMA_VERSION))
                 elif current > SCHEMA_VERSION:
                     raise StoreUnavailable(f"the database has schema {current}, newer than this version knows ({SCHEMA_VERSION})")
         except SQLAlchemyError as error:
@@ -246,6 +258,38 @@ class EventStore:
     def fail(self, claimed: StoredEvent, now: datetime, error: str) -> None:
         """The dead letter: kept with its reason, taken again only by `replay`."""
         self._finish(claimed, now, status="failed", error=error)
+
+    def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the lease `name` for `holder`; False while someone else holds it."""
+        if self.is_postgres:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        try:
+            with self._write() as connection:
+                connection.execute(dialect_insert(leases).values(name=name, holder=None, expires_at=now).on_conflict_do_nothing(index_elements=["name"]))
+                return connection.execute(update(leases).where(
+                    leases.c.name == name, or_(leases.c.holder.is_(None), leases.c.holder == holder, leases.c.expires_at < now)
+                ).values(holder=holder, expires_at=now + ttl)).rowcount == 1
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot take lease {name}: {error}") from None
+
+    def drop_lease(self, name: str, holder: str, wrote_at: datetime | None = None) -> None:
+        values: dict = {"holder": None}
+        if wrote_at is not None:
+            values["last_write"] = wrote_at
+        try:
+            with self._write() as connection:
+                connection.execute(update(leases).where(leases.c.name == name, leases.c.holder == holder).values(**values))
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot drop lease {name}: {error}") from None
+
+    def last_write(self, name: str) -> datetime | None:
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(select(leases.c.last_write).where(leases.c.name == name)).scalar()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read lease {name}: {error}") from None
 
     def holders(self) -> set[str]:
         """Names of the workers holding events right now."""

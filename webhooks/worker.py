@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError, JiraRefused
 from connector.executor import Executor
+from connector.holds import Guard, NoGuard, TicketBusy
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
 from connector.sweep import fields_to_read
 from rules.catalogue import evaluate
@@ -35,6 +36,7 @@ class Worker:
     clock: Callable[[], datetime] = utc_now
     lease: timedelta = timedelta(minutes=5)
     max_attempts: int = 8
+    guard: Guard = field(default_factory=NoGuard)
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))
@@ -58,6 +60,8 @@ class Worker:
             self._failed(event, str(refused), final=True)
         except IssueMappingError as unreadable:
             self._failed(event, str(unreadable), final=True)
+        except TicketBusy as busy:
+            self._failed(event, str(busy), final=event.attempts >= self.max_attempts)
         except JiraError as error:
             self._failed(event, str(error), final=event.attempts >= self.max_attempts)
         else:
@@ -65,15 +69,19 @@ class Worker:
 
     def _evaluate_ticket(self, event: StoredEvent) -> None:
         properties = [self.settings.automation.property_key]
-        issue_json = self.client.get_issue(event.issue, fields_to_read(self.settings), expand="changelog", properties=properties)
-        ticket = ticket_from_issue_json(issue_json, self.settings)
-        now = self.client.server_time()
-        actions = evaluate(ticket, now, self.settings)
-        if not actions:
-            return
-        for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now):
-            if not outcome.applied:
-                raise JiraError("apply", f"{outcome.issue} {outcome.rule}", None, outcome.error or "failed")
+        # Held while reading, deciding and writing: no sweep or other worker acts on it meanwhile.
+        with self.guard.hold(event.issue) as held:
+            issue_json = self.client.get_issue(event.issue, fields_to_read(self.settings), expand="changelog", properties=properties)
+            ticket = ticket_from_issue_json(issue_json, self.settings)
+            now = self.client.server_time()
+            actions = evaluate(ticket, now, self.settings)
+            if not actions:
+                return
+            for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now):
+                if outcome.applied:
+                    held.wrote(self.clock())
+                else:
+                    raise JiraError("apply", f"{outcome.issue} {outcome.rule}", None, outcome.error or "failed")
 
     def _failed(self, event: StoredEvent, error: str, final: bool) -> None:
         now = self.clock()

@@ -1,0 +1,42 @@
+"""Acting on a ticket exactly once when sweeps and webhook workers, on several replicas, overlap.
+
+Jira has no compare-and-set, so every actor holds the ticket (a lease row in the shared store)
+while it decides and writes. A sweep decides from a search page read earlier; if another actor
+wrote to the ticket after that read, the sweep reads the ticket again before acting.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterator
+
+from connector.holds import Hold, TicketBusy
+from webhooks.receiver import utc_now
+from webhooks.store import EventStore
+
+
+@dataclass
+class TicketGuard:
+    store: EventStore
+    holder: str
+    clock: Callable[[], datetime] = utc_now
+    ttl: timedelta = timedelta(minutes=2)
+    wait: timedelta = timedelta(seconds=15)
+    _pause: threading.Event = field(default_factory=threading.Event)
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[Hold]:
+        name = f"ticket:{key}"
+        deadline = self.clock() + self.wait
+        while not self.store.take_lease(name, self.holder, self.clock(), self.ttl):
+            if self.clock() >= deadline:
+                raise TicketBusy(f"{key} is being handled elsewhere")
+            self._pause.wait(0.05)
+        held = Hold(key, self.store.last_write(name))
+        try:
+            yield held
+        finally:
+            self.store.drop_lease(name, self.holder, held.wrote_at)
