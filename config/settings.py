@@ -164,6 +164,14 @@ class WebhookSettings(_Section):
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
 
 
+class ScheduleSettings(_Section):
+    """Sweeps inside `serve`. Each sweep is a complete pass over the candidate statuses; the
+    nightly one is the same pass at a fixed local hour, so a day never goes unswept."""
+
+    sweep_every: DurationSetting | None = Duration(seconds=15 * 60)
+    full_pass_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = "03:00"
+
+
 def _default_enabled() -> list[str]:
     return [rule.id for rule in RULES if rule.implemented]
 
@@ -203,6 +211,7 @@ class Settings(_Section):
     templates: TemplateSettings = TemplateSettings()
     rules: RuleSwitches = RuleSwitches()
     webhooks: WebhookSettings = WebhookSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
 

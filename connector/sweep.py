@@ -8,6 +8,7 @@ ticket's failure is logged and counted; the sweep goes on with the others.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -77,7 +78,8 @@ FiringListener = Callable[[list[Action], FiringOutcome | None], None]
 
 def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = None, dry_run: bool = False,
                executor: Executor | None = None, on_firing: FiringListener | None = None,
-               guard: Guard | None = None, local_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> SweepReport:
+               guard: Guard | None = None, local_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+               stop: threading.Event | None = None) -> SweepReport:
     """One pass over the candidates; `now` defaults to Jira's own serverTime. With a `guard`, each
     ticket is held while acted on, and re-read if another actor wrote to it since the search."""
     calls_before = sum(client.calls.values())
@@ -94,6 +96,8 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     context = _Context(client, settings, executor, fields, properties, now, report, listener, guard or NoGuard(), started, local_clock)
     try:
         for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
+            if stop is not None and stop.is_set():
+                break  # the service is stopping; the next sweep goes on from Jira's state
             report.tickets_seen += 1
             _handle_issue(context, issue_json)
     except JiraError as error:

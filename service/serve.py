@@ -17,16 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import waitress
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from config.settings import Settings
 from connector.client import JiraClient
 from connector.executor import Executor
+from connector.sweep import SweepReport, sweep_once
+from service.guard import TicketGuard
+from webhooks.receiver import utc_now
 from webhooks.receiver import create_receiver
 from webhooks.store import EventStore
 from webhooks.worker import Worker
 
 log = logging.getLogger("jsm_autopilot.serve")
 SECRET_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_WEBHOOK_SECRET"
+# Longer than a sweep of a large project takes; if one ever runs over, the ticket guard still
+# keeps two sweeps from acting twice.
+SWEEP_LEASE = timedelta(minutes=30)
 
 
 class ServiceConfigurationError(Exception):
@@ -63,12 +72,16 @@ class Service:
     def __post_init__(self) -> None:
         self.stop = threading.Event()
         self.client.stop_retrying_when(self.stop)
+        self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        # One executor and one guard for scheduled and webhook work alike.
         self.executor = Executor(self.client, self.settings)
+        self.guard = TicketGuard(self.store, self.holder)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds))
         prefix = f"{socket.gethostname()}-{os.getpid()}"
         self.workers = [
-            Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}", max_attempts=self.settings.webhooks.max_attempts)
+            Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
+                   max_attempts=self.settings.webhooks.max_attempts, guard=self.guard)
             for n in range(self.settings.webhooks.workers)
         ]
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
@@ -89,8 +102,44 @@ class Service:
             log.info("took back %d event(s) from stopped workers", released)
         return released
 
+    @property
+    def sweep_lease(self) -> str:
+        return f"sweep:{self.settings.project.key}"
+
+    def scheduled_sweep(self) -> SweepReport | None:
+        """One sweep, if this replica holds the sweep lease; None when another replica sweeps."""
+        if self.stop.is_set():
+            return None
+        if not self.store.take_lease(self.sweep_lease, self.holder, utc_now(), SWEEP_LEASE):
+            log.info("another replica is sweeping; skipped")
+            return None
+        try:
+            report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop)
+            log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",
+                     report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
+            return report
+        finally:
+            self.store.drop_lease(self.sweep_lease, self.holder)
+
+    def scheduler(self) -> BackgroundScheduler:
+        """Never two sweeps at once in this process (max_instances=1), missed runs coalesced."""
+        schedule = self.settings.schedule
+        scheduler = BackgroundScheduler(timezone=self.settings.project.zone)
+        options = dict(max_instances=1, coalesce=True, misfire_grace_time=300)
+        if schedule.sweep_every is not None:
+            scheduler.add_job(self.scheduled_sweep, IntervalTrigger(seconds=schedule.sweep_every.nominal.total_seconds()),
+                              id="sweep", next_run_time=datetime.now(timezone.utc) + timedelta(seconds=5), **options)
+        if schedule.full_pass_at is not None:
+            hour, minute = (int(part) for part in schedule.full_pass_at.split(":"))
+            # The trigger needs the zone itself: it does not take the scheduler's.
+            trigger = CronTrigger(hour=hour, minute=minute, timezone=self.settings.project.zone)
+            scheduler.add_job(self.scheduled_sweep, trigger, id="full-pass", **options)
+        return scheduler
+
     def run(self, host: str, port: int, ready=None) -> None:
         self.release_events_of_dead_processes()
+        scheduler = self.scheduler()
+        scheduler.start()
         server = waitress.create_server(self.app, host=host, port=port, threads=8, ident="jsm-autopilot")
         for thread in self.threads:
             thread.start()
@@ -108,6 +157,7 @@ class Service:
             server.run()
         finally:
             self.stop.set()
+            scheduler.shutdown(wait=True)
             for thread in self.threads:
                 thread.join(timeout=60)
             server.close()
