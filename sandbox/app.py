@@ -114,6 +114,17 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
             state.requests.clear()
         return Response(status=204)
 
+    @app.route("/_sandbox/webhooks", methods=["GET", "POST"])
+    def webhooks():
+        if request.method == "POST":
+            body = request.get_json(silent=True) or {}
+            url, secret = body.get("url"), body.get("secret")
+            if url is not None and not str(url).startswith(("http://", "https://")):
+                return jsonify({"error": "url: an http(s) address"}), 400
+            state.webhooks.configure(url, secret.encode() if secret else None)
+        sender = state.webhooks
+        return jsonify({"url": sender.url, "sent": sender.sent, "failed": sender.failed, "pending": sender.pending})
+
     @app.post("/_sandbox/seed")
     def seed():
         from sandbox.seed import apply_seed

@@ -126,7 +126,8 @@ def blueprint(state: SandboxState) -> Blueprint:
                           "toString": None if value is None else (text_of(value) if name == "description" else str(value))})
         return items
 
-    def apply_update(issue: StoredIssue, update: dict, version: str) -> None:
+    def apply_update(issue: StoredIssue, update: dict, version: str) -> list:
+        added_comments = []
         for name, operations in update.items():
             if name != "comment":
                 raise SandboxError(400, "", {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."})
@@ -134,7 +135,8 @@ def blueprint(state: SandboxState) -> Blueprint:
                 added = operation.get("add") if isinstance(operation, dict) else None
                 if not isinstance(added, dict):
                     raise SandboxError(400, "", {"comment": "Only 'add' is supported for comments here."})
-                add_comment(issue, added, version)
+                added_comments.append(add_comment(issue, added, version))
+        return added_comments
 
     def add_comment(issue: StoredIssue, data: dict, version: str):
         properties = {p["key"]: p.get("value") for p in data.get("properties") or [] if isinstance(p, dict) and "key" in p}
@@ -149,6 +151,25 @@ def blueprint(state: SandboxState) -> Blueprint:
             if len(json.dumps(entry.get("value"))) > 32768:
                 raise SandboxError(400, "The property value is too long. Max size is 32768 bytes.")
             issue.properties[entry["key"]] = entry.get("value")
+
+    def announce_issue(issue: StoredIssue, event_name: str, items: list[dict]) -> None:
+        """Queue the webhook Jira would send (v2 representation, as in the real captures)."""
+        r = renderer("2")
+        payload = {"timestamp": int(state.now.timestamp() * 1000), "webhookEvent": event_name,
+                   "issue_event_type_name": "issue_created" if event_name == "jira:issue_created" else "issue_generic",
+                   "user": r.user(g.user), "issue": r.issue(issue, None)}
+        if items:
+            payload["changelog"] = {"id": str(state.next_id()), "items": [{k: v for k, v in i.items()} for i in items]}
+        state.webhooks.emit(payload)
+
+    def announce_comments(issue: StoredIssue, comments: list) -> None:
+        r = renderer("2")
+        trimmed = {name: r._field(issue, name) for name in ("summary", "issuetype", "project", "priority", "status")}
+        trimmed["assignee"] = None
+        for comment in comments:
+            state.webhooks.emit({"timestamp": int(state.now.timestamp() * 1000), "webhookEvent": "comment_created",
+                                 "comment": r.comment(issue, comment),
+                                 "issue": {"id": str(issue.id), "self": f"{r.base_url}/rest/api/2/issue/{issue.id}", "key": issue.key, "fields": trimmed}})
 
     @api.get(API + "/serverInfo")
     def server_info(version):
@@ -184,6 +205,7 @@ def blueprint(state: SandboxState) -> Blueprint:
             rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype", "summary")}
             apply_fields(issue, rest, version)
             apply_properties(issue, body.get("properties") or [])
+            announce_issue(issue, "jira:issue_created", [])
             return jsonify({"id": str(issue.id), "key": issue.key, "self": f"{request.host_url}rest/api/{version}/issue/{issue.id}"}), 201
 
     @api.get(API + "/issue/<key>")
@@ -199,9 +221,12 @@ def blueprint(state: SandboxState) -> Blueprint:
         with state.lock:
             issue = state.issue(key)
             items = apply_fields(issue, body.get("fields") or {}, version)
-            apply_update(issue, body.get("update") or {}, version)
+            comments = apply_update(issue, body.get("update") or {}, version)
             apply_properties(issue, body.get("properties") or [])
             state.record_change(issue, g.user, items)
+            if items:
+                announce_issue(issue, "jira:issue_updated", items)
+            announce_comments(issue, comments)
             return _no_content()
 
     @api.get(API + "/issue/<key>/transitions")
@@ -232,8 +257,10 @@ def blueprint(state: SandboxState) -> Blueprint:
             items = apply_fields(issue, body.get("fields") or {}, version)
             state.record_change(issue, g.user, items)
             state.move(issue, chosen.to_status, g.user)
-            apply_update(issue, body.get("update") or {}, version)
+            comments = apply_update(issue, body.get("update") or {}, version)
             apply_properties(issue, body.get("properties") or [])
+            announce_issue(issue, "jira:issue_updated", items + issue.histories[-1].items)
+            announce_comments(issue, comments)
             return _no_content()
 
     @api.get(API + "/issue/<key>/comment")
@@ -250,6 +277,7 @@ def blueprint(state: SandboxState) -> Blueprint:
         with state.lock:
             issue = state.issue(key)
             comment = add_comment(issue, body, version)
+            announce_comments(issue, [comment])
             return jsonify(renderer(version).comment(issue, comment)), 201
 
     def find_comment(comment_id: str):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from sandbox.webhooks import WebhookSender
 from sandbox.workflow import Workflow
 
 
@@ -101,6 +102,7 @@ class SandboxState:
         self.fault_rate = 0.0
         self.fault_statuses: list[int] = [429, 503]
         self._random = random.Random(fault_seed)
+        self.webhooks = WebhookSender()
         self._next_issue_number = 0
         self._next_id = 10000
 
