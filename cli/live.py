@@ -200,3 +200,16 @@ def _store_or_exit():
         return store
     except StoreUnavailable as error:
         _fail(f"events: {error}")
+
+
+@main.command()
+@click.option("--days", default=60, show_default=True, type=click.IntRange(1, 365), help="Simulated days.")
+@click.option("--keep", is_flag=True, help="Leave the sandbox and the service running, with the sandbox's HTML view.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Sandbox port with --keep (0: any free port).")
+@config_option
+def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
+    """The service against a seeded sandbox: 60 simulated days, rules firing as they happen."""
+    from service.demo import run_demo
+
+    settings = _settings_or_exit(config)
+    run_demo(settings, days=days, keep=keep, sandbox_port=port if keep else 0, console=_console())

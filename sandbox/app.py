@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import Flask, Response, g, jsonify, request
 
-from sandbox import platform_api, servicedesk_api
+from sandbox import html, platform_api, servicedesk_api
 from sandbox.state import SandboxError, SandboxState
 
 
@@ -66,6 +66,7 @@ def create_app(state: SandboxState) -> Flask:
 
     app.register_blueprint(platform_api.blueprint(state))
     app.register_blueprint(servicedesk_api.blueprint(state))
+    app.register_blueprint(html.blueprint(state))
     _register_controls(app, state)
     return app
 

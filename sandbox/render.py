@@ -23,14 +23,17 @@ def jira_time(instant: datetime | None) -> str | None:
 
 
 def adf(text: str) -> dict:
-    paragraphs = [p for p in text.split("\n")] if text else []
-    return {
-        "type": "doc",
-        "version": 1,
-        "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": p}] if p else []} for p in paragraphs
-        ],
-    }
+    """Paragraphs at blank lines, hardBreak for single line breaks (how Jira stores typed text)."""
+    content = []
+    for paragraph in (p for p in text.split("\n\n") if p) if text else []:
+        nodes: list[dict] = []
+        for index, line in enumerate(paragraph.split("\n")):
+            if index:
+                nodes.append({"type": "hardBreak"})
+            if line:
+                nodes.append({"type": "text", "text": line})
+        content.append({"type": "paragraph", "content": nodes})
+    return {"type": "doc", "version": 1, "content": content}
 
 
 def text_of(body: Any) -> str:
@@ -49,8 +52,8 @@ def text_of(body: Any) -> str:
             return "\n"
         inner = text_of(body.get("content", []))
         if kind == "doc":
-            return inner.rstrip("\n")
-        return inner + "\n" if kind in ("paragraph", "heading", "listItem") else inner
+            return inner.strip("\n")
+        return inner + "\n\n" if kind in ("paragraph", "heading", "listItem") else inner
     return ""
 
 

@@ -106,7 +106,7 @@ class Service:
     def sweep_lease(self) -> str:
         return f"sweep:{self.settings.project.key}"
 
-    def scheduled_sweep(self) -> SweepReport | None:
+    def scheduled_sweep(self, on_firing=None) -> SweepReport | None:
         """One sweep, if this replica holds the sweep lease; None when another replica sweeps."""
         if self.stop.is_set():
             return None
@@ -114,7 +114,8 @@ class Service:
             log.info("another replica is sweeping; skipped")
             return None
         try:
-            report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop)
+            report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
+                                on_firing=on_firing)
             log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
             return report

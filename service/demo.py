@@ -1,0 +1,187 @@
+"""`jsm-autopilot demo`: the service against a seeded sandbox, 60 simulated days, rules firing live.
+
+Everything runs for real: the sandbox answers Jira's REST API and sends signed webhooks, the
+service's receiver stores them, its workers act, and a sweep runs after each simulated day.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import requests
+import waitress
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from config.environment import JiraCredentials
+from config.settings import Settings
+from connector.client import JiraClient
+from sandbox import account_id_for, new_state, start_sandbox
+from sandbox.demo_project import AGENT, BOT, demo_script, demo_seed
+from sandbox.seed import apply_seed
+from service.serve import Service
+from webhooks.store import EventStore
+
+DEMO_SECRET = "demo-webhook-secret"
+
+
+@dataclass
+class DemoResult:
+    days: int
+    by_rule: Counter = field(default_factory=Counter)  # (rule, "sweep" | "webhook")
+    statuses: Counter = field(default_factory=Counter)
+    api_calls: int = 0
+    deliveries: int = 0
+    sandbox_url: str = ""
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The shipped settings, pointed at the demo's automation user, reacting without delay."""
+    return settings.model_copy(update={
+        "automation": settings.automation.model_copy(update={"account": account_id_for(BOT)}),
+        "project": settings.project.model_copy(update={"deployment": "cloud"}),
+        "webhooks": settings.webhooks.model_copy(update={"settle_seconds": 0.0}),
+    })
+
+
+class _Session:
+    def __init__(self, url: str, email: str):
+        self.url, self.http = url, requests.Session()
+        self.http.auth = (email, "demo-token")
+
+    def comment(self, key: str, text: str) -> None:
+        body = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+        self.http.post(f"{self.url}/rest/api/3/issue/{key}/comment", json={"body": body}).raise_for_status()
+
+    def move(self, key: str, status: str, text: str) -> None:
+        offered = self.http.get(f"{self.url}/rest/api/3/issue/{key}/transitions").json()["transitions"]
+        chosen = next(t for t in offered if t["to"]["name"] == status)
+        payload = {"transition": {"id": chosen["id"]}}
+        if text:
+            payload["update"] = {"comment": [{"add": {"body": {"type": "doc", "version": 1, "content": [
+                {"type": "paragraph", "content": [{"type": "text", "text": text}]}]}}}]}
+        self.http.post(f"{self.url}/rest/api/3/issue/{key}/transitions", json=payload).raise_for_status()
+
+
+def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_port: int = 0,
+             console: Console | None = None, start: datetime | None = None) -> DemoResult:
+    console = console or Console(highlight=False)
+    settings = demo_settings(settings)
+    start = start or datetime(2026, 11, 2, 9, 0, tzinfo=settings.project.zone)
+    state = new_state(settings, "cloud", start)
+    apply_seed(state, demo_seed(start))
+    sandbox = start_sandbox(state, port=sandbox_port)
+    directory = tempfile.TemporaryDirectory(prefix="jsm-autopilot-demo-")
+    store = EventStore(f"sqlite:///{Path(directory.name) / 'events.db'}")
+    store.migrate()
+    client = JiraClient(JiraCredentials(sandbox.url, BOT, "demo-token"), "cloud")
+    service = Service(settings, store, client, DEMO_SECRET.encode())
+    server = waitress.create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, name="demo-receiver", daemon=True).start()
+    for thread in service.threads:
+        thread.start()
+    service_url = f"http://127.0.0.1:{server.effective_port}"
+    requests.post(f"{sandbox.url}/_sandbox/webhooks", json={"url": f"{service_url}/webhooks/jira", "secret": DEMO_SECRET}).raise_for_status()
+    result = DemoResult(days=days, sandbox_url=sandbox.url)
+    try:
+        _simulate(settings, state, sandbox.url, service, store, days, start, console, result)
+        result.api_calls = sum(client.calls.values())
+        result.deliveries = state.webhooks.sent
+        result.statuses = Counter(issue.status for issue in state.issues.values())
+        console.print(_summary(result))
+        console.print(_statuses(result))
+        if keep:
+            console.print(f"\nStill running. Tickets as agents would see them: {sandbox.url}/  "
+                          f"(one ticket: {sandbox.url}/browse/SD-9)\nService health: {service_url}/healthz   Stop with Ctrl-C.")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
+        return result
+    finally:
+        service.stop.set()
+        for thread in service.threads:
+            thread.join(timeout=10)
+        server.close()
+        sandbox.stop()
+        store.dispose()
+        directory.cleanup()
+
+
+def _simulate(settings, state, sandbox_url, service, store, days, start, console, result) -> None:
+    script = demo_script()
+    agent = _Session(sandbox_url, AGENT)
+    seen: dict[str, int] = {}
+    columns = [TextColumn("[bold]simulated days"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[date]}")]
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("days", total=days, date="")
+        for day in range(days + 1):
+            moment = start + timedelta(days=day)
+            requests.post(f"{sandbox_url}/_sandbox/clock", json={"now": moment.isoformat()}).raise_for_status()
+            for step in (s for s in script if s.day == day):
+                with state.lock:
+                    reporter = state.issues[step.key].reporter.email
+                if step.who == "customer":
+                    _Session(sandbox_url, reporter).comment(step.key, step.text)
+                else:
+                    agent.move(step.key, step.what, step.text)
+                progress.console.print(f"[dim]day {day:>2}  {step.key:<6} {step.who} {'replies' if step.what == 'comment' else 'moves it to ' + step.what}[/dim]")
+            _wait_until_quiet(state, store)
+            swept = set()
+            service.scheduled_sweep(on_firing=lambda actions, outcome: swept.add((actions[0].issue, actions[0].rule)))
+            _wait_until_quiet(state, store)
+            for key, rule, reason in _new_firings(state, seen):
+                via = "sweep" if (key, rule) in swept else "webhook"
+                result.by_rule[(rule, via)] += 1
+                progress.console.print(f"day {day:>2}  {key:<6} [bold]{rule:<23}[/bold] via {via:<7} {reason}")
+            progress.update(task, completed=day, date=moment.strftime("%Y-%m-%d"))
+
+
+def _wait_until_quiet(state, store, timeout: float = 30) -> None:
+    """Until the sandbox has sent every webhook and the workers have handled every event."""
+    pause, deadline = threading.Event(), datetime.now() + timedelta(seconds=timeout)
+    while state.webhooks.pending or {"pending", "processing"} & set(store.counts()):
+        if datetime.now() > deadline:
+            raise RuntimeError("the service did not catch up with the sandbox in time")
+        pause.wait(0.02)
+    pause.wait(0.05)  # a delivery in flight has left the queue but not yet reached the store
+    while {"pending", "processing"} & set(store.counts()):
+        pause.wait(0.02)
+
+
+def _new_firings(state, seen: dict[str, int]) -> list[tuple[str, str, str]]:
+    found = []
+    with state.lock:
+        for issue in sorted(state.issues.values(), key=lambda i: i.id):
+            firings = (issue.properties.get("jsm-autopilot") or {}).get("firings") or []
+            for entry in firings[seen.get(issue.key, 0):]:
+                note = next((c.text for c in reversed(issue.comments) if not c.public and c.text.startswith(f"jsm-autopilot · {entry['rule']}:")), "")
+                found.append((issue.key, entry["rule"], note.split(": ", 1)[-1]))
+            seen[issue.key] = len(firings)
+    return found
+
+
+def _summary(result: DemoResult) -> Table:
+    table = Table(title=f"{result.days} simulated days", show_header=True, header_style="bold")
+    table.add_column("rule")
+    table.add_column("via sweep", justify="right")
+    table.add_column("via webhook", justify="right")
+    for rule in sorted({rule for rule, _ in result.by_rule}):
+        table.add_row(rule, str(result.by_rule[(rule, "sweep")]), str(result.by_rule[(rule, "webhook")]))
+    table.add_section()
+    table.add_row("Jira API calls", str(result.api_calls), "")
+    table.add_row("webhooks delivered", "", str(result.deliveries))
+    return table
+
+
+def _statuses(result: DemoResult) -> Table:
+    table = Table(title="tickets now", show_header=False)
+    for status, count in result.statuses.most_common():
+        table.add_row(status, str(count))
+    return table
