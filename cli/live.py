@@ -118,7 +118,7 @@ def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now
         f"  clock: POST /_sandbox/clock {{\"now\": ISO-8601}}   faults: POST /_sandbox/faults {{\"rate\": 0.3}}\n"
         f"  requests served: GET /_sandbox/requests"
     )
-    run_simple(host, port, create_app(state), threaded=True, use_reloader=False)
+    run_simple(host, port, create_app(state, settings), threaded=True, use_reloader=False)
 
 
 __all__ = ["sweep", "sandbox", "BAD_INPUT"]
@@ -213,3 +213,66 @@ def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
 
     settings = _settings_or_exit(config)
     run_demo(settings, days=days, keep=keep, sandbox_port=port if keep else 0, console=_console())
+
+
+def _client_or_exit(settings, command: str):
+    from connector.client import JiraClient
+
+    try:
+        credentials = jira_credentials()
+    except CredentialsError as error:
+        _fail(f"{command}: {error}")
+    return JiraClient(credentials, settings.project.deployment, budget_seconds=30)
+
+
+@main.command()
+@config_option
+def doctor(config: Path | None) -> None:
+    """Check the live site against app.yaml: credentials, names, transitions, the webhook.
+
+    One line per finding, with the fix. Exits 0 only when every check holds.
+    """
+    from connector.client import JiraError
+    from connector.doctor import diagnose
+
+    settings = _settings_or_exit(config)
+    client = _client_or_exit(settings, "doctor")
+    failed = 0
+    try:
+        for finding in diagnose(client, settings):
+            click.echo(finding.line())
+            failed += not finding.ok
+    except JiraError as error:
+        click.echo(f"FAIL  {error} — fix: check that Jira is reachable and the account may read the project")
+        failed += 1
+    click.echo(f"{failed} problem(s)." if failed else "All checks hold.")
+    sys.exit(SOME_FAILED if failed else 0)
+
+
+@main.group()
+def webhook() -> None:
+    """The Jira webhook that feeds `serve`."""
+
+
+@webhook.command("register")
+@click.option("--url", required=True, help="Where Jira should deliver, e.g. https://autopilot.example.com/webhooks/jira")
+@config_option
+def register(url: str, config: Path | None) -> None:
+    """Register the admin webhook (events, JQL filter for the project, secret from JSM_AUTOPILOT_WEBHOOK_SECRET)."""
+    import os
+
+    from connector.client import JiraError
+    from connector.doctor import register_webhook
+
+    settings = _settings_or_exit(config)
+    secret = os.environ.get("JSM_AUTOPILOT_WEBHOOK_SECRET")
+    if not secret:
+        _fail("webhook register: set JSM_AUTOPILOT_WEBHOOK_SECRET, the secret Jira will sign deliveries with")
+    if not url.startswith(("https://", "http://")):
+        _fail("webhook register: --url must be an http(s) address")
+    try:
+        created, hook = register_webhook(_client_or_exit(settings, "webhook register"), settings, url, secret)
+    except JiraError as error:
+        _fail(f"webhook register: {error}")
+    state = "registered" if created else "already registered"
+    click.echo(f"Webhook {hook.get('name')!r} {state}: {hook.get('url')} for {', '.join(hook.get('events', []))}")

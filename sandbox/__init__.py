@@ -18,10 +18,12 @@ __all__ = ["RunningSandbox", "SandboxState", "account_id_for", "new_state", "sta
 
 
 def new_state(settings: Settings, deployment: str | None = None, now: datetime | None = None, fault_seed: int = 0) -> SandboxState:
-    return SandboxState(
+    state = SandboxState(
         Workflow(settings), settings.project.key, deployment or settings.project.deployment, now,
         fault_seed=fault_seed, organizations_field=settings.fields.organizations,
     )
+    state.settings = settings  # the site's own configuration: its statuses, priorities, fields
+    return state
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -47,7 +49,7 @@ class RunningSandbox:
 
 def start_sandbox(state: SandboxState, port: int = 0, wrap=None) -> RunningSandbox:
     """Serve the sandbox on 127.0.0.1 in a background thread (port 0: any free port)."""
-    app = create_app(state)
+    app = create_app(state, getattr(state, "settings", None))
     wsgi = wrap(app) if wrap else app
     server = make_server("127.0.0.1", port, wsgi, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="jsm-sandbox", daemon=True)

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from flask import Flask, Response, g, jsonify, request
 
-from sandbox import html, platform_api, servicedesk_api
+from config.settings import Settings
+from sandbox import admin_api, html, platform_api, servicedesk_api
 from sandbox.state import SandboxError, SandboxState
 
 
@@ -27,7 +28,7 @@ def _authenticated_user(state: SandboxState):
     return None
 
 
-def create_app(state: SandboxState) -> Flask:
+def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
     app = Flask("jsm-sandbox")
     app.config["SANDBOX_STATE"] = state
     app.json.sort_keys = False
@@ -67,6 +68,8 @@ def create_app(state: SandboxState) -> Flask:
     app.register_blueprint(platform_api.blueprint(state))
     app.register_blueprint(servicedesk_api.blueprint(state))
     app.register_blueprint(html.blueprint(state))
+    if settings is not None:
+        app.register_blueprint(admin_api.blueprint(state, settings))
     _register_controls(app, state)
     return app
 

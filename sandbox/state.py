@@ -103,6 +103,8 @@ class SandboxState:
         self.fault_statuses: list[int] = [429, 503]
         self._random = random.Random(fault_seed)
         self.webhooks = WebhookSender()
+        self.registered_webhooks: list[dict] = []
+        self.settings = None  # the site's configuration (statuses, priorities, fields), when known
         self._next_issue_number = 0
         self._next_id = 10000
 

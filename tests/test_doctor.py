@@ -1,0 +1,82 @@
+"""`jsm-autopilot doctor` and `webhook register` against the sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import yaml
+from click.testing import CliRunner
+
+import cli.live  # noqa: F401  (registers the commands)
+from cli.main import main
+from tests.site import BOT
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def run(site, tmp_path, args, change=None, env=None):
+    data = yaml.safe_load(site.settings.model_dump_json())
+    if change:
+        change(data)
+    config = tmp_path / "app.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    environment = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
+                   "JSM_AUTOPILOT_WEBHOOK_SECRET": "hook-secret", "JSM_AUTOPILOT_PUBLIC_URL": "http://127.0.0.1:9", **(env or {})}
+    return CliRunner().invoke(main, [*args, "--config", str(config)], env=environment)
+
+
+def populated_site(site_factory):
+    site = site_factory(T0 - timedelta(days=1))
+    for status in ("Clarification required / On hold", "Resolved"):
+        site.move(site.create(), status)
+    return site
+
+
+def test_doctor_passes_once_the_webhook_is_registered(site_factory, tmp_path):
+    site = populated_site(site_factory)
+    before = run(site, tmp_path, ["doctor"])
+    assert before.exit_code == 1
+    assert "FAIL  a webhook for project SD pointing at http://127.0.0.1:9/webhooks/jira" in before.stdout
+    assert "jsm-autopilot webhook register --url http://127.0.0.1:9/webhooks/jira" in before.stdout
+
+    registered = run(site, tmp_path, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira"])
+    assert registered.exit_code == 0 and "registered" in registered.stdout
+    again = run(site, tmp_path, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira"])
+    assert "already registered" in again.stdout
+
+    after = run(site, tmp_path, ["doctor"])
+    assert after.exit_code == 0, after.stdout
+    assert "FAIL" not in after.stdout and "All checks hold." in after.stdout
+    assert "ok    transitions.close: a transition from 'Clarification required / On hold' to 'Closed' is offered" in after.stdout
+
+
+def test_doctor_names_a_wrong_status_with_the_fix(site_factory, tmp_path):
+    site = populated_site(site_factory)
+    run(site, tmp_path, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira"])
+
+    def misspell(data):
+        data["statuses"]["clarification"] = "Clarification requried"
+
+    result = run(site, tmp_path, ["doctor"], change=misspell)
+    assert result.exit_code == 1
+    line = next(l for l in result.stdout.splitlines() if "statuses.clarification" in l and l.startswith("FAIL"))
+    assert "'Clarification requried' exists — fix: set statuses.clarification to one of:" in line
+    assert "Clarification required / On hold" in line
+
+
+def test_doctor_reports_foreign_credentials_and_an_unknown_field(site_factory, tmp_path):
+    site = populated_site(site_factory)
+
+    def wrong(data):
+        data["automation"]["account"] = "someone-else"
+        data["fields"]["confidential"] = "customfield_99999"
+
+    lines = run(site, tmp_path, ["doctor"], change=wrong).stdout
+    assert "FAIL  automation.account is the account of these credentials" in lines
+    assert "FAIL  fields.confidential: customfield_99999 exists" in lines
+
+
+def test_doctor_without_credentials_is_bad_input(site_factory, tmp_path):
+    site = populated_site(site_factory)
+    result = run(site, tmp_path, ["doctor"], env={"JIRA_URL": ""})
+    assert result.exit_code == 2 and "JIRA_URL" in result.stderr
