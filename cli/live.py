@@ -140,7 +140,9 @@ def serve(port: int, host: str, config: Path | None) -> None:
     from service.serve import Service, ServiceConfigurationError, webhook_secret
     from webhooks.store import EventStore, StoreUnavailable
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from service.logs import configure_json_logging
+
+    configure_json_logging(logging.INFO)
     settings = _settings_or_exit(config)
     try:
         credentials = jira_credentials()

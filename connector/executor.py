@@ -51,6 +51,8 @@ class Executor:
     settings: Settings
     resend_attempts: int = 3
     new_firing_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
+    # Told (rule, number of actions) after each firing that was applied, e.g. for metrics.
+    on_applied: Callable[[str, int], None] = field(default=lambda rule, count: None)
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
 
@@ -73,6 +75,8 @@ class Executor:
                 break  # later firings were decided on a state this one did not reach
             entries = new_log["firings"]
             outcomes.append(FiringOutcome(ticket.key, rule, len(group), True))
+            self.on_applied(rule, len(group))
+            log.info("%s %s applied", ticket.key, rule, extra={"issue": ticket.key, "rule": rule})
         return outcomes
 
     def _apply_firing(self, ticket: Ticket, status: str, group: list[Action], new_log: dict, firing_id: str) -> str:

@@ -134,7 +134,7 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
                 progress.console.print(f"[dim]day {day:>2}  {step.key:<6} {step.who} {'replies' if step.what == 'comment' else 'moves it to ' + step.what}[/dim]")
             _wait_until_quiet(state, store)
             swept = set()
-            service.scheduled_sweep(on_firing=lambda actions, outcome: swept.add((actions[0].issue, actions[0].rule)))
+            service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))
             _wait_until_quiet(state, store)
             for key, rule, reason in _new_firings(state, seen):
                 via = "sweep" if (key, rule) in swept else "webhook"

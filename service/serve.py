@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import waitress
+from flask import Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -26,6 +28,7 @@ from connector.client import JiraClient
 from connector.executor import Executor
 from connector.sweep import SweepReport, sweep_once
 from service.guard import TicketGuard
+from service.metrics import Metrics
 from webhooks.receiver import utc_now
 from webhooks.receiver import create_receiver
 from webhooks.store import EventStore
@@ -73,15 +76,20 @@ class Service:
         self.stop = threading.Event()
         self.client.stop_retrying_when(self.stop)
         self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        self.metrics = Metrics(self.client)
         # One executor and one guard for scheduled and webhook work alike.
-        self.executor = Executor(self.client, self.settings)
+        self.executor = Executor(self.client, self.settings,
+                                 on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
         self.guard = TicketGuard(self.store, self.holder)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
-                                   settle=timedelta(seconds=self.settings.webhooks.settle_seconds))
+                                   settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
+                                   count=lambda outcome: self.metrics.events_received.labels(outcome).inc())
+        self.app.add_url_rule("/metrics", "metrics", lambda: Response(self.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST))
         prefix = f"{socket.gethostname()}-{os.getpid()}"
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
-                   max_attempts=self.settings.webhooks.max_attempts, guard=self.guard)
+                   max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
+                   count=lambda outcome: self.metrics.events_processed.labels(outcome).inc())
             for n in range(self.settings.webhooks.workers)
         ]
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
@@ -114,8 +122,10 @@ class Service:
             log.info("another replica is sweeping; skipped")
             return None
         try:
-            report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
-                                on_firing=on_firing)
+            with self.metrics.sweep_seconds.time():
+                report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
+                                    on_firing=on_firing)
+            self.metrics.sweep_tickets.set(report.tickets_seen)
             log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
             return report

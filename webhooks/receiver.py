@@ -25,8 +25,8 @@ def utc_now() -> datetime:
 
 def create_receiver(store: EventStore, project_key: str, secret: bytes | None, max_body_bytes: int,
                     clock: Callable[[], datetime] = utc_now, app: Flask | None = None,
-                    settle: timedelta = timedelta(0)) -> Flask:
-    """The receiver's routes on `app` (a new Flask app by default)."""
+                    settle: timedelta = timedelta(0), count: Callable[[str], None] = lambda outcome: None) -> Flask:
+    """The receiver's routes on `app` (a new Flask app by default); `count` hears each answer."""
     app = app or Flask("jsm-autopilot")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
@@ -35,10 +35,12 @@ def create_receiver(store: EventStore, project_key: str, secret: bytes | None, m
         try:
             body = request.get_data(cache=False)
         except RequestEntityTooLarge:
+            count("refused")
             return _too_large(max_body_bytes)
         try:
             delivery = delivery_from_http(request.headers, body, secret, project_key)
         except DeliveryRejected as rejected:
+            count("refused")
             log.warning("webhook refused: %s", rejected.reason, extra={"event_identifier": request.headers.get("X-Atlassian-Webhook-Identifier")})
             return jsonify({"error": rejected.reason}), rejected.status
         try:
@@ -47,14 +49,18 @@ def create_receiver(store: EventStore, project_key: str, secret: bytes | None, m
         except StoreUnavailable as unavailable:
             # Not acknowledged, so Jira delivers it again later: nothing is lost.
             log.error("webhook not stored: %s", unavailable, extra={"event_identifier": delivery.identifier})
+            count("unavailable")
             return jsonify({"error": "store unavailable, retry later"}), 503
         status = "accepted" if stored else "duplicate"
         if not delivery.handled:
             status = "ignored" if stored else status
+        count(status)
+        log.info("webhook %s: %s", delivery.event, status, extra={"event_identifier": delivery.identifier, "issue": delivery.issue})
         return jsonify({"status": status, "identifier": delivery.identifier}), 202
 
     @app.errorhandler(RequestEntityTooLarge)
     def _body_too_large(_error):
+        count("refused")
         return _too_large(max_body_bytes)
 
     @app.get("/healthz")

@@ -37,6 +37,7 @@ class Worker:
     lease: timedelta = timedelta(minutes=5)
     max_attempts: int = 8
     guard: Guard = field(default_factory=NoGuard)
+    count: Callable[[str], None] = lambda outcome: None  # done | retry | failed
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))
@@ -56,6 +57,7 @@ class Worker:
             if refused.status == 404:
                 log.info("%s no longer exists; event done", event.issue, extra={"event_identifier": event.identifier})
                 self.store.complete(event, self.clock())
+                self.count("done")
                 return
             self._failed(event, str(refused), final=True)
         except IssueMappingError as unreadable:
@@ -66,6 +68,7 @@ class Worker:
             self._failed(event, str(error), final=event.attempts >= self.max_attempts)
         else:
             self.store.complete(event, self.clock())
+            self.count("done")
 
     def _evaluate_ticket(self, event: StoredEvent) -> None:
         properties = [self.settings.automation.property_key]
@@ -88,9 +91,11 @@ class Worker:
         if final:
             log.error("event %s for %s failed for good: %s", event.identifier, event.issue, error, extra={"event_identifier": event.identifier})
             self.store.fail(event, now, error)
+            self.count("failed")
         else:
             log.warning("event %s for %s failed, will retry: %s", event.identifier, event.issue, error, extra={"event_identifier": event.identifier})
             self.store.retry_later(event, now, now + self.backoff(event.attempts), error)
+            self.count("retry")
 
     def run_until(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
         """Work until `stop` is set; finishes the event in hand before returning (drain)."""

@@ -1,0 +1,42 @@
+"""Prometheus metrics of the service (`GET /metrics`), one registry per service instance."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+
+from connector.client import JiraClient
+
+
+class _JiraCalls:
+    """Reads the client's own counters at scrape time, so every call is counted without hooks."""
+
+    def __init__(self, client: JiraClient):
+        self.client = client
+
+    def collect(self):
+        calls = CounterMetricFamily("jsm_autopilot_jira_calls", "Jira API calls by HTTP status (0: no answer)", labels=["status"])
+        for status, count in sorted(self.client.calls.items()):
+            calls.add_metric([str(status)], count)
+        yield calls
+        yield CounterMetricFamily("jsm_autopilot_jira_retries", "Jira calls retried after 408, 429, 5xx or a lost connection",
+                                  value=self.client.retries)
+
+
+class Metrics:
+    def __init__(self, client: JiraClient):
+        self.registry = CollectorRegistry()
+        self.events_received = Counter("jsm_autopilot_webhook_events_received", "Webhook deliveries by answer",
+                                       ["outcome"], registry=self.registry)
+        self.events_processed = Counter("jsm_autopilot_webhook_events_processed", "Stored events handled by workers",
+                                        ["outcome"], registry=self.registry)
+        self.actions_applied = Counter("jsm_autopilot_actions_applied", "Actions applied in Jira, by rule",
+                                       ["rule"], registry=self.registry)
+        self.sweep_seconds = Histogram("jsm_autopilot_sweep_duration_seconds", "Duration of sweeps", registry=self.registry,
+                                       buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
+        self.sweep_tickets = Gauge("jsm_autopilot_sweep_tickets_seen", "Candidate tickets the last sweep looked at",
+                                   registry=self.registry)
+        self.registry.register(_JiraCalls(client))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
