@@ -1,4 +1,4 @@
-"""Durations as admins write them in app.yaml: `10d`, `2w`, `12h`, `1d12h`, `90m`."""
+"""Durations as admins write them in app.yaml: `10d`, `2w`, `12h`, `1d12h`, `90m`, `30s`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import timedelta
 
 # A regular expression is enough here: the grammar is four units, and the libraries that parse
 # free-form durations (pytimeparse and forks) accept far more than we want an admin to rely on.
-_PART = re.compile(r"(\d+)\s*([wdhm])")
-_WHOLE = re.compile(r"^\s*(?:\d+\s*[wdhm]\s*)+$")
+_PART = re.compile(r"(\d+)\s*([wdhms])")
+_WHOLE = re.compile(r"^\s*(?:\d+\s*[wdhms]\s*)+$")
 
 
 @dataclass(frozen=True, order=True)
@@ -25,7 +25,7 @@ class Duration:
             return text
         if not isinstance(text, str) or not _WHOLE.match(text):
             raise ValueError(
-                f"expected a duration like 10d, 2w, 12h or 30m, got {text!r}"
+                f"expected a duration like 10d, 2w, 12h, 30m or 30s, got {text!r}"
             )
         days = seconds = 0
         for amount, unit in _PART.findall(text):
@@ -36,8 +36,10 @@ class Duration:
                 days += n
             elif unit == "h":
                 seconds += 3600 * n
-            else:
+            elif unit == "m":
                 seconds += 60 * n
+            else:
+                seconds += n
         if days == 0 and seconds == 0:
             raise ValueError(f"a duration must be longer than zero, got {text!r}")
         return cls(days=days, seconds=seconds)
@@ -54,9 +56,12 @@ class Duration:
         hours, rest = divmod(self.seconds, 3600)
         if hours:
             parts.append(f"{hours}h")
-        if rest:
-            parts.append(f"{rest // 60}m")
-        return "".join(parts) or "0m"
+        minutes, seconds = divmod(rest, 60)
+        if minutes:
+            parts.append(f"{minutes}m")
+        if seconds:
+            parts.append(f"{seconds}s")
+        return "".join(parts) or "0s"
 
     def __add__(self, other: "Duration") -> "Duration":
         return Duration(self.days + other.days, self.seconds + other.seconds)

@@ -160,7 +160,7 @@ class WebhookSettings(_Section):
     workers: Annotated[int, Field(ge=1, le=32)] = 2
     # Jira sends several events for one change (a transition with a comment: issue_updated and
     # comment_created); waiting this long lets one read of the ticket answer them all.
-    settle_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
+    settle_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
 
 

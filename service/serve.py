@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -121,6 +122,7 @@ class Service:
         if not self.store.take_lease(self.sweep_lease, self.holder, utc_now(), SWEEP_LEASE):
             log.info("another replica is sweeping; skipped")
             return None
+        log.info("sweep started by %s", self.holder, extra={"sweep": "started", "holder": self.holder})
         try:
             with self.metrics.sweep_seconds.time():
                 report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
@@ -130,6 +132,7 @@ class Service:
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
             return report
         finally:
+            log.info("sweep finished by %s", self.holder, extra={"sweep": "finished", "holder": self.holder})
             self.store.drop_lease(self.sweep_lease, self.holder)
 
     def scheduler(self) -> BackgroundScheduler:
@@ -148,6 +151,9 @@ class Service:
         return scheduler
 
     def run(self, host: str, port: int, ready=None) -> None:
+        # Worker threads hold the interpreter lock for up to the switch interval (5 ms by default)
+        # before a request thread gets it; 1 ms keeps acknowledgements quick while workers run.
+        sys.setswitchinterval(0.001)
         self.release_events_of_dead_processes()
         scheduler = self.scheduler()
         scheduler.start()

@@ -42,7 +42,7 @@ def test_check_refuses_a_timer_that_is_not_a_duration_naming_the_key(tmp_path):
     result = run_check("--config", str(write_config(tmp_path, data)))
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "timers.clarification.reminder_every: expected a duration like 10d, 2w, 12h or 30m, got 'banana'"
+        "timers.clarification.reminder_every: expected a duration like 10d, 2w, 12h, 30m or 30s, got 'banana'"
     ]
 
 
