@@ -80,3 +80,22 @@ def test_doctor_without_credentials_is_bad_input(site_factory, tmp_path):
     site = populated_site(site_factory)
     result = run(site, tmp_path, ["doctor"], env={"JIRA_URL": ""})
     assert result.exit_code == 2 and "JIRA_URL" in result.stderr
+
+
+def test_doctor_accepts_the_shipped_app_yaml_as_it_is(site_factory):
+    import requests
+
+    from tests.conftest import ROOT
+
+    site = site_factory(T0 - timedelta(days=1))
+    shipped = yaml.safe_load((ROOT / "app.yaml").read_text(encoding="utf-8"))
+    # The sandbox's automation user is the account the shipped app.yaml names.
+    requests.post(f"{site.url}/_sandbox/seed", json={"users": [{"email": BOT, "accountId": shipped["automation"]["account"]}]}).raise_for_status()
+    for status in ("Clarification required / On hold", "Resolved"):
+        site.move(site.create(), status)
+    environment = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
+                   "JSM_AUTOPILOT_WEBHOOK_SECRET": "hook-secret", "JSM_AUTOPILOT_PUBLIC_URL": "http://127.0.0.1:9"}
+    runner = CliRunner()
+    runner.invoke(main, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira", "--config", str(ROOT / "app.yaml")], env=environment)
+    result = runner.invoke(main, ["doctor", "--config", str(ROOT / "app.yaml")], env=environment)
+    assert result.exit_code == 0, result.stdout
