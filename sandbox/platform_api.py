@@ -287,22 +287,29 @@ def blueprint(state: SandboxState) -> Blueprint:
                     return issue, comment
         raise SandboxError(404, "Can not find a comment for the id: " + comment_id)
 
+    def read_property(properties: dict, prop: str) -> Response:
+        if prop not in properties:
+            raise SandboxError(404, f"The property with key '{prop}' does not exist.")
+        return jsonify({"key": prop, "value": properties[prop]})
+
+    def write_property(properties: dict, prop: str, value) -> Response:
+        # Jira limits every entity property (issue, comment) to 32 KB of JSON.
+        if len(json.dumps(value)) > 32768:
+            raise SandboxError(400, "The property value is too long. Max size is 32768 bytes.")
+        created = prop not in properties
+        properties[prop] = value
+        return _empty_json(201 if created else 200)
+
     @api.get(API + "/comment/<comment_id>/properties/<prop>")
     def get_comment_property(version, comment_id, prop):
         with state.lock:
-            _, comment = find_comment(comment_id)
-            if prop not in comment.properties:
-                raise SandboxError(404, f"The property with key '{prop}' does not exist.")
-            return jsonify({"key": prop, "value": comment.properties[prop]})
+            return read_property(find_comment(comment_id)[1].properties, prop)
 
     @api.put(API + "/comment/<comment_id>/properties/<prop>")
     def put_comment_property(version, comment_id, prop):
         value = request.get_json(silent=True)
         with state.lock:
-            _, comment = find_comment(comment_id)
-            created = prop not in comment.properties
-            comment.properties[prop] = value
-            return _empty_json(201 if created else 200)
+            return write_property(find_comment(comment_id)[1].properties, prop, value)
 
     @api.get(API + "/issue/<key>/properties")
     def list_issue_properties(version, key):
@@ -314,19 +321,13 @@ def blueprint(state: SandboxState) -> Blueprint:
     @api.get(API + "/issue/<key>/properties/<prop>")
     def get_issue_property(version, key, prop):
         with state.lock:
-            issue = state.issue(key)
-            if prop not in issue.properties:
-                raise SandboxError(404, f"The property with key '{prop}' does not exist.")
-            return jsonify({"key": prop, "value": issue.properties[prop]})
+            return read_property(state.issue(key).properties, prop)
 
     @api.put(API + "/issue/<key>/properties/<prop>")
     def put_issue_property(version, key, prop):
         value = request.get_json(silent=True)
         with state.lock:
-            issue = state.issue(key)
-            created = prop not in issue.properties
-            apply_properties(issue, [{"key": prop, "value": value}])
-            return _empty_json(201 if created else 200)
+            return write_property(state.issue(key).properties, prop, value)
 
     @api.delete(API + "/issue/<key>/properties/<prop>")
     def delete_issue_property(version, key, prop):

@@ -1,4 +1,8 @@
-"""Jira's JSON for the sandbox's objects: v3 (Cloud, ADF bodies) and v2 (Data Center, strings)."""
+"""Jira's JSON for the sandbox's objects: v3 (Cloud, ADF bodies) and v2 (Data Center, strings).
+
+The sandbox deliberately shares no code with the connector (ADF, dates, users): it stands for the
+far end, and a bug in a shared helper would hide in both.
+"""
 
 from __future__ import annotations
 

@@ -95,20 +95,25 @@ def site_factory(settings):
 POSTGRES_URL = os.environ.get("JSM_AUTOPILOT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    """The event store on each backend; PostgreSQL is the real server of this machine."""
+def empty_postgres_store():
+    """The real PostgreSQL server of this machine, emptied; in CI its absence is a failure, not a skip."""
     from webhooks.store import EventStore, metadata
 
-    if request.param == "sqlite":
-        event_store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
-    else:
-        event_store = EventStore(POSTGRES_URL)
-        if not event_store.ping():
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}; .ci/run should have started it")
-            pytest.skip("PostgreSQL not reachable here")
-        metadata.drop_all(event_store.engine)
+    event_store = EventStore(POSTGRES_URL)
+    if not event_store.ping():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}; .ci/run should have started it")
+        pytest.skip("PostgreSQL not reachable here")
+    metadata.drop_all(event_store.engine)
+    return event_store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The event store on each backend."""
+    from webhooks.store import EventStore
+
+    event_store = EventStore(f"sqlite:///{tmp_path / 'events.db'}") if request.param == "sqlite" else empty_postgres_store()
     event_store.migrate()
     yield event_store
     event_store.dispose()

@@ -80,3 +80,15 @@ class Site:
             self.state.personal_access_tokens["pat-of-the-bot"] = BOT
             credentials = JiraCredentials(self.url, personal_access_token="pat-of-the-bot")
         return JiraClient(credentials, self.state.deployment, sleep=recorded.append, **options)
+
+
+def site_with_due_reminder(site_factory, t0, **options):
+    """A sandbox site whose one ticket entered Clarification at t0, with the clock at t0 + 10 days."""
+    from datetime import timedelta
+
+    site = site_factory(t0 - timedelta(days=1), **options)
+    key = site.create()
+    site.set_clock(t0)
+    site.move(key, "Clarification required / On hold")
+    site.set_clock(t0 + timedelta(days=10))
+    return site, key

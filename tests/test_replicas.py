@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 from datetime import datetime, timedelta, timezone
@@ -11,22 +10,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, empty_postgres_store
 from tests.test_serve_process import ServeProcess
-from webhooks.store import EventStore, metadata
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def postgres_url():
-    store = EventStore(POSTGRES_URL)
-    if not store.ping():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-        pytest.skip("PostgreSQL not reachable here")
-    metadata.drop_all(store.engine)
-    store.dispose()
+    empty_postgres_store().dispose()
     return POSTGRES_URL
 
 

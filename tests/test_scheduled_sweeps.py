@@ -5,17 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from service.serve import Service
+from tests.site import site_with_due_reminder
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
-
-
-def due_site(site_factory):
-    site = site_factory(T0 - timedelta(days=1))
-    key = site.create()
-    site.set_clock(T0)
-    site.move(key, "Clarification required / On hold")
-    site.set_clock(T0 + timedelta(days=10))
-    return site, key
 
 
 def replica(site, store, name: str) -> Service:
@@ -26,7 +18,7 @@ def replica(site, store, name: str) -> Service:
 
 
 def test_a_scheduled_sweep_applies_what_is_due_once(site_factory, store):
-    site, key = due_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     service = replica(site, store, "replica-a")
     assert service.scheduled_sweep().firings_applied == 1
     assert service.scheduled_sweep().firings_applied == 0
@@ -34,7 +26,7 @@ def test_a_scheduled_sweep_applies_what_is_due_once(site_factory, store):
 
 
 def test_only_the_replica_holding_the_lease_sweeps(site_factory, store):
-    site, key = due_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     a, b = replica(site, store, "replica-a"), replica(site, store, "replica-b")
     assert store.take_lease(a.sweep_lease, "replica-a", datetime.now(timezone.utc), timedelta(minutes=30))
     assert b.scheduled_sweep() is None
@@ -42,7 +34,7 @@ def test_only_the_replica_holding_the_lease_sweeps(site_factory, store):
 
 
 def test_the_lease_of_a_dead_replica_is_taken_over(site_factory, store):
-    site, key = due_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     b = replica(site, store, "replica-b")
     # replica-a took the lease long ago and died without dropping it
     store.take_lease(b.sweep_lease, "replica-a", datetime.now(timezone.utc) - timedelta(hours=1), timedelta(minutes=30))
@@ -50,7 +42,7 @@ def test_the_lease_of_a_dead_replica_is_taken_over(site_factory, store):
 
 
 def test_the_schedule_comes_from_app_yaml_and_never_overlaps(site_factory, store):
-    site, _ = due_site(site_factory)
+    site, _ = site_with_due_reminder(site_factory, T0)
     scheduler = replica(site, store, "replica-a").scheduler()
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"sweep", "full-pass"}

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import cli.live  # noqa: F401  (registers the command)
 from cli.main import main
-from tests.site import AGENT, BOT
+from tests.site import site_with_due_reminder, AGENT, BOT
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -28,17 +28,8 @@ def run(site, tmp_path, *args):
     return CliRunner().invoke(main, ["sweep", *args, "--config", str(config_for(site, tmp_path))], env=env)
 
 
-def waiting_site(site_factory):
-    site = site_factory(T0 - timedelta(days=1))
-    key = site.create()
-    site.set_clock(T0)
-    site.move(key, "Clarification required / On hold")
-    site.set_clock(T0 + timedelta(days=10))
-    return site, key
-
-
 def test_sweep_once_applies_and_reports(site_factory, tmp_path):
-    site, key = waiting_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     result = run(site, tmp_path, "--once")
     assert result.exit_code == 0, result.output
     assert f"{key}" in result.stdout and "clarification.reminder" in result.stdout and "applied" in result.stdout
@@ -47,7 +38,7 @@ def test_sweep_once_applies_and_reports(site_factory, tmp_path):
 
 
 def test_sweep_json_and_dry_run(site_factory, tmp_path):
-    site, key = waiting_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     result = run(site, tmp_path, "--once", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -57,13 +48,13 @@ def test_sweep_json_and_dry_run(site_factory, tmp_path):
 
 
 def test_sweep_at_a_given_time(site_factory, tmp_path):
-    site, key = waiting_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     result = run(site, tmp_path, "--once", "--json", "--at", (T0 + timedelta(days=3)).isoformat())
     assert json.loads(result.stdout)["firings_planned"] == 0
 
 
 def test_a_failed_ticket_makes_the_exit_status_one(site_factory, tmp_path):
-    site, key = waiting_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     requests.put(site.api(f"issue/{key}/properties/jsm-autopilot"), json={"firings": 7}, auth=(AGENT, "t")).raise_for_status()
     result = run(site, tmp_path, "--once")
     assert result.exit_code == 1
@@ -71,7 +62,7 @@ def test_a_failed_ticket_makes_the_exit_status_one(site_factory, tmp_path):
 
 
 def test_sweep_without_once_or_credentials_is_bad_input(site_factory, tmp_path):
-    site, _ = waiting_site(site_factory)
+    site, _ = site_with_due_reminder(site_factory, T0)
     assert run(site, tmp_path).exit_code == 2
     result = CliRunner().invoke(main, ["sweep", "--once", "--config", str(config_for(site, tmp_path))],
                                 env={"JIRA_URL": "", "JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": ""})
@@ -81,7 +72,7 @@ def test_sweep_without_once_or_credentials_is_bad_input(site_factory, tmp_path):
 def test_a_second_sweep_of_the_same_project_waits_its_turn(site_factory, tmp_path, monkeypatch):
     from connector.exclusive import exclusive_sweep
 
-    site, key = waiting_site(site_factory)
+    site, key = site_with_due_reminder(site_factory, T0)
     monkeypatch.setenv("JSM_AUTOPILOT_LOCK_DIR", str(tmp_path))
     with exclusive_sweep(site.settings.project.key):
         result = run(site, tmp_path, "--once")
