@@ -44,10 +44,10 @@ def parse_jira_datetime(value: object, issue: str, field: str) -> datetime:
 
 
 def user_identity(user: object) -> str | None:
-    """accountId on Cloud; key or name on Data Center."""
+    """accountId on Cloud; the user name on Data Center (what admins write in app.yaml)."""
     if not isinstance(user, Mapping):
         return None
-    for attribute in ("accountId", "key", "name"):
+    for attribute in ("accountId", "name", "key"):
         value = user.get(attribute)
         if isinstance(value, str) and value:
             return value

@@ -212,3 +212,11 @@ class TestRefusals:
 def test_the_shipped_example_is_what_the_builder_makes():
     shipped = json.loads((ROOT / "examples" / "search-jql.json").read_text(encoding="utf-8"))
     assert shipped["issues"] == example_issues(), "regenerate: python -m tests.example_issues > examples/search-jql.json"
+
+
+def test_on_data_center_the_automation_is_known_by_its_user_name(settings):
+    issue = IssueBuilder("SD-9", "Incident", "Opened", berlin(2026, 1, 2), {"name": "claire", "key": "JIRAUSER10001"})
+    issue.commented(berlin(2026, 1, 3), {"name": settings.automation.account, "key": "JIRAUSER10002"}, "note", public=False)
+    ticket = ticket_from_issue_json(issue.json(), settings)
+    assert ticket.reporter == "claire"
+    assert ticket.comments[0].role is Role.AUTOMATION
