@@ -98,6 +98,7 @@ class Transitions(_Section):
     close: Name | None = None
     hand_back: Name | None = None
     resolve: Name | None = None
+    accept: Name | None = None  # Opened -> In Review by Service Desk
 
 
 class Priorities(_Section):
@@ -115,6 +116,8 @@ class Fields(_Section):
     request_participants: FieldId
     documentation_links: FieldId | None = None
     environment: FieldId = "environment"
+    # A date-time field agents see, where intake.accept records the start of resolution time.
+    accepted_at: FieldId | None = None
 
 
 class ClarificationTimers(_Section):
@@ -138,6 +141,10 @@ class LanguageSettings(_Section):
 
 class Organisation(_Section):
     language: Language
+    # Consulting is charged to this budget; without one, agents are warned instead (3.3).
+    extended_support_budget: bool = True
+    # The support region whose staff may see confidential tickets (key of `regions`).
+    region: Name | None = None
 
 
 class Confirmation(_Section):
@@ -146,6 +153,12 @@ class Confirmation(_Section):
     phrases: dict[Language, list[Name]] = Field(min_length=1)
     # A phrase next to one of these ("do not close") is not a confirmation.
     negations: dict[Language, list[Name]] = {}
+
+
+class Reclassification(_Section):
+    # An agent's type change must hold this long before the customer hears of it: a change undone
+    # within it (a slip of the mouse) leaves no comment that no longer holds.
+    grace: DurationSetting = Duration(seconds=120)
 
 
 class TemplateSettings(_Section):
@@ -211,6 +224,9 @@ class Settings(_Section):
     templates: TemplateSettings = TemplateSettings()
     rules: RuleSwitches = RuleSwitches()
     webhooks: WebhookSettings = WebhookSettings()
+    reclassification: Reclassification = Reclassification()
+    # Issue security level id per support region, for reclassify.confidential.
+    regions: dict[Name, Annotated[str, Field(pattern=r"^\d+$")]] = {}
     schedule: ScheduleSettings = ScheduleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
@@ -223,6 +239,13 @@ class Settings(_Section):
         if isinstance(data, dict) and "texts" in data and not isinstance(data["texts"], Texts):
             raise ValueError("'texts' is not a setting; change the wording under templates.directory")
         return data
+
+    @model_validator(mode="after")
+    def _regions_are_known(self) -> "Settings":
+        for name, organisation in self.organisations.items():
+            if organisation.region is not None and organisation.region not in self.regions:
+                raise ValueError(f"organisations.{name}.region: {organisation.region!r} is not one of regions ({', '.join(self.regions) or 'none set'})")
+        return self
 
     @model_validator(mode="after")
     def _hand_back_is_an_open_status(self) -> "Settings":

@@ -25,6 +25,8 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "clarification_close": ("key", "days_waiting", "reminders_total"),
         "resolved_close": ("key", "days_resolved"),
         "resolved_confirmed": ("key",),
+        "reclassify_suggestion": ("key",),
+        "reclassify_consulting": ("key",),
     }
 )
 SHIPPED_DIRECTORY = Path(__file__).parent / "templates"

@@ -90,7 +90,11 @@ class Executor:
         body: dict = {"properties": [record]}
         if public:
             body["update"] = {"comment": [{"add": {"body": document(a.body, version)}} for a in public]}
-        if changes:
+        if changes and transitions:
+            # A field in a transition call must be on its screen (else 400). Setting a field is
+            # idempotent, so it goes first on its own; the transition then carries the log.
+            self.client.edit(key, {"fields": changes})
+        elif changes:
             body["fields"] = changes
         if transitions:
             target = transitions[-1]

@@ -7,6 +7,7 @@ wiki strings on v2 and in webhooks; users carry `accountId` on Cloud and `name`/
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -192,6 +193,12 @@ def _custom_fields(fields: Mapping[str, Any], settings: "Settings") -> dict[str,
 
 
 def _status_since(issue: Mapping[str, Any], key: str, created: datetime) -> datetime:
+    return _last_change(issue, key, created, "status")
+
+
+def _last_change(issue: Mapping[str, Any], key: str, created: datetime, field_name: str, strict: bool = True) -> datetime | None:
+    """When `field_name` last changed according to the changelog; creation if it never did.
+    Not strict: None when the changelog page is truncated before any such change (long ago)."""
     changelog = issue.get("changelog")
     if not isinstance(changelog, Mapping):
         raise IssueMappingError(key, "changelog", "missing (search with expand=changelog)")
@@ -201,7 +208,7 @@ def _status_since(issue: Mapping[str, Any], key: str, created: datetime) -> date
     latest: datetime | None = None
     for index, history in enumerate(histories):
         items = history.get("items") if isinstance(history, Mapping) else None
-        if not isinstance(items, list) or not any(isinstance(i, Mapping) and i.get("field") == "status" for i in items):
+        if not isinstance(items, list) or not any(isinstance(i, Mapping) and i.get("field") == field_name for i in items):
             continue
         when = parse_jira_datetime(history.get("created"), key, f"changelog.histories[{index}].created")
         if latest is None or when > latest:
@@ -210,8 +217,10 @@ def _status_since(issue: Mapping[str, Any], key: str, created: datetime) -> date
         return latest
     total = changelog.get("total")
     if isinstance(total, int) and total > len(histories):
+        if not strict:
+            return None
         # Jira returns only the newest page of histories inline; the status change is older.
-        raise IssueMappingError(key, "changelog", f"holds {len(histories)} of {total} histories and no status change; fetch the full changelog")
+        raise IssueMappingError(key, "changelog", f"holds {len(histories)} of {total} histories and no {field_name} change; fetch the full changelog")
     return created
 
 
@@ -247,6 +256,7 @@ def _ticket(
         summary=summary if isinstance(summary, str) else "",
         custom_fields=_custom_fields(fields, settings),
         firings=_firings(issue, key, settings),
+        security_level=str(fields["security"]["id"]) if isinstance(fields.get("security"), Mapping) and fields["security"].get("id") else None,
         complete=complete,
     )
 
@@ -270,7 +280,8 @@ def ticket_from_issue_json(issue: object, settings: "Settings") -> Ticket:
     if isinstance(total, int) and total > len(raw_comments):
         raise IssueMappingError(key, "fields.comment", f"holds {len(raw_comments)} of {total} comments; fetch them all")
     status_since = _status_since(issue, key, created)
-    return _ticket(issue, key, fields, raw_comments, status_since, created, True, settings)
+    ticket = _ticket(issue, key, fields, raw_comments, status_since, created, True, settings)
+    return replace(ticket, type_since=_last_change(issue, key, created, "issuetype", strict=False))
 
 
 def _epoch_millis(value: object) -> datetime | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import timers
+from rules import reclassify, timers
 from rules.actions import Action
 from rules.model import Ticket, require_aware
 
@@ -65,12 +65,39 @@ def _resolved(settings: "Settings") -> tuple[str, ...]:
 
 RULES: tuple[Rule, ...] = (
     Rule("intake.email_request", "2.5", "a ticket that arrived by e-mail is typed Request"),
-    Rule("intake.accept", "3", "first agent response moves Opened to In Review and records acceptance"),
+    Rule(
+        reclassify.ACCEPT, "3", "first agent response moves Opened to In Review and records acceptance",
+        reclassify.accept_on_first_response,
+        lambda s: f"an agent's first public answer moves {s.statuses.opened!r} to {s.statuses.in_review!r}"
+                  + (f" and records it in {s.fields.accepted_at}" if s.fields.accepted_at else ""),
+        lambda s: (s.statuses.opened,),
+    ),
     Rule("triage.suggest", "2.5", "suggest the likely target type as an internal comment"),
-    Rule("reclassify.priority", "2.5.1", "defects need a priority; a Software Defect at P1 becomes P2"),
-    Rule("reclassify.suggestion", "3.6", "Suggestion: forwarded-to-product-management comment, then Resolved"),
-    Rule("reclassify.consulting", "3.3", "Consulting Request: budget comment, or a warning without budget"),
-    Rule("reclassify.confidential", "2.5", "confidential data: issue security level of the customer's region"),
+    Rule(
+        reclassify.PRIORITY, "2.5.1", "defects need a priority; a Software Defect at P1 becomes P2",
+        reclassify.defect_priority,
+        lambda s: f"a {s.issue_types.software_defect} at {s.priorities.p1} goes to {s.priorities.p2}; a defect without priority gets a request",
+        reclassify.open_statuses,
+    ),
+    Rule(
+        reclassify.SUGGESTION, "3.6", "Suggestion: forwarded-to-product-management comment, then Resolved",
+        reclassify.forward_suggestion,
+        lambda s: f"{s.reclassification.grace} after a change to {s.issue_types.suggestion}: public comment, then {s.statuses.resolved!r}",
+        reclassify.open_statuses,
+    ),
+    Rule(
+        reclassify.CONSULTING, "3.3", "Consulting Request: budget comment, or a warning without budget",
+        reclassify.consulting_budget,
+        lambda s: f"{s.reclassification.grace} after a change to {s.issue_types.consulting_request}: budget comment, "
+                  f"or a warning for agents where the organisation has no budget",
+        reclassify.open_statuses,
+    ),
+    Rule(
+        reclassify.CONFIDENTIAL, "2.5", "confidential data: issue security level of the customer's region",
+        reclassify.confidential_region,
+        lambda s: f"confidential answer Yes: issue security level of the organisation's region ({len(s.regions)} region(s))",
+        lambda s: tuple(x for x in reclassify.open_statuses(s)) + (s.statuses.resolved,),
+    ),
     Rule(
         timers.REMINDER, "2.9", "public reminders while waiting for customer feedback",
         timers.due_reminder, _reminder_schedule, _waiting,
@@ -120,6 +147,16 @@ def candidate_statuses(settings: "Settings") -> tuple[str, ...]:
         if rule.candidate_statuses is not None and settings.is_enabled(rule.id):
             statuses.update(dict.fromkeys(rule.candidate_statuses(settings)))
     return tuple(statuses)
+
+
+def next_check(ticket: Ticket, now: datetime, settings: "Settings") -> datetime | None:
+    """A moment after `now` when a rule may become due on this ticket without anything changing
+    in Jira (a reclassification settling); workers look again then instead of waiting for a sweep."""
+    moment = reclassify.settled_at(ticket, settings)
+    waiting_types = (settings.issue_types.suggestion, settings.issue_types.consulting_request)
+    if moment is not None and moment > now and ticket.type in waiting_types:
+        return moment
+    return None
 
 
 def evaluate(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

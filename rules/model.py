@@ -70,11 +70,14 @@ class Ticket:
     custom_fields: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     # What the automation already did to this ticket, read back from Jira.
     firings: tuple[Firing, ...] = ()
+    # When the current issue type was set (an agent's reclassification), and the security level.
+    type_since: datetime | None = None
+    security_level: str | None = None
     # False for the trimmed issue inside some webhook payloads: rules do not decide on those.
     complete: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("status_since", "created", "resolved"):
+        for name in ("status_since", "created", "resolved", "type_since"):
             value = getattr(self, name)
             if value is not None:
                 require_aware(value, f"{self.key} {name}")

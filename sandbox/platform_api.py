@@ -117,6 +117,11 @@ def blueprint(state: SandboxState) -> Blueprint:
                 if unknown:
                     raise SandboxError(400, "", {name: f"Organization(s) {unknown} do not exist."})
                 old, issue.custom_fields[name] = issue.custom_fields.get(name), ids
+            elif name == "security":
+                level = str((value or {}).get("id") or "")
+                if not level.isdigit():
+                    raise SandboxError(400, "", {name: "Security level must be given by id."})
+                old, issue.custom_fields[name] = issue.custom_fields.get(name), {"id": level, "name": f"Level {level}"}
             elif name.startswith("customfield_") or name == "environment":
                 old, issue.custom_fields[name] = issue.custom_fields.get(name), value
             else:

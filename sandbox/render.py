@@ -14,7 +14,7 @@ from sandbox.state import History, SandboxState, StoredComment, StoredIssue, Use
 
 SYSTEM_FIELDS = (
     "summary", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "resolution",
-    "reporter", "creator", "project", "description", "comment", "issuelinks", "labels",
+    "reporter", "creator", "project", "description", "comment", "issuelinks", "labels", "security",
 )
 
 
@@ -157,6 +157,8 @@ class Renderer:
             return issue.links
         if name == "labels":
             return []
+        if name == "security":
+            return issue.custom_fields.get("security")
         if name == state.organizations_field:
             ids = issue.custom_fields.get(name) or []
             return [self.organisation(state.organisations[i]) for i in ids if i in state.organisations]
@@ -167,7 +169,8 @@ class Renderer:
                 "_links": {"self": f"{self.base_url}/rest/servicedeskapi/organization/{organisation['id']}"}}
 
     def field_names(self, issue: StoredIssue, requested: Iterable[str] | None) -> list[str]:
-        everything = list(SYSTEM_FIELDS) + [self.state.organizations_field] + [k for k in issue.custom_fields if k != self.state.organizations_field]
+        everything = list(SYSTEM_FIELDS) + [self.state.organizations_field] + [
+            k for k in issue.custom_fields if k not in (self.state.organizations_field, "security")]
         if requested is None:
             return everything
         wanted: list[str] = []

@@ -74,8 +74,9 @@ def test_the_catalogue_lists_every_rule_of_process_md_in_order():
     assert [rule.id for rule in RULES] == _process_rule_ids()
 
 
-def test_exactly_the_timer_rules_are_implemented():
+def test_exactly_the_rules_built_so_far_are_implemented():
     implemented = {rule.id for rule in RULES if rule.implemented}
     assert implemented == {
         "clarification.reminder", "clarification.close", "clarification.reset", "resolved.close", "resolved.confirm",
+        "intake.accept", "reclassify.priority", "reclassify.suggestion", "reclassify.consulting", "reclassify.confidential",
     }

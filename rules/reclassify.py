@@ -1,0 +1,142 @@
+"""Intake and reclassification (guide 2.5, 2.5.1, chapter 3): what follows an agent's decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rules.actions import Action, FieldChange, PublicComment, Transition, audit_note
+from rules.clock import add_duration
+from rules.model import Role, Ticket, require_aware
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+ACCEPT = "intake.accept"
+PRIORITY = "reclassify.priority"
+SUGGESTION = "reclassify.suggestion"
+CONSULTING = "reclassify.consulting"
+CONFIDENTIAL = "reclassify.confidential"
+YES = frozenset({"yes", "ja", "true"})
+
+
+def _when(instant: datetime, settings: "Settings") -> str:
+    return instant.astimezone(settings.project.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def open_statuses(settings: "Settings") -> tuple[str, ...]:
+    """Statuses in which agents still work on a ticket."""
+    done = {settings.statuses.resolved, settings.statuses.closed, settings.statuses.delivered,
+            settings.statuses.installation_completed}
+    return tuple(s for role, s in settings.statuses.model_dump().items() if role != "hand_back_to" and s not in done)
+
+
+def _is_open(ticket: Ticket, settings: "Settings") -> bool:
+    return ticket.complete and ticket.status in open_statuses(settings)
+
+
+def settled_at(ticket: Ticket, settings: "Settings") -> datetime | None:
+    """When an agent's type change has held long enough to tell the customer; None: long held."""
+    if ticket.type_since is None:
+        return None
+    return add_duration(ticket.type_since, settings.reclassification.grace, settings.project.zone)
+
+
+def _handled_since_type_change(ticket: Ticket, rule: str) -> bool:
+    return bool(ticket.fired(rule, after=ticket.type_since))
+
+
+def accept_on_first_response(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`intake.accept`: an agent's first public answer on an Opened ticket accepts it."""
+    require_aware(now, "now")
+    if not ticket.complete or ticket.status != settings.statuses.opened:
+        return []
+    answers = [c for c in ticket.comments if c.role is Role.AGENT and c.public]
+    if not answers:
+        return []
+    accepted = answers[0].created
+    reason = f"the service desk first answered on {_when(accepted, settings)}; resolution time starts then"
+    actions: list[Action] = []
+    if settings.fields.accepted_at:
+        actions.append(FieldChange(ticket.key, ACCEPT, reason, field=settings.fields.accepted_at, value=accepted.isoformat()))
+    actions.append(Transition(ticket.key, ACCEPT, reason, to_status=settings.statuses.in_review, transition=settings.transitions.accept))
+    actions.append(audit_note(ticket.key, ACCEPT, reason))
+    return actions
+
+
+def defect_priority(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`reclassify.priority`: a Software Defect is never P1; a defect without a priority gets a request."""
+    require_aware(now, "now")
+    types = settings.issue_types
+    if not _is_open(ticket, settings) or ticket.type not in (types.software_defect, types.non_software_defect):
+        return []
+    priorities = settings.priorities
+    if ticket.type == types.software_defect and ticket.priority == priorities.p1:
+        reason = (f"a {types.software_defect} cannot be {priorities.p1}: {priorities.p1} is for system availability, "
+                  f"a {types.non_software_defect}; set to {priorities.p2}")
+        return [FieldChange(ticket.key, PRIORITY, reason, field="priority", value={"name": priorities.p2}),
+                audit_note(ticket.key, PRIORITY, reason)]
+    if ticket.priority is None and not _handled_since_type_change(ticket, PRIORITY):
+        allowed = f"{priorities.p2}-{priorities.p4}" if ticket.type == types.software_defect else f"{priorities.p1}-{priorities.p4}"
+        reason = f"a {ticket.type} needs a priority ({allowed}); please set one"
+        return [audit_note(ticket.key, PRIORITY, reason)]
+    return []
+
+
+def _after_reclassification(ticket: Ticket, now: datetime, settings: "Settings", wanted_type: str, rule: str) -> bool:
+    if not _is_open(ticket, settings) or ticket.type != wanted_type or _handled_since_type_change(ticket, rule):
+        return False
+    settled = settled_at(ticket, settings)
+    return settled is None or now >= settled
+
+
+def forward_suggestion(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`reclassify.suggestion`: tell the customer it went to product management, then resolve."""
+    require_aware(now, "now")
+    if not _after_reclassification(ticket, now, settings, settings.issue_types.suggestion, SUGGESTION):
+        return []
+    reason = f"reclassified as {settings.issue_types.suggestion}: forwarded to product management and resolved"
+    language = ticket.language if ticket.language in ("en", "de") else settings.language.default
+    body = settings.texts.render(language, "reclassify_suggestion", key=ticket.key)
+    return [PublicComment(ticket.key, SUGGESTION, reason, body=body, language=language, template="reclassify_suggestion"),
+            Transition(ticket.key, SUGGESTION, reason, to_status=settings.statuses.resolved, transition=settings.transitions.resolve),
+            audit_note(ticket.key, SUGGESTION, reason)]
+
+
+def consulting_budget(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`reclassify.consulting`: the customer learns it is charged; without a budget, agents are warned."""
+    require_aware(now, "now")
+    if not _after_reclassification(ticket, now, settings, settings.issue_types.consulting_request, CONSULTING):
+        return []
+    organisation = settings.organisations.get(ticket.organisation or "")
+    if organisation is not None and not organisation.extended_support_budget:
+        reason = (f"reclassified as {settings.issue_types.consulting_request}, but {ticket.organisation} has no extended "
+                  f"support budget: agree the effort with the customer (sales) before working on it")
+        return [audit_note(ticket.key, CONSULTING, reason)]
+    reason = f"reclassified as {settings.issue_types.consulting_request}: the effort is charged to the extended support budget"
+    language = ticket.language if ticket.language in ("en", "de") else settings.language.default
+    body = settings.texts.render(language, "reclassify_consulting", key=ticket.key)
+    return [PublicComment(ticket.key, CONSULTING, reason, body=body, language=language, template="reclassify_consulting"),
+            audit_note(ticket.key, CONSULTING, reason)]
+
+
+def confidential_region(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`reclassify.confidential`: confidential personal data is seen only by the region's support staff."""
+    require_aware(now, "now")
+    answer = ticket.custom_fields.get("confidential")
+    if not ticket.complete or ticket.status == settings.statuses.closed or str(answer).strip().lower() not in YES:
+        return []
+    organisation = settings.organisations.get(ticket.organisation or "")
+    region = organisation.region if organisation is not None else None
+    if region is None:
+        if ticket.fired(CONFIDENTIAL):
+            return []
+        reason = (f"confidential personal data, but no support region is set for {ticket.organisation or 'this organisation'} "
+                  f"(organisations.<name>.region in app.yaml): restrict the ticket by hand")
+        return [audit_note(ticket.key, CONFIDENTIAL, reason)]
+    level = settings.regions[region]
+    if ticket.security_level == level:
+        return []
+    reason = f"confidential personal data: visible only to the {region} support staff (issue security level {level})"
+    return [FieldChange(ticket.key, CONFIDENTIAL, reason, field="security", value={"id": level}),
+            audit_note(ticket.key, CONFIDENTIAL, reason)]
