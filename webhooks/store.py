@@ -255,6 +255,10 @@ class EventStore:
     def retry_later(self, claimed: StoredEvent, now: datetime, at: datetime, error: str) -> None:
         self._finish(claimed, now, status="pending", available_at=at, error=error)
 
+    def defer(self, claimed: StoredEvent, now: datetime, at: datetime) -> None:
+        """Handled for now, but look at the ticket again at `at` (not a failure: no attempt counted)."""
+        self._finish(claimed, now, status="pending", available_at=at, attempts=0, error=None)
+
     def fail(self, claimed: StoredEvent, now: datetime, error: str) -> None:
         """The dead letter: kept with its reason, taken again only by `replay`."""
         self._finish(claimed, now, status="failed", error=error)

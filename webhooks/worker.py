@@ -19,7 +19,7 @@ from connector.executor import Executor
 from connector.holds import Guard, NoGuard, TicketBusy
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
 from connector.sweep import fields_to_read
-from rules.catalogue import evaluate
+from rules.catalogue import evaluate, next_check
 from webhooks.receiver import utc_now
 from webhooks.store import EventStore, StoredEvent, StoreUnavailable
 
@@ -52,7 +52,7 @@ class Worker:
 
     def process(self, event: StoredEvent) -> None:
         try:
-            self._evaluate_ticket(event)
+            look_again = self._evaluate_ticket(event)
         except JiraRefused as refused:
             if refused.status == 404:
                 log.info("%s no longer exists; event done", event.issue, extra={"event_identifier": event.identifier})
@@ -67,10 +67,15 @@ class Worker:
         except JiraError as error:
             self._failed(event, str(error), final=event.attempts >= self.max_attempts)
         else:
-            self.store.complete(event, self.clock())
-            self.count("done")
+            if look_again is not None:
+                self.store.defer(event, self.clock(), self.clock() + look_again)
+                self.count("deferred")
+            else:
+                self.store.complete(event, self.clock())
+                self.count("done")
 
-    def _evaluate_ticket(self, event: StoredEvent) -> None:
+    def _evaluate_ticket(self, event: StoredEvent) -> timedelta | None:
+        """Act on the ticket; the delay after which it should be looked at again, if any."""
         properties = [self.settings.automation.property_key]
         # Held while reading, deciding and writing: no sweep or other worker acts on it meanwhile.
         with self.guard.hold(event.issue) as held:
@@ -78,13 +83,14 @@ class Worker:
             ticket = ticket_from_issue_json(issue_json, self.settings)
             now = self.client.server_time()
             actions = evaluate(ticket, now, self.settings)
-            if not actions:
-                return
-            for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now):
+            for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now) if actions else []:
                 if outcome.applied:
                     held.wrote(self.clock())
                 else:
                     raise JiraError("apply", f"{outcome.issue} {outcome.rule}", None, outcome.error or "failed")
+            check = next_check(ticket, now, self.settings)
+            # Jira's clock and ours may differ: hand on the delay, not the instant.
+            return check - now if check is not None else None
 
     def _failed(self, event: StoredEvent, error: str, final: bool) -> None:
         now = self.clock()

@@ -1,0 +1,131 @@
+"""Intake and reclassification rules, in English and German."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from rules.actions import FieldChange, InternalComment, PublicComment, Transition
+from rules.catalogue import evaluate, next_check
+from rules.model import Firing, Role, Ticket
+from tests.conftest import GERMAN_STATUSES, ONE_SECOND, berlin
+from tests.tickets import after_actions, comment
+
+T0 = berlin(2026, 3, 2, 10, 0)
+MINUTE = timedelta(minutes=1)
+
+
+def ticket(issue_type: str = "Incident", status: str = "In Progress", organisation: str = "Acme Learning Ltd",
+           language: str = "en", type_since=T0, **changes) -> Ticket:
+    base = Ticket(key="SD-5", type=issue_type, status=status, status_since=T0 - timedelta(days=1), created=T0 - timedelta(days=2),
+                  organisation=organisation, language=language, reporter="qm:customer", type_since=type_since)
+    return replace(base, **changes)
+
+
+def fired(actions, rule: str):
+    return [a for a in actions if a.rule == rule]
+
+
+class TestAccept:
+    def test_the_first_public_agent_answer_accepts_an_opened_ticket(self, settings):
+        answered = T0 + timedelta(hours=3)
+        opened = ticket(status="Opened", comments=(comment(Role.CUSTOMER, T0 + MINUTE), comment(Role.AGENT, answered, "Looking into it")))
+        actions = fired(evaluate(opened, answered + MINUTE, settings), "intake.accept")
+        assert [type(a) for a in actions] == [FieldChange, Transition, InternalComment]
+        assert actions[0].field == settings.fields.accepted_at and actions[0].value == answered.isoformat()
+        assert actions[1].to_status == "In Review by Service Desk"
+        assert after_actions(opened, actions, answered + MINUTE).status == "In Review by Service Desk"
+        assert fired(evaluate(after_actions(opened, actions, answered + MINUTE), answered + 2 * MINUTE, settings), "intake.accept") == []
+
+    def test_internal_notes_and_customer_comments_are_no_answer(self, settings):
+        opened = ticket(status="Opened", comments=(comment(Role.AGENT, T0, "internal", public=False), comment(Role.CUSTOMER, T0)))
+        assert fired(evaluate(opened, T0 + MINUTE, settings), "intake.accept") == []
+
+    def test_on_a_german_site(self, german_settings):
+        opened = ticket(status=GERMAN_STATUSES["opened"], comments=(comment(Role.AGENT, T0),))
+        transition = next(a for a in evaluate(opened, T0 + MINUTE, german_settings) if isinstance(a, Transition))
+        assert transition.to_status == GERMAN_STATUSES["in_review"]
+
+
+class TestPriority:
+    def test_a_software_defect_at_p1_goes_to_p2(self, settings):
+        actions = fired(evaluate(ticket("Software Defect", priority="P1"), T0, settings), "reclassify.priority")
+        assert actions[0] == FieldChange("SD-5", "reclassify.priority", actions[0].reason, field="priority", value={"name": "P2"})
+        assert "reclassify.priority" in actions[1].body and "P1 is for system availability" in actions[1].body
+
+    def test_a_non_software_defect_may_be_p1(self, settings):
+        assert fired(evaluate(ticket("Non-Software Defect", priority="P1"), T0, settings), "reclassify.priority") == []
+
+    def test_a_defect_without_priority_gets_one_request_per_reclassification(self, settings):
+        defect = ticket("Software Defect", priority=None)
+        request = fired(evaluate(defect, T0 + MINUTE, settings), "reclassify.priority")
+        assert len(request) == 1 and "needs a priority (P2-P4)" in request[0].body
+        asked = after_actions(defect, request, T0 + MINUTE)
+        assert fired(evaluate(asked, T0 + 2 * MINUTE, settings), "reclassify.priority") == []
+        reclassified = replace(asked, type="Non-Software Defect", type_since=T0 + 5 * MINUTE)
+        assert "(P1-P4)" in fired(evaluate(reclassified, T0 + 6 * MINUTE, settings), "reclassify.priority")[0].body
+
+    def test_other_types_carry_no_priority_rule(self, settings):
+        assert fired(evaluate(ticket("Support Request"), T0, settings), "reclassify.priority") == []
+
+
+class TestSuggestionAndConsulting:
+    def test_nothing_is_said_before_the_grace_period(self, settings):
+        suggestion = ticket("Suggestion", type_since=T0)
+        assert fired(evaluate(suggestion, T0 + 2 * MINUTE - ONE_SECOND, settings), "reclassify.suggestion") == []
+        assert next_check(suggestion, T0 + MINUTE, settings) == T0 + 2 * MINUTE
+
+    def test_a_suggestion_is_forwarded_and_resolved(self, settings):
+        actions = fired(evaluate(ticket("Suggestion"), T0 + 2 * MINUTE, settings), "reclassify.suggestion")
+        assert [type(a) for a in actions] == [PublicComment, Transition, InternalComment]
+        assert "product management" in actions[0].body and actions[1].to_status == "Resolved"
+
+    def test_a_german_customer_reads_german(self, settings):
+        actions = fired(evaluate(ticket("Suggestion", organisation="Muster AG", language="de"), T0 + 3 * MINUTE, settings), "reclassify.suggestion")
+        assert "Produktmanagement" in actions[0].body and actions[0].language == "de"
+
+    def test_consulting_is_announced_as_charged_to_the_budget(self, settings):
+        actions = fired(evaluate(ticket("Consulting Request", organisation="Muster AG", language="de"), T0 + 2 * MINUTE, settings), "reclassify.consulting")
+        assert [type(a) for a in actions] == [PublicComment, InternalComment]
+        assert "erweiterten Support-Budget" in actions[0].body
+
+    def test_without_a_budget_only_agents_are_warned(self, settings):
+        actions = fired(evaluate(ticket("Consulting Request", organisation="Beispiel GmbH", language="de"), T0 + 2 * MINUTE, settings), "reclassify.consulting")
+        assert [type(a) for a in actions] == [InternalComment]
+        assert "no extended support budget" in actions[0].body
+
+    def test_said_once_per_reclassification(self, settings):
+        consulting = ticket("Consulting Request", firings=(Firing("reclassify.consulting", T0 + 2 * MINUTE),))
+        assert fired(evaluate(consulting, T0 + 10 * MINUTE, settings), "reclassify.consulting") == []
+
+    def test_a_change_undone_within_the_grace_period_leaves_no_comment(self, settings):
+        # Set to Suggestion at T0, back to Incident 30 s later: when the grace period ends, the
+        # ticket is an Incident again, and nothing is said.
+        undone = ticket("Incident", type_since=T0 + timedelta(seconds=30))
+        assert [a for a in evaluate(undone, T0 + 5 * MINUTE, settings) if isinstance(a, PublicComment)] == []
+
+    def test_resolved_or_closed_tickets_are_left_alone(self, settings):
+        assert fired(evaluate(ticket("Suggestion", status="Resolved"), T0 + 5 * MINUTE, settings), "reclassify.suggestion") == []
+
+
+class TestConfidential:
+    def _confidential(self, answer: str, organisation: str = "Muster AG", **changes) -> Ticket:
+        return ticket(organisation=organisation, custom_fields={"confidential": answer}, **changes)
+
+    def test_yes_restricts_to_the_regions_security_level(self, settings):
+        for answer in ("Yes", "Ja"):
+            actions = fired(evaluate(self._confidential(answer), T0, settings), "reclassify.confidential")
+            assert actions[0].field == "security" and actions[0].value == {"id": "10100"}
+            assert not any(isinstance(a, PublicComment) for a in actions)
+
+    def test_already_restricted_is_left_alone(self, settings):
+        assert fired(evaluate(self._confidential("Yes", security_level="10100"), T0, settings), "reclassify.confidential") == []
+
+    def test_no_answers_no_action(self, settings):
+        assert fired(evaluate(self._confidential("No"), T0, settings), "reclassify.confidential") == []
+
+    def test_an_organisation_without_region_gets_agents_one_note(self, settings):
+        unknown = self._confidential("Yes", organisation="Unknown Corp")
+        note = fired(evaluate(unknown, T0, settings), "reclassify.confidential")
+        assert [type(a) for a in note] == [InternalComment] and "no support region" in note[0].body
+        assert fired(evaluate(after_actions(unknown, note, T0), T0 + MINUTE, settings), "reclassify.confidential") == []

@@ -1,0 +1,149 @@
+"""Reclassification rules against the sandbox, through a webhook and through a sweep: same result,
+nothing done twice; and an agent's change undone within a minute leaves the customer nothing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from connector.executor import Executor
+from connector.sweep import sweep_once
+from tests.site import AGENT
+from webhooks.receiver import create_receiver
+from webhooks.store import EventStore
+from webhooks.worker import Worker
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+LOCAL = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class WebhookPath:
+    """The sandbox's webhooks into the real receiver and store; a worker on a clock we move."""
+
+    def __init__(self, site, tmp_path):
+        self.site = site
+        self.store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+        self.store.migrate()
+        self.clock = {"now": LOCAL}
+        app = create_receiver(self.store, site.settings.project.key, b"secret", 2**20, clock=lambda: self.clock["now"])
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        requests.post(f"{site.url}/_sandbox/webhooks", json={"url": f"http://127.0.0.1:{self.server.server_port}/webhooks/jira", "secret": "secret"}).raise_for_status()
+        client = site.client()
+        self.worker = Worker(self.store, client, site.settings, Executor(client, site.settings), clock=lambda: self.clock["now"])
+
+    def drain(self) -> None:
+        """Let every delivery arrive, then let the worker take whatever is due now."""
+        pause, deadline = threading.Event(), datetime.now() + timedelta(seconds=20)
+        while self.site.state.webhooks.pending:
+            assert datetime.now() < deadline
+            pause.wait(0.02)
+        pause.wait(0.1)
+        while self.worker.run_once():
+            pass
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.store.dispose()
+
+
+def agent_edit(site, key: str, fields: dict) -> None:
+    requests.put(site.api(f"issue/{key}"), json={"fields": fields}, auth=(AGENT, "t")).raise_for_status()
+
+
+def outcome(site, key: str) -> tuple:
+    issue = site.issue(key)
+    firings = [f["rule"] for f in (issue.get("properties", {}).get("jsm-autopilot") or {}).get("firings", [])]
+    public = [c["body"]["content"][0]["content"][0]["text"] for c in site.comments_by_bot(key, public=True)]
+    return issue["fields"]["status"]["name"], firings, public
+
+
+@pytest.fixture
+def german_ticket(site_factory):
+    def make():
+        site = site_factory(T0 - timedelta(days=1))
+        org = requests.post(f"{site.url}/rest/servicedeskapi/organization", json={"name": "Muster AG"}, auth=(AGENT, "t")).json()["id"]
+        key = site.create(reporter="max@muster.example", **{site.settings.fields.organizations: [int(org)]})
+        site.move(key, "In Progress")
+        site.set_clock(T0)
+        return site, key
+    return make
+
+
+def test_consulting_through_a_sweep(german_ticket):
+    site, key = german_ticket()
+    agent_edit(site, key, {"issuetype": {"name": "Consulting Request"}})
+    site.set_clock(T0 + timedelta(minutes=1))
+    assert sweep_once(site.client(), site.settings).firings_applied == 0, "still within the grace period"
+    site.set_clock(T0 + timedelta(minutes=3))
+    sweep_once(site.client(), site.settings)
+    sweep_once(site.client(), site.settings)
+    status, firings, public = outcome(site, key)
+    assert firings == ["reclassify.consulting"] and len(public) == 1
+    assert public[0].startswith("Sehr geehrte Kundin")
+
+
+def test_consulting_through_a_webhook_gives_the_same_result(german_ticket, tmp_path):
+    swept_site, swept_key = german_ticket()
+    agent_edit(swept_site, swept_key, {"issuetype": {"name": "Consulting Request"}})
+    swept_site.set_clock(T0 + timedelta(minutes=3))
+    sweep_once(swept_site.client(), swept_site.settings)
+
+    site, key = german_ticket()
+    path = WebhookPath(site, tmp_path)
+    try:
+        agent_edit(site, key, {"issuetype": {"name": "Consulting Request"}})
+        path.drain()  # the worker saw the change at once: nothing yet, look again after the grace period
+        assert outcome(site, key)[1] == []
+        assert path.store.list_events()[0].status == "pending"
+        site.set_clock(T0 + timedelta(minutes=3))
+        path.clock["now"] = LOCAL + timedelta(minutes=3)
+        path.drain()
+        sweep_once(site.client(), site.settings)  # a sweep afterwards finds nothing left to do
+        assert outcome(site, key) == outcome(swept_site, swept_key)
+    finally:
+        path.close()
+
+
+def test_a_reclassification_undone_within_a_minute_leaves_the_customer_nothing(german_ticket, tmp_path):
+    site, key = german_ticket()
+    path = WebhookPath(site, tmp_path)
+    try:
+        agent_edit(site, key, {"issuetype": {"name": "Suggestion"}})
+        path.drain()
+        site.set_clock(T0 + timedelta(seconds=40))
+        agent_edit(site, key, {"issuetype": {"name": "Incident"}})
+        path.drain()
+        site.set_clock(T0 + timedelta(minutes=5))
+        path.clock["now"] = LOCAL + timedelta(minutes=5)
+        path.drain()
+        sweep_once(site.client(), site.settings)
+        status, firings, public = outcome(site, key)
+        assert (status, firings, public) == ("In Progress", [], [])
+    finally:
+        path.close()
+
+
+def test_accept_and_priority_through_webhooks(site_factory, tmp_path):
+    site = site_factory(T0)
+    path = WebhookPath(site, tmp_path)
+    try:
+        key = site.create()
+        site.comment(key, "We are looking into it.", by=AGENT)
+        agent_edit(site, key, {"issuetype": {"name": "Software Defect"}, "priority": {"name": "P1"}})
+        path.drain()
+        issue = requests.get(site.api(f"issue/{key}"), params={"fields": f"status,priority,{site.settings.fields.accepted_at}",
+                                                                "properties": "jsm-autopilot"}, auth=(AGENT, "t")).json()
+        assert issue["fields"]["status"]["name"] == "In Review by Service Desk"
+        assert issue["fields"][site.settings.fields.accepted_at] is not None
+        assert issue["fields"]["priority"]["name"] == "P2"
+        assert sorted(f["rule"] for f in issue["properties"]["jsm-autopilot"]["firings"]) == ["intake.accept", "reclassify.priority"]
+        before = len(site.requests_made())
+        assert sweep_once(site.client(), site.settings).firings_applied == 0
+        assert all(r["method"] == "GET" or r["path"].endswith("/search/jql") for r in site.requests_made()[before:])
+    finally:
+        path.close()
