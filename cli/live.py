@@ -278,3 +278,51 @@ def register(url: str, config: Path | None) -> None:
         _fail(f"webhook register: {error}")
     state = "registered" if created else "already registered"
     click.echo(f"Webhook {hook.get('name')!r} {state}: {hook.get('url')} for {', '.join(hook.get('events', []))}")
+
+
+@main.group()
+def triage() -> None:
+    """The type suggestions of triage.suggest."""
+
+
+@triage.command("evaluate")
+@click.option("--issues", "issues_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="A saved search/jql result of tickets agents have already typed (fields summary, description, issuetype).")
+@config_option
+def evaluate_triage(issues_file: Path, config: Path | None) -> None:
+    """Compare the suggestions with the types agents set: accuracy and a confusion table."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    from cli.main import _issues_from_file
+    from config.settings import TRIAGE_TARGETS
+    from connector.mapping import adf_to_text
+
+    settings = _settings_or_exit(config)
+    names = {getattr(settings.issue_types, key): key for key in TRIAGE_TARGETS}
+    confusion: Counter = Counter()
+    for issue in _issues_from_file(issues_file):
+        fields = issue.get("fields") or {}
+        actual = (fields.get("issuetype") or {}).get("name")
+        if actual not in names:
+            continue  # only tickets agents gave one of the target types
+        match = settings.vocabulary.suggest(f"{fields.get('summary') or ''}\n{adf_to_text(fields.get('description'))}")
+        confusion[(actual, getattr(settings.issue_types, match.type_key) if match else "(no suggestion)")] += 1
+    total = sum(confusion.values())
+    if not total:
+        _fail(f"{issues_file}: no ticket has one of the target types ({', '.join(names)})")
+    suggested = sum(n for (actual, guess), n in confusion.items() if guess != "(no suggestion)")
+    right = sum(n for (actual, guess), n in confusion.items() if actual == guess)
+    console = _console()
+    console.print(f"{total} ticket(s); suggestions made for {suggested} ({suggested / total:.0%}); "
+                  f"right {right} of {suggested} suggested ({(right / suggested if suggested else 0):.0%}), "
+                  f"{right / total:.0%} of all.")
+    columns = list(names) + ["(no suggestion)"]
+    table = Table(title="actual type (rows) / suggested (columns)", show_header=True, header_style="bold")
+    table.add_column("actual")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for actual in names:
+        table.add_row(actual, *[str(confusion[(actual, column)] or "") for column in columns])
+    console.print(table)

@@ -16,12 +16,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
 
 from config.durations import Duration
 from config.texts import Texts
+from config.vocabulary import Vocabulary
 from rules.catalogue import RULES
 
 DurationSetting = Annotated[
@@ -161,6 +163,18 @@ class Reclassification(_Section):
     grace: DurationSetting = Duration(seconds=120)
 
 
+TRIAGE_TARGETS = ("software_defect", "non_software_defect", "consulting_request", "support_request", "customisation", "suggestion")
+
+
+class Triage(_Section):
+    """Keywords that point to a target type; a suggestion needs `min_matches` of them and a lead
+    of `lead` over the runner-up, else nothing is said."""
+
+    min_matches: Annotated[int, Field(ge=1, le=20)] = 2
+    lead: Annotated[int, Field(ge=1, le=20)] = 1
+    vocabulary: dict[Literal[TRIAGE_TARGETS], dict[Language, list[Name]]] = {}
+
+
 class TemplateSettings(_Section):
     directory: str | None = None  # relative to app.yaml; overrides the shipped wording
 
@@ -225,6 +239,7 @@ class Settings(_Section):
     rules: RuleSwitches = RuleSwitches()
     webhooks: WebhookSettings = WebhookSettings()
     reclassification: Reclassification = Reclassification()
+    triage: Triage = Triage()
     # Issue security level id per support region, for reclassify.confidential.
     regions: dict[Name, Annotated[str, Field(pattern=r"^\d+$")]] = {}
     schedule: ScheduleSettings = ScheduleSettings()
@@ -232,6 +247,7 @@ class Settings(_Section):
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    _vocabulary: Vocabulary | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -255,6 +271,14 @@ class Settings(_Section):
                 f"{self.statuses.hand_back_to!r}"
             )
         return self
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The triage vocabulary, stemmed once (see config/vocabulary.py)."""
+        if self._vocabulary is None:
+            keywords = {key: {lang: tuple(words) for lang, words in by_language.items()} for key, by_language in self.triage.vocabulary.items()}
+            object.__setattr__(self, "_vocabulary", Vocabulary(keywords, self.triage.min_matches, self.triage.lead))
+        return self._vocabulary
 
     def is_enabled(self, rule_id: str) -> bool:
         return rule_id in self.rules.enabled

@@ -254,6 +254,7 @@ def _ticket(
         participants=participants,
         comments=_comments(key, raw_comments, reporter, participants, settings),
         summary=summary if isinstance(summary, str) else "",
+        description=adf_to_text(fields.get("description")).strip(),
         custom_fields=_custom_fields(fields, settings),
         firings=_firings(issue, key, settings),
         security_level=str(fields["security"]["id"]) if isinstance(fields.get("security"), Mapping) and fields["security"].get("id") else None,

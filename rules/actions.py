@@ -38,6 +38,14 @@ class InternalComment(Action):
 
 
 @dataclass(frozen=True)
+class TypeSuggestion(InternalComment):
+    """An internal note suggesting a target type, with the words that led to it."""
+
+    suggestion: str = ""
+    matched: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Transition(Action):
     to_status: str
     # None: use whichever transition leads to `to_status`.

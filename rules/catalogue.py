@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import reclassify, timers
+from rules import reclassify, timers, triage
 from rules.actions import Action
 from rules.model import Ticket, require_aware
 
@@ -72,7 +72,14 @@ RULES: tuple[Rule, ...] = (
                   + (f" and records it in {s.fields.accepted_at}" if s.fields.accepted_at else ""),
         lambda s: (s.statuses.opened,),
     ),
-    Rule("triage.suggest", "2.5", "suggest the likely target type as an internal comment"),
+    Rule(
+        triage.SUGGEST, "2.5", "suggest the likely target type as an internal comment",
+        triage.suggest_type,
+        lambda s: f"an internal note suggesting the type of a new {s.issue_types.incident} or {s.issue_types.request} "
+                  f"({sum(len(w) for by in s.triage.vocabulary.values() for w in by.values())} keywords, "
+                  f"at least {s.triage.min_matches} to match)",
+        lambda s: (s.statuses.opened, s.statuses.in_review),
+    ),
     Rule(
         reclassify.PRIORITY, "2.5.1", "defects need a priority; a Software Defect at P1 becomes P2",
         reclassify.defect_priority,

@@ -67,6 +67,7 @@ class Ticket:
     participants: frozenset[str] = frozenset()
     comments: tuple[Comment, ...] = ()
     summary: str = ""
+    description: str = ""
     custom_fields: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     # What the automation already did to this ticket, read back from Jira.
     firings: tuple[Firing, ...] = ()

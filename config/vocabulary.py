@@ -1,0 +1,94 @@
+"""Triage vocabulary: which words point to which ticket type, matched in English and German.
+
+Words are compared by their Snowball stems (inflections, umlauts and ß: "Abstürze" ~ "Absturz",
+"crashed" ~ "crash"). German compounds are split with CharSplit ("Benutzerimport" -> "Benutzer" +
+"Import"), so a keyword also matches inside a compound. Both libraries load their data here, once,
+so the rules that use this stay free of I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import snowballstemmer
+from compound_split import char_split
+
+_WORD = re.compile(r"\w+")
+_STEMMERS = {"en": snowballstemmer.stemmer("english"), "de": snowballstemmer.stemmer("german")}
+MIN_COMPOUND_LENGTH = 8  # shorter words are not split
+MIN_SPLIT_SCORE = 0.0  # CharSplit's confidence; below it the word is kept whole
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def _stem(word: str, language: str) -> str:
+    return _STEMMERS[language].stemWord(word)
+
+
+def _parts(word: str) -> list[str]:
+    """The word and, for a German compound, its body and head."""
+    if len(word) < MIN_COMPOUND_LENGTH or word.isdigit():
+        return [word]
+    splits = char_split.split_compound(word)
+    if splits and splits[0][0] > MIN_SPLIT_SCORE:
+        _, body, head = splits[0]
+        return [word, body.casefold(), head.casefold()]
+    return [word]
+
+
+@dataclass(frozen=True)
+class Match:
+    type_key: str
+    matched: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    # type key (issue_types role) -> language -> keywords as written in app.yaml
+    keywords: Mapping[str, Mapping[str, tuple[str, ...]]]
+    min_matches: int = 2
+    lead: int = 1
+    _stemmed: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _phrases(self, language: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(type key, keyword, stems) for every keyword, stemmed in each language once."""
+        if language not in self._stemmed:
+            self._stemmed[language] = [
+                (type_key, keyword, tuple(_stem(t, language) for t in _tokens(keyword)))
+                for type_key, by_language in self.keywords.items()
+                for words in by_language.values()
+                for keyword in words
+            ]
+        return self._stemmed[language]
+
+    def scores(self, text: str) -> dict[str, set[str]]:
+        """Keywords found in `text`, per type; both languages are tried, a ticket may mix them.
+        Keywords with the same stems ("configure", "configuration") count once."""
+        found: dict[str, dict[tuple[str, ...], str]] = {}
+        words = _tokens(text)
+        for language in _STEMMERS:
+            sequence = [_stem(w, language) for w in words]
+            parts = {_stem(p, language) for w in words for p in _parts(w)} if language == "de" else set(sequence)
+            for type_key, keyword, stems in self._phrases(language):
+                if len(stems) == 1:
+                    hit = stems[0] in parts
+                else:
+                    hit = any(tuple(sequence[i:i + len(stems)]) == stems for i in range(len(sequence) - len(stems) + 1))
+                if hit:
+                    found.setdefault(type_key, {}).setdefault(stems, keyword)
+        return {type_key: set(by_stems.values()) for type_key, by_stems in found.items()}
+
+    def suggest(self, text: str) -> Match | None:
+        """The clearly leading type, or None when nothing is clear."""
+        ranked = sorted(((len(words), key, words) for key, words in self.scores(text).items()), reverse=True)
+        if not ranked or ranked[0][0] < self.min_matches:
+            return None
+        if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < self.lead:
+            return None
+        count, key, words = ranked[0]
+        return Match(key, tuple(sorted(words)))

@@ -1,0 +1,31 @@
+"""`triage.suggest` (guide 2.5): for a new Incident or Request, suggest the likely target type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rules.actions import AUDIT_PREFIX, Action, TypeSuggestion
+from rules.model import Ticket, require_aware
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+SUGGEST = "triage.suggest"
+
+
+def suggest_type(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """One internal comment naming the type and the words that led to it; nothing when unclear."""
+    require_aware(now, "now")
+    types = settings.issue_types
+    new = ticket.status in (settings.statuses.opened, settings.statuses.in_review)
+    if not ticket.complete or not new or ticket.type not in (types.incident, types.request) or ticket.fired(SUGGEST):
+        return []
+    match = settings.vocabulary.suggest(f"{ticket.summary}\n{ticket.description}")
+    if match is None:
+        return []
+    type_name = getattr(types, match.type_key)
+    words = ", ".join(f'"{w}"' for w in match.matched)
+    reason = f"the ticket reads like a {type_name} (matched {words}); agents decide"
+    return [TypeSuggestion(ticket.key, SUGGEST, reason, body=f"{AUDIT_PREFIX} · {SUGGEST}: {reason}",
+                           suggestion=type_name, matched=match.matched)]

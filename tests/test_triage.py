@@ -1,0 +1,87 @@
+"""triage.suggest and `triage evaluate`: suggestions from the ticket's words, English and German."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from click.testing import CliRunner
+
+import cli.live  # noqa: F401  (registers the commands)
+from cli.main import main
+from config.loader import settings_from_mapping
+from rules.actions import TypeSuggestion
+from rules.catalogue import evaluate
+from rules.model import Firing, Ticket
+from tests.conftest import ROOT, berlin, shipped_settings_data
+
+T0 = berlin(2026, 3, 2, 10, 0)
+
+
+def new_ticket(summary: str, description: str = "", issue_type: str = "Incident", status: str = "Opened") -> Ticket:
+    return Ticket(key="SD-3", type=issue_type, status=status, status_since=T0, created=T0, summary=summary, description=description)
+
+
+def suggestion(ticket: Ticket, settings) -> TypeSuggestion | None:
+    found = [a for a in evaluate(ticket, T0, settings) if a.rule == "triage.suggest"]
+    return found[0] if found else None
+
+
+def test_a_german_defect_with_compounds_and_inflections(settings):
+    made = suggestion(new_ticket("Benutzerimport stürzt ab", "Beim Hochladen kommen Abstürze und Fehlermeldungen."), settings)
+    assert made.suggestion == "Software Defect"
+    assert {"absturz", "fehlermeldung", "fehler"} <= set(made.matched)  # "Fehlermeldungen" holds "Fehler"
+    assert made.body.startswith("jsm-autopilot · triage.suggest: the ticket reads like a Software Defect")
+
+
+def test_an_english_suggestion(settings):
+    made = suggestion(new_ticket("Idea: improve the catalogue", "It would be nice to have a wish list feature", "Request"), settings)
+    assert made.suggestion == "Suggestion" and "would be nice" in made.matched
+
+
+def test_umlaut_and_sharp_s_spellings_meet():
+    data = shipped_settings_data()
+    data["triage"] = {"min_matches": 1, "vocabulary": {"customisation": {"de": ["Größe", "Schnittstelle"]}}}
+    settings = settings_from_mapping(data, base_directory=ROOT)
+    made = suggestion(new_ticket("Bitte die Grösse der Schnittstellen anpassen"), settings)
+    assert made.suggestion == "Customisation" and set(made.matched) == {"Größe", "Schnittstelle"}
+
+
+def test_nothing_is_said_when_nothing_is_clear(settings):
+    assert suggestion(new_ticket("Hello", "Please call me back."), settings) is None
+    tie = new_ticket("Question about an error", "")  # one support word, one defect word
+    assert suggestion(tie, settings) is None
+
+
+def test_only_new_incidents_and_requests_and_only_once(settings):
+    text = ("Systemausfall", "Server nicht erreichbar, kompletter Ausfall")
+    assert suggestion(new_ticket(*text, issue_type="Software Defect"), settings) is None
+    assert suggestion(new_ticket(*text, status="In Progress"), settings) is None
+    assert suggestion(new_ticket(*text), settings).suggestion == "Non-Software Defect"
+    already = replace(new_ticket(*text), firings=(Firing("triage.suggest", T0),))
+    assert suggestion(already, settings) is None
+
+
+def test_plan_json_carries_the_suggestion_and_the_words(tmp_path):
+    from tests.jira_json import IssueBuilder, user
+
+    issue = IssueBuilder("SD-77", "Incident", "Opened", T0, user("qm:c", "C", "customer"), summary="Anmeldeproblem: Fehler beim Login, Absturz")
+    path = tmp_path / "issues.json"
+    path.write_text(json.dumps({"issues": [issue.json()]}))
+    result = CliRunner().invoke(main, ["plan", "--issues", str(path), "--at", T0.isoformat(), "--json", "--config", str(ROOT / "app.yaml")])
+    action = next(a for a in json.loads(result.stdout) if a["rule"] == "triage.suggest")
+    assert action["kind"] == "internal_comment"
+    assert action["suggestion"] == "Software Defect" and {"fehler", "absturz"} <= set(action["matched"])
+
+
+def test_evaluate_prints_accuracy_and_a_confusion_table(tmp_path):
+    typed = [("Software Defect", "Absturz mit Fehlermeldung"), ("Software Defect", "Error: crash on upload, exception"),
+             ("Suggestion", "Idea to improve the reports"), ("Support Request", "Where is my invoice? Question about the licence"),
+             ("Non-Software Defect", "Hello")]
+    issues = [{"key": f"SD-{n}", "fields": {"summary": text, "description": None, "issuetype": {"name": kind}}} for n, (kind, text) in enumerate(typed)]
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"issues": issues}))
+    result = CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--config", str(ROOT / "app.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "5 ticket(s); suggestions made for 4 (80%); right 4 of 4 suggested (100%), 80% of all." in result.stdout
+    assert "(no suggestion)" in result.stdout
