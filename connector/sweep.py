@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable
 
 from config.settings import Settings
+from connector.channel import email_tickets
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
@@ -96,6 +97,7 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     listener = on_firing or (lambda actions, outcome: None)
     context = _Context(client, settings, executor, fields, properties, now, report, listener, guard or NoGuard(), started, local_clock)
     try:
+        context.by_email = email_tickets(client, settings)
         for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
             if stop is not None and stop.is_set():
                 break  # the service is stopping; the next sweep goes on from Jira's state
@@ -122,19 +124,23 @@ class _Context:
     guard: Guard
     started: datetime
     local_clock: Callable[[], datetime]
+    by_email: set[str] = field(default_factory=set)
 
 
 def _read(context: _Context, key: str, issue_json: dict | None = None):
     """The ticket, from the search result when given and complete enough, else from the issue."""
+    def with_channel(ticket):
+        return replace(ticket, channel="email") if key in context.by_email else ticket
+
     if issue_json is not None:
         try:
-            return issue_json, ticket_from_issue_json(issue_json, context.settings)
+            return issue_json, with_channel(ticket_from_issue_json(issue_json, context.settings))
         except IssueMappingError as error:
             if "fetch" not in error.problem:
                 raise
     # Search results carry a limited changelog and comments; the issue itself has them all.
     issue_json = context.client.get_issue(key, context.fields, expand="changelog", properties=context.properties)
-    return issue_json, ticket_from_issue_json(issue_json, context.settings)
+    return issue_json, with_channel(ticket_from_issue_json(issue_json, context.settings))
 
 
 def _handle_issue(context: _Context, issue_json: dict) -> None:

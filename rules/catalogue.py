@@ -64,7 +64,12 @@ def _resolved(settings: "Settings") -> tuple[str, ...]:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("intake.email_request", "2.5", "a ticket that arrived by e-mail is typed Request"),
+    Rule(
+        reclassify.EMAIL, "2.5", "a ticket that arrived by e-mail is typed Request",
+        reclassify.email_is_a_request,
+        lambda s: f"a ticket that came in by e-mail (JQL request-channel-type = email) is typed {s.issue_types.request!r}",
+        lambda s: (s.statuses.opened,),
+    ),
     Rule(
         reclassify.ACCEPT, "3", "first agent response moves Opened to In Review and records acceptance",
         reclassify.accept_on_first_response,

@@ -74,6 +74,8 @@ class Ticket:
     # When the current issue type was set (an agent's reclassification), and the security level.
     type_since: datetime | None = None
     security_level: str | None = None
+    # How the ticket came in ("email", "portal", ...), when the connector asked Jira; None: unknown.
+    channel: str | None = None
     # False for the trimmed issue inside some webhook payloads: rules do not decide on those.
     complete: bool = True
 

@@ -12,6 +12,7 @@ from rules.model import Role, Ticket, require_aware
 if TYPE_CHECKING:
     from config.settings import Settings
 
+EMAIL = "intake.email_request"
 ACCEPT = "intake.accept"
 PRIORITY = "reclassify.priority"
 SUGGESTION = "reclassify.suggestion"
@@ -44,6 +45,20 @@ def settled_at(ticket: Ticket, settings: "Settings") -> datetime | None:
 
 def _handled_since_type_change(ticket: Ticket, rule: str) -> bool:
     return bool(ticket.fired(rule, after=ticket.type_since))
+
+
+def email_is_a_request(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
+    """`intake.email_request`: a ticket that came in by e-mail is typed Request (2.5), unless an
+    agent has already given it a type."""
+    require_aware(now, "now")
+    request = settings.issue_types.request
+    if not ticket.complete or ticket.channel != "email" or ticket.status != settings.statuses.opened or ticket.type == request:
+        return []
+    if ticket.fired(EMAIL) or (ticket.type_since is not None and ticket.type_since != ticket.created):
+        return []
+    reason = f"the ticket came in by e-mail, and e-mail tickets open as {request} (it was {ticket.type})"
+    return [FieldChange(ticket.key, EMAIL, reason, field="issuetype", value={"name": request}),
+            audit_note(ticket.key, EMAIL, reason)]
 
 
 def accept_on_first_response(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

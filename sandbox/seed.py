@@ -3,7 +3,7 @@
 {"now": ISO, "users": [{"email", "displayName", "accountType", "accountId"}],
  "personal_access_tokens": {"<token>": "<email>"}, "organisations": ["Muster AG", ...],
  "issues": [{"type", "summary", "reporter", "organisation", "status", "created", "status_since",
-             "priority", "custom_fields": {}, "properties": {},
+             "priority", "channel" ("email" | "portal"), "custom_fields": {}, "properties": {},
              "comments": [{"author", "body", "created", "public"}]}]}
 """
 
@@ -47,6 +47,7 @@ def apply_seed(state: SandboxState, document: dict) -> list[str]:
             issue = state.create_issue(reporter, spec["type"], spec.get("summary", "Seeded ticket"),
                                        priority=spec.get("priority"), description=spec.get("description", ""))
             issue.custom_fields.update(spec.get("custom_fields", {}))
+            issue.channel = spec.get("channel", "portal")
             if spec.get("organisation"):
                 issue.custom_fields[state.organizations_field] = [by_name[spec["organisation"]]]
             issue.properties.update(spec.get("properties", {}))

@@ -129,3 +129,23 @@ class TestConfidential:
         note = fired(evaluate(unknown, T0, settings), "reclassify.confidential")
         assert [type(a) for a in note] == [InternalComment] and "no support region" in note[0].body
         assert fired(evaluate(after_actions(unknown, note, T0), T0 + MINUTE, settings), "reclassify.confidential") == []
+
+
+class TestEmail:
+    def _mailed(self, **changes) -> Ticket:
+        # Never retyped: the type was set when the ticket was created.
+        fields = {"channel": "email", "type_since": T0 - timedelta(days=2), **changes}
+        return ticket("Incident", status="Opened", **fields)
+
+    def test_an_email_ticket_is_typed_request(self, settings):
+        actions = fired(evaluate(self._mailed(), T0, settings), "intake.email_request")
+        assert actions[0] == FieldChange("SD-5", "intake.email_request", actions[0].reason, field="issuetype", value={"name": "Request"})
+        assert "came in by e-mail" in actions[1].body
+
+    def test_portal_tickets_and_unknown_channels_keep_their_type(self, settings):
+        for channel in ("portal", None):
+            assert fired(evaluate(self._mailed(channel=channel), T0, settings), "intake.email_request") == []
+
+    def test_an_agents_choice_of_type_is_kept(self, settings):
+        retyped = self._mailed(type_since=T0 - timedelta(hours=1))  # changed after creation
+        assert fired(evaluate(retyped, T0, settings), "intake.email_request") == []

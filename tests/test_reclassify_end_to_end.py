@@ -147,3 +147,29 @@ def test_accept_and_priority_through_webhooks(site_factory, tmp_path):
         assert all(r["method"] == "GET" or r["path"].endswith("/search/jql") for r in site.requests_made()[before:])
     finally:
         path.close()
+
+
+def test_an_email_ticket_becomes_a_request_through_a_sweep_and_through_a_webhook(site_factory, tmp_path):
+    results = []
+    for path_kind in ("sweep", "webhook"):
+        site = site_factory(T0)
+        seed = {"issues": [{"type": "Incident", "summary": "Mail from customer", "reporter": "claire@acme.example",
+                            "created": (T0 - timedelta(hours=1)).isoformat(), "channel": "email"},
+                           {"type": "Incident", "summary": "Portal ticket", "reporter": "claire@acme.example",
+                            "created": (T0 - timedelta(hours=1)).isoformat()}]}
+        mailed, portal = requests.post(f"{site.url}/_sandbox/seed", json=seed).json()["issues"]
+        if path_kind == "sweep":
+            sweep_once(site.client(), site.settings)
+        else:
+            (tmp_path / path_kind).mkdir()
+            path = WebhookPath(site, tmp_path / path_kind)
+            try:
+                site.comment(mailed, "internal look", by=AGENT)  # any change: Jira sends a webhook
+                path.drain()
+            finally:
+                path.close()
+        types = {key: requests.get(site.api(f"issue/{key}"), params={"fields": "issuetype"}, auth=(AGENT, "t")).json()["fields"]["issuetype"]["name"]
+                 for key in (mailed, portal)}
+        results.append(types[mailed])
+        assert types[portal] == "Incident"
+    assert results == ["Request", "Request"]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError, JiraRefused
+from connector.channel import came_by_email, needs_channel
 from connector.executor import Executor
 from connector.holds import Guard, NoGuard, TicketBusy
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
@@ -81,6 +82,8 @@ class Worker:
         with self.guard.hold(event.issue) as held:
             issue_json = self.client.get_issue(event.issue, fields_to_read(self.settings), expand="changelog", properties=properties)
             ticket = ticket_from_issue_json(issue_json, self.settings)
+            if needs_channel(ticket, self.settings) and came_by_email(self.client, self.settings, ticket.key):
+                ticket = replace(ticket, channel="email")
             now = self.client.server_time()
             actions = evaluate(ticket, now, self.settings)
             for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now) if actions else []:
