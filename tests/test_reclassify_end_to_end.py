@@ -11,6 +11,7 @@ import requests
 from werkzeug.serving import make_server
 
 from connector.executor import Executor
+from connector.mapping import adf_to_text
 from connector.sweep import sweep_once
 from tests.site import AGENT
 from webhooks.receiver import create_receiver
@@ -58,7 +59,7 @@ def agent_edit(site, key: str, fields: dict) -> None:
 def outcome(site, key: str) -> tuple:
     issue = site.issue(key)
     firings = [f["rule"] for f in (issue.get("properties", {}).get("jsm-autopilot") or {}).get("firings", [])]
-    public = [c["body"]["content"][0]["content"][0]["text"] for c in site.comments_by_bot(key, public=True)]
+    public = [adf_to_text(c["body"]) for c in site.comments_by_bot(key, public=True)]
     return issue["fields"]["status"]["name"], firings, public
 
 
@@ -173,3 +174,29 @@ def test_an_email_ticket_becomes_a_request_through_a_sweep_and_through_a_webhook
         results.append(types[mailed])
         assert types[portal] == "Incident"
     assert results == ["Request", "Request"]
+
+
+@pytest.mark.parametrize("path_kind", ["sweep", "webhook"])
+def test_suggestion_and_confidential_through_each_path(german_ticket, tmp_path, path_kind):
+    site, key = german_ticket()
+    path = WebhookPath(site, tmp_path) if path_kind == "webhook" else None
+    try:
+        agent_edit(site, key, {"issuetype": {"name": "Suggestion"}, site.settings.fields.confidential: "Ja"})
+        if path:
+            path.drain()
+        site.set_clock(T0 + timedelta(minutes=3))
+        if path:
+            path.clock["now"] = LOCAL + timedelta(minutes=3)
+            path.drain()
+        else:
+            sweep_once(site.client(), site.settings)
+        sweep_once(site.client(), site.settings)  # and a sweep afterwards adds nothing
+        status, firings, public = outcome(site, key)
+        assert status == "Resolved"
+        assert sorted(firings) == ["reclassify.confidential", "reclassify.suggestion"]
+        assert len(public) == 1 and "Produktmanagement" in public[0]
+        security = requests.get(site.api(f"issue/{key}"), params={"fields": "security"}, auth=(AGENT, "t")).json()["fields"]["security"]
+        assert security["id"] == "10100"  # Muster AG's region, emea
+    finally:
+        if path:
+            path.close()
