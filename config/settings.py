@@ -161,6 +161,9 @@ class Reclassification(_Section):
     # An agent's type change must hold this long before the customer hears of it: a change undone
     # within it (a slip of the mouse) leaves no comment that no longer holds.
     grace: DurationSetting = Duration(seconds=120)
+    # Only changes (and, for triage, new tickets) this recent are acted on: installing the
+    # service on a site with history must not send comments about old reclassifications.
+    window: DurationSetting = Duration(days=1)
 
 
 TRIAGE_TARGETS = ("software_defect", "non_software_defect", "consulting_request", "support_request", "customisation", "suggestion")

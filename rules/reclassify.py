@@ -37,14 +37,24 @@ def _is_open(ticket: Ticket, settings: "Settings") -> bool:
 
 
 def settled_at(ticket: Ticket, settings: "Settings") -> datetime | None:
-    """When an agent's type change has held long enough to tell the customer; None: long held."""
-    if ticket.type_since is None:
+    """When an agent's type change has held long enough to tell the customer; None: unknown."""
+    if ticket.type_since is None or ticket.type_since == ticket.created:
         return None
     return add_duration(ticket.type_since, settings.reclassification.grace, settings.project.zone)
 
 
 def _handled_since_type_change(ticket: Ticket, rule: str) -> bool:
     return bool(ticket.fired(rule, after=ticket.type_since))
+
+
+def recent(moment: datetime | None, now: datetime, settings: "Settings") -> bool:
+    """Within `reclassification.window` of now: older events predate the automation's watch."""
+    return moment is not None and now < add_duration(moment, settings.reclassification.window, settings.project.zone)
+
+
+def _reclassified_recently(ticket: Ticket, now: datetime, settings: "Settings") -> bool:
+    """The type was changed after creation (a reclassification), and not long ago."""
+    return ticket.type_since is not None and ticket.type_since != ticket.created and recent(ticket.type_since, now, settings)
 
 
 def email_is_a_request(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
@@ -91,7 +101,7 @@ def defect_priority(ticket: Ticket, now: datetime, settings: "Settings") -> list
                   f"a {types.non_software_defect}; set to {priorities.p2}")
         return [FieldChange(ticket.key, PRIORITY, reason, field="priority", value={"name": priorities.p2}),
                 audit_note(ticket.key, PRIORITY, reason)]
-    if ticket.priority is None and not _handled_since_type_change(ticket, PRIORITY):
+    if ticket.priority is None and _reclassified_recently(ticket, now, settings) and not _handled_since_type_change(ticket, PRIORITY):
         allowed = f"{priorities.p2}-{priorities.p4}" if ticket.type == types.software_defect else f"{priorities.p1}-{priorities.p4}"
         reason = f"a {ticket.type} needs a priority ({allowed}); please set one"
         return [audit_note(ticket.key, PRIORITY, reason)]
@@ -100,6 +110,8 @@ def defect_priority(ticket: Ticket, now: datetime, settings: "Settings") -> list
 
 def _after_reclassification(ticket: Ticket, now: datetime, settings: "Settings", wanted_type: str, rule: str) -> bool:
     if not _is_open(ticket, settings) or ticket.type != wanted_type or _handled_since_type_change(ticket, rule):
+        return False
+    if not _reclassified_recently(ticket, now, settings):
         return False
     settled = settled_at(ticket, settings)
     return settled is None or now >= settled

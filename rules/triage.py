@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rules.actions import AUDIT_PREFIX, Action, TypeSuggestion
 from rules.model import Ticket, require_aware
+from rules.reclassify import recent
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -21,6 +22,8 @@ def suggest_type(ticket: Ticket, now: datetime, settings: "Settings") -> list[Ac
     new = ticket.status in (settings.statuses.opened, settings.statuses.in_review)
     if not ticket.complete or not new or ticket.type not in (types.incident, types.request) or ticket.fired(SUGGEST):
         return []
+    if not recent(ticket.created, now, settings):
+        return []  # tickets from before the automation watched are not triaged after the fact
     match = settings.vocabulary.suggest(f"{ticket.summary}\n{ticket.description}")
     if match is None:
         return []

@@ -63,13 +63,15 @@ class Step:
     day: int
     key: str
     who: str  # "customer" or "agent"
-    what: str  # "comment" or a status to move to
+    what: str  # "comment", "priority:<name>", or a status to move to
     text: str = ""
 
 
 def demo_script() -> list[Step]:
     """What people do during the 60 days (keys follow the seed's order)."""
     return [
+        Step(2, "SD-20", "agent", "comment", "Thank you, we are looking into it."),
+        Step(4, "SD-28", "agent", "priority:P1"),
         Step(3, "SD-9", "customer", "comment", "Sorry for the delay, I will send the log file this week."),
         Step(6, "SD-12", "customer", "comment", "Danke, funktioniert jetzt. Das Ticket kann geschlossen werden."),
         Step(9, "SD-15", "customer", "comment", "Unfortunately the error still occurs."),

@@ -59,6 +59,9 @@ class _Session:
         body = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
         self.http.post(f"{self.url}/rest/api/3/issue/{key}/comment", json={"body": body}).raise_for_status()
 
+    def set_priority(self, key: str, name: str) -> None:
+        self.http.put(f"{self.url}/rest/api/3/issue/{key}", json={"fields": {"priority": {"name": name}}}).raise_for_status()
+
     def move(self, key: str, status: str, text: str) -> None:
         offered = self.http.get(f"{self.url}/rest/api/3/issue/{key}/transitions").json()["transitions"]
         chosen = next(t for t in offered if t["to"]["name"] == status)
@@ -129,9 +132,17 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
                     reporter = state.issues[step.key].reporter.email
                 if step.who == "customer":
                     _Session(sandbox_url, reporter).comment(step.key, step.text)
+                    doing = "replies"
+                elif step.what == "comment":
+                    agent.comment(step.key, step.text)
+                    doing = "answers"
+                elif step.what.startswith("priority:"):
+                    agent.set_priority(step.key, step.what.split(":", 1)[1])
+                    doing = f"sets priority {step.what.split(':', 1)[1]}"
                 else:
                     agent.move(step.key, step.what, step.text)
-                progress.console.print(f"[dim]day {day:>2}  {step.key:<6} {step.who} {'replies' if step.what == 'comment' else 'moves it to ' + step.what}[/dim]")
+                    doing = f"moves it to {step.what}"
+                progress.console.print(f"[dim]day {day:>2}  {step.key:<6} {step.who} {doing}[/dim]")
             _wait_until_quiet(state, store)
             swept = set()
             service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))

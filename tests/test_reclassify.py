@@ -104,6 +104,16 @@ class TestSuggestionAndConsulting:
         undone = ticket("Incident", type_since=T0 + timedelta(seconds=30))
         assert [a for a in evaluate(undone, T0 + 5 * MINUTE, settings) if isinstance(a, PublicComment)] == []
 
+    def test_a_ticket_created_with_the_type_is_no_reclassification(self, settings):
+        created_so = ticket("Consulting Request", type_since=T0 - timedelta(days=2))  # == created
+        assert fired(evaluate(created_so, T0 + 5 * MINUTE, settings), "reclassify.consulting") == []
+
+    def test_old_reclassifications_are_not_announced_after_the_fact(self, settings):
+        # Installing the service on a site with history: a change made two days ago stays quiet.
+        old = ticket("Suggestion", type_since=T0 - timedelta(days=1, minutes=1))
+        assert fired(evaluate(old, T0, settings), "reclassify.suggestion") == []
+        assert fired(evaluate(ticket("Software Defect", type_since=T0 - timedelta(days=1, minutes=1)), T0, settings), "reclassify.priority") == []
+
     def test_resolved_or_closed_tickets_are_left_alone(self, settings):
         assert fired(evaluate(ticket("Suggestion", status="Resolved"), T0 + 5 * MINUTE, settings), "reclassify.suggestion") == []
 

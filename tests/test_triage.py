@@ -53,6 +53,13 @@ def test_nothing_is_said_when_nothing_is_clear(settings):
     assert suggestion(tie, settings) is None
 
 
+def test_tickets_from_before_the_window_are_not_triaged(settings):
+    from datetime import timedelta
+
+    old = replace(new_ticket("Systemausfall", "Server nicht erreichbar, kompletter Ausfall"), created=T0 - timedelta(days=3))
+    assert suggestion(old, settings) is None
+
+
 def test_only_new_incidents_and_requests_and_only_once(settings):
     text = ("Systemausfall", "Server nicht erreichbar, kompletter Ausfall")
     assert suggestion(new_ticket(*text, issue_type="Software Defect"), settings) is None
