@@ -200,3 +200,32 @@ def test_suggestion_and_confidential_through_each_path(german_ticket, tmp_path, 
     finally:
         if path:
             path.close()
+
+
+def test_accept_and_priority_through_a_sweep(site_factory):
+    site = site_factory(T0)
+    key = site.create()
+    site.comment(key, "We are looking into it.", by=AGENT)
+    agent_edit(site, key, {"issuetype": {"name": "Software Defect"}, "priority": {"name": "P1"}})
+    sweep_once(site.client(), site.settings)
+    assert sweep_once(site.client(), site.settings).firings_applied == 0
+    issue = requests.get(site.api(f"issue/{key}"), params={"fields": "status,priority", "properties": "jsm-autopilot"}, auth=(AGENT, "t")).json()
+    assert (issue["fields"]["status"]["name"], issue["fields"]["priority"]["name"]) == ("In Review by Service Desk", "P2")
+    assert sorted(f["rule"] for f in issue["properties"]["jsm-autopilot"]["firings"]) == ["intake.accept", "reclassify.priority"]
+
+
+@pytest.mark.parametrize("path_kind", ["sweep", "webhook"])
+def test_triage_suggests_once_through_each_path(site_factory, tmp_path, path_kind):
+    site = site_factory(T0)
+    path = WebhookPath(site, tmp_path) if path_kind == "webhook" else None
+    try:
+        key = site.create(summary="Benutzerimport stürzt ab", description=site.body("Beim Hochladen kommen Abstürze und Fehlermeldungen."))
+        if path:
+            path.drain()
+        sweep_once(site.client(), site.settings)
+        notes = [adf_to_text(c["body"]) for c in site.comments_by_bot(key, public=False)]
+        assert len(notes) == 1 and notes[0].startswith("jsm-autopilot · triage.suggest: the ticket reads like a Software Defect")
+        assert site.comments_by_bot(key, public=True) == []
+    finally:
+        if path:
+            path.close()
