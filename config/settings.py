@@ -157,6 +157,14 @@ class Confirmation(_Section):
     negations: dict[Language, list[Name]] = {}
 
 
+class ProductManagement(_Section):
+    """Where reclassify.suggestion files a linked issue for product management."""
+
+    project: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,9}$")]
+    issue_type: Name = "Idea"
+    link_type: Name = "Relates"
+
+
 class Reclassification(_Section):
     # An agent's type change must hold this long before the customer hears of it: a change undone
     # within it (a slip of the mouse) leaves no comment that no longer holds.
@@ -164,6 +172,8 @@ class Reclassification(_Section):
     # Only changes (and, for triage, new tickets) this recent are acted on: installing the
     # service on a site with history must not send comments about old reclassifications.
     window: DurationSetting = Duration(days=1)
+    # null: suggestions are only forwarded by the comment; set: also as a linked issue there.
+    product_management: ProductManagement | None = None
 
 
 TRIAGE_TARGETS = ("software_defect", "non_software_defect", "consulting_request", "support_request", "customisation", "suggestion")

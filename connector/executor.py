@@ -24,7 +24,7 @@ from config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document
 from connector.mapping import adf_to_text
-from rules.actions import Action, FieldChange, InternalComment, PublicComment, Transition
+from rules.actions import Action, FieldChange, InternalComment, LinkedIssue, PublicComment, Transition
 from rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.executor")
@@ -86,6 +86,9 @@ class Executor:
         transitions = [a for a in group if isinstance(a, Transition)]
         notes = [a for a in group if isinstance(a, InternalComment)]
         changes = {a.field: a.value for a in group if isinstance(a, FieldChange)}
+        for linked in (a for a in group if isinstance(a, LinkedIssue)):
+            # Before the logged call: if anything after it fails, the retry finds this issue again.
+            self._linked_issue_once(key, linked)
         record = {"key": self.settings.automation.property_key, "value": new_log}
         body: dict = {"properties": [record]}
         if public:
@@ -108,6 +111,28 @@ class Executor:
         for note in notes:
             self._add_note(key, note)
         return status
+
+    def _linked_issue_once(self, key: str, linked: LinkedIssue) -> str:
+        """File the linked issue and link it, unless an earlier attempt did (found by the property
+        the issue carries); returns its key."""
+        from connector.sweep import jql_string
+
+        marker = self.settings.automation.property_key
+        jql = (f"project = {jql_string(linked.project)} AND issue.property[{marker}].source = {jql_string(key)} "
+               f"AND issue.property[{marker}].rule = {jql_string(linked.rule)}")
+        found = next(iter(self.client.search(jql, ["issuelinks"], page_size=1)), None)
+        if found is None:
+            created = self.client.call("POST", self.client.api("issue"), body={
+                "fields": {"project": {"key": linked.project}, "issuetype": {"name": linked.issue_type}, "summary": linked.summary},
+                "properties": [{"key": marker, "value": {"source": key, "rule": linked.rule}}],
+            })
+            other, links = created["key"], []
+        else:
+            other, links = found["key"], (found.get("fields") or {}).get("issuelinks") or []
+        if not any((link.get("outwardIssue") or link.get("inwardIssue") or {}).get("key") == key for link in links):
+            self.client.call("POST", self.client.api("issueLink"), body={
+                "type": {"name": linked.link_type}, "inwardIssue": {"key": other}, "outwardIssue": {"key": key}})
+        return other
 
     def _send_transition(self, ticket: Ticket, status: str, target: Transition, body: dict) -> None:
         try:

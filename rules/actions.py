@@ -54,6 +54,18 @@ class Transition(Action):
 
 
 @dataclass(frozen=True)
+class LinkedIssue(Action):
+    """An issue in another project (product management), linked to this ticket. Its summary names
+    the ticket only: the customer's text stays in the service desk."""
+
+    project: str
+    issue_type: str
+    summary: str
+    link_type: str
+    kind: ClassVar[str] = "linked_issue"
+
+
+@dataclass(frozen=True)
 class FieldChange(Action):
     field: str
     value: object

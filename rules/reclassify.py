@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import Action, FieldChange, PublicComment, Transition, audit_note
+from rules.actions import Action, FieldChange, LinkedIssue, PublicComment, Transition, audit_note
 from rules.clock import add_duration
 from rules.model import Role, Ticket, require_aware
 
@@ -125,9 +125,15 @@ def forward_suggestion(ticket: Ticket, now: datetime, settings: "Settings") -> l
     reason = f"reclassified as {settings.issue_types.suggestion}: forwarded to product management and resolved"
     language = ticket.language if ticket.language in ("en", "de") else settings.language.default
     body = settings.texts.render(language, "reclassify_suggestion", key=ticket.key)
-    return [PublicComment(ticket.key, SUGGESTION, reason, body=body, language=language, template="reclassify_suggestion"),
-            Transition(ticket.key, SUGGESTION, reason, to_status=settings.statuses.resolved, transition=settings.transitions.resolve),
-            audit_note(ticket.key, SUGGESTION, reason)]
+    actions: list[Action] = [PublicComment(ticket.key, SUGGESTION, reason, body=body, language=language, template="reclassify_suggestion")]
+    product_management = settings.reclassification.product_management
+    if product_management is not None:
+        actions.append(LinkedIssue(ticket.key, SUGGESTION, reason, project=product_management.project,
+                                   issue_type=product_management.issue_type, summary=f"Suggestion from {ticket.key}",
+                                   link_type=product_management.link_type))
+    actions.append(Transition(ticket.key, SUGGESTION, reason, to_status=settings.statuses.resolved, transition=settings.transitions.resolve))
+    actions.append(audit_note(ticket.key, SUGGESTION, reason))
+    return actions
 
 
 def consulting_budget(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

@@ -58,6 +58,15 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     def field_value(issue: StoredIssue | None, name: str) -> Any:
         lowered = name.lower()
+        if lowered.startswith("issue.property["):
+            # issue.property[key].path: the entity-property clause of JQL
+            key_part, _, path = name[len("issue.property["):].partition("]")
+            if issue is None:
+                return None
+            value: Any = issue.properties.get(key_part)
+            for step in filter(None, path.lstrip(".").split(".")):
+                value = value.get(step) if isinstance(value, dict) else None
+            return value
         custom = None
         if lowered.startswith("cf[") and lowered.endswith("]"):
             custom = f"customfield_{lowered[3:-1]}"
@@ -72,7 +81,7 @@ def blueprint(state: SandboxState) -> Blueprint:
         if custom is not None:
             return issue.custom_fields.get(custom)
         if lowered == "project":
-            return state.project_key
+            return issue.project or state.project_key
         if lowered in ("key", "issuekey"):
             return issue.key
         if lowered == "status":
@@ -199,14 +208,16 @@ def blueprint(state: SandboxState) -> Blueprint:
             raise SandboxError(400, "", {"fields": "Field 'fields' is required."})
         with state.lock:
             project = (fields.get("project") or {}).get("key") or (fields.get("project") or {}).get("id")
-            if project not in (state.project_key, "10000"):
+            if project == "10000":
+                project = state.project_key
+            if project != state.project_key and project not in state.other_projects:
                 raise SandboxError(400, "", {"project": "Specify a valid project ID or key"})
             issue_type = (fields.get("issuetype") or {}).get("name")
             if not issue_type:
                 raise SandboxError(400, "", {"issuetype": "Specify an issue type"})
             if not fields.get("summary"):
                 raise SandboxError(400, "", {"summary": "You must specify a summary of the issue."})
-            issue = state.create_issue(g.user, issue_type, str(fields["summary"]))
+            issue = state.create_issue(g.user, issue_type, str(fields["summary"]), project=project)
             rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype", "summary")}
             apply_fields(issue, rest, version)
             apply_properties(issue, body.get("properties") or [])

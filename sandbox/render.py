@@ -146,7 +146,9 @@ class Renderer:
         if name in ("reporter", "creator"):
             return self.user(issue.reporter)
         if name == "project":
-            return {"id": "10000", "key": state.project_key, "name": f"{state.project_key} Service Desk", "projectTypeKey": "service_desk"}
+            project = issue.project or state.project_key
+            return {"id": "10000" if project == state.project_key else "10001", "key": project, "name": f"{project} project",
+                    "projectTypeKey": "service_desk" if project == state.project_key else "software"}
         if name == "description":
             return self.body(issue.description) if issue.description else None
         if name == "comment":

@@ -81,6 +81,7 @@ class StoredIssue:
     properties: dict[str, Any] = field(default_factory=dict)
     links: list[dict] = field(default_factory=list)
     channel: str = "portal"
+    project: str = ""
 
 
 class SandboxState:
@@ -105,7 +106,8 @@ class SandboxState:
         self.webhooks = WebhookSender()
         self.registered_webhooks: list[dict] = []
         self.settings = None  # the site's configuration (statuses, priorities, fields), when known
-        self._next_issue_number = 0
+        self._next_issue_number: dict[str, int] = {}
+        self.other_projects: set[str] = set()  # e.g. a product-management project
         self._next_id = 10000
 
     def next_id(self) -> int:
@@ -137,12 +139,13 @@ class SandboxState:
             raise SandboxError(404, "Issue does not exist or you do not have permission to see it.")
         return found
 
-    def create_issue(self, reporter: User, issue_type: str, summary: str, **attributes: Any) -> StoredIssue:
-        self._next_issue_number += 1
-        key = f"{self.project_key}-{self._next_issue_number}"
+    def create_issue(self, reporter: User, issue_type: str, summary: str, project: str | None = None, **attributes: Any) -> StoredIssue:
+        project = project or self.project_key
+        self._next_issue_number[project] = self._next_issue_number.get(project, 0) + 1
+        key = f"{project}-{self._next_issue_number[project]}"
         issue = StoredIssue(
             id=self.next_id(), key=key, issue_type=issue_type, summary=summary, reporter=reporter,
-            status=self.workflow.initial_status(issue_type), created=self.now, updated=self.now, **attributes,
+            status=self.workflow.initial_status(issue_type), created=self.now, updated=self.now, project=project, **attributes,
         )
         self.issues[key] = issue
         self.issues_by_id[issue.id] = issue

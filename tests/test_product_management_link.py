@@ -1,0 +1,103 @@
+"""reclassify.suggestion with a product-management project: one linked issue, also across retries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import requests
+import yaml
+
+from config.loader import settings_from_mapping
+from connector.sweep import sweep_once
+from rules.actions import LinkedIssue
+from rules.catalogue import evaluate
+from sandbox import new_state, start_sandbox
+from tests.conftest import ROOT, settings_for_site
+from tests.site import AGENT, Site
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def pm_settings():
+    data = yaml.safe_load((ROOT / "app.yaml").read_text(encoding="utf-8"))
+    data["reclassification"]["product_management"] = {"project": "PM", "issue_type": "Idea", "link_type": "Relates"}
+    return settings_for_site(settings_from_mapping(data, base_directory=ROOT))
+
+
+class FailTransitions:
+    """The first `times` transitions fail with 502 before Jira applies anything."""
+
+    def __init__(self, app, times: int):
+        self.app, self.left = app, times
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/transitions") and self.left:
+            self.left -= 1
+            start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+            return [b"bad gateway"]
+        return self.app(environ, start_response)
+
+
+def reclassified_site(wrap=None):
+    settings = pm_settings()
+    running = start_sandbox(new_state(settings, "cloud", T0 - timedelta(days=1)), wrap=wrap)
+    site = Site(running, settings)
+    key = site.create(summary="Please add dark mode, my name is Jane Doe")
+    site.move(key, "In Progress")
+    site.set_clock(T0)
+    requests.put(site.api(f"issue/{key}"), json={"fields": {"issuetype": {"name": "Suggestion"}}}, auth=(AGENT, "t")).raise_for_status()
+    site.set_clock(T0 + timedelta(minutes=3))
+    return site, key
+
+
+def pm_issues(site) -> list[dict]:
+    found = requests.post(f"{site.url}/rest/api/3/search/jql", json={"jql": 'project = "PM"', "fields": ["summary", "issuelinks"]},
+                          auth=(AGENT, "t")).json()["issues"]
+    return found
+
+
+def test_the_rule_names_the_ticket_but_quotes_none_of_its_text():
+    settings = pm_settings()
+    from rules.model import Ticket
+
+    ticket = Ticket(key="SD-5", type="Suggestion", status="In Progress", status_since=T0, created=T0 - timedelta(days=1),
+                    type_since=T0, summary="my name is Jane Doe")
+    linked = [a for a in evaluate(ticket, T0 + timedelta(minutes=3), settings) if isinstance(a, LinkedIssue)]
+    assert linked == [LinkedIssue("SD-5", "reclassify.suggestion", linked[0].reason, project="PM", issue_type="Idea",
+                                  summary="Suggestion from SD-5", link_type="Relates")]
+
+
+def test_a_suggestion_gets_one_linked_issue_in_product_management():
+    site, key = reclassified_site()
+    try:
+        report = sweep_once(site.client(), site.settings)
+        assert report.firings_applied == 1
+        filed = pm_issues(site)
+        assert [i["fields"]["summary"] for i in filed] == [f"Suggestion from {key}"]
+        assert filed[0]["fields"]["issuelinks"][0]["outwardIssue"]["key"] == key
+        assert site.issue(key)["fields"]["status"]["name"] == "Resolved"
+        assert sweep_once(site.client(), site.settings).firings_applied == 0
+        assert len(pm_issues(site)) == 1
+    finally:
+        site.running.stop()
+
+
+def test_a_firing_that_failed_after_filing_does_not_file_twice():
+    holder = {}
+
+    def wrap(app):
+        holder["failing"] = FailTransitions(app, times=0)
+        return holder["failing"]
+
+    site, key = reclassified_site(wrap)
+    holder["failing"].left = 3  # armed after setup: the executor's resend attempts all fail
+    try:
+        first = sweep_once(site.client(), site.settings)
+        assert first.failures and len(pm_issues(site)) == 1  # filed and linked, then the transition failed
+        second = sweep_once(site.client(), site.settings)
+        assert second.firings_applied == 1 and not second.failures
+        filed = pm_issues(site)
+        assert len(filed) == 1 and len(filed[0]["fields"]["issuelinks"]) == 1
+        assert len(site.comments_by_bot(key, public=True)) == 1
+    finally:
+        site.running.stop()
