@@ -159,3 +159,18 @@ class TestEmail:
     def test_an_agents_choice_of_type_is_kept(self, settings):
         retyped = self._mailed(type_since=T0 - timedelta(hours=1))  # changed after creation
         assert fired(evaluate(retyped, T0, settings), "intake.email_request") == []
+
+
+class TestGermanSite:
+    def test_an_email_ticket_on_a_german_site(self, german_settings):
+        mailed = ticket("Incident", status=GERMAN_STATUSES["opened"], channel="email", type_since=T0 - timedelta(days=2))
+        actions = fired(evaluate(mailed, T0, german_settings), "intake.email_request")
+        assert actions[0].value == {"name": "Request"}
+
+    def test_priority_on_a_german_site(self, german_settings):
+        defect = ticket("Software Defect", status=GERMAN_STATUSES["in_progress"], priority="P1")
+        assert fired(evaluate(defect, T0, german_settings), "reclassify.priority")[0].value == {"name": "P2"}
+
+    def test_nothing_on_english_status_names_at_a_german_site(self, german_settings):
+        defect = ticket("Software Defect", status="In Progress", priority="P1")
+        assert fired(evaluate(defect, T0, german_settings), "reclassify.priority") == []
