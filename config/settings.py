@@ -7,6 +7,7 @@ Secrets are deliberately absent: they come from the environment (see `config.env
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -188,6 +189,21 @@ class Triage(_Section):
     vocabulary: dict[Literal[TRIAGE_TARGETS], dict[Language, list[Name]]] = {}
 
 
+class Deliveries(_Section):
+    # A patch version such as 14.21.3.1; or the marker for customer-specific changes (3.3, 3.5).
+    version_pattern: str = r"^\d+\.\d+\.\d+\.\d+$"
+    custom_marker: Name = "CUSTOM"
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a regular expression: {error}") from None
+        return value
+
+
 class TemplateSettings(_Section):
     directory: str | None = None  # relative to app.yaml; overrides the shipped wording
 
@@ -253,6 +269,7 @@ class Settings(_Section):
     webhooks: WebhookSettings = WebhookSettings()
     reclassification: Reclassification = Reclassification()
     triage: Triage = Triage()
+    deliveries: Deliveries = Deliveries()
     # Issue security level id per support region, for reclassify.confidential.
     regions: dict[Name, Annotated[str, Field(pattern=r"^\d+$")]] = {}
     schedule: ScheduleSettings = ScheduleSettings()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import reclassify, timers, triage
+from rules import deliveries, reclassify, timers, triage
 from rules.actions import Action
 from rules.model import Ticket, require_aware
 
@@ -142,7 +142,13 @@ RULES: tuple[Rule, ...] = (
         ),
         _resolved,
     ),
-    Rule("delivery.version_required", "3.1", "Delivery Pending needs a Delivery version"),
+    Rule(
+        deliveries.VERSION_REQUIRED, "3.1", "Delivery Pending needs a Delivery version",
+        deliveries.version_required,
+        lambda s: f"a ticket in {s.statuses.delivery_pending!r} without a Delivery version ({s.fields.delivery_version}) "
+                  f"matching {s.deliveries.version_pattern} or {s.deliveries.custom_marker!r} gets a note for agents",
+        lambda s: (s.statuses.delivery_pending,),
+    ),
     Rule("delivery.create", "3.7", "generate the Delivery ticket of a patch for an organisation"),
     Rule("delivery.refresh", "3.7", "keep a Planned Delivery ticket's list current"),
     Rule("delivery.date_changed", "3.7", "announce a changed estimated delivery date"),

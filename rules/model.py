@@ -96,9 +96,13 @@ class Ticket:
             c for c in self.comments if c.role is role and (after is None or c.created > after)
         )
 
-    def fired(self, rule: str, after: datetime | None = None) -> tuple[Firing, ...]:
-        """Past firings of one rule, oldest first, strictly after `after` when given."""
-        return tuple(f for f in self.firings if f.rule == rule and (after is None or f.at > after))
+    def fired(self, rule: str, after: datetime | None = None, since: datetime | None = None) -> tuple[Firing, ...]:
+        """Past firings of one rule, oldest first: strictly after `after`, or at or after `since`
+        (a reaction in the same instant as the change it reacts to still counts)."""
+        return tuple(
+            f for f in self.firings
+            if f.rule == rule and (after is None or f.at > after) and (since is None or f.at >= since)
+        )
 
     def last_customer_comment(self, after: datetime | None = None) -> Comment | None:
         found = self.comments_by(Role.CUSTOMER, after)

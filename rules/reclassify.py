@@ -44,7 +44,7 @@ def settled_at(ticket: Ticket, settings: "Settings") -> datetime | None:
 
 
 def _handled_since_type_change(ticket: Ticket, rule: str) -> bool:
-    return bool(ticket.fired(rule, after=ticket.type_since))
+    return bool(ticket.fired(rule, since=ticket.type_since))
 
 
 def recent(moment: datetime | None, now: datetime, settings: "Settings") -> bool:

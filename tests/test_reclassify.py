@@ -65,6 +65,11 @@ class TestPriority:
         reclassified = replace(asked, type="Non-Software Defect", type_since=T0 + 5 * MINUTE)
         assert "(P1-P4)" in fired(evaluate(reclassified, T0 + 6 * MINUTE, settings), "reclassify.priority")[0].body
 
+    def test_a_request_in_the_same_instant_as_the_change_counts(self, settings):
+        # A sweep in the same millisecond as the reclassification must not ask twice.
+        asked = ticket("Software Defect", priority=None, firings=(Firing("reclassify.priority", T0),))
+        assert fired(evaluate(asked, T0, settings), "reclassify.priority") == []
+
     def test_other_types_carry_no_priority_rule(self, settings):
         assert fired(evaluate(ticket("Support Request"), T0, settings), "reclassify.priority") == []
 
