@@ -74,7 +74,9 @@ def deliver(url: str, key: str, identifier: str) -> bool:
                "X-Hub-Signature": signature_for(body, SECRET.encode())}
     try:
         return requests.post(f"{url}/webhooks/jira", data=body, headers=headers, timeout=5).status_code == 202
-    except requests.ConnectionError:
+    except requests.RequestException:
+        # Killed mid-answer (refused, reset, or a truncated response): not acknowledged, so Jira
+        # would deliver it again; if it had been stored, the store answers "duplicate" then.
         return False
 
 
