@@ -15,6 +15,17 @@ from config.environment import CredentialsError, jira_credentials
 SOME_FAILED = 1
 
 
+def _client_or_exit(settings, command: str, budget_seconds: float = 120):
+    """The Jira client from the environment's credentials; exit 2 naming what is missing."""
+    from connector.client import JiraClient
+
+    try:
+        credentials = jira_credentials()
+    except CredentialsError as error:
+        _fail(f"{command}: {error}")
+    return JiraClient(credentials, settings.project.deployment, budget_seconds=budget_seconds)
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Run one pass and exit (scheduled sweeps run inside `serve`).")
 @click.option("--dry-run", is_flag=True, help="Evaluate and print; apply nothing.")
@@ -27,7 +38,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
     Reads JIRA_URL with JIRA_USER and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center).
     Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
     """
-    from connector.client import JiraClient, JiraError
+    from connector.client import JiraError
     from connector.exclusive import AlreadyRunning, exclusive_sweep
     from connector.sweep import sweep_once
 
@@ -40,11 +51,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
         except click.BadParameter as error:
             _fail(f"--at: {error.message}")
     settings = _settings_or_exit(config)
-    try:
-        credentials = jira_credentials()
-    except CredentialsError as error:
-        _fail(f"sweep: {error}")
-    client = JiraClient(credentials, settings.project.deployment)
+    client = _client_or_exit(settings, "sweep")
     console = _console()
     firings: list[dict] = []
 
@@ -136,7 +143,6 @@ def serve(port: int, host: str, config: Path | None) -> None:
     """
     import logging
 
-    from connector.client import JiraClient
     from service.serve import Service, ServiceConfigurationError, webhook_secret
     from webhooks.store import EventStore, StoreUnavailable
 
@@ -144,16 +150,13 @@ def serve(port: int, host: str, config: Path | None) -> None:
 
     configure_json_logging(logging.INFO)
     settings = _settings_or_exit(config)
+    client = _client_or_exit(settings, "serve")
     try:
-        credentials = jira_credentials()
         secret = webhook_secret(settings)
         store = EventStore()
         store.migrate()
-    except (CredentialsError, ServiceConfigurationError) as error:
+    except (ServiceConfigurationError, StoreUnavailable) as error:
         _fail(f"serve: {error}")
-    except StoreUnavailable as error:
-        _fail(f"serve: {error}")
-    client = JiraClient(credentials, settings.project.deployment)
     Service(settings, store, client, secret).run(host, port, ready=lambda p: click.echo(f"ready on port {p}", err=True))
 
 
@@ -217,16 +220,6 @@ def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
     run_demo(settings, days=days, keep=keep, sandbox_port=port if keep else 0, console=_console())
 
 
-def _client_or_exit(settings, command: str):
-    from connector.client import JiraClient
-
-    try:
-        credentials = jira_credentials()
-    except CredentialsError as error:
-        _fail(f"{command}: {error}")
-    return JiraClient(credentials, settings.project.deployment, budget_seconds=30)
-
-
 @main.command()
 @config_option
 def doctor(config: Path | None) -> None:
@@ -238,7 +231,7 @@ def doctor(config: Path | None) -> None:
     from connector.doctor import diagnose
 
     settings = _settings_or_exit(config)
-    client = _client_or_exit(settings, "doctor")
+    client = _client_or_exit(settings, "doctor", budget_seconds=30)
     failed = 0
     try:
         for finding in diagnose(client, settings):
@@ -273,7 +266,7 @@ def register(url: str, config: Path | None) -> None:
     if not url.startswith(("https://", "http://")):
         _fail("webhook register: --url must be an http(s) address")
     try:
-        created, hook = register_webhook(_client_or_exit(settings, "webhook register"), settings, url, secret)
+        created, hook = register_webhook(_client_or_exit(settings, "webhook register", budget_seconds=30), settings, url, secret)
     except JiraError as error:
         _fail(f"webhook register: {error}")
     state = "registered" if created else "already registered"

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from config.settings import Settings
 from connector.client import JiraClient
+from connector.jql import jql_string
 from rules.model import Ticket
 from rules.reclassify import EMAIL
 
 
 def _scope(settings: Settings) -> str:
-    from connector.sweep import jql_string
-
     return (f"project = {jql_string(settings.project.key)} AND status = {jql_string(settings.statuses.opened)} "
             f"AND issuetype != {jql_string(settings.issue_types.request)} AND request-channel-type = email")
 
@@ -29,6 +28,4 @@ def needs_channel(ticket: Ticket, settings: Settings) -> bool:
 
 
 def came_by_email(client: JiraClient, settings: Settings, key: str) -> bool:
-    from connector.sweep import jql_string
-
     return any(True for _ in client.search(f"{_scope(settings)} AND key = {jql_string(key)}", ["id"], page_size=1))

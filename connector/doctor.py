@@ -8,7 +8,7 @@ from typing import Iterator
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
-from connector.sweep import jql_string
+from connector.jql import jql_string
 
 PUBLIC_URL_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_PUBLIC_URL"
 WEBHOOK_EVENTS = ["jira:issue_created", "jira:issue_updated", "comment_created", "comment_updated"]

@@ -23,6 +23,7 @@ from typing import Callable
 from config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document
+from connector.jql import jql_string
 from connector.mapping import adf_to_text
 from rules.actions import Action, FieldChange, InternalComment, LinkedIssue, PublicComment, Transition
 from rules.model import Ticket
@@ -115,8 +116,6 @@ class Executor:
     def _linked_issue_once(self, key: str, linked: LinkedIssue) -> str:
         """File the linked issue and link it, unless an earlier attempt did (found by the property
         the issue carries); returns its key."""
-        from connector.sweep import jql_string
-
         marker = self.settings.automation.property_key
         jql = (f"project = {jql_string(linked.project)} AND issue.property[{marker}].source = {jql_string(key)} "
                f"AND issue.property[{marker}].rule = {jql_string(linked.rule)}")

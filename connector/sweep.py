@@ -19,16 +19,12 @@ from connector.channel import email_tickets
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
+from connector.jql import jql_string
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
 from rules.actions import Action
 from rules.catalogue import candidate_statuses, evaluate
 
 log = logging.getLogger("jsm_autopilot.sweep")
-
-
-def jql_string(value: str) -> str:
-    """A JQL string literal: names are data, never pasted into JQL unescaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def candidate_jql(settings: Settings) -> str | None:

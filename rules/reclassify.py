@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import Action, FieldChange, LinkedIssue, PublicComment, Transition, audit_note
+from rules.actions import Action, FieldChange, LinkedIssue, Transition, audit_note
 from rules.clock import add_duration
 from rules.model import Role, Ticket, require_aware
+from rules.wording import local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -19,10 +20,6 @@ SUGGESTION = "reclassify.suggestion"
 CONSULTING = "reclassify.consulting"
 CONFIDENTIAL = "reclassify.confidential"
 YES = frozenset({"yes", "ja", "true"})
-
-
-def _when(instant: datetime, settings: "Settings") -> str:
-    return instant.astimezone(settings.project.zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def open_statuses(settings: "Settings") -> tuple[str, ...]:
@@ -80,7 +77,7 @@ def accept_on_first_response(ticket: Ticket, now: datetime, settings: "Settings"
     if not answers:
         return []
     accepted = answers[0].created
-    reason = f"the service desk first answered on {_when(accepted, settings)}; resolution time starts then"
+    reason = f"the service desk first answered on {local_time(accepted, settings)}; resolution time starts then"
     actions: list[Action] = []
     if settings.fields.accepted_at:
         actions.append(FieldChange(ticket.key, ACCEPT, reason, field=settings.fields.accepted_at, value=accepted.isoformat()))
@@ -123,9 +120,7 @@ def forward_suggestion(ticket: Ticket, now: datetime, settings: "Settings") -> l
     if not _after_reclassification(ticket, now, settings, settings.issue_types.suggestion, SUGGESTION):
         return []
     reason = f"reclassified as {settings.issue_types.suggestion}: forwarded to product management and resolved"
-    language = ticket.language if ticket.language in ("en", "de") else settings.language.default
-    body = settings.texts.render(language, "reclassify_suggestion", key=ticket.key)
-    actions: list[Action] = [PublicComment(ticket.key, SUGGESTION, reason, body=body, language=language, template="reclassify_suggestion")]
+    actions: list[Action] = [public_comment(ticket, SUGGESTION, reason, "reclassify_suggestion", settings)]
     product_management = settings.reclassification.product_management
     if product_management is not None:
         actions.append(LinkedIssue(ticket.key, SUGGESTION, reason, project=product_management.project,
@@ -147,10 +142,7 @@ def consulting_budget(ticket: Ticket, now: datetime, settings: "Settings") -> li
                   f"support budget: agree the effort with the customer (sales) before working on it")
         return [audit_note(ticket.key, CONSULTING, reason)]
     reason = f"reclassified as {settings.issue_types.consulting_request}: the effort is charged to the extended support budget"
-    language = ticket.language if ticket.language in ("en", "de") else settings.language.default
-    body = settings.texts.render(language, "reclassify_consulting", key=ticket.key)
-    return [PublicComment(ticket.key, CONSULTING, reason, body=body, language=language, template="reclassify_consulting"),
-            audit_note(ticket.key, CONSULTING, reason)]
+    return [public_comment(ticket, CONSULTING, reason, "reclassify_consulting", settings), audit_note(ticket.key, CONSULTING, reason)]
 
 
 def confidential_region(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

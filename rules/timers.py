@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from rules.actions import Action, PublicComment, Transition, audit_note
+from rules.actions import Action, Transition, audit_note
 from rules.clock import add_duration, whole_days_between
 from rules.feedback import confirmation_in
 from rules.model import Firing, Role, Ticket, require_aware
+from rules.wording import local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -21,24 +22,10 @@ RESOLVED_CLOSE = "resolved.close"
 RESOLVED_CONFIRM = "resolved.confirm"
 
 
-def _when(instant: datetime, settings: "Settings") -> str:
-    return instant.astimezone(settings.project.zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _language(ticket: Ticket, settings: "Settings") -> str:
-    return ticket.language if ticket.language in ("en", "de") else settings.language.default
-
-
-def _public_comment(ticket: Ticket, rule: str, reason: str, template: str, settings: "Settings", **variables: object) -> PublicComment:
-    language = _language(ticket, settings)
-    body = settings.texts.render(language, template, key=ticket.key, **variables)
-    return PublicComment(ticket.key, rule, reason, body=body, language=language, template=template)
-
-
 def _close_with_comment(ticket: Ticket, rule: str, reason: str, template: str, settings: "Settings", **variables: object) -> list[Action]:
     """Tell the customer why, close, and leave agents the note naming the rule."""
     return [
-        _public_comment(ticket, rule, reason, template, settings, **variables),
+        public_comment(ticket, rule, reason, template, settings, **variables),
         Transition(ticket.key, rule, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
         audit_note(ticket.key, rule, reason),
     ]
@@ -102,10 +89,10 @@ def due_reminder(ticket: Ticket, now: datetime, settings: "Settings") -> list[Ac
     zone = settings.project.zone
     days_waiting = whole_days_between(clock.clock_start, now, zone)
     reason = (
-        f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days); "
-        f"reminder {number} of {total} was due at {_when(clock.next_due, settings)}"
+        f"no customer feedback since {local_time(clock.clock_start, settings)} ({days_waiting} days); "
+        f"reminder {number} of {total} was due at {local_time(clock.next_due, settings)}"
     )
-    reminder = _public_comment(
+    reminder = public_comment(
         ticket, REMINDER, reason, "clarification_reminder", settings,
         reminder_number=number,
         reminders_total=total,
@@ -124,9 +111,9 @@ def due_clarification_close(ticket: Ticket, now: datetime, settings: "Settings")
     zone = settings.project.zone
     days_waiting = whole_days_between(clock.clock_start, now, zone)
     reason = (
-        f"no customer feedback since {_when(clock.clock_start, settings)} ({days_waiting} days) "
-        f"despite {len(clock.reminders)} reminders, the last on {_when(clock.reminders[-1].at, settings)}; "
-        f"closing was due at {_when(clock.next_due, settings)}"
+        f"no customer feedback since {local_time(clock.clock_start, settings)} ({days_waiting} days) "
+        f"despite {len(clock.reminders)} reminders, the last on {local_time(clock.reminders[-1].at, settings)}; "
+        f"closing was due at {local_time(clock.next_due, settings)}"
     )
     return _close_with_comment(
         ticket, CLARIFICATION_CLOSE, reason, "clarification_close", settings,
@@ -153,9 +140,9 @@ def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings")
     clock = clarification_clock(ticket, settings)
     assert clock is not None
     reason = (
-        f"the customer replied on {_when(reply.created, settings)} after {len(reset_reminders)} "
+        f"the customer replied on {local_time(reply.created, settings)} after {len(reset_reminders)} "
         f"reminder(s); the reminder count starts again at zero and the next reminder is due at "
-        f"{_when(clock.next_due, settings)}"
+        f"{local_time(clock.next_due, settings)}"
     )
     return [audit_note(ticket.key, RESET, reason)]
 
@@ -178,8 +165,8 @@ def due_resolved_close(ticket: Ticket, now: datetime, settings: "Settings") -> l
         return []
     days = whole_days_between(since, now, settings.project.zone)
     reason = (
-        f"resolved on {_when(since, settings)} with no customer feedback since; "
-        f"closing after {close_after} was due at {_when(due, settings)}"
+        f"resolved on {local_time(since, settings)} with no customer feedback since; "
+        f"closing after {close_after} was due at {local_time(due, settings)}"
     )
     return _close_with_comment(ticket, RESOLVED_CLOSE, reason, "resolved_close", settings, days_resolved=days)
 
@@ -193,10 +180,10 @@ def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Sett
         return []
     phrase = confirmation_in(reply.body, settings.confirmation.phrases, settings.confirmation.negations)
     if phrase is not None:
-        reason = f"the customer confirmed the solution on {_when(reply.created, settings)} (\"{phrase}\")"
+        reason = f"the customer confirmed the solution on {local_time(reply.created, settings)} (\"{phrase}\")"
         return _close_with_comment(ticket, RESOLVED_CONFIRM, reason, "resolved_confirmed", settings)
     reason = (
-        f"the customer replied on {_when(reply.created, settings)} without confirming the solution; "
+        f"the customer replied on {local_time(reply.created, settings)} without confirming the solution; "
         f"the automatic closing stops and the ticket goes back to {settings.statuses.hand_back_to}"
     )
     return [

@@ -19,6 +19,8 @@ from sqlalchemy import (
     BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator,
     and_, create_engine, event, exists, func, insert, or_, select, text, update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -150,6 +152,10 @@ class EventStore:
         # acknowledgement latency flat. Other processes still meet the busy timeout.
         self._writing = nullcontext() if self.is_postgres else threading.Lock()
 
+    def _insert(self, table: Table):
+        """INSERT with this backend's ON CONFLICT DO NOTHING."""
+        return postgresql_insert(table) if self.is_postgres else sqlite_insert(table)
+
     def _write(self):
         """A write transaction, queued behind this process's other writers on SQLite."""
         return _Locked(self._writing, self.engine)
@@ -191,11 +197,7 @@ class EventStore:
         A worker takes it `settle` after receipt, with whatever else came for its ticket meanwhile."""
         values = dict(identifier=identifier, event=event_name, issue=issue, status="pending" if handled else "ignored",
                       received=now, available_at=now + settle, attempts=0, delivery_retry=delivery_retry, updated=now, body=body)
-        if self.is_postgres:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        statement = (dialect_insert(events).values(**values)
+        statement = (self._insert(events).values(**values)
                      .on_conflict_do_nothing(index_elements=["identifier"]).returning(events.c.id))
         try:
             with self._write() as connection:
@@ -265,13 +267,9 @@ class EventStore:
 
     def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew the lease `name` for `holder`; False while someone else holds it."""
-        if self.is_postgres:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
         try:
             with self._write() as connection:
-                connection.execute(dialect_insert(leases).values(name=name, holder=None, expires_at=now).on_conflict_do_nothing(index_elements=["name"]))
+                connection.execute(self._insert(leases).values(name=name, holder=None, expires_at=now).on_conflict_do_nothing(index_elements=["name"]))
                 return connection.execute(update(leases).where(
                     leases.c.name == name, or_(leases.c.holder.is_(None), leases.c.holder == holder, leases.c.expires_at < now)
                 ).values(holder=holder, expires_at=now + ttl)).rowcount == 1

@@ -1,0 +1,28 @@
+"""What rules share when they speak: local times in reasons, and public comments from templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rules.actions import PublicComment
+from rules.model import Ticket
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+
+def local_time(instant: datetime, settings: "Settings") -> str:
+    """An instant as agents read it: the site's time zone."""
+    return instant.astimezone(settings.project.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def customer_language(ticket: Ticket, settings: "Settings") -> str:
+    return ticket.language if ticket.language in ("en", "de") else settings.language.default
+
+
+def public_comment(ticket: Ticket, rule: str, reason: str, template: str, settings: "Settings", **variables: object) -> PublicComment:
+    """A comment the customer sees, from `template` in the customer's language."""
+    language = customer_language(ticket, settings)
+    body = settings.texts.render(language, template, key=ticket.key, **variables)
+    return PublicComment(ticket.key, rule, reason, body=body, language=language, template=template)
