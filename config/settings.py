@@ -193,6 +193,13 @@ class Deliveries(_Section):
     # A patch version such as 14.21.3.1; or the marker for customer-specific changes (3.3, 3.5).
     version_pattern: str = r"^\d+\.\d+\.\d+\.\d+$"
     custom_marker: Name = "CUSTOM"
+    # The link type between a Delivery ticket and the tickets it includes. The automation owns
+    # links of this type on Delivery tickets: it adds and removes them as the list changes.
+    link_type: Name = "Relates"
+    # Changes of the estimated date older than this are history, not news, when the service
+    # starts on a site with existing Delivery tickets; and done deliveries older than this are
+    # no longer swept.
+    window: DurationSetting = Duration(days=7)
 
     @field_validator("version_pattern")
     @classmethod

@@ -27,6 +27,13 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "resolved_confirmed": ("key",),
         "reclassify_suggestion": ("key",),
         "reclassify_consulting": ("key",),
+        # The Delivery ticket (the customer sees it in the portal) and what it tells the tickets.
+        "delivery_summary": ("version",),
+        "delivery_heading": (),
+        "delivery_columns": (),
+        "delivery_date_changed": ("key", "version", "old_date", "new_date"),
+        "delivery_done": ("key", "version", "delivery"),
+        "delivery_staged": ("key", "version", "delivery"),
     }
 )
 SHIPPED_DIRECTORY = Path(__file__).parent / "templates"
@@ -97,6 +104,10 @@ class Texts:
             "days_waiting": 10,
             "days_resolved": 50,
             "close_date": date(2026, 1, 31),
+            "version": "14.21.3.1",
+            "old_date": date(2026, 12, 1),
+            "new_date": date(2026, 12, 15),
+            "delivery": "SD-9",
         }
         for (language, name), source in self.sources.items():
             variables = {k: sample[k] for k in TEMPLATE_VARIABLES[name]}
@@ -106,6 +117,8 @@ class Texts:
                 line = getattr(error, "lineno", None)
                 where = f"{language}/{name}.txt" + (f" line {line}" if line else "")
                 raise TemplateProblem(where, str(error)) from error
+            if name == "delivery_columns" and len(self.render(language, name).split("|")) != 3:
+                raise TemplateProblem(f"{language}/{name}.txt", "needs three column titles separated by | (key, type, summary)")
 
     def render(self, language: str, name: str, **variables: object) -> str:
         compiled = self._environments.get((language, name))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from rules.actions import Table
+
 
 def adf_document(text: str) -> dict:
     """Paragraphs at blank lines, line breaks inside a paragraph kept as hardBreak."""
@@ -22,3 +26,40 @@ def document(text: str, api_version: str) -> dict | str:
     # Our texts are plain; wiki markup needs no escaping for them except its own markers, which
     # templates do not use.
     return adf_document(text) if api_version == "3" else text.strip()
+
+
+# Characters wiki markup reads as formatting or table syntax; a summary may contain any of them.
+_WIKI_SPECIAL = re.compile(r"([\\|\[\]{}*_^~+?!#-])")
+
+
+def _wiki_cell(text: str) -> str:
+    flat = " ".join(text.split())  # a line break would end the row
+    return _WIKI_SPECIAL.sub(r"\\\1", flat) or " "
+
+
+def _adf_cell(kind: str, text: str) -> dict:
+    flat = " ".join(text.split())
+    paragraph = {"type": "paragraph", "content": [{"type": "text", "text": flat}] if flat else []}
+    return {"type": kind, "attrs": {}, "content": [paragraph]}
+
+
+def table_document(table: Table, api_version: str) -> dict | str:
+    """A heading paragraph and a table: ADF on Cloud v3, wiki markup (`||head||` rows) on v2."""
+    if api_version == "3":
+        rows = [{"type": "tableRow", "content": [_adf_cell("tableHeader", c) for c in table.columns]}]
+        rows += [{"type": "tableRow", "content": [_adf_cell("tableCell", c) for c in row]} for row in table.rows]
+        return {"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": table.heading}]},
+            {"type": "table", "attrs": {"isNumberColumnEnabled": False, "layout": "default"}, "content": rows},
+        ]}
+    lines = [table.heading, "",
+             "||" + "||".join(_wiki_cell(c) for c in table.columns) + "||"]
+    lines += ["|" + "|".join(_wiki_cell(c) for c in row) + "|" for row in table.rows]
+    return "\n".join(lines)
+
+
+def field_value(value: object, api_version: str) -> object:
+    """A core value as Jira takes it in `fields`: tables become documents, the rest stays."""
+    if isinstance(value, Table):
+        return table_document(value, api_version)
+    return value

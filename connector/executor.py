@@ -22,10 +22,10 @@ from typing import Callable
 
 from config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
-from connector.documents import document
+from connector.documents import document, field_value
 from connector.jql import jql_string
 from connector.mapping import adf_to_text
-from rules.actions import Action, FieldChange, InternalComment, LinkedIssue, PublicComment, Transition
+from rules.actions import Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition
 from rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.executor")
@@ -86,7 +86,7 @@ class Executor:
         public = [a for a in group if isinstance(a, PublicComment)]
         transitions = [a for a in group if isinstance(a, Transition)]
         notes = [a for a in group if isinstance(a, InternalComment)]
-        changes = {a.field: a.value for a in group if isinstance(a, FieldChange)}
+        changes = {a.field: field_value(a.value, version) for a in group if isinstance(a, FieldChange)}
         for linked in (a for a in group if isinstance(a, LinkedIssue)):
             # Before the logged call: if anything after it fails, the retry finds this issue again.
             self._linked_issue_once(key, linked)
@@ -109,6 +109,10 @@ class Executor:
             self._write_once(key, firing_id, lambda: self.client.edit(key, body))
         else:
             self.client.set_issue_property(key, self.settings.automation.property_key, new_log)
+        # After the logged write: if a link call fails, the list and the links differ, and the next
+        # evaluation writes both again (adding a link twice links once; removing a gone one is done).
+        for link in (a for a in group if isinstance(a, IssueLinkChange)):
+            self._change_link(key, link)
         for note in notes:
             self._add_note(key, note)
         return status
@@ -132,6 +136,17 @@ class Executor:
             self.client.call("POST", self.client.api("issueLink"), body={
                 "type": {"name": linked.link_type}, "inwardIssue": {"key": other}, "outwardIssue": {"key": key}})
         return other
+
+    def _change_link(self, key: str, link: IssueLinkChange) -> None:
+        if link.add:
+            self.client.call("POST", self.client.api("issueLink"), body={
+                "type": {"name": link.link_type}, "outwardIssue": {"key": key}, "inwardIssue": {"key": link.other}}, write=False)
+            return
+        try:
+            self.client.call("DELETE", self.client.api(f"issueLink/{link.link_id}"), write=False)
+        except JiraRefused as refused:
+            if refused.status != 404:
+                raise
 
     def _send_transition(self, ticket: Ticket, status: str, target: Transition, body: dict) -> None:
         try:

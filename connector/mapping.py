@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from rules.actions import rule_named_in_audit_note
-from rules.model import Comment, Firing, Role, Ticket
+from rules.model import Comment, FieldHistory, Firing, Link, Role, Ticket
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -224,6 +224,44 @@ def _last_change(issue: Mapping[str, Any], key: str, created: datetime, field_na
     return created
 
 
+def _links(fields: Mapping[str, Any]) -> tuple[Link, ...]:
+    """`issuelinks` as Jira shows it on an issue: each link names only the other end."""
+    raw = fields.get("issuelinks")
+    links = []
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, Mapping):
+            continue
+        other = entry.get("outwardIssue") or entry.get("inwardIssue")
+        link_type = (entry.get("type") or {}).get("name") if isinstance(entry.get("type"), Mapping) else None
+        if not isinstance(other, Mapping) or not isinstance(other.get("key"), str) or not isinstance(link_type, str):
+            continue
+        other_fields = other.get("fields") if isinstance(other.get("fields"), Mapping) else {}
+        other_type = (other_fields.get("issuetype") or {}).get("name") if isinstance(other_fields.get("issuetype"), Mapping) else None
+        links.append(Link(str(entry.get("id") or ""), other["key"], link_type, other_type))
+    return tuple(links)
+
+
+def _field_changes(issue: Mapping[str, Any], key: str, settings: "Settings") -> tuple[FieldHistory, ...]:
+    """Changes of the fields app.yaml names, from the expanded changelog. The raw value (`from`,
+    `to`) where Jira gives one (a date as 2026-12-01), else the display string."""
+    names = {field_id: name for name, field_id in settings.fields.model_dump().items() if field_id}
+    histories = (issue.get("changelog") or {}).get("histories") if isinstance(issue.get("changelog"), Mapping) else None
+    changes = []
+    for index, history in enumerate(histories if isinstance(histories, list) else []):
+        items = history.get("items") if isinstance(history, Mapping) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            name = names.get(item.get("fieldId")) or names.get(item.get("field"))
+            if name is None:
+                continue
+            at = parse_jira_datetime(history.get("created"), key, f"changelog.histories[{index}].created")
+            old = item.get("from") if item.get("from") is not None else item.get("fromString")
+            new = item.get("to") if item.get("to") is not None else item.get("toString")
+            changes.append(FieldHistory(name, None if old is None else str(old), None if new is None else str(new), at))
+    return tuple(changes)
+
+
 def _participants(fields: Mapping[str, Any], settings: "Settings") -> frozenset[str]:
     raw = fields.get(settings.fields.request_participants) or []
     if not isinstance(raw, list):
@@ -259,6 +297,7 @@ def _ticket(
         firings=_firings(issue, key, settings),
         security_level=str(fields["security"]["id"]) if isinstance(fields.get("security"), Mapping) and fields["security"].get("id") else None,
         complete=complete,
+        links=_links(fields),
     )
 
 
@@ -282,7 +321,8 @@ def ticket_from_issue_json(issue: object, settings: "Settings") -> Ticket:
         raise IssueMappingError(key, "fields.comment", f"holds {len(raw_comments)} of {total} comments; fetch them all")
     status_since = _status_since(issue, key, created)
     ticket = _ticket(issue, key, fields, raw_comments, status_since, created, True, settings)
-    return replace(ticket, type_since=_last_change(issue, key, created, "issuetype", strict=False))
+    return replace(ticket, type_since=_last_change(issue, key, created, "issuetype", strict=False),
+                   field_changes=_field_changes(issue, key, settings))
 
 
 def _epoch_millis(value: object) -> datetime | None:

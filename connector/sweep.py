@@ -38,7 +38,7 @@ def candidate_jql(settings: Settings) -> str | None:
 def fields_to_read(settings: Settings) -> list[str]:
     custom = [v for v in settings.fields.model_dump().values() if v]
     return ["summary", "description", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "reporter",
-            "comment", "security", *custom]
+            "comment", "security", "issuelinks", *custom]
 
 
 @dataclass

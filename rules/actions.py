@@ -68,8 +68,28 @@ class LinkedIssue(Action):
 @dataclass(frozen=True)
 class FieldChange(Action):
     field: str
-    value: object
+    value: object  # a Jira field value, or a `Table` the connector writes as ADF or wiki markup
     kind: ClassVar[str] = "field_change"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A heading line and a table, for a rich-text field (a Delivery ticket's description)."""
+
+    heading: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class IssueLinkChange(Action):
+    """Link this ticket to `other` (or remove the link `link_id`); adding twice links once."""
+
+    other: str
+    link_type: str
+    add: bool = True
+    link_id: str | None = None
+    kind: ClassVar[str] = "issue_link"
 
 
 def audit_note(issue: str, rule: str, reason: str) -> InternalComment:

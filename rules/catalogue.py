@@ -26,10 +26,13 @@ class Rule:
     describe: Callable[["Settings"], str] | None = None
     # The statuses a ticket must be in for the rule to fire: the sweep's JQL asks for just these.
     candidate_statuses: Callable[["Settings"], tuple[str, ...]] | None = None
+    # Rules that decide on a Delivery ticket with the tickets it concerns (rules/deliveries.py),
+    # evaluated through `deliveries.evaluate_delivery` rather than per ticket.
+    on_delivery_view: bool = False
 
     @property
     def implemented(self) -> bool:
-        return self.function is not None
+        return self.function is not None or self.on_delivery_view
 
 
 def _reminder_schedule(settings: "Settings") -> str:
@@ -149,10 +152,33 @@ RULES: tuple[Rule, ...] = (
                   f"matching {s.deliveries.version_pattern} or {s.deliveries.custom_marker!r} gets a note for agents",
         lambda s: (s.statuses.delivery_pending,),
     ),
-    Rule("delivery.create", "3.7", "generate the Delivery ticket of a patch for an organisation"),
-    Rule("delivery.refresh", "3.7", "keep a Planned Delivery ticket's list current"),
-    Rule("delivery.date_changed", "3.7", "announce a changed estimated delivery date"),
-    Rule("delivery.done", "3.7", "resolve included tickets when the delivery is installed"),
+    Rule(
+        deliveries.CREATE, "3.7", "generate the Delivery ticket of a patch for an organisation",
+        describe=lambda s: f"a {s.issue_types.delivery!r} ticket with organisation and {s.fields.delivery_version} gets its summary, "
+                           f"the table of the organisation's {s.statuses.delivery_pending!r} tickets of that version or "
+                           f"{s.deliveries.custom_marker!r}, and a {s.deliveries.link_type!r} link to each "
+                           f"(also: jsm-autopilot delivery create, POST /api/deliveries)",
+        on_delivery_view=True,
+    ),
+    Rule(
+        deliveries.REFRESH, "3.7", "keep a Planned Delivery ticket's list current",
+        describe=lambda s: f"while {s.statuses.planned!r}, tickets entering or leaving {s.statuses.delivery_pending!r} "
+                           f"join or leave the table and the links",
+        on_delivery_view=True,
+    ),
+    Rule(
+        deliveries.DATE_CHANGED, "3.7", "announce a changed estimated delivery date",
+        describe=lambda s: f"a change of {s.fields.estimated_delivery_date} (within {s.deliveries.window}) is announced "
+                           f"with a public comment, old and new date",
+        on_delivery_view=True,
+    ),
+    Rule(
+        deliveries.DONE, "3.7", "resolve included tickets when the delivery is installed",
+        describe=lambda s: f"at {s.statuses.delivered!r} or {s.statuses.installation_completed!r} the included tickets "
+                           f"still in {s.statuses.delivery_pending!r} go to {s.statuses.resolved!r} with a public comment; "
+                           f"at {s.statuses.stage_installation_completed!r} they get a comment only",
+        on_delivery_view=True,
+    ),
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}

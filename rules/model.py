@@ -52,6 +52,29 @@ class Firing:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link from this ticket to another issue, as Jira shows it on this ticket."""
+
+    id: str
+    other: str  # the other issue's key
+    type: str  # the link type's name
+    other_type: str | None = None  # the other issue's type, when Jira said
+
+
+@dataclass(frozen=True)
+class FieldHistory:
+    """One change of a field the settings name, from the changelog (values as Jira wrote them)."""
+
+    field: str  # the name under `fields` in app.yaml, e.g. "estimated_delivery_date"
+    old: str | None
+    new: str | None
+    at: datetime
+
+    def __post_init__(self) -> None:
+        require_aware(self.at, f"change of {self.field} at")
+
+
+@dataclass(frozen=True)
 class Ticket:
     key: str
     type: str
@@ -78,6 +101,9 @@ class Ticket:
     channel: str | None = None
     # False for the trimmed issue inside some webhook payloads: rules do not decide on those.
     complete: bool = True
+    links: tuple[Link, ...] = ()
+    # Changes of the fields app.yaml names (delivery version, estimated date, ...), oldest first.
+    field_changes: tuple[FieldHistory, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("status_since", "created", "resolved", "type_since"):
@@ -88,6 +114,8 @@ class Ticket:
         object.__setattr__(self, "comments", ordered)
         object.__setattr__(self, "firings", tuple(sorted(self.firings, key=lambda f: f.at)))
         object.__setattr__(self, "participants", frozenset(self.participants))
+        object.__setattr__(self, "links", tuple(self.links))
+        object.__setattr__(self, "field_changes", tuple(sorted(self.field_changes, key=lambda c: c.at)))
         object.__setattr__(self, "custom_fields", MappingProxyType(dict(self.custom_fields)))
 
     def comments_by(self, role: Role, after: datetime | None = None) -> tuple[Comment, ...]:
@@ -103,6 +131,9 @@ class Ticket:
             f for f in self.firings
             if f.rule == rule and (after is None or f.at > after) and (since is None or f.at >= since)
         )
+
+    def changes_of(self, field: str, after: datetime | None = None) -> tuple[FieldHistory, ...]:
+        return tuple(c for c in self.field_changes if c.field == field and (after is None or c.at > after))
 
     def last_customer_comment(self, after: datetime | None = None) -> Comment | None:
         found = self.comments_by(Role.CUSTOMER, after)

@@ -116,6 +116,8 @@ def blueprint(state: SandboxState) -> Blueprint:
                 old, issue.summary = issue.summary, str(value)
             elif name == "description":
                 old, issue.description = issue.description, body_text(value, version) if value else ""
+                # Kept as sent (tables and all) for v3 readers; v2 readers get the text.
+                issue.description_document = value if version == "3" and isinstance(value, dict) else None
             elif name == "priority":
                 old, issue.priority = issue.priority, (value or {}).get("name") or (value or {}).get("id")
             elif name == "issuetype":
@@ -132,11 +134,16 @@ def blueprint(state: SandboxState) -> Blueprint:
                     raise SandboxError(400, "", {name: "Security level must be given by id."})
                 old, issue.custom_fields[name] = issue.custom_fields.get(name), {"id": level, "name": f"Level {level}"}
             elif name.startswith("customfield_") or name == "environment":
+                if version == "3" and name == "environment" and value is not None and not isinstance(value, dict):
+                    raise SandboxError(400, "", {name: "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
                 old, issue.custom_fields[name] = issue.custom_fields.get(name), value
             else:
                 raise SandboxError(400, "", {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."})
+            # A custom field's raw value (a date as 2026-12-01) is in from/to, as Jira writes it.
+            raw = name.startswith("customfield_") and name != state.organizations_field
             items.append({"field": name, "fieldtype": "custom" if name.startswith("customfield_") else "jira", "fieldId": name,
-                          "from": None, "fromString": None if old is None else str(old), "to": None,
+                          "from": old if raw and isinstance(old, str) else None, "fromString": None if old is None else text_of(old),
+                          "to": value if raw and isinstance(value, str) else None,
                           "toString": None if value is None else (text_of(value) if name == "description" else str(value))})
         return items
 
@@ -357,14 +364,45 @@ def blueprint(state: SandboxState) -> Blueprint:
     def link_issues(version):
         body = _json_body()
         with state.lock:
-            inward = state.issue(str((body.get("inwardIssue") or {}).get("key") or ""))
-            outward = state.issue(str((body.get("outwardIssue") or {}).get("key") or ""))
-            link_type = (body.get("type") or {}).get("name") or "Relates"
-            link_id = str(state.next_id())
-            typed = {"id": "10003", "name": link_type, "inward": "relates to", "outward": "relates to"}
-            outward.links.append({"id": link_id, "type": typed, "inwardIssue": {"id": str(inward.id), "key": inward.key}})
-            inward.links.append({"id": link_id, "type": typed, "outwardIssue": {"id": str(outward.id), "key": outward.key}})
+            inward = state.issue(str((body.get("inwardIssue") or {}).get("key") or (body.get("inwardIssue") or {}).get("id") or ""))
+            outward = state.issue(str((body.get("outwardIssue") or {}).get("key") or (body.get("outwardIssue") or {}).get("id") or ""))
+            link_type = (body.get("type") or {}).get("name")
+            if not link_type:
+                raise SandboxError(400, "", {"issueLinkType": "Issue link type name or id is required."})
+            # "If the link request duplicates a link, the response indicates that the issue link was created."
+            duplicate = any(link["type"] == link_type and link.get("outwardIssue") == outward.id for link in inward.links)
+            if not duplicate:
+                link_id = str(state.next_id())
+                inward.links.append({"id": link_id, "type": link_type, "outwardIssue": outward.id})
+                outward.links.append({"id": link_id, "type": link_type, "inwardIssue": inward.id})
+                state.record_change(inward, g.user, [])
+                state.record_change(outward, g.user, [])
             return _empty_json(201)
+
+    def find_link(link_id: str) -> list[tuple[StoredIssue, dict]]:
+        found = [(issue, link) for issue in state.issues.values() for link in issue.links if link["id"] == link_id]
+        if not found:
+            raise SandboxError(404, f"No issue link with id '{link_id}' exists.")
+        return found
+
+    @api.get(API + "/issueLink/<link_id>")
+    def get_link(version, link_id):
+        with state.lock:
+            ends = find_link(link_id)
+            r = renderer(version)
+            inward = next(i for i, link in ends if "outwardIssue" in link)
+            outward = next(i for i, link in ends if "inwardIssue" in link)
+            return jsonify({"id": link_id, "self": f"{r.base_url}/rest/api/{version}/issueLink/{link_id}",
+                            "type": r.link_type(ends[0][1]["type"]), "inwardIssue": r.linked_issue(inward),
+                            "outwardIssue": r.linked_issue(outward)})
+
+    @api.delete(API + "/issueLink/<link_id>")
+    def delete_link(version, link_id):
+        with state.lock:
+            for issue, link in find_link(link_id):
+                issue.links.remove(link)
+                state.record_change(issue, g.user, [])
+            return _no_content()
 
     def search(jql_text: str, fields, expand, properties, limit: int, token: str | None) -> dict:
         query = jql.parse(jql_text, field_value)

@@ -150,13 +150,15 @@ class Renderer:
             return {"id": "10000" if project == state.project_key else "10001", "key": project, "name": f"{project} project",
                     "projectTypeKey": "service_desk" if project == state.project_key else "software"}
         if name == "description":
+            if self.cloud and issue.description_document is not None:
+                return issue.description_document
             return self.body(issue.description) if issue.description else None
         if name == "comment":
             comments = [self.comment(issue, c) for c in issue.comments]
             return {"comments": comments, "self": f"{self.base_url}/rest/api/{self.version}/issue/{issue.id}/comment",
                     "maxResults": len(comments), "total": len(comments), "startAt": 0}
         if name == "issuelinks":
-            return issue.links
+            return [self.issue_link(link) for link in issue.links if self._linked(link) is not None]
         if name == "labels":
             return []
         if name == "security":
@@ -165,6 +167,29 @@ class Renderer:
             ids = issue.custom_fields.get(name) or []
             return [self.organisation(state.organisations[i]) for i in ids if i in state.organisations]
         return issue.custom_fields.get(name)
+
+    def _linked(self, link: dict) -> StoredIssue | None:
+        other = link.get("outwardIssue", link.get("inwardIssue"))
+        return self.state.issues_by_id.get(other)
+
+    def link_type(self, name: str) -> dict:
+        if name == "Relates":
+            return {"id": "10003", "name": name, "inward": "relates to", "outward": "relates to",
+                    "self": f"{self.base_url}/rest/api/{self.version}/issueLinkType/10003"}
+        type_id = str(zlib.crc32(name.encode()) % 10000 + 10100)
+        return {"id": type_id, "name": name, "inward": f"is {name.lower()} by", "outward": name.lower(),
+                "self": f"{self.base_url}/rest/api/{self.version}/issueLinkType/{type_id}"}
+
+    def linked_issue(self, other: StoredIssue) -> dict:
+        return {"id": str(other.id), "key": other.key, "self": f"{self.base_url}/rest/api/{self.version}/issue/{other.id}",
+                "fields": {"summary": other.summary, "status": self.status(other.status),
+                           "issuetype": self._field(other, "issuetype")}}
+
+    def issue_link(self, link: dict) -> dict:
+        """As Jira shows a link on one issue: the type and the other end only."""
+        direction = "outwardIssue" if "outwardIssue" in link else "inwardIssue"
+        return {"id": link["id"], "self": f"{self.base_url}/rest/api/{self.version}/issueLink/{link['id']}",
+                "type": self.link_type(link["type"]), direction: self.linked_issue(self._linked(link))}
 
     def organisation(self, organisation: dict) -> dict:
         return {"id": str(organisation["id"]), "name": organisation["name"],

@@ -72,6 +72,7 @@ class StoredIssue:
     created: datetime
     updated: datetime
     description: str = ""
+    description_document: dict | None = None  # the ADF as a v3 client sent it
     priority: str | None = None
     resolution: str | None = None
     resolutiondate: datetime | None = None
@@ -79,6 +80,7 @@ class StoredIssue:
     comments: list[StoredComment] = field(default_factory=list)
     histories: list[History] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
+    # {"id", "type" (name), and "outwardIssue" or "inwardIssue": the other issue's id}
     links: list[dict] = field(default_factory=list)
     channel: str = "portal"
     project: str = ""

@@ -1,0 +1,166 @@
+"""delivery.create, refresh, date_changed and done in the core: a Delivery ticket and its tickets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from rules.actions import FieldChange, InternalComment, IssueLinkChange, PublicComment, Table, Transition
+from rules.deliveries import DeliveryView, evaluate_delivery, included
+from rules.model import FieldHistory, Firing, Link, Ticket
+from tests.conftest import berlin
+
+T0 = berlin(2026, 5, 4, 9, 0)
+ACME = "Acme Learning Ltd"
+MUSTER = "Muster AG"
+
+
+def ticket(number: int, version: str | None = "14.21.3.1", status: str = "Delivery Pending", organisation: str = ACME,
+           type_: str = "Software Defect", summary: str | None = None, firings=()) -> Ticket:
+    return Ticket(key=f"SD-{number}", type=type_, status=status, status_since=T0 - timedelta(days=1), created=T0 - timedelta(days=9),
+                  organisation=organisation, language="de" if organisation == MUSTER else "en",
+                  summary=summary or f"Problem {number}", custom_fields={"delivery_version": version} if version else {},
+                  firings=tuple(firings))
+
+
+def delivery(status: str = "Planned", links=(), firings=(), organisation: str = ACME, version: str = "14.21.3.1",
+             date: str | None = "2026-06-01", changes=(), summary: str = "Patch please", since=T0 - timedelta(hours=1)) -> Ticket:
+    fields = {"delivery_version": version}
+    if date:
+        fields["estimated_delivery_date"] = date
+    return Ticket(key="SD-100", type="Delivery", status=status, status_since=since, created=T0 - timedelta(hours=2),
+                  organisation=organisation, language="de" if organisation == MUSTER else "en", summary=summary,
+                  custom_fields=fields, links=tuple(links), firings=tuple(firings), field_changes=tuple(changes))
+
+
+def link(number: int, link_type: str = "Relates") -> Link:
+    return Link(f"L{number}", f"SD-{number}", link_type, "Software Defect")
+
+
+def of(actions, kind):
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def test_create_fills_in_summary_table_and_links_for_the_version_and_custom(settings):
+    pending = (ticket(3), ticket(1, version="CUSTOM", type_="Customisation"), ticket(2, version="14.21.3.2"),
+               ticket(4, organisation=MUSTER), ticket(5, version=None), ticket(6, status="In Progress"))
+    actions = evaluate_delivery(DeliveryView(delivery(), pending), T0, settings)
+    assert {a.rule for a in actions} == {"delivery.create"}
+    changes = {a.field: a.value for a in of(actions, FieldChange)}
+    assert changes["summary"] == "Delivery of Patch 14.21.3.1"
+    assert changes["description"] == Table(
+        heading="The following Service Desk tickets are expected to be included in this delivery:",
+        columns=("Key", "Request Type", "Summary"),
+        rows=(("SD-1", "Customisation", "Problem 1"), ("SD-3", "Software Defect", "Problem 3")),
+    )
+    assert [(a.other, a.add) for a in of(actions, IssueLinkChange)] == [("SD-1", True), ("SD-3", True)]
+    note = of(actions, InternalComment)[0].body
+    assert note.startswith("jsm-autopilot · delivery.create:") and "SD-1, SD-3" in note
+
+
+def test_a_german_organisation_gets_the_german_wording(settings):
+    actions = evaluate_delivery(DeliveryView(delivery(organisation=MUSTER), (ticket(7, organisation=MUSTER),)), T0, settings)
+    changes = {a.field: a.value for a in of(actions, FieldChange)}
+    assert changes["summary"] == "Auslieferung von Patch 14.21.3.1"
+    assert changes["description"].columns == ("Schlüssel", "Anfragetyp", "Zusammenfassung")
+
+
+def test_once_created_and_linked_nothing_more_happens(settings):
+    created = delivery(links=[link(3)], firings=[Firing("delivery.create", T0)], summary="Delivery of Patch 14.21.3.1")
+    assert evaluate_delivery(DeliveryView(created, (ticket(3),), (ticket(3),)), T0 + timedelta(minutes=5), settings) == []
+
+
+def test_refresh_adds_a_new_ticket_and_removes_one_that_left(settings):
+    created = delivery(links=[link(3), link(8), link(9, "Blocks")], firings=[Firing("delivery.create", T0)],
+                       summary="Delivery of Patch 14.21.3.1")
+    back_in_progress = ticket(8, status="In Progress")
+    actions = evaluate_delivery(DeliveryView(created, (ticket(3), ticket(5)), (ticket(3), back_in_progress)), T0 + timedelta(hours=1), settings)
+    assert {a.rule for a in actions} == {"delivery.refresh"}
+    assert [(a.other, a.add, a.link_id) for a in of(actions, IssueLinkChange)] == [("SD-5", True, None), ("SD-8", False, "L8")]
+    assert [row[0] for row in of(actions, FieldChange)[0].value.rows] == ["SD-3", "SD-5"]
+    assert "added SD-5; removed SD-8 (In Progress)" in of(actions, InternalComment)[0].body
+
+
+def test_no_refresh_once_the_delivery_has_left_planned(settings):
+    created = delivery(status="Delivered", links=[link(3)], firings=[Firing("delivery.create", T0)])
+    actions = evaluate_delivery(DeliveryView(created, (ticket(3), ticket(5)), ()), T0 + timedelta(hours=1), settings)
+    assert not [a for a in actions if a.rule in ("delivery.create", "delivery.refresh")]
+
+
+def test_a_delivery_without_a_patch_version_or_organisation_is_left_alone(settings):
+    for incomplete in (delivery(version="CUSTOM"), delivery(version="14.21"), delivery(organisation=None)):
+        assert evaluate_delivery(DeliveryView(incomplete, (ticket(3),)), T0, settings) == []
+
+
+def test_a_changed_date_is_announced_once_with_old_and_new(settings):
+    change = FieldHistory("estimated_delivery_date", "2026-06-01", "2026-06-15", T0)
+    moved = delivery(date="2026-06-15", changes=[change], links=[link(3)], firings=[Firing("delivery.create", T0 - timedelta(hours=1))],
+                     summary="Delivery of Patch 14.21.3.1")
+    actions = evaluate_delivery(DeliveryView(moved, (ticket(3),), (ticket(3),)), T0 + timedelta(minutes=1), settings)
+    comment = of(actions, PublicComment)
+    assert len(comment) == 1 and comment[0].issue == "SD-100" and comment[0].rule == "delivery.date_changed"
+    assert "from 1 June 2026 to 15 June 2026" in comment[0].body and "14.21.3.1" in comment[0].body
+    announced = replace(moved, firings=moved.firings + (Firing("delivery.date_changed", T0 + timedelta(minutes=1)),))
+    assert evaluate_delivery(DeliveryView(announced, (ticket(3),), (ticket(3),)), T0 + timedelta(minutes=2), settings) == []
+
+
+def test_a_date_changed_twice_before_announcing_names_the_first_old_and_the_current(settings):
+    changes = [FieldHistory("estimated_delivery_date", "2026-06-01", "2026-06-08", T0),
+               FieldHistory("estimated_delivery_date", "2026-06-08", "2026-06-15", T0 + timedelta(seconds=30))]
+    moved = delivery(date="2026-06-15", changes=changes)
+    comment = [a for a in evaluate_delivery(DeliveryView(moved), T0 + timedelta(minutes=1), settings) if isinstance(a, PublicComment)]
+    assert "from 1 June 2026 to 15 June 2026" in comment[0].body
+
+
+@pytest.mark.parametrize("changes, date", [
+    ([FieldHistory("estimated_delivery_date", None, "2026-06-15", T0)], "2026-06-15"),  # a first date is no change
+    ([FieldHistory("estimated_delivery_date", "2026-06-15", "2026-06-22", T0),
+      FieldHistory("estimated_delivery_date", "2026-06-22", "2026-06-15", T0)], "2026-06-15"),  # changed back
+    ([FieldHistory("estimated_delivery_date", "2026-06-01", "2026-06-15", T0 - timedelta(days=30))], "2026-06-15"),  # long ago
+])
+def test_what_is_not_announced(settings, changes, date):
+    moved = delivery(date=date, changes=changes)
+    assert [a for a in evaluate_delivery(DeliveryView(moved), T0 + timedelta(minutes=1), settings) if a.rule == "delivery.date_changed"] == []
+
+
+def test_delivered_resolves_exactly_the_included_tickets_still_pending(settings):
+    linked = (ticket(3), ticket(4, version="CUSTOM"), ticket(5, status="In Progress"), ticket(6, version="14.21.3.2"),
+              ticket(7, organisation=MUSTER), ticket(9))
+    done = delivery(status="Delivered", links=[link(3), link(4), link(5), link(6), link(7), link(9, "Blocks")],
+                    firings=[Firing("delivery.create", T0 - timedelta(days=1))])
+    actions = evaluate_delivery(DeliveryView(done, (), linked), T0, settings)
+    assert sorted({a.issue for a in of(actions, Transition)}) == ["SD-3", "SD-4"]
+    assert all(a.to_status == "Resolved" for a in of(actions, Transition))
+    public = of(actions, PublicComment)
+    assert sorted(a.issue for a in public) == ["SD-3", "SD-4"] and all("patch 14.21.3.1 (SD-100)" in a.body for a in public)
+    assert [a.issue for a in of(actions, InternalComment) if a.issue == "SD-100"] == ["SD-100"]
+
+
+def test_stage_installation_only_comments_and_only_once(settings):
+    staged = delivery(status="Stage installation completed", links=[link(3)], since=T0)
+    actions = evaluate_delivery(DeliveryView(staged, (), (ticket(3),)), T0 + timedelta(minutes=1), settings)
+    assert of(actions, Transition) == [] and [a.template for a in of(actions, PublicComment)] == ["delivery_staged"]
+    told = ticket(3, firings=[Firing("delivery.done", T0 + timedelta(minutes=1))])
+    assert evaluate_delivery(DeliveryView(staged, (), (told,)), T0 + timedelta(minutes=2), settings) == []
+    installed = replace(staged, status="Installation completed", status_since=T0 + timedelta(days=2))
+    later = evaluate_delivery(DeliveryView(installed, (), (told,)), T0 + timedelta(days=2, minutes=1), settings)
+    assert [a.issue for a in of(later, Transition)] == ["SD-3"]
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.sampled_from(["14.21.3.1", "14.21.3.2", "CUSTOM", None]),
+                          st.sampled_from(["Delivery Pending", "In Progress"]), st.sampled_from([ACME, MUSTER])), max_size=12),
+       st.sets(st.integers(1, 40), max_size=6))
+def test_after_one_fill_the_links_are_exactly_the_included_tickets(settings, specs, already_linked):
+    pending = tuple({n: ticket(n, v, s, o) for n, v, s, o in specs}.values())
+    start = delivery(links=[link(n) for n in already_linked])
+    view = DeliveryView(start, pending)
+    actions = evaluate_delivery(view, T0, settings)
+    links = {n for n in (f"SD-{x}" for x in already_linked)}
+    for change in of(actions, IssueLinkChange):
+        (links.add if change.add else links.discard)(change.other)
+    assert links == {t.key for t in included(view, settings)}
+    assert [r[0] for r in of(actions, FieldChange)[-1].value.rows] == [t.key for t in included(view, settings)]
