@@ -31,6 +31,13 @@ class IssueMappingError(ValueError):
         self.problem = problem
 
 
+def fields_to_read(settings: "Settings") -> list[str]:
+    """Every field the mapping needs, for searches and issue reads."""
+    custom = [v for v in settings.fields.model_dump().values() if v]
+    return ["summary", "description", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "reporter",
+            "comment", "security", "issuelinks", *custom]
+
+
 def parse_jira_datetime(value: object, issue: str, field: str) -> datetime:
     """Jira writes `2019-08-27T12:43:24.193-0700`; Python 3.11's fromisoformat reads it."""
     if not isinstance(value, str):

@@ -16,13 +16,14 @@ from typing import Callable
 
 from config.settings import Settings
 from connector.channel import email_tickets
+from connector.deliveries import apply_delivery, deliveries_jql_to_sweep
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
-from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
+from connector.mapping import IssueMappingError, fields_to_read, firing_log, ticket_from_issue_json
 from rules.actions import Action
-from rules.catalogue import candidate_statuses, evaluate
+from rules.catalogue import RULES, candidate_statuses, evaluate
 
 log = logging.getLogger("jsm_autopilot.sweep")
 
@@ -33,12 +34,6 @@ def candidate_jql(settings: Settings) -> str | None:
         return None
     listed = ", ".join(jql_string(s) for s in statuses)
     return f"project = {jql_string(settings.project.key)} AND status IN ({listed}) ORDER BY key ASC"
-
-
-def fields_to_read(settings: Settings) -> list[str]:
-    custom = [v for v in settings.fields.model_dump().values() if v]
-    return ["summary", "description", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "reporter",
-            "comment", "security", "issuelinks", *custom]
 
 
 @dataclass
@@ -85,20 +80,25 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     now = now or client.server_time()
     report = SweepReport(now=now, dry_run=dry_run)
     jql = candidate_jql(settings)
-    if jql is None:
-        return report
     executor = executor or Executor(client, settings)
     fields = fields_to_read(settings)
     properties = [settings.automation.property_key]
     listener = on_firing or (lambda actions, outcome: None)
     context = _Context(client, settings, executor, fields, properties, now, report, listener, guard or NoGuard(), started, local_clock)
     try:
-        context.by_email = email_tickets(client, settings)
-        for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
-            if stop is not None and stop.is_set():
-                break  # the service is stopping; the next sweep goes on from Jira's state
-            report.tickets_seen += 1
-            _handle_issue(context, issue_json)
+        if jql is not None:
+            context.by_email = email_tickets(client, settings)
+            for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
+                if stop is not None and stop.is_set():
+                    break  # the service is stopping; the next sweep goes on from Jira's state
+                report.tickets_seen += 1
+                _handle_issue(context, issue_json)
+        if any(rule.on_delivery_view and settings.is_enabled(rule.id) for rule in RULES):
+            for issue_json in client.search(deliveries_jql_to_sweep(settings, now), ["summary"]):
+                if stop is not None and stop.is_set():
+                    break
+                report.tickets_seen += 1
+                _handle_delivery(context, issue_json["key"])
     except JiraError as error:
         # The search itself failed after its retries: what was done stays done; say so.
         log.error("search failed: %s", error)
@@ -166,6 +166,32 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
     except (IssueMappingError, JiraError) as error:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
         report.failures.append(str(error))
+
+
+def _handle_delivery(context: _Context, key: str) -> None:
+    """A Delivery ticket with the tickets it concerns (connector/deliveries.py)."""
+    report = context.report
+
+    def counted(actions: list[Action], outcome: FiringOutcome | None) -> None:
+        report.firings_planned += 1
+        if outcome is not None and outcome.applied:
+            report.firings_applied += 1
+            report.actions_applied += outcome.actions
+            report.by_rule[outcome.rule] += 1
+        elif outcome is not None:
+            report.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
+        else:
+            report.by_rule[actions[0].rule] += 1
+        context.listener(actions, outcome)
+
+    try:
+        apply_delivery(context.client, context.settings, context.executor, key, context.now, context.guard,
+                       dry_run=report.dry_run, on_firing=counted)
+    except TicketBusy as busy:
+        log.info("%s skipped: %s", key, busy, extra={"issue": key})
+    except (IssueMappingError, JiraError) as error:
+        log.error("%s unreadable: %s", key, error, extra={"issue": key})
+        report.failures.append(f"{key}: {error}")
 
 
 def _firings_of(actions: list[Action]) -> dict[str, list[Action]]:

@@ -30,8 +30,11 @@ class TicketGuard:
     @contextmanager
     def hold(self, key: str) -> Iterator[Hold]:
         name = f"ticket:{key}"
+        # Per thread: the sweep and the workers of one process share this guard, and a lease is
+        # re-entrant for its holder, so the holder must name the thread.
+        holder = f"{self.holder}/{threading.get_ident()}"
         deadline = self.clock() + self.wait
-        while not self.store.take_lease(name, self.holder, self.clock(), self.ttl):
+        while not self.store.take_lease(name, holder, self.clock(), self.ttl):
             if self.clock() >= deadline:
                 raise TicketBusy(f"{key} is being handled elsewhere")
             self._pause.wait(0.05)
@@ -39,4 +42,4 @@ class TicketGuard:
         try:
             yield held
         finally:
-            self.store.drop_lease(name, self.holder, held.wrote_at)
+            self.store.drop_lease(name, holder, held.wrote_at)

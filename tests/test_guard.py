@@ -78,3 +78,27 @@ def test_a_hold_of_a_dead_replica_expires(store):
     now["t"] = T0 + timedelta(minutes=3)
     with TicketGuard(store, "alive", clock=lambda: now["t"], wait=timedelta(0)).hold("SD-1"):
         pass
+
+
+def test_two_threads_of_one_process_sharing_the_guard_exclude_each_other(store):
+    # `serve` gives its sweep and its workers one guard: the lease must still tell them apart.
+    import threading
+
+    now = {"t": T0}
+    shared = TicketGuard(store, "host-1", clock=lambda: now["t"], wait=timedelta(0))
+    refused: list[Exception] = []
+
+    def other_thread():
+        try:
+            with shared.hold("SD-1"):
+                pass
+        except TicketBusy as busy:
+            refused.append(busy)
+
+    with shared.hold("SD-1"):
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert len(refused) == 1
+    other_thread()
+    assert len(refused) == 1  # once released, the other thread gets it

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
-SCHEMA_VERSION = 2  # 2: leases
+SCHEMA_VERSION = 3  # 2: leases; 3: deliveries
 
 
 class StoreUnavailable(Exception):
@@ -100,6 +100,14 @@ leases = Table(
     Column("expires_at", UTCDateTime),
     # For ticket holds: when an actor last wrote to the ticket, so a stale snapshot is re-read.
     Column("last_write", UTCDateTime),
+)
+
+# Which Delivery ticket was created for an organisation and version (name: see connector/deliveries.py).
+deliveries = Table(
+    "jsm_autopilot_deliveries", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("issue_key", String(64)),
+    Column("recorded", UTCDateTime, nullable=False),
 )
 
 
@@ -292,6 +300,22 @@ class EventStore:
                 return connection.execute(select(leases.c.last_write).where(leases.c.name == name)).scalar()
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot read lease {name}: {error}") from None
+
+    def delivery_key(self, name: str) -> str | None:
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(select(deliveries.c.issue_key).where(deliveries.c.name == name)).scalar()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read delivery {name}: {error}") from None
+
+    def remember_delivery(self, name: str, issue_key: str | None, now: datetime) -> None:
+        try:
+            with self._write() as connection:
+                connection.execute(self._insert(deliveries).values(name=name, issue_key=issue_key, recorded=now)
+                                   .on_conflict_do_nothing(index_elements=["name"]))
+                connection.execute(update(deliveries).where(deliveries.c.name == name).values(issue_key=issue_key, recorded=now))
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot record delivery {name}: {error}") from None
 
     def holders(self) -> set[str]:
         """Names of the workers holding events right now."""

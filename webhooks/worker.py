@@ -18,9 +18,10 @@ from connector.client import JiraClient, JiraError, JiraRefused
 from connector.channel import came_by_email, needs_channel
 from connector.executor import Executor
 from connector.holds import Guard, NoGuard, TicketBusy
-from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
-from connector.sweep import fields_to_read
-from rules.catalogue import evaluate, next_check
+from connector.deliveries import apply_delivery, deliveries_to_refresh
+from connector.mapping import IssueMappingError, fields_to_read, firing_log, ticket_from_issue_json
+from rules.catalogue import RULES, evaluate, next_check
+from rules.deliveries import is_delivery
 from webhooks.receiver import utc_now
 from webhooks.store import EventStore, StoredEvent, StoreUnavailable
 
@@ -92,8 +93,21 @@ class Worker:
                 else:
                     raise JiraError("apply", f"{outcome.issue} {outcome.rule}", None, outcome.error or "failed")
             check = next_check(ticket, now, self.settings)
-            # Jira's clock and ours may differ: hand on the delay, not the instant.
-            return check - now if check is not None else None
+        self._deliveries_concerned(ticket, now)
+        # Jira's clock and ours may differ: hand on the delay, not the instant.
+        return check - now if check is not None else None
+
+    def _deliveries_concerned(self, ticket, now: datetime) -> None:
+        """A Delivery ticket itself, or the Planned deliveries a ticket's change may concern."""
+        if not any(rule.on_delivery_view and self.settings.is_enabled(rule.id) for rule in RULES):
+            return
+        keys = [ticket.key] if is_delivery(ticket, self.settings) else \
+            [found["key"] for found in deliveries_to_refresh(self.client, self.settings, ticket)]
+        for key in keys:
+            _, _, outcomes = apply_delivery(self.client, self.settings, self.executor, key, now, self.guard)
+            failed = [o for o in outcomes if not o.applied]
+            if failed:
+                raise JiraError("apply", f"{failed[0].issue} {failed[0].rule}", None, failed[0].error or "failed")
 
     def _failed(self, event: StoredEvent, error: str, final: bool) -> None:
         now = self.clock()

@@ -1,0 +1,388 @@
+"""Delivery tickets against Jira: find or create one, gather what it concerns, apply the rules.
+
+All three ways of starting a delivery (the CLI, `POST /api/deliveries`, a release manager creating
+the ticket in Jira) end in `apply_delivery`: read the Delivery ticket, the organisation's tickets
+in Delivery Pending and the tickets it links to, let the core decide (rules/deliveries.py), and
+apply the actions ticket by ticket through the executor, each ticket held by the guard.
+
+Creating twice must leave one ticket. Jira has no unique constraint and its search index lags
+behind writes (JIRA-CONTRACT.md 3.3), so creation runs under a lease per organisation and
+version in the service's store, and the store remembers which ticket was created for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from typing import Callable, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from config.settings import Settings
+from connector.client import JiraClient, JiraRefused
+from connector.documents import document
+from connector.executor import Executor, FiringOutcome
+from connector.holds import Guard, NoGuard
+from connector.jql import jql_string
+from connector.mapping import IssueMappingError, adf_to_text, fields_to_read, firing_log, ticket_from_issue_json
+from rules.actions import Action
+from rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
+from rules.model import Ticket
+
+log = logging.getLogger("jsm_autopilot.deliveries")
+ProgressListener = Callable[[int, int], None]  # (tickets done, tickets in all)
+
+
+class DeliveryRequestError(ValueError):
+    """A delivery request that cannot be carried out; `field` names the part at fault."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
+
+
+class DeliveryRequest(BaseModel):
+    """What a release manager asks for, from the CLI's options or the API's JSON body."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    organisation: str = Field(min_length=1, max_length=200)
+    version: str = Field(min_length=1, max_length=50)
+    estimated_date: date | None = None
+    docs: tuple[str, ...] = ()
+    environment: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("docs")
+    @classmethod
+    def _web_addresses(cls, docs: tuple[str, ...]) -> tuple[str, ...]:
+        for address in docs:
+            if not re.fullmatch(r"https?://\S+", address):
+                raise ValueError(f"{address!r} is not an http(s) address")
+        return docs
+
+    @classmethod
+    def parse(cls, data: object, settings: Settings) -> "DeliveryRequest":
+        """Validate; the first problem becomes a `DeliveryRequestError` naming the field."""
+        try:
+            request = cls.model_validate(data)
+        except ValidationError as invalid:
+            first = invalid.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "(body)"
+            raise DeliveryRequestError(where, first["msg"]) from None
+        if not is_patch_version(request.version, settings):
+            raise DeliveryRequestError("version", f"{request.version!r} is not a patch version "
+                                                  f"(deliveries.version_pattern {settings.deliveries.version_pattern})")
+        return request
+
+
+@dataclass
+class DeliveryResult:
+    key: str | None
+    created: bool
+    included: list[str]
+    dry_run: bool = False
+    actions: list[Action] = field(default_factory=list)
+    outcomes: list[FiringOutcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{o.issue} {o.rule}: {o.error}" for o in self.outcomes if not o.applied]
+
+    def as_json(self) -> dict:
+        return {"key": self.key, "created": self.created, "dry_run": self.dry_run, "included": self.included,
+                "actions": [a.as_json() for a in self.actions], "failures": self.failures}
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def _fields(settings: Settings) -> list[str]:
+    return fields_to_read(settings)
+
+
+def _read_issue(client: JiraClient, settings: Settings, key: str) -> dict:
+    return client.get_issue(key, _fields(settings), expand="changelog", properties=[settings.automation.property_key])
+
+
+def _search(client: JiraClient, settings: Settings, jql: str) -> Iterable[dict]:
+    return client.search(jql, _fields(settings), expand="changelog", properties=[settings.automation.property_key])
+
+
+def _complete(client: JiraClient, settings: Settings, issue_json: dict) -> tuple[dict, Ticket]:
+    """A search result as a ticket; re-read from the issue when the search trimmed its history."""
+    try:
+        return issue_json, ticket_from_issue_json(issue_json, settings)
+    except IssueMappingError as error:
+        if "fetch" not in error.problem:
+            raise
+    issue_json = _read_issue(client, settings, issue_json["key"])
+    return issue_json, ticket_from_issue_json(issue_json, settings)
+
+
+def _project_clause(settings: Settings) -> str:
+    return f"project = {jql_string(settings.project.key)}"
+
+
+def deliveries_jql(settings: Settings, organisation: str, statuses: Iterable[str] = ()) -> str:
+    """Delivery tickets of one organisation; names are quoted data, never JQL."""
+    jql = (f"{_project_clause(settings)} AND issuetype = {jql_string(settings.issue_types.delivery)} "
+           f"AND organizations = {jql_string(organisation)}")
+    listed = list(statuses)
+    if listed:
+        jql += f" AND status IN ({', '.join(jql_string(s) for s in listed)})"
+    return jql + " ORDER BY created ASC"
+
+
+def find_deliveries(client: JiraClient, settings: Settings, organisation: str, version: str) -> list[dict]:
+    """The organisation's Delivery tickets for exactly this version, oldest first. The version is
+    compared here, not in JQL: on a text field JQL only offers fuzzy `~`."""
+    found = []
+    for issue_json in _search(client, settings, deliveries_jql(settings, organisation)):
+        issue_json, ticket = _complete(client, settings, issue_json)
+        if ticket.organisation == organisation and delivery_version(ticket, settings) == version:
+            found.append(issue_json)
+    return found
+
+
+def load_view(client: JiraClient, settings: Settings, delivery_json: dict) -> tuple[DeliveryView, dict[str, dict]]:
+    """The Delivery ticket with the organisation's Delivery Pending tickets and its linked tickets;
+    also each ticket's JSON by key (the executor needs each one's firing log)."""
+    raw: dict[str, dict] = {}
+    delivery_json, delivery = _complete(client, settings, delivery_json)
+    raw[delivery.key] = delivery_json
+    pending: list[Ticket] = []
+    if delivery.organisation is not None:
+        jql = (f"{_project_clause(settings)} AND status = {jql_string(settings.statuses.delivery_pending)} "
+               f"AND organizations = {jql_string(delivery.organisation)} ORDER BY key ASC")
+        for issue_json in _search(client, settings, jql):
+            issue_json, ticket = _complete(client, settings, issue_json)
+            raw[ticket.key] = issue_json
+            pending.append(ticket)
+    by_key = {t.key: t for t in pending}
+    wanted = [link.other for link in delivery.links if link.type == settings.deliveries.link_type]
+    missing = [key for key in dict.fromkeys(wanted) if key not in by_key]
+    for start in range(0, len(missing), 50):
+        chunk = missing[start:start + 50]
+        for issue_json in _search(client, settings, f"key IN ({', '.join(jql_string(k) for k in chunk)})"):
+            issue_json, ticket = _complete(client, settings, issue_json)
+            raw[ticket.key] = issue_json
+            by_key[ticket.key] = ticket
+    linked = tuple(by_key[k] for k in dict.fromkeys(wanted) if k in by_key)
+    return DeliveryView(delivery, tuple(pending), linked), raw
+
+
+# -- applying ----------------------------------------------------------------------------------
+
+def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, delivery_key: str, now: datetime,
+                   guard: Guard | None = None, dry_run: bool = False, progress: ProgressListener | None = None,
+                   on_firing: Callable[[list[Action], FiringOutcome | None], None] | None = None,
+                   ) -> tuple[DeliveryView, list[Action], list[FiringOutcome]]:
+    """Decide on one Delivery ticket and apply it. The Delivery ticket is held throughout, so two
+    actors never decide on it at once; each included ticket is held and read afresh before it is
+    written, so its firing log is current. One ticket's failure does not stop the others."""
+    guard = guard or NoGuard()
+    listener = on_firing or (lambda actions, outcome: None)
+    with guard.hold(delivery_key) as held_delivery:
+        view, raw = load_view(client, settings, _read_issue(client, settings, delivery_key))
+        actions = evaluate_delivery(view, now, settings)
+        by_issue: dict[str, list[Action]] = {}
+        for action in actions:
+            by_issue.setdefault(action.issue, []).append(action)
+        outcomes: list[FiringOutcome] = []
+        for done, (key, group) in enumerate(by_issue.items(), start=1):
+            if dry_run:
+                for rule_group in _by_rule(group):
+                    listener(rule_group, None)
+            elif key == delivery_key:
+                outcomes += _apply(executor, settings, view.delivery, raw[key], group, now, held_delivery, listener)
+            else:
+                with guard.hold(key) as held:
+                    fresh_json = _read_issue(client, settings, key)
+                    fresh = ticket_from_issue_json(fresh_json, settings)
+                    again = replace(view, pending=_swap(view.pending, fresh), linked=_swap(view.linked, fresh))
+                    group = [a for a in evaluate_delivery(again, now, settings) if a.issue == key]
+                    outcomes += _apply(executor, settings, fresh, fresh_json, group, now, held, listener)
+            if progress is not None:
+                progress(done, len(by_issue))
+    return view, actions, outcomes
+
+
+def _swap(tickets: tuple[Ticket, ...], fresh: Ticket) -> tuple[Ticket, ...]:
+    return tuple(fresh if t.key == fresh.key else t for t in tickets)
+
+
+def _apply(executor: Executor, settings: Settings, ticket: Ticket, issue_json: dict, actions: list[Action], now: datetime,
+           held, listener) -> list[FiringOutcome]:
+    if not actions:
+        return []
+    applied = executor.apply(ticket, firing_log(issue_json, settings), actions, now)
+    if any(o.applied for o in applied):
+        held.wrote(datetime.now(timezone.utc))
+    by_rule = {o.rule: o for o in applied}
+    for rule_group in _by_rule(actions):
+        if rule_group[0].rule in by_rule:
+            listener(rule_group, by_rule[rule_group[0].rule])
+    return applied
+
+
+def _by_rule(actions: list[Action]) -> list[list[Action]]:
+    grouped: dict[str, list[Action]] = {}
+    for action in actions:
+        grouped.setdefault(action.rule, []).append(action)
+    return list(grouped.values())
+
+
+# -- creating ----------------------------------------------------------------------------------
+
+class DeliveryRegistry:
+    """Which ticket was created for an organisation and version, and the lease around creating.
+    Backed by the service's store, so the CLI, the API and every replica share it."""
+
+    def __init__(self, store, guard: Guard):
+        # `store` offers delivery_key and remember_delivery (webhooks/store.py); `guard` holds names.
+        self.store = store
+        self.guard = guard
+
+    @staticmethod
+    def name(organisation: str, version: str) -> str:
+        digest = hashlib.sha256(f"{organisation}\n{version}".encode()).hexdigest()[:24]
+        return f"delivery:{digest}"
+
+    def hold(self, organisation: str, version: str):
+        return self.guard.hold(self.name(organisation, version))
+
+    def recorded(self, organisation: str, version: str) -> str | None:
+        return self.store.delivery_key(self.name(organisation, version))
+
+    def record(self, organisation: str, version: str, key: str | None) -> None:
+        self.store.remember_delivery(self.name(organisation, version), key, datetime.now(timezone.utc))
+
+
+def organisation_id(client: JiraClient, name: str) -> str:
+    """The JSM organisation's id (the Organizations field takes ids); refused when unknown."""
+    start = 0
+    while True:
+        page = client.call("GET", "rest/servicedeskapi/organization", params={"start": start, "limit": 50})
+        for organisation in page.get("values") or []:
+            if organisation.get("name") == name:
+                return str(organisation["id"])
+        if page.get("isLastPage", True) or not page.get("values"):
+            raise DeliveryRequestError("organisation", f"no JSM organisation is named {name!r}")
+        start += len(page["values"])
+
+
+def _request_fields(request: DeliveryRequest, settings: Settings, api_version: str) -> dict:
+    """The fields a request sets on the Delivery ticket (besides type, summary and organisation)."""
+    fields: dict = {settings.fields.delivery_version: request.version}
+    if request.estimated_date is not None:
+        fields[settings.fields.estimated_delivery_date] = request.estimated_date.isoformat()
+    if request.docs:
+        if settings.fields.documentation_links is None:
+            raise DeliveryRequestError("docs", "set fields.documentation_links in app.yaml to record documentation links")
+        fields[settings.fields.documentation_links] = document("\n".join(request.docs), api_version)
+    if request.environment:
+        fields[settings.fields.environment] = document(request.environment, api_version)
+    return fields
+
+
+def _changed_fields(request: DeliveryRequest, settings: Settings, api_version: str, ticket: Ticket) -> dict:
+    """Of the request's fields, those that differ from what the ticket holds."""
+    wanted = _request_fields(request, settings, api_version)
+    names = {field_id: name for name, field_id in settings.fields.model_dump().items() if field_id}
+    changed = {}
+    for field_id, value in wanted.items():
+        current = ticket.custom_fields.get(names.get(field_id, field_id))
+        same = (adf_to_text(current).strip() == adf_to_text(value).strip()) if isinstance(value, (dict, str)) else current == value
+        if not same:
+            changed[field_id] = value
+    return changed
+
+
+def create_or_update(client: JiraClient, settings: Settings, executor: Executor, registry: DeliveryRegistry,
+                     request: DeliveryRequest, now: datetime | None = None, guard: Guard | None = None,
+                     dry_run: bool = False, progress: ProgressListener | None = None, on_firing=None) -> DeliveryResult:
+    """The Delivery ticket of `request.version` for `request.organisation`: created when there is
+    none, else updated; either way filled in by the delivery rules. One per organisation and
+    version, however many callers race."""
+    organisation, version = request.organisation, request.version
+    org_id = organisation_id(client, organisation)
+    with registry.hold(organisation, version):
+        existing = _existing(client, settings, registry, organisation, version)
+        now = now or client.server_time()
+        if existing is None and dry_run:
+            ticket = Ticket(key="(new)", type=settings.issue_types.delivery, status=settings.statuses.planned,
+                            status_since=now, created=now, organisation=organisation,
+                            language=settings.language_of(organisation), custom_fields={"delivery_version": version})
+            view = DeliveryView(ticket, tuple(_pending_of(client, settings, organisation)))
+            actions = evaluate_delivery(view, now, settings)
+            return DeliveryResult(None, True, [t.key for t in included(view, settings)], True, actions)
+        created = existing is None
+        if created:
+            fields = {"project": {"key": settings.project.key}, "issuetype": {"name": settings.issue_types.delivery},
+                      "summary": settings.texts.render(settings.language_of(organisation), "delivery_summary", version=version),
+                      settings.fields.organizations: [int(org_id) if org_id.isdigit() else org_id],
+                      **_request_fields(request, settings, client.version)}
+            answer = client.call("POST", client.api("issue"), body={"fields": fields})
+            key = answer["key"]
+            registry.record(organisation, version, key)
+            log.info("%s created: Delivery of %s for %s", key, version, organisation, extra={"issue": key})
+        else:
+            key = existing["key"]
+            _, ticket = _complete(client, settings, existing)
+            changes = {} if dry_run else _changed_fields(request, settings, client.version, ticket)
+            if changes:
+                client.edit(key, {"fields": changes})
+        view, actions, outcomes = apply_delivery(client, settings, executor, key, now, guard, dry_run, progress, on_firing)
+        return DeliveryResult(key, created, [t.key for t in included(view, settings)], dry_run, actions, outcomes)
+
+
+def _pending_of(client: JiraClient, settings: Settings, organisation: str) -> list[Ticket]:
+    jql = (f"{_project_clause(settings)} AND status = {jql_string(settings.statuses.delivery_pending)} "
+           f"AND organizations = {jql_string(organisation)} ORDER BY key ASC")
+    return [_complete(client, settings, j)[1] for j in _search(client, settings, jql)]
+
+
+def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry, organisation: str, version: str) -> dict | None:
+    """The Delivery ticket already there: the one this service recorded, else the oldest Jira finds."""
+    recorded = registry.recorded(organisation, version)
+    if recorded:
+        try:
+            return _read_issue(client, settings, recorded)
+        except JiraRefused as refused:
+            if refused.status != 404:
+                raise
+            registry.record(organisation, version, None)  # deleted in Jira: look again
+    found = find_deliveries(client, settings, organisation, version)
+    if found:
+        registry.record(organisation, version, found[0]["key"])
+        return found[0]
+    return None
+
+
+# -- what a change of one ticket means for deliveries -------------------------------------------
+
+def deliveries_to_refresh(client: JiraClient, settings: Settings, ticket: Ticket) -> list[dict]:
+    """The Planned Delivery tickets a change of `ticket` may concern: those of its organisation,
+    when it is in Delivery Pending now or is linked to a Delivery ticket (it may have left)."""
+    if is_delivery(ticket, settings) or ticket.organisation is None:
+        return []
+    in_pending = ticket.status == settings.statuses.delivery_pending
+    linked = any(link.type == settings.deliveries.link_type and link.other_type == settings.issue_types.delivery
+                 for link in ticket.links)
+    if not (in_pending or linked):
+        return []
+    return list(_search(client, settings, deliveries_jql(settings, ticket.organisation, [settings.statuses.planned])))
+
+
+def deliveries_jql_to_sweep(settings: Settings, now: datetime) -> str:
+    """Planned Delivery tickets, and those done or staged lately (their included tickets may still
+    wait for `delivery.done`). Dates in JQL are the site's local time."""
+    statuses = settings.statuses
+    since = (now - settings.deliveries.window.nominal).astimezone(settings.project.zone).strftime("%Y-%m-%d %H:%M")
+    finished = ", ".join(jql_string(s) for s in (statuses.stage_installation_completed, statuses.delivered,
+                                                 statuses.installation_completed))
+    return (f"{_project_clause(settings)} AND issuetype = {jql_string(settings.issue_types.delivery)} AND "
+            f"(status = {jql_string(statuses.planned)} OR (status IN ({finished}) AND updated >= {jql_string(since)})) "
+            f"ORDER BY key ASC")
