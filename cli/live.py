@@ -139,10 +139,12 @@ def serve(port: int, host: str, config: Path | None) -> None:
     """Run the webhook receiver (POST /webhooks/jira, GET /healthz) and its workers.
 
     Needs the Jira credentials, JSM_AUTOPILOT_WEBHOOK_SECRET, and JSM_AUTOPILOT_DB (an SQLAlchemy
-    URL; default sqlite:///jsm-autopilot.db). SIGTERM drains and exits cleanly.
+    URL; default sqlite:///jsm-autopilot.db). JSM_AUTOPILOT_API_TOKEN switches on POST
+    /api/deliveries. SIGTERM drains and exits cleanly.
     """
     import logging
 
+    from service.api import api_token
     from service.serve import Service, ServiceConfigurationError, webhook_secret
     from webhooks.store import EventStore, StoreUnavailable
 
@@ -157,7 +159,7 @@ def serve(port: int, host: str, config: Path | None) -> None:
         store.migrate()
     except (ServiceConfigurationError, StoreUnavailable) as error:
         _fail(f"serve: {error}")
-    Service(settings, store, client, secret).run(host, port, ready=lambda p: click.echo(f"ready on port {p}", err=True))
+    Service(settings, store, client, secret, api_token()).run(host, port, ready=lambda p: click.echo(f"ready on port {p}", err=True))
 
 
 @main.group(invoke_without_command=True)

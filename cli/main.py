@@ -47,6 +47,7 @@ def main() -> None:
 def run() -> None:
     """Console-script entry: the group with every command module registered."""
     import cli.live  # noqa: F401  (registers sweep and sandbox)
+    import cli.deliveries  # noqa: F401  (registers delivery)
 
     main()
 
@@ -177,4 +178,8 @@ def _describe_action(action) -> str:
         return f"→ {action.to_status}"
     if action.kind == "internal_comment":
         return "internal note"
+    if action.kind == "field_change":
+        return f"set {action.field}"
+    if action.kind == "issue_link":
+        return f"{'link' if action.add else 'unlink'} {action.other}"
     return action.kind.replace("_", " ")

@@ -36,6 +36,8 @@ class Metrics:
                                        buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
         self.sweep_tickets = Gauge("jsm_autopilot_sweep_tickets_seen", "Candidate tickets the last sweep looked at",
                                    registry=self.registry)
+        self.api_requests = Counter("jsm_autopilot_api_requests", "POST /api/deliveries by outcome", ["outcome"],
+                                    registry=self.registry)
         self.registry.register(_JiraCalls(client))
 
     def exposition(self) -> bytes:

@@ -28,6 +28,8 @@ from config.settings import Settings
 from connector.client import JiraClient
 from connector.executor import Executor
 from connector.sweep import SweepReport, sweep_once
+from connector.deliveries import DeliveryRegistry
+from service.api import add_delivery_api
 from service.guard import TicketGuard
 from service.metrics import Metrics
 from webhooks.receiver import utc_now
@@ -72,6 +74,7 @@ class Service:
     store: EventStore
     client: JiraClient
     secret: bytes | None
+    api_token: bytes | None = None
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -86,6 +89,10 @@ class Service:
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
                                    count=lambda outcome: self.metrics.events_received.labels(outcome).inc())
         self.app.add_url_rule("/metrics", "metrics", lambda: Response(self.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST))
+        # Each API request holds the delivery under its own name: requests run on several threads.
+        registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api", wait=timedelta(seconds=60)))
+        add_delivery_api(self.app, self.settings, self.client, self.executor, registry, self.guard, self.api_token,
+                         count=lambda outcome: self.metrics.api_requests.labels(outcome).inc())
         prefix = f"{socket.gethostname()}-{os.getpid()}"
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",

@@ -1,0 +1,127 @@
+"""`jsm-autopilot delivery create`: the release manager's way to a Delivery ticket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.live import SOME_FAILED, _client_or_exit
+from cli.main import _console, _describe_action, _fail, _settings_or_exit, config_option, main
+
+# Below this many tickets a delivery is done before a bar would be worth drawing.
+PROGRESS_FROM = 5
+
+
+class ProgressBar:
+    """A bar on stderr while a delivery writes to many tickets; nothing when not on a terminal."""
+
+    def __init__(self, console: Console, threshold: int = PROGRESS_FROM):
+        self.console, self.threshold = console, threshold
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.threshold or not self.console.is_terminal:
+            return
+        if self.progress is None:
+            self.progress = Progress(TextColumn("tickets"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                     console=self.console, transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task("delivery", total=total)
+        self.progress.update(self.task, completed=done)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+@main.group()
+def delivery() -> None:
+    """Delivery tickets: what a patch for a customer contains."""
+
+
+@delivery.command("create")
+@click.option("--organisation", required=True, help="The JSM organisation (customer), exactly as named in Jira.")
+@click.option("--version", "version", required=True, help="The patch version, e.g. 14.21.3.1.")
+@click.option("--estimated-date", default=None, help="Estimated delivery date, YYYY-MM-DD.")
+@click.option("--docs", multiple=True, metavar="URL", help="A documentation link; repeat for several.")
+@click.option("--environment", default=None, help="The environment the patch goes to, e.g. 'Dedicated Cloud'.")
+@click.option("--dry-run", is_flag=True, help="Show what would be created or changed; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@config_option
+def create(organisation: str, version: str, estimated_date: str | None, docs: tuple[str, ...], environment: str | None,
+           dry_run: bool, as_json: bool, config: Path | None) -> None:
+    """Create the Delivery ticket of a patch for an organisation, or update the one that exists.
+
+    It lists the organisation's Delivery Pending tickets of that version and those marked CUSTOM,
+    links them, and is kept current by the service while it is Planned. Running it again updates
+    the same ticket. Uses the service's store ($JSM_AUTOPILOT_DB) so that concurrent runs, the API
+    and the service never create two. Exits 0 on success, 1 when Jira failed, 2 on bad input.
+    """
+    from connector.client import JiraError
+    from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, create_or_update
+    from connector.executor import Executor
+    from service.guard import TicketGuard
+    from webhooks.store import EventStore, StoreUnavailable
+
+    settings = _settings_or_exit(config)
+    data = {"organisation": organisation, "version": version, "docs": list(docs)}
+    if estimated_date is not None:
+        try:
+            data["estimated_date"] = date.fromisoformat(estimated_date)
+        except ValueError:
+            _fail(f"--estimated-date: {estimated_date!r} is not a date (YYYY-MM-DD)")
+    if environment is not None:
+        data["environment"] = environment
+    try:
+        request = DeliveryRequest.parse(data, settings)
+    except DeliveryRequestError as error:
+        _fail(f"--{error.field.replace('_', '-')}: {error.problem}")
+    client = _client_or_exit(settings, "delivery create")
+    try:
+        store = EventStore()
+        store.migrate()
+    except StoreUnavailable as error:
+        _fail(f"delivery create: {error}")
+    holder = f"{socket.gethostname()}-{os.getpid()}-cli"
+    guard = TicketGuard(store, holder)
+    registry = DeliveryRegistry(store, TicketGuard(store, holder, wait=guard.wait * 4))
+    bar = ProgressBar(Console(stderr=True))
+    try:
+        result = create_or_update(client, settings, Executor(client, settings), registry, request, guard=guard,
+                                  dry_run=dry_run, progress=None if as_json else bar)
+    except DeliveryRequestError as error:
+        _fail(f"--{error.field.replace('_', '-')}: {error.problem}")
+    except JiraError as error:
+        click.echo(f"delivery create: {error}", err=True)
+        sys.exit(SOME_FAILED)
+    finally:
+        bar.close()
+        store.dispose()
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False, default=str))
+        sys.exit(SOME_FAILED if result.failures else 0)
+    console = _console()
+    listed = ", ".join(result.included) or "no tickets yet"
+    if dry_run:
+        what = "Would create a Delivery ticket" if result.key is None else f"Would update {result.key}"
+        console.print(f"{what} of patch {version} for {organisation}: {len(result.included)} ticket(s): {listed}")
+        for action in result.actions:
+            console.print(f"  {action.issue:<10} {action.rule:<22} {_describe_action(action)}")
+    else:
+        verb = "Created" if result.created else "Updated"
+        console.print(f"{verb} {result.key}: Delivery of patch {version} for {organisation}, {len(result.included)} ticket(s): {listed}")
+        for failure in result.failures:
+            console.print(f"failed: {failure}")
+    sys.exit(SOME_FAILED if result.failures else 0)

@@ -1,0 +1,374 @@
+"""Delivery tickets against the sandbox, through each of the three ways in, on Cloud and Data Center."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+import cli.deliveries  # noqa: F401  (registers the command)
+from cli.main import main
+from connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
+from connector.executor import Executor
+from connector.mapping import adf_to_text
+from connector.sweep import sweep_once
+from service.guard import TicketGuard
+from tests.site import AGENT, BOT
+from tests.test_sweep_cli import config_for
+from webhooks.store import EventStore
+
+T0 = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
+ACME = "Acme Learning Ltd"
+HEADING = "The following Service Desk tickets are expected to be included in this delivery:"
+
+
+class DeliverySite:
+    """A sandbox with organisations and tickets waiting in Delivery Pending."""
+
+    def __init__(self, site, tmp_path):
+        self.site, self.settings, self.tmp_path = site, site.settings, tmp_path
+        self.agent = requests.Session()
+        self.agent.auth = (AGENT, "t")
+        self.org_ids: dict[str, int] = {}
+        self.store = EventStore(f"sqlite:///{tmp_path / 'autopilot.db'}")
+        self.store.migrate()
+
+    def organisation(self, name: str) -> int:
+        answer = self.agent.post(f"{self.site.url}/rest/servicedeskapi/organization", json={"name": name})
+        answer.raise_for_status()
+        self.org_ids[name] = int(answer.json()["id"])
+        return self.org_ids[name]
+
+    def pending(self, organisation: str, version: str | None, summary: str, issue_type: str = "Software Defect") -> str:
+        key = self.site.create(issue_type=issue_type, summary=summary, **{self.settings.fields.organizations: [self.org_ids[organisation]]})
+        self.site.move(key, "In Review by Service Desk")
+        if version is not None:
+            self.edit(key, {self.settings.fields.delivery_version: version})
+        self.site.move(key, "Delivery Pending")
+        return key
+
+    def edit(self, key: str, fields: dict) -> None:
+        self.agent.put(self.site.api(f"issue/{key}"), json={"fields": fields}).raise_for_status()
+
+    def read(self, key: str) -> dict:
+        fields = ",".join(["summary", "description", "status", "issuelinks", "issuetype", "comment", *[v for v in self.settings.fields.model_dump().values() if v]])
+        return self.agent.get(self.site.api(f"issue/{key}"), params={"fields": fields}).json()
+
+    def linked_keys(self, key: str) -> list[str]:
+        links = self.read(key)["fields"]["issuelinks"]
+        return sorted((link.get("outwardIssue") or link.get("inwardIssue"))["key"] for link in links)
+
+    def deliveries(self) -> list[str]:
+        found = self.agent.post(f"{self.site.url}/rest/api/3/search/jql", json={"jql": 'issuetype = "Delivery"', "fields": ["summary"]}) \
+            if self.site.version == "3" else self.agent.post(self.site.api("search"), json={"jql": 'issuetype = "Delivery"', "fields": ["summary"]})
+        return [i["key"] for i in found.json()["issues"]]
+
+    def create(self, request: DeliveryRequest, holder: str = "test", dry_run: bool = False):
+        client = self.site.client()
+        registry = DeliveryRegistry(self.store, TicketGuard(self.store, holder, wait=timedelta(seconds=30)))
+        return create_or_update(client, self.settings, Executor(client, self.settings), registry, request,
+                                guard=TicketGuard(self.store, holder), dry_run=dry_run)
+
+    def cli(self, *args: str):
+        env = {"JIRA_URL": self.site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
+               "JSM_AUTOPILOT_DB": f"sqlite:///{self.tmp_path / 'autopilot.db'}"}
+        if self.site.version == "2":
+            self.site.state.personal_access_tokens["pat-of-the-bot"] = BOT
+            env.update({"JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": "pat-of-the-bot"})
+        return CliRunner().invoke(main, ["delivery", "create", *args, "--config", str(config_for(self.site, self.tmp_path))], env=env)
+
+
+@pytest.fixture
+def shop(site_factory, tmp_path):
+    """Acme (English) with three tickets of 14.21.3.1, one CUSTOM, one of 14.21.3.2; Muster AG with one of 14.21.3.1."""
+    site = site_factory(T0)
+    shop = DeliverySite(site, tmp_path)
+    shop.organisation(ACME)
+    shop.organisation("Muster AG")
+    shop.keys = {
+        "a1": shop.pending(ACME, "14.21.3.1", "Import | fails on *bold* names"),
+        "a2": shop.pending(ACME, "14.21.3.1", "Report totals wrong"),
+        "custom": shop.pending(ACME, "CUSTOM", "Customer logo in header", issue_type="Customisation"),
+        "other_version": shop.pending(ACME, "14.21.3.2", "Later fix"),
+        "muster": shop.pending("Muster AG", "14.21.3.1", "Fehler beim Export"),
+    }
+    yield shop
+    shop.store.dispose()
+
+
+def adf_table(issue: dict) -> tuple[str, list[list[str]]]:
+    """The description's heading and table rows, as text, from the ADF document."""
+    document = issue["fields"]["description"]
+    heading, table = document["content"][0], document["content"][1]
+    assert table["type"] == "table"
+    rows = [[adf_to_text(cell).strip() for cell in row["content"]] for row in table["content"]]
+    assert [cell["type"] for cell in table["content"][0]["content"]] == ["tableHeader"] * 3
+    return adf_to_text(heading).strip(), rows
+
+
+def expected_rows(shop) -> list[list[str]]:
+    k = shop.keys
+    return [["Key", "Request Type", "Summary"],
+            [k["a1"], "Software Defect", "Import | fails on *bold* names"],
+            [k["a2"], "Software Defect", "Report totals wrong"],
+            [k["custom"], "Customisation", "Customer logo in header"]]
+
+
+def check_filled(shop, key: str, estimated: str | None = "2026-06-15") -> None:
+    issue = shop.read(key)
+    fields = issue["fields"]
+    assert fields["summary"] == "Delivery of Patch 14.21.3.1"
+    assert fields["status"]["name"] == "Planned" and fields["issuetype"]["name"] == "Delivery"
+    assert fields[shop.settings.fields.delivery_version] == "14.21.3.1"
+    assert fields.get(shop.settings.fields.estimated_delivery_date) == estimated
+    assert adf_table(issue) == (HEADING, expected_rows(shop))
+    assert shop.linked_keys(key) == sorted([shop.keys["a1"], shop.keys["a2"], shop.keys["custom"]])
+
+
+def test_the_cli_creates_one_delivery_ticket_and_a_second_run_updates_it(shop):
+    args = ["--organisation", ACME, "--version", "14.21.3.1", "--estimated-date", "2026-06-15",
+            "--docs", "https://docs.example/14.21.3.1/release-notes", "--docs", "https://docs.example/14.21.3.1/install",
+            "--environment", "Dedicated Cloud"]
+    first = shop.cli(*args)
+    assert first.exit_code == 0, first.output
+    key = shop.deliveries()[0]
+    assert first.stdout.startswith(f"Created {key}: Delivery of patch 14.21.3.1 for {ACME}, 3 ticket(s)")
+    check_filled(shop, key)
+    fields = shop.read(key)["fields"]
+    assert adf_to_text(fields[shop.settings.fields.documentation_links]).split() == [
+        "https://docs.example/14.21.3.1/release-notes", "https://docs.example/14.21.3.1/install"]
+    assert adf_to_text(fields["environment"]).strip() == "Dedicated Cloud"
+    again = shop.cli(*args, "--json")
+    assert again.exit_code == 0, again.output
+    answer = json.loads(again.stdout)
+    assert answer["key"] == key and answer["created"] is False and answer["actions"] == []
+    assert shop.deliveries() == [key]
+    check_filled(shop, key)
+
+
+def test_a_dry_run_writes_nothing_and_says_what_it_would_list(shop):
+    result = shop.cli("--organisation", ACME, "--version", "14.21.3.1", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["key"] is None and answer["dry_run"] is True
+    assert answer["included"] == [shop.keys["a1"], shop.keys["a2"], shop.keys["custom"]]
+    assert shop.deliveries() == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--organisation", ACME, "--version", "14.21"], "--version: '14.21' is not a patch version"),
+    (["--organisation", ACME, "--version", "14.21.3.1", "--estimated-date", "next week"], "--estimated-date: 'next week' is not a date"),
+    (["--organisation", ACME, "--version", "14.21.3.1", "--docs", "docs.example"], "--docs"),
+    (["--organisation", "Nobody Ltd", "--version", "14.21.3.1"], "--organisation: no JSM organisation is named 'Nobody Ltd'"),
+])
+def test_bad_input_exits_two_naming_the_option(shop, args, message):
+    result = shop.cli(*args)
+    assert result.exit_code == 2 and message in result.stderr
+    assert shop.deliveries() == []
+
+
+def test_concurrent_creations_leave_one_ticket(shop):
+    request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15"}, shop.settings)
+    results, errors = [], []
+
+    def create(holder):
+        try:
+            results.append(shop.create(request, holder))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=create, args=(f"replica-{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(shop.deliveries()) == 1
+    assert sorted(r.created for r in results) == [False, False, False, True]
+    check_filled(shop, shop.deliveries()[0])
+    notes = [c for c in shop.read(shop.deliveries()[0])["fields"]["comment"]["comments"] if "delivery.create" in adf_to_text(c["body"])]
+    assert len(notes) == 1
+
+
+class RunningApi:
+    def __init__(self, shop, token: bytes | None = b"release-token"):
+        from service.serve import Service
+
+        self.service = Service(shop.settings, shop.store, shop.site.client(), b"secret", token)
+        self.server = make_server("127.0.0.1", 0, self.service.app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/api/deliveries"
+
+    def post(self, body, token: str | None = "release-token"):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.post(self.url, json=body, headers=headers, timeout=60)
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_the_api_creates_then_updates_and_refuses_bad_input(shop):
+    api = RunningApi(shop)
+    try:
+        body = {"organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15", "environment": "Dedicated Cloud"}
+        assert api.post(body, token=None).status_code == 401
+        assert api.post(body, token="wrong").status_code == 401
+        created = api.post(body)
+        assert created.status_code == 201, created.text
+        key = created.json()["key"]
+        check_filled(shop, key)
+        again = api.post({**body, "estimated_date": "2026-06-22"})
+        assert again.status_code == 200 and again.json()["key"] == key
+        assert shop.deliveries() == [key]
+        refused = api.post({**body, "version": "14.21.3"})
+        assert refused.status_code == 400 and refused.json()["field"] == "version"
+        assert api.post({**body, "estimated_date": "soon"}).json()["field"] == "estimated_date"
+        assert api.post({**body, "colour": "blue"}).json()["field"] == "colour"
+        # The changed date was announced to the customer once, old and new.
+        public = [adf_to_text(c["body"]) for c in shop.read(key)["fields"]["comment"]["comments"] if c["jsdPublic"]]
+        assert len(public) == 1 and "from 15 June 2026 to 22 June 2026" in public[0]
+    finally:
+        api.close()
+
+
+def test_two_racing_api_requests_leave_one_ticket(shop):
+    api = RunningApi(shop)
+    try:
+        body = {"organisation": ACME, "version": "14.21.3.1"}
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(api.post(body))) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(a.status_code for a in answers) == [200, 200, 201]
+        assert len({a.json()["key"] for a in answers}) == 1 and len(shop.deliveries()) == 1
+    finally:
+        api.close()
+
+
+def test_the_api_is_off_without_a_token(shop):
+    api = RunningApi(shop, token=None)
+    try:
+        answer = api.post({"organisation": ACME, "version": "14.21.3.1"})
+        assert answer.status_code == 503 and "JSM_AUTOPILOT_API_TOKEN" in answer.json()["error"]
+    finally:
+        api.close()
+
+
+def manual_delivery(shop, organisation: str = ACME, version: str = "14.21.3.1") -> str:
+    """A release manager creates the Delivery ticket in Jira, with organisation and version only."""
+    return shop.site.create(reporter=AGENT, issue_type="Delivery", summary="Patch for Acme",
+                            **{shop.settings.fields.organizations: [shop.org_ids[organisation]],
+                               shop.settings.fields.delivery_version: version,
+                               shop.settings.fields.estimated_delivery_date: "2026-06-15"})
+
+
+@pytest.mark.parametrize("way", ["webhook", "sweep"])
+def test_a_delivery_created_in_jira_is_filled_in_and_kept_current(shop, tmp_path, way):
+    from tests.test_reclassify_end_to_end import WebhookPath
+
+    path = WebhookPath(shop.site, tmp_path) if way == "webhook" else None
+
+    def run():
+        if path:
+            path.drain()
+        else:
+            sweep_once(shop.site.client(), shop.settings)
+
+    try:
+        if path:
+            path.drain()  # the tickets' own events first
+        key = manual_delivery(shop)
+        run()
+        check_filled(shop, key)
+        # A new ticket enters Delivery Pending; one goes back to In Progress.
+        newcomer = shop.pending(ACME, "14.21.3.1", "Newcomer")
+        shop.site.move(shop.keys["a2"], "In Progress")
+        run()
+        assert shop.linked_keys(key) == sorted([shop.keys["a1"], shop.keys["custom"], newcomer])
+        rows = adf_table(shop.read(key))[1]
+        assert [r[0] for r in rows[1:]] == [shop.keys["a1"], shop.keys["custom"], newcomer]
+        run()
+        notes = [adf_to_text(c["body"]) for c in shop.read(key)["fields"]["comment"]["comments"] if not c["jsdPublic"]]
+        assert sum("delivery.create" in n for n in notes) == 1 and sum("delivery.refresh" in n for n in notes) >= 1
+    finally:
+        if path:
+            path.close()
+
+
+def test_delivered_resolves_exactly_the_included_tickets_still_pending(shop):
+    request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1"}, shop.settings)
+    key = shop.create(request).key
+    shop.site.move(shop.keys["a2"], "In Progress", by=AGENT)  # an agent takes one back, unnoticed by any refresh
+    requests.post(f"{shop.site.url}/rest/api/3/issueLink", auth=(AGENT, "t"),
+                  json={"type": {"name": "Relates"}, "inwardIssue": {"key": key}, "outwardIssue": {"key": shop.keys["other_version"]}}
+                  ).raise_for_status()  # someone links a ticket of another version by hand
+    shop.site.set_clock(T0 + timedelta(days=20))
+    shop.site.move(key, "Delivered")
+    report = sweep_once(shop.site.client(), shop.settings)
+    assert report.failures == []
+    status = {name: shop.read(k)["fields"]["status"]["name"] for name, k in shop.keys.items()}
+    assert status == {"a1": "Resolved", "a2": "In Progress", "custom": "Resolved", "other_version": "Delivery Pending",
+                      "muster": "Delivery Pending"}
+    told = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(shop.keys["a1"], public=True)]
+    assert len(told) == 1 and f"patch 14.21.3.1 ({key})" in told[0]
+    assert sweep_once(shop.site.client(), shop.settings).firings_applied == 0
+    assert len(shop.site.comments_by_bot(shop.keys["a1"], public=True)) == 1
+
+
+def test_stage_installation_only_comments_then_installation_resolves(shop):
+    request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1"}, shop.settings)
+    key = shop.create(request).key
+    shop.site.move(key, "Stage installation completed")
+    sweep_once(shop.site.client(), shop.settings)
+    sweep_once(shop.site.client(), shop.settings)
+    staged = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(shop.keys["a1"], public=True)]
+    assert len(staged) == 1 and "staging system" in staged[0]
+    assert shop.read(shop.keys["a1"])["fields"]["status"]["name"] == "Delivery Pending"
+    shop.site.move(key, "Installation completed")
+    sweep_once(shop.site.client(), shop.settings)
+    assert shop.read(shop.keys["a1"])["fields"]["status"]["name"] == "Resolved"
+
+
+def test_an_organisation_name_full_of_jql_injects_nothing(shop):
+    hostile = 'Acme" OR project = "SD\\" AND status = Resolved ORDER BY key'
+    shop.organisation(hostile)
+    mine = shop.pending(hostile, "14.21.3.1", "Hostile but honest")
+    result = shop.cli("--organisation", hostile, "--version", "14.21.3.1", "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["included"] == [mine]
+    assert shop.linked_keys(answer["key"]) == [mine]
+    # Pasted in raw, the name would have matched every ticket (OR project = ...): nobody else was listed.
+    assert all(shop.linked_keys(k) == [] for k in shop.keys.values())
+    assert len(shop.deliveries()) == 1
+
+
+def test_data_center_gets_the_same_delivery_in_wiki_markup(site_factory, tmp_path):
+    site = site_factory(T0, deployment="datacenter")
+    shop = DeliverySite(site, tmp_path)
+    shop.organisation(ACME)
+    a1 = shop.pending(ACME, "14.21.3.1", "Import | fails on *bold* names")
+    custom = shop.pending(ACME, "CUSTOM", "Customer logo in header", issue_type="Customisation")
+    result = shop.cli("--organisation", ACME, "--version", "14.21.3.1", "--estimated-date", "2026-06-15",
+                      "--environment", "On premises")
+    assert result.exit_code == 0, result.output
+    key = shop.deliveries()[0]
+    fields = shop.read(key)["fields"]
+    assert fields["summary"] == "Delivery of Patch 14.21.3.1" and fields["status"]["name"] == "Planned"
+    assert fields["description"] == (
+        f"{HEADING}\n\n||Key||Request Type||Summary||\n"
+        f"|{a1.replace('-', chr(92) + '-')}|Software Defect|Import \\| fails on \\*bold\\* names|\n"
+        f"|{custom.replace('-', chr(92) + '-')}|Customisation|Customer logo in header|")
+    assert fields["environment"] == "On premises" and fields[shop.settings.fields.estimated_delivery_date] == "2026-06-15"
+    assert shop.linked_keys(key) == sorted([a1, custom])
+    assert all(r["path"].startswith(("/rest/api/2/", "/rest/servicedeskapi/", "/_sandbox")) for r in site.requests_made())
+    again = shop.cli("--organisation", ACME, "--version", "14.21.3.1")
+    assert again.exit_code == 0 and shop.deliveries() == [key]
+    shop.store.dispose()
