@@ -22,13 +22,13 @@ from typing import Callable, Iterable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.settings import Settings
-from connector.client import JiraClient, JiraRefused
+from connector.client import JiraClient, JiraError, JiraRefused
 from connector.documents import document
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, NoGuard
 from connector.jql import jql_string
 from connector.mapping import IssueMappingError, adf_to_text, fields_to_read, firing_log, ticket_from_issue_json
-from rules.actions import Action
+from rules.actions import Action, IssueLinkChange
 from rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
 from rules.model import Ticket
 
@@ -181,7 +181,8 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
                    ) -> tuple[DeliveryView, list[Action], list[FiringOutcome]]:
     """Decide on one Delivery ticket and apply it. The Delivery ticket is held throughout, so two
     actors never decide on it at once; each included ticket is held and read afresh before it is
-    written, so its firing log is current. One ticket's failure does not stop the others."""
+    written, so its firing log is current. One ticket's failure does not stop the others.
+    `progress` hears (done, all) per ticket touched: a linked or unlinked one, or one resolved."""
     guard = guard or NoGuard()
     listener = on_firing or (lambda actions, outcome: None)
     with guard.hold(delivery_key) as held_delivery:
@@ -190,23 +191,36 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
         by_issue: dict[str, list[Action]] = {}
         for action in actions:
             by_issue.setdefault(action.issue, []).append(action)
+        steps = _Steps(progress, sum(1 for a in actions if isinstance(a, IssueLinkChange)) + len(by_issue.keys() - {delivery_key}))
         outcomes: list[FiringOutcome] = []
-        for done, (key, group) in enumerate(by_issue.items(), start=1):
+        for key, group in by_issue.items():
             if dry_run:
                 for rule_group in _by_rule(group):
                     listener(rule_group, None)
+                steps.advance(sum(1 for a in group if isinstance(a, IssueLinkChange)) + (key != delivery_key))
             elif key == delivery_key:
-                outcomes += _apply(executor, settings, view.delivery, raw[key], group, now, held_delivery, listener)
+                outcomes += _apply(executor, settings, view.delivery, raw[key], group, now, held_delivery, listener, steps)
             else:
                 with guard.hold(key) as held:
                     fresh_json = _read_issue(client, settings, key)
                     fresh = ticket_from_issue_json(fresh_json, settings)
                     again = replace(view, pending=_swap(view.pending, fresh), linked=_swap(view.linked, fresh))
                     group = [a for a in evaluate_delivery(again, now, settings) if a.issue == key]
-                    outcomes += _apply(executor, settings, fresh, fresh_json, group, now, held, listener)
-            if progress is not None:
-                progress(done, len(by_issue))
+                    outcomes += _apply(executor, settings, fresh, fresh_json, group, now, held, listener, steps)
+                steps.advance(1)
     return view, actions, outcomes
+
+
+@dataclass
+class _Steps:
+    listener: ProgressListener | None
+    total: int
+    done: int = 0
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        if self.listener is not None and count:
+            self.listener(min(self.done, self.total), self.total)
 
 
 def _swap(tickets: tuple[Ticket, ...], fresh: Ticket) -> tuple[Ticket, ...]:
@@ -214,13 +228,27 @@ def _swap(tickets: tuple[Ticket, ...], fresh: Ticket) -> tuple[Ticket, ...]:
 
 
 def _apply(executor: Executor, settings: Settings, ticket: Ticket, issue_json: dict, actions: list[Action], now: datetime,
-           held, listener) -> list[FiringOutcome]:
+           held, listener, steps: _Steps) -> list[FiringOutcome]:
+    """One ticket's firings; link changes follow their firing one by one, so progress can be told."""
     if not actions:
         return []
-    applied = executor.apply(ticket, firing_log(issue_json, settings), actions, now)
+    links = [a for a in actions if isinstance(a, IssueLinkChange)]
+    applied = executor.apply(ticket, firing_log(issue_json, settings), [a for a in actions if a not in links], now)
     if any(o.applied for o in applied):
         held.wrote(datetime.now(timezone.utc))
     by_rule = {o.rule: o for o in applied}
+    for link in links:
+        outcome = by_rule.get(link.rule)
+        if outcome is None or not outcome.applied:
+            continue
+        try:
+            executor.change_link(ticket.key, link)
+        except JiraError as error:
+            # The list and the links now differ: the next evaluation of this delivery mends it.
+            by_rule[link.rule] = FiringOutcome(ticket.key, link.rule, outcome.actions, False, f"link {link.other}: {error}")
+            applied = [by_rule.get(o.rule, o) for o in applied]
+            break
+        steps.advance()
     for rule_group in _by_rule(actions):
         if rule_group[0].rule in by_rule:
             listener(rule_group, by_rule[rule_group[0].rule])

@@ -112,7 +112,7 @@ class Executor:
         # After the logged write: if a link call fails, the list and the links differ, and the next
         # evaluation writes both again (adding a link twice links once; removing a gone one is done).
         for link in (a for a in group if isinstance(a, IssueLinkChange)):
-            self._change_link(key, link)
+            self.change_link(key, link)
         for note in notes:
             self._add_note(key, note)
         return status
@@ -137,7 +137,7 @@ class Executor:
                 "type": {"name": linked.link_type}, "inwardIssue": {"key": other}, "outwardIssue": {"key": key}})
         return other
 
-    def _change_link(self, key: str, link: IssueLinkChange) -> None:
+    def change_link(self, key: str, link: IssueLinkChange) -> None:
         if link.add:
             self.client.call("POST", self.client.api("issueLink"), body={
                 "type": {"name": link.link_type}, "outwardIssue": {"key": key}, "inwardIssue": {"key": link.other}}, write=False)

@@ -294,9 +294,14 @@ def test_a_delivery_created_in_jira_is_filled_in_and_kept_current(shop, tmp_path
         assert shop.linked_keys(key) == sorted([shop.keys["a1"], shop.keys["custom"], newcomer])
         rows = adf_table(shop.read(key))[1]
         assert [r[0] for r in rows[1:]] == [shop.keys["a1"], shop.keys["custom"], newcomer]
+        # The release manager moves the date: the customer hears once, old and new.
+        shop.edit(key, {shop.settings.fields.estimated_delivery_date: "2026-07-01"})
         run()
+        run()
+        public = [adf_to_text(c["body"]) for c in shop.read(key)["fields"]["comment"]["comments"] if c["jsdPublic"]]
+        assert len(public) == 1 and "from 15 June 2026 to 1 July 2026" in public[0]
         notes = [adf_to_text(c["body"]) for c in shop.read(key)["fields"]["comment"]["comments"] if not c["jsdPublic"]]
-        assert sum("delivery.create" in n for n in notes) == 1 and sum("delivery.refresh" in n for n in notes) >= 1
+        assert sum("delivery.create" in n for n in notes) == 1 and sum("delivery.refresh" in n for n in notes) == 1
     finally:
         if path:
             path.close()
@@ -372,3 +377,33 @@ def test_data_center_gets_the_same_delivery_in_wiki_markup(site_factory, tmp_pat
     again = shop.cli("--organisation", ACME, "--version", "14.21.3.1")
     assert again.exit_code == 0 and shop.deliveries() == [key]
     shop.store.dispose()
+
+
+def test_progress_is_told_per_ticket_touched_and_drawn_as_a_bar_on_a_terminal(shop):
+    import io
+
+    from rich.console import Console
+
+    from cli.deliveries import ProgressBar
+
+    heard = []
+    client = shop.site.client()
+    registry = DeliveryRegistry(shop.store, TicketGuard(shop.store, "bar"))
+    request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1"}, shop.settings)
+    create_or_update(client, shop.settings, Executor(client, shop.settings), registry, request,
+                     progress=lambda done, total: heard.append((done, total)))
+    assert heard == [(1, 3), (2, 3), (3, 3)]  # three tickets linked
+
+    screen = io.StringIO()
+    bar = ProgressBar(Console(file=screen, force_terminal=True, width=100), threshold=3)
+    for done in range(1, 13):
+        bar(done, 12)
+    assert "12/12" in screen.getvalue()
+    quiet = io.StringIO()
+    small = ProgressBar(Console(file=quiet, force_terminal=True, width=100), threshold=5)
+    small(1, 2)
+    small(2, 2)
+    assert quiet.getvalue() == ""
+    piped = io.StringIO()
+    ProgressBar(Console(file=piped, force_terminal=False), threshold=1)(1, 1)
+    assert piped.getvalue() == ""
