@@ -35,7 +35,11 @@ LAYOUT = [
 ]
 
 
-def demo_seed(start: datetime) -> dict:
+# Delivery versions of the seeded tickets waiting for a delivery, and of the Planned Delivery tickets.
+DELIVERY_VERSIONS = {"Software Defect": "14.21.3.1", "Consulting Request": "CUSTOM", "Delivery": "14.21.3.1"}
+
+
+def demo_seed(start: datetime, version_field: str = "customfield_10100", date_field: str = "customfield_10101") -> dict:
     organisations = list(ORGANISATIONS.items())
     issues = []
     number = 0
@@ -49,6 +53,11 @@ def demo_seed(start: datetime) -> dict:
                 "created": (since - timedelta(days=2)).isoformat(), "status": status, "status_since": since.isoformat(),
                 "priority": "P3" if "Defect" in issue_type else None,
             }
+            if status in ("Delivery Pending", "Planned"):
+                issue["custom_fields"] = {version_field: DELIVERY_VERSIONS[issue_type]}
+                if issue_type == "Delivery":
+                    issue["custom_fields"][date_field] = (start + timedelta(days=20)).date().isoformat()
+                    issue["reporter"] = AGENT
             if status.startswith("Clarification"):
                 question = "Könnten Sie uns bitte die Protokolldatei senden?" if language == "de" else "Could you please send us the log file?"
                 issue["comments"] = [{"author": AGENT, "body": question, "created": since.isoformat()}]
@@ -62,8 +71,10 @@ def demo_seed(start: datetime) -> dict:
 class Step:
     day: int
     key: str
-    who: str  # "customer" or "agent"
-    what: str  # "comment", "priority:<name>", or a status to move to
+    who: str  # "customer", "agent" or "release manager"
+    # "comment", "priority:<name>", a status to move to, or (release manager, through the service's
+    # API) "delivery:<organisation>|<version>|<estimated date>"
+    what: str
     text: str = ""
 
 
@@ -82,4 +93,10 @@ def demo_script() -> list[Step]:
         Step(28, "SD-30", "customer", "comment", "We use Chrome 131."),
         Step(35, "SD-26", "customer", "comment", "Thanks, you can close the ticket."),
         Step(17, "SD-1", "customer", "comment", "I am still collecting the data."),
+        # Deliveries: SD-42 (Northwind) and SD-43 (Muster AG) were planned before the demo began.
+        Step(10, "", "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-04"),
+        Step(12, "", "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-11"),
+        Step(22, "SD-42", "release manager", "Delivered"),
+        Step(24, "SD-43", "release manager", "Stage installation completed"),
+        Step(31, "SD-43", "release manager", "Installation completed"),
     ]

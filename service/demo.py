@@ -29,6 +29,7 @@ from service.serve import Service
 from webhooks.store import EventStore
 
 DEMO_SECRET = "demo-webhook-secret"
+DEMO_API_TOKEN = "demo-api-token"
 
 
 @dataclass
@@ -78,13 +79,13 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
     settings = demo_settings(settings)
     start = start or datetime(2026, 11, 2, 9, 0, tzinfo=settings.project.zone)
     state = new_state(settings, "cloud", start)
-    apply_seed(state, demo_seed(start))
+    apply_seed(state, demo_seed(start, settings.fields.delivery_version, settings.fields.estimated_delivery_date))
     sandbox = start_sandbox(state, port=sandbox_port)
     directory = tempfile.TemporaryDirectory(prefix="jsm-autopilot-demo-")
     store = EventStore(f"sqlite:///{Path(directory.name) / 'events.db'}")
     store.migrate()
     client = JiraClient(JiraCredentials(sandbox.url, BOT, "demo-token"), "cloud")
-    service = Service(settings, store, client, DEMO_SECRET.encode())
+    service = Service(settings, store, client, DEMO_SECRET.encode(), DEMO_API_TOKEN.encode())
     server = waitress.create_server(service.app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, name="demo-receiver", daemon=True).start()
     for thread in service.threads:
@@ -93,7 +94,7 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
     requests.post(f"{sandbox.url}/_sandbox/webhooks", json={"url": f"{service_url}/webhooks/jira", "secret": DEMO_SECRET}).raise_for_status()
     result = DemoResult(days=days, sandbox_url=sandbox.url)
     try:
-        _simulate(settings, state, sandbox.url, service, store, days, start, console, result)
+        _simulate(settings, state, sandbox.url, service, store, days, start, console, result, service_url)
         result.api_calls = sum(client.calls.values())
         result.deliveries = state.webhooks.sent
         result.statuses = Counter(issue.status for issue in state.issues.values())
@@ -117,9 +118,10 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
         directory.cleanup()
 
 
-def _simulate(settings, state, sandbox_url, service, store, days, start, console, result) -> None:
+def _simulate(settings, state, sandbox_url, service, store, days, start, console, result, service_url) -> None:
     script = demo_script()
     agent = _Session(sandbox_url, AGENT)
+    by_api: set[tuple[str, str]] = set()
     seen: dict[str, int] = {}
     columns = [TextColumn("[bold]simulated days"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[date]}")]
     with Progress(*columns, console=console, transient=False) as progress:
@@ -128,9 +130,20 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
             moment = start + timedelta(days=day)
             requests.post(f"{sandbox_url}/_sandbox/clock", json={"now": moment.isoformat()}).raise_for_status()
             for step in (s for s in script if s.day == day):
-                with state.lock:
-                    reporter = state.issues[step.key].reporter.email
+                if step.what.startswith("delivery:"):
+                    organisation, version, estimated = step.what.split(":", 1)[1].split("|")
+                    answer = requests.post(f"{service_url}/api/deliveries", headers={"Authorization": f"Bearer {DEMO_API_TOKEN}"},
+                                           json={"organisation": organisation, "version": version, "estimated_date": estimated})
+                    answer.raise_for_status()
+                    made = answer.json()
+                    by_api.update((a["issue"], a["rule"]) for a in made["actions"])
+                    doing = (f"POST /api/deliveries {organisation} {version} {estimated}: "
+                             f"{answer.status_code} {made['key']} with {', '.join(made['included']) or 'no tickets'}")
+                    progress.console.print(f"[dim]day {day:>2}  {made['key']:<6} {step.who} {doing}[/dim]")
+                    continue
                 if step.who == "customer":
+                    with state.lock:
+                        reporter = state.issues[step.key].reporter.email
                     _Session(sandbox_url, reporter).comment(step.key, step.text)
                     doing = "replies"
                 elif step.what == "comment":
@@ -148,7 +161,8 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
             service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))
             _wait_until_quiet(state, store)
             for key, rule, reason in _new_firings(state, seen):
-                via = "sweep" if (key, rule) in swept else "webhook"
+                via = "API" if (key, rule) in by_api else "sweep" if (key, rule) in swept else "webhook"
+                by_api.discard((key, rule))
                 result.by_rule[(rule, via)] += 1
                 progress.console.print(f"day {day:>2}  {key:<6} [bold]{rule:<23}[/bold] via {via:<7} {reason}")
             progress.update(task, completed=day, date=moment.strftime("%Y-%m-%d"))
@@ -183,11 +197,12 @@ def _summary(result: DemoResult) -> Table:
     table.add_column("rule")
     table.add_column("via sweep", justify="right")
     table.add_column("via webhook", justify="right")
+    table.add_column("via API", justify="right")
     for rule in sorted({rule for rule, _ in result.by_rule}):
-        table.add_row(rule, str(result.by_rule[(rule, "sweep")]), str(result.by_rule[(rule, "webhook")]))
+        table.add_row(rule, *(str(result.by_rule[(rule, via)]) for via in ("sweep", "webhook", "API")))
     table.add_section()
-    table.add_row("Jira API calls", str(result.api_calls), "")
-    table.add_row("webhooks delivered", "", str(result.deliveries))
+    table.add_row("Jira API calls", str(result.api_calls), "", "")
+    table.add_row("webhooks delivered", "", str(result.deliveries), "")
     return table
 
 
