@@ -64,6 +64,9 @@ def _names(client: JiraClient, settings: Settings) -> Iterator[Finding]:
     priorities = {p["name"] for p in client.call("GET", client.api("priority"))}
     for role, name in settings.priorities.model_dump().items():
         yield _check(name in priorities, f"priorities.{role}: {name!r} exists", f"set priorities.{role} to one of: {', '.join(sorted(priorities))}")
+    link_types = {t["name"] for t in client.call("GET", client.api("issueLinkType")).get("issueLinkTypes", [])}
+    yield _check(settings.deliveries.link_type in link_types, f"deliveries.link_type: {settings.deliveries.link_type!r} exists",
+                 f"set deliveries.link_type to one of: {', '.join(sorted(link_types))}")
     field_ids = {f["id"] for f in client.call("GET", client.api("field"))}
     for role, field_id in settings.fields.model_dump().items():
         if field_id:

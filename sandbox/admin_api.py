@@ -58,6 +58,12 @@ def blueprint(state: SandboxState, settings: Settings) -> Blueprint:
                     "searchable": True, "clauseNames": [f"cf[{f[12:]}]"]} for f in custom_fields]
         return jsonify(listed)
 
+    @api.get(API + "/issueLinkType")
+    def issue_link_types(version):
+        # Jira's default link types.
+        r = Renderer(state, request.host_url, version)
+        return jsonify({"issueLinkTypes": [r.link_type(name) for name in ("Blocks", "Cloners", "Duplicate", "Relates")]})
+
     def registration(hook: dict) -> dict:
         return {"self": f"{request.host_url}rest/webhooks/1.0/webhook/{hook['id']}", **hook}
 

@@ -64,6 +64,18 @@ def test_doctor_names_a_wrong_status_with_the_fix(site_factory, tmp_path):
     assert "Clarification required / On hold" in line
 
 
+def test_doctor_names_an_unknown_delivery_link_type(site_factory, tmp_path):
+    site = populated_site(site_factory)
+
+    def misspell(data):
+        data.setdefault("deliveries", {})["link_type"] = "Includes"
+
+    result = run(site, tmp_path, ["doctor"], change=misspell)
+    assert result.exit_code == 1
+    line = next(l for l in result.stdout.splitlines() if "deliveries.link_type" in l)
+    assert line.startswith("FAIL") and "set deliveries.link_type to one of: Blocks, Cloners, Duplicate, Relates" in line
+
+
 def test_doctor_reports_foreign_credentials_and_an_unknown_field(site_factory, tmp_path):
     site = populated_site(site_factory)
 
