@@ -28,8 +28,9 @@ def document(text: str, api_version: str) -> dict | str:
     return adf_document(text) if api_version == "3" else text.strip()
 
 
-# Characters wiki markup reads as formatting or table syntax; a summary may contain any of them.
-_WIKI_SPECIAL = re.compile(r"([\\|\[\]{}*_^~+?!#-])")
+# Characters wiki markup reads as table syntax, links, macros or emphasis; a summary may contain any
+# of them. Not "-": issue keys must stay keys (Jira links them), and a lone dash is plain text.
+_WIKI_SPECIAL = re.compile(r"([\\|\[\]{}*_^~+?!#])")
 
 
 def _wiki_cell(text: str) -> str:
