@@ -195,6 +195,23 @@ def test_concurrent_creations_leave_one_ticket(shop):
     assert len(notes) == 1
 
 
+def test_two_cli_processes_at_once_leave_one_ticket(shop):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).parent / "jsm-autopilot"), "delivery", "create", "--organisation", ACME,
+               "--version", "14.21.3.1", "--json", "--config", str(config_for(shop.site, shop.tmp_path))]
+    env = {**os.environ, "JIRA_URL": shop.site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
+           "JSM_AUTOPILOT_DB": f"sqlite:///{shop.tmp_path / 'autopilot.db'}"}
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    answers = [json.loads(run.communicate(timeout=120)[0]) for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    assert sorted(a["created"] for a in answers) == [False, True] and answers[0]["key"] == answers[1]["key"]
+    assert shop.deliveries() == [answers[0]["key"]]
+
+
 class RunningApi:
     def __init__(self, shop, token: bytes | None = b"release-token"):
         from service.serve import Service
@@ -302,6 +319,7 @@ def test_a_delivery_created_in_jira_is_filled_in_and_kept_current(shop, tmp_path
         assert len(public) == 1 and "from 15 June 2026 to 1 July 2026" in public[0]
         notes = [adf_to_text(c["body"]) for c in shop.read(key)["fields"]["comment"]["comments"] if not c["jsdPublic"]]
         assert sum("delivery.create" in n for n in notes) == 1 and sum("delivery.refresh" in n for n in notes) == 1
+        assert shop.deliveries() == [key]
     finally:
         if path:
             path.close()
