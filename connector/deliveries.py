@@ -28,7 +28,7 @@ from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, NoGuard
 from connector.jql import jql_string
 from connector.mapping import IssueMappingError, adf_to_text, fields_to_read, firing_log, ticket_from_issue_json
-from rules.actions import Action, IssueLinkChange
+from rules.actions import Action, IssueLinkChange, firings_of
 from rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
 from rules.model import Ticket
 
@@ -98,27 +98,29 @@ class DeliveryResult:
 
 # -- reading -----------------------------------------------------------------------------------
 
-def _fields(settings: Settings) -> list[str]:
-    return fields_to_read(settings)
-
-
 def _read_issue(client: JiraClient, settings: Settings, key: str) -> dict:
-    return client.get_issue(key, _fields(settings), expand="changelog", properties=[settings.automation.property_key])
+    return client.get_issue(key, fields_to_read(settings), expand="changelog", properties=[settings.automation.property_key])
 
 
 def _search(client: JiraClient, settings: Settings, jql: str) -> Iterable[dict]:
-    return client.search(jql, _fields(settings), expand="changelog", properties=[settings.automation.property_key])
+    return client.search(jql, fields_to_read(settings), expand="changelog", properties=[settings.automation.property_key])
+
+
+def read_ticket(client: JiraClient, settings: Settings, key: str, issue_json: dict | None = None) -> tuple[dict, Ticket]:
+    """The ticket from a search result when that is complete enough, else read from the issue:
+    search results carry a limited changelog and comments; the issue itself has them all."""
+    if issue_json is not None:
+        try:
+            return issue_json, ticket_from_issue_json(issue_json, settings)
+        except IssueMappingError as error:
+            if "fetch" not in error.problem:
+                raise
+    issue_json = _read_issue(client, settings, key)
+    return issue_json, ticket_from_issue_json(issue_json, settings)
 
 
 def _complete(client: JiraClient, settings: Settings, issue_json: dict) -> tuple[dict, Ticket]:
-    """A search result as a ticket; re-read from the issue when the search trimmed its history."""
-    try:
-        return issue_json, ticket_from_issue_json(issue_json, settings)
-    except IssueMappingError as error:
-        if "fetch" not in error.problem:
-            raise
-    issue_json = _read_issue(client, settings, issue_json["key"])
-    return issue_json, ticket_from_issue_json(issue_json, settings)
+    return read_ticket(client, settings, issue_json["key"], issue_json)
 
 
 def _project_clause(settings: Settings) -> str:
@@ -154,9 +156,7 @@ def load_view(client: JiraClient, settings: Settings, delivery_json: dict) -> tu
     raw[delivery.key] = delivery_json
     pending: list[Ticket] = []
     if delivery.organisation is not None:
-        jql = (f"{_project_clause(settings)} AND status = {jql_string(settings.statuses.delivery_pending)} "
-               f"AND organizations = {jql_string(delivery.organisation)} ORDER BY key ASC")
-        for issue_json in _search(client, settings, jql):
+        for issue_json in _search(client, settings, _pending_jql(settings, delivery.organisation)):
             issue_json, ticket = _complete(client, settings, issue_json)
             raw[ticket.key] = issue_json
             pending.append(ticket)
@@ -195,7 +195,7 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
         outcomes: list[FiringOutcome] = []
         for key, group in by_issue.items():
             if dry_run:
-                for rule_group in _by_rule(group):
+                for rule_group in firings_of(group).values():
                     listener(rule_group, None)
                 steps.advance(sum(1 for a in group if isinstance(a, IssueLinkChange)) + (key != delivery_key))
             elif key == delivery_key:
@@ -249,17 +249,10 @@ def _apply(executor: Executor, settings: Settings, ticket: Ticket, issue_json: d
             applied = [by_rule.get(o.rule, o) for o in applied]
             break
         steps.advance()
-    for rule_group in _by_rule(actions):
+    for rule_group in firings_of(actions).values():
         if rule_group[0].rule in by_rule:
             listener(rule_group, by_rule[rule_group[0].rule])
     return applied
-
-
-def _by_rule(actions: list[Action]) -> list[list[Action]]:
-    grouped: dict[str, list[Action]] = {}
-    for action in actions:
-        grouped.setdefault(action.rule, []).append(action)
-    return list(grouped.values())
 
 
 # -- creating ----------------------------------------------------------------------------------
@@ -366,10 +359,13 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
         return DeliveryResult(key, created, [t.key for t in included(view, settings)], dry_run, actions, outcomes)
 
 
+def _pending_jql(settings: Settings, organisation: str) -> str:
+    return (f"{_project_clause(settings)} AND status = {jql_string(settings.statuses.delivery_pending)} "
+            f"AND organizations = {jql_string(organisation)} ORDER BY key ASC")
+
+
 def _pending_of(client: JiraClient, settings: Settings, organisation: str) -> list[Ticket]:
-    jql = (f"{_project_clause(settings)} AND status = {jql_string(settings.statuses.delivery_pending)} "
-           f"AND organizations = {jql_string(organisation)} ORDER BY key ASC")
-    return [_complete(client, settings, j)[1] for j in _search(client, settings, jql)]
+    return [_complete(client, settings, j)[1] for j in _search(client, settings, _pending_jql(settings, organisation))]
 
 
 def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry, organisation: str, version: str) -> dict | None:

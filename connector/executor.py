@@ -25,7 +25,7 @@ from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document, field_value
 from connector.jql import jql_string
 from connector.mapping import adf_to_text
-from rules.actions import Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition
+from rules.actions import Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition, firings_of
 from rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.executor")
@@ -59,9 +59,7 @@ class Executor:
 
     def apply(self, ticket: Ticket, firing_log: dict, actions: list[Action], now: datetime) -> list[FiringOutcome]:
         """Apply one ticket's actions, firing by firing; a failed firing stops that ticket only."""
-        firings: dict[str, list[Action]] = {}
-        for action in actions:
-            firings.setdefault(action.rule, []).append(action)
+        firings = firings_of(actions)
         entries = list(firing_log.get("firings") or [])
         status = ticket.status
         outcomes = []

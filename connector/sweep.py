@@ -16,14 +16,14 @@ from typing import Callable
 
 from config.settings import Settings
 from connector.channel import email_tickets
-from connector.deliveries import apply_delivery, deliveries_jql_to_sweep
+from connector.deliveries import apply_delivery, deliveries_jql_to_sweep, read_ticket
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
-from connector.mapping import IssueMappingError, fields_to_read, firing_log, ticket_from_issue_json
-from rules.actions import Action
-from rules.catalogue import RULES, candidate_statuses, evaluate
+from connector.mapping import IssueMappingError, fields_to_read, firing_log
+from rules.actions import Action, firings_of
+from rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate
 
 log = logging.getLogger("jsm_autopilot.sweep")
 
@@ -84,7 +84,7 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     fields = fields_to_read(settings)
     properties = [settings.automation.property_key]
     listener = on_firing or (lambda actions, outcome: None)
-    context = _Context(client, settings, executor, fields, properties, now, report, listener, guard or NoGuard(), started, local_clock)
+    context = _Context(client, settings, executor, now, report, listener, guard or NoGuard(), started, local_clock)
     try:
         if jql is not None:
             context.by_email = email_tickets(client, settings)
@@ -93,7 +93,7 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
                     break  # the service is stopping; the next sweep goes on from Jira's state
                 report.tickets_seen += 1
                 _handle_issue(context, issue_json)
-        if any(rule.on_delivery_view and settings.is_enabled(rule.id) for rule in RULES):
+        if delivery_rules_enabled(settings):
             for issue_json in client.search(deliveries_jql_to_sweep(settings, now), ["summary"]):
                 if stop is not None and stop.is_set():
                     break
@@ -112,8 +112,6 @@ class _Context:
     client: JiraClient
     settings: Settings
     executor: Executor
-    fields: list[str]
-    properties: list[str]
     now: datetime
     report: SweepReport
     listener: FiringListener
@@ -125,18 +123,8 @@ class _Context:
 
 def _read(context: _Context, key: str, issue_json: dict | None = None):
     """The ticket, from the search result when given and complete enough, else from the issue."""
-    def with_channel(ticket):
-        return replace(ticket, channel="email") if key in context.by_email else ticket
-
-    if issue_json is not None:
-        try:
-            return issue_json, with_channel(ticket_from_issue_json(issue_json, context.settings))
-        except IssueMappingError as error:
-            if "fetch" not in error.problem:
-                raise
-    # Search results carry a limited changelog and comments; the issue itself has them all.
-    issue_json = context.client.get_issue(key, context.fields, expand="changelog", properties=context.properties)
-    return issue_json, with_channel(ticket_from_issue_json(issue_json, context.settings))
+    issue_json, ticket = read_ticket(context.client, context.settings, key, issue_json)
+    return issue_json, replace(ticket, channel="email") if key in context.by_email else ticket
 
 
 def _handle_issue(context: _Context, issue_json: dict) -> None:
@@ -194,15 +182,8 @@ def _handle_delivery(context: _Context, key: str) -> None:
         report.failures.append(f"{key}: {error}")
 
 
-def _firings_of(actions: list[Action]) -> dict[str, list[Action]]:
-    firings: dict[str, list[Action]] = {}
-    for action in actions:
-        firings.setdefault(action.rule, []).append(action)
-    return firings
-
-
 def _planned(report: SweepReport, actions: list[Action], listener: FiringListener) -> None:
-    firings = _firings_of(actions)
+    firings = firings_of(actions)
     report.firings_planned += len(firings)
     for rule, group in firings.items():
         report.by_rule[rule] += 1
@@ -211,7 +192,7 @@ def _planned(report: SweepReport, actions: list[Action], listener: FiringListene
 
 def _apply(context: _Context, ticket, issue_json: dict, actions: list[Action], held: Hold) -> None:
     report = context.report
-    firings = _firings_of(actions)
+    firings = firings_of(actions)
     report.firings_planned += len(firings)
     for outcome in context.executor.apply(ticket, firing_log(issue_json, context.settings), actions, context.now):
         context.listener(firings[outcome.rule], outcome)

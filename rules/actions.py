@@ -92,6 +92,14 @@ class IssueLinkChange(Action):
     kind: ClassVar[str] = "issue_link"
 
 
+def firings_of(actions: list[Action]) -> dict[str, list[Action]]:
+    """Actions grouped by the rule that fired them, in order: one firing per rule and ticket."""
+    firings: dict[str, list[Action]] = {}
+    for action in actions:
+        firings.setdefault(action.rule, []).append(action)
+    return firings
+
+
 def audit_note(issue: str, rule: str, reason: str) -> InternalComment:
     """The internal comment that tells agents which rule fired and why."""
     return InternalComment(

@@ -184,6 +184,11 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
 
+def delivery_rules_enabled(settings: "Settings") -> bool:
+    """Whether sweeps and workers need to look at Delivery tickets at all."""
+    return any(rule.on_delivery_view and settings.is_enabled(rule.id) for rule in RULES)
+
+
 def candidate_statuses(settings: "Settings") -> tuple[str, ...]:
     """Every status in which some enabled rule can fire, in catalogue order."""
     statuses: dict[str, None] = {}

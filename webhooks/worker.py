@@ -20,7 +20,7 @@ from connector.executor import Executor
 from connector.holds import Guard, NoGuard, TicketBusy
 from connector.deliveries import apply_delivery, deliveries_to_refresh
 from connector.mapping import IssueMappingError, fields_to_read, firing_log, ticket_from_issue_json
-from rules.catalogue import RULES, evaluate, next_check
+from rules.catalogue import delivery_rules_enabled, evaluate, next_check
 from rules.deliveries import is_delivery
 from webhooks.receiver import utc_now
 from webhooks.store import EventStore, StoredEvent, StoreUnavailable
@@ -99,7 +99,7 @@ class Worker:
 
     def _deliveries_concerned(self, ticket, now: datetime) -> None:
         """A Delivery ticket itself, or the Planned deliveries a ticket's change may concern."""
-        if not any(rule.on_delivery_view and self.settings.is_enabled(rule.id) for rule in RULES):
+        if not delivery_rules_enabled(self.settings):
             return
         keys = [ticket.key] if is_delivery(ticket, self.settings) else \
             [found["key"] for found in deliveries_to_refresh(self.client, self.settings, ticket)]
