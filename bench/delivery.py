@@ -39,8 +39,8 @@ class _Registry(DeliveryRegistry):
         self.keys: dict[str, str | None] = {}
         super().__init__(self, NoGuard())
 
-    def delivery_key(self, name):
-        return self.keys.get(name)
+    def delivery_record(self, name):
+        return (self.keys[name], NOW) if name in self.keys else None
 
     def remember_delivery(self, name, key, now):
         self.keys[name] = key

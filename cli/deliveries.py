@@ -70,7 +70,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     and the service never create two. Exits 0 on success, 1 when Jira failed, 2 on bad input.
     """
     from connector.client import JiraError
-    from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, create_or_update
+    from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
     from connector.executor import Executor
     from service.guard import TicketGuard
     from webhooks.store import EventStore, StoreUnavailable
@@ -103,7 +103,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
                                   dry_run=dry_run, progress=None if as_json else bar)
     except DeliveryRequestError as error:
         _fail(f"--{error.field.replace('_', '-')}: {error.problem}")
-    except JiraError as error:
+    except (JiraError, DeliveryUncertain) as error:
         click.echo(f"delivery create: {error}", err=True)
         sys.exit(SOME_FAILED)
     finally:

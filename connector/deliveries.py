@@ -16,13 +16,13 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.settings import Settings
-from connector.client import JiraClient, JiraError, JiraRefused
+from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, NoGuard
@@ -257,14 +257,31 @@ def _apply(executor: Executor, settings: Settings, ticket: Ticket, issue_json: d
 
 # -- creating ----------------------------------------------------------------------------------
 
+class DeliveryUncertain(Exception):
+    """An earlier creation failed so that it may have landed, and Jira's search does not show it
+    yet: creating now could make a second ticket. Try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Recorded while a creation's outcome is unknown (Jira's answer was lost).
+UNCERTAIN = "?"
+
+
 class DeliveryRegistry:
     """Which ticket was created for an organisation and version, and the lease around creating.
     Backed by the service's store, so the CLI, the API and every replica share it."""
 
-    def __init__(self, store, guard: Guard):
-        # `store` offers delivery_key and remember_delivery (webhooks/store.py); `guard` holds names.
+    def __init__(self, store, guard: Guard, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 index_lag: timedelta = timedelta(minutes=2)):
+        # `store` offers delivery_record and remember_delivery (webhooks/store.py); `guard` holds names.
         self.store = store
         self.guard = guard
+        self.clock = clock
+        # How long after a creation Jira's search is trusted to show the new ticket.
+        self.index_lag = index_lag
 
     @staticmethod
     def name(organisation: str, version: str) -> str:
@@ -274,11 +291,11 @@ class DeliveryRegistry:
     def hold(self, organisation: str, version: str):
         return self.guard.hold(self.name(organisation, version))
 
-    def recorded(self, organisation: str, version: str) -> str | None:
-        return self.store.delivery_key(self.name(organisation, version))
+    def recorded(self, organisation: str, version: str) -> tuple[str | None, datetime] | None:
+        return self.store.delivery_record(self.name(organisation, version))
 
     def record(self, organisation: str, version: str, key: str | None) -> None:
-        self.store.remember_delivery(self.name(organisation, version), key, datetime.now(timezone.utc))
+        self.store.remember_delivery(self.name(organisation, version), key, self.clock())
 
 
 def organisation_id(client: JiraClient, name: str) -> str:
@@ -345,7 +362,13 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
                       "summary": settings.texts.render(settings.language_of(organisation), "delivery_summary", version=version),
                       settings.fields.organizations: [int(org_id) if org_id.isdigit() else org_id],
                       **_request_fields(request, settings, client.version)}
-            answer = client.call("POST", client.api("issue"), body={"fields": fields})
+            try:
+                answer = client.call("POST", client.api("issue"), body={"fields": fields})
+            except JiraAmbiguous as lost:
+                registry.record(organisation, version, UNCERTAIN)
+                raise DeliveryUncertain(f"creating the Delivery ticket failed in a way that may have created it ({lost}); "
+                                        f"run again in {int(registry.index_lag.total_seconds())} s: it will find that ticket "
+                                        f"or create one", int(registry.index_lag.total_seconds())) from lost
             key = answer["key"]
             registry.record(organisation, version, key)
             log.info("%s created: Delivery of %s for %s", key, version, organisation, extra={"issue": key})
@@ -370,7 +393,20 @@ def _pending_of(client: JiraClient, settings: Settings, organisation: str) -> li
 
 def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry, organisation: str, version: str) -> dict | None:
     """The Delivery ticket already there: the one this service recorded, else the oldest Jira finds."""
-    recorded = registry.recorded(organisation, version)
+    record = registry.recorded(organisation, version)
+    recorded = record[0] if record else None
+    if recorded == UNCERTAIN:
+        found = find_deliveries(client, settings, organisation, version)
+        if found:
+            registry.record(organisation, version, found[0]["key"])
+            return found[0]
+        waited = registry.clock() - record[1]
+        if waited < registry.index_lag:
+            left = int((registry.index_lag - waited).total_seconds()) + 1
+            raise DeliveryUncertain(f"an earlier attempt to create this Delivery ticket may have landed and Jira's search "
+                                    f"does not show it yet; run again in {left} s", left)
+        registry.record(organisation, version, None)  # long enough: it did not land
+        return None
     if recorded:
         try:
             return _read_issue(client, settings, recorded)

@@ -404,9 +404,13 @@ def blueprint(state: SandboxState) -> Blueprint:
                 state.record_change(issue, g.user, [])
             return _no_content()
 
+    def indexed():
+        """What the search index holds: every issue but those created within `search_lag`."""
+        return (i for i in state.issues.values() if not state.search_lag or i.created <= state.now - state.search_lag)
+
     def search(jql_text: str, fields, expand, properties, limit: int, token: str | None) -> dict:
         query = jql.parse(jql_text, field_value)
-        matching = sorted((i for i in state.issues.values() if query.matches(i)), key=lambda i: sort_key(i, query.order))
+        matching = sorted((i for i in indexed() if query.matches(i)), key=lambda i: sort_key(i, query.order))
         if token:
             try:
                 after_id = int(base64.urlsafe_b64decode(token.encode()).decode())
@@ -445,7 +449,7 @@ def blueprint(state: SandboxState) -> Blueprint:
         source = _json_body() if request.method == "POST" else request.args.to_dict()
         with state.lock:
             query = jql.parse(source.get("jql") or "", field_value)
-            matching = sorted((i for i in state.issues.values() if query.matches(i)), key=lambda i: sort_key(i, query.order))
+            matching = sorted((i for i in indexed() if query.matches(i)), key=lambda i: sort_key(i, query.order))
             start = int(source.get("startAt") or 0)
             limit = max(1, min(int(source.get("maxResults") or 50), SEARCH_PAGE_LIMIT))
             fields = _csv(source.get("fields"))

@@ -7,7 +7,7 @@ import hashlib
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sandbox.webhooks import WebhookSender
@@ -103,6 +103,9 @@ class SandboxState:
         self.organisations: dict[int, dict] = {}
         self.requests: list[dict] = []
         self.fault_rate = 0.0
+        # Jira's search index lags behind writes: an issue created less than this long ago (on the
+        # sandbox clock) is not found by JQL yet, though reading it by key works.
+        self.search_lag = timedelta(0)
         self.fault_statuses: list[int] = [429, 503]
         self._random = random.Random(fault_seed)
         self.webhooks = WebhookSender()

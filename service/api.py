@@ -2,7 +2,8 @@
 
 Authenticated by a bearer token from JSM_AUTOPILOT_API_TOKEN; without one the endpoint is off
 (503 saying so). Answers 201 with the key when it created the ticket, 200 when it updated the one
-that exists, 400 naming the field at fault, 401 without the right token, 502 when Jira failed.
+that exists, 400 naming the field at fault, 401 without the right token, 502 when Jira failed, 503
+with Retry-After when an earlier creation's outcome is not known yet.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask import Flask, jsonify, request
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
-from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, create_or_update
+from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
 from connector.executor import Executor
 from connector.holds import Guard, TicketBusy
 
@@ -51,6 +52,9 @@ def add_delivery_api(app: Flask, settings: Settings, client: JiraClient, executo
         except DeliveryRequestError as error:
             count("invalid")
             return jsonify({"error": error.problem, "field": error.field}), 400
+        except DeliveryUncertain as uncertain:
+            count("uncertain")
+            return jsonify({"error": str(uncertain)}), 503, {"Retry-After": str(uncertain.retry_after)}
         except TicketBusy as busy:
             count("busy")
             return jsonify({"error": f"another request is creating this delivery ({busy}); try again"}), 409

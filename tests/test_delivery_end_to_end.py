@@ -425,3 +425,51 @@ def test_progress_is_told_per_ticket_touched_and_drawn_as_a_bar_on_a_terminal(sh
     piped = io.StringIO()
     ProgressBar(Console(file=piped, force_terminal=False), threshold=1)(1, 1)
     assert piped.getvalue() == ""
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["created-answer-lost", "never-arrived"])
+def test_a_creation_whose_answer_is_lost_makes_one_ticket(site_factory, tmp_path, applied):
+    from connector.deliveries import DeliveryUncertain
+    from tests.test_executor import LoseAnswers
+
+    holder = {}
+
+    def wrap(app):
+        holder["middleware"] = LoseAnswers(app, "POST", "/rest/api/3/issue", applied)
+        holder["middleware"].tripped = True  # armed below, once the tickets exist
+        return holder["middleware"]
+
+    site = site_factory(T0, wrap=wrap)
+    shop = DeliverySite(site, tmp_path)
+    shop.organisation(ACME)
+    included = shop.pending(ACME, "14.21.3.1", "Fix")
+    holder["middleware"].tripped = False
+    clock = {"now": T0}
+    client = site.client()
+    registry = DeliveryRegistry(shop.store, TicketGuard(shop.store, "one"), clock=lambda: clock["now"])
+    request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1"}, shop.settings)
+
+    def create():
+        return create_or_update(client, shop.settings, Executor(client, shop.settings), registry, request)
+
+    site.state.search_lag = timedelta(minutes=1)  # as on Cloud, a new issue reaches search a little later
+    with pytest.raises(DeliveryUncertain):
+        create()
+    if applied:
+        with pytest.raises(DeliveryUncertain):
+            create()  # the ticket landed but search does not show it yet: making another would duplicate it
+        site.set_clock(T0 + timedelta(minutes=3))
+        clock["now"] = T0 + timedelta(minutes=3)
+        result = create()  # now found, and filled in rather than made again
+        assert result.created is False
+    else:
+        with pytest.raises(DeliveryUncertain):
+            create()  # not found yet, and too soon to be sure it never landed
+        assert shop.deliveries() == []
+        site.set_clock(T0 + timedelta(minutes=3))
+        clock["now"] = T0 + timedelta(minutes=3)
+        result = create()
+        assert result.created is True
+    site.set_clock(T0 + timedelta(minutes=5))  # let search see everything
+    assert shop.deliveries() == [result.key] and shop.linked_keys(result.key) == [included]
+    shop.store.dispose()

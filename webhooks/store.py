@@ -301,10 +301,12 @@ class EventStore:
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot read lease {name}: {error}") from None
 
-    def delivery_key(self, name: str) -> str | None:
+    def delivery_record(self, name: str) -> tuple[str | None, datetime] | None:
+        """The issue key recorded under `name` and when, or None when nothing was recorded."""
         try:
             with self.engine.connect() as connection:
-                return connection.execute(select(deliveries.c.issue_key).where(deliveries.c.name == name)).scalar()
+                row = connection.execute(select(deliveries.c.issue_key, deliveries.c.recorded).where(deliveries.c.name == name)).first()
+                return (row[0], row[1]) if row is not None else None
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot read delivery {name}: {error}") from None
 
