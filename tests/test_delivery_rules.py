@@ -164,3 +164,10 @@ def test_after_one_fill_the_links_are_exactly_the_included_tickets(settings, spe
         (links.add if change.add else links.discard)(change.other)
     assert links == {t.key for t in included(view, settings)}
     assert [r[0] for r in of(actions, FieldChange)[-1].value.rows] == [t.key for t in included(view, settings)]
+
+
+def test_a_german_organisation_hears_of_the_new_date_in_german(settings):
+    change = FieldHistory("estimated_delivery_date", "2026-06-01", "2026-06-15", T0)
+    moved = delivery(organisation=MUSTER, date="2026-06-15", changes=[change])
+    comment = [a for a in evaluate_delivery(DeliveryView(moved), T0 + timedelta(minutes=1), settings) if isinstance(a, PublicComment)]
+    assert comment[0].language == "de" and "vom 1. Juni 2026 auf den 15. Juni 2026" in comment[0].body
