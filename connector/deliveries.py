@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.settings import Settings
-from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
+from connector.client import JiraAmbiguous, JiraClient, JiraRefused
 from connector.documents import document
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, NoGuard
@@ -123,6 +123,12 @@ def _complete(client: JiraClient, settings: Settings, issue_json: dict) -> tuple
     return read_ticket(client, settings, issue_json["key"], issue_json)
 
 
+def _found(client: JiraClient, settings: Settings, jql: str) -> Iterable[tuple[dict, Ticket]]:
+    """Each issue the JQL finds, as its JSON and a complete ticket."""
+    for issue_json in _search(client, settings, jql):
+        yield _complete(client, settings, issue_json)
+
+
 def _project_clause(settings: Settings) -> str:
     return f"project = {jql_string(settings.project.key)}"
 
@@ -140,12 +146,8 @@ def deliveries_jql(settings: Settings, organisation: str, statuses: Iterable[str
 def find_deliveries(client: JiraClient, settings: Settings, organisation: str, version: str) -> list[dict]:
     """The organisation's Delivery tickets for exactly this version, oldest first. The version is
     compared here, not in JQL: on a text field JQL only offers fuzzy `~`."""
-    found = []
-    for issue_json in _search(client, settings, deliveries_jql(settings, organisation)):
-        issue_json, ticket = _complete(client, settings, issue_json)
-        if ticket.organisation == organisation and delivery_version(ticket, settings) == version:
-            found.append(issue_json)
-    return found
+    return [issue_json for issue_json, ticket in _found(client, settings, deliveries_jql(settings, organisation))
+            if ticket.organisation == organisation and delivery_version(ticket, settings) == version]
 
 
 def load_view(client: JiraClient, settings: Settings, delivery_json: dict) -> tuple[DeliveryView, dict[str, dict]]:
@@ -156,8 +158,7 @@ def load_view(client: JiraClient, settings: Settings, delivery_json: dict) -> tu
     raw[delivery.key] = delivery_json
     pending: list[Ticket] = []
     if delivery.organisation is not None:
-        for issue_json in _search(client, settings, _pending_jql(settings, delivery.organisation)):
-            issue_json, ticket = _complete(client, settings, issue_json)
+        for issue_json, ticket in _found(client, settings, _pending_jql(settings, delivery.organisation)):
             raw[ticket.key] = issue_json
             pending.append(ticket)
     by_key = {t.key: t for t in pending}
@@ -165,8 +166,7 @@ def load_view(client: JiraClient, settings: Settings, delivery_json: dict) -> tu
     missing = [key for key in dict.fromkeys(wanted) if key not in by_key]
     for start in range(0, len(missing), 50):
         chunk = missing[start:start + 50]
-        for issue_json in _search(client, settings, f"key IN ({', '.join(jql_string(k) for k in chunk)})"):
-            issue_json, ticket = _complete(client, settings, issue_json)
+        for issue_json, ticket in _found(client, settings, f"key IN ({', '.join(jql_string(k) for k in chunk)})"):
             raw[ticket.key] = issue_json
             by_key[ticket.key] = ticket
     linked = tuple(by_key[k] for k in dict.fromkeys(wanted) if k in by_key)
@@ -229,29 +229,14 @@ def _swap(tickets: tuple[Ticket, ...], fresh: Ticket) -> tuple[Ticket, ...]:
 
 def _apply(executor: Executor, settings: Settings, ticket: Ticket, issue_json: dict, actions: list[Action], now: datetime,
            held, listener, steps: _Steps) -> list[FiringOutcome]:
-    """One ticket's firings; link changes follow their firing one by one, so progress can be told."""
     if not actions:
         return []
-    links = [a for a in actions if isinstance(a, IssueLinkChange)]
-    applied = executor.apply(ticket, firing_log(issue_json, settings), [a for a in actions if a not in links], now)
+    applied = executor.apply(ticket, firing_log(issue_json, settings), actions, now, on_link=lambda link: steps.advance())
     if any(o.applied for o in applied):
         held.wrote(datetime.now(timezone.utc))
-    by_rule = {o.rule: o for o in applied}
-    for link in links:
-        outcome = by_rule.get(link.rule)
-        if outcome is None or not outcome.applied:
-            continue
-        try:
-            executor.change_link(ticket.key, link)
-        except JiraError as error:
-            # The list and the links now differ: the next evaluation of this delivery mends it.
-            by_rule[link.rule] = FiringOutcome(ticket.key, link.rule, outcome.actions, False, f"link {link.other}: {error}")
-            applied = [by_rule.get(o.rule, o) for o in applied]
-            break
-        steps.advance()
-    for rule_group in firings_of(actions).values():
-        if rule_group[0].rule in by_rule:
-            listener(rule_group, by_rule[rule_group[0].rule])
+    firings = firings_of(actions)
+    for outcome in applied:
+        listener(firings[outcome.rule], outcome)
     return applied
 
 
@@ -388,7 +373,7 @@ def _pending_jql(settings: Settings, organisation: str) -> str:
 
 
 def _pending_of(client: JiraClient, settings: Settings, organisation: str) -> list[Ticket]:
-    return [_complete(client, settings, j)[1] for j in _search(client, settings, _pending_jql(settings, organisation))]
+    return [ticket for _, ticket in _found(client, settings, _pending_jql(settings, organisation))]
 
 
 def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry, organisation: str, version: str) -> dict | None:

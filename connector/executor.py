@@ -57,8 +57,10 @@ class Executor:
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
 
-    def apply(self, ticket: Ticket, firing_log: dict, actions: list[Action], now: datetime) -> list[FiringOutcome]:
-        """Apply one ticket's actions, firing by firing; a failed firing stops that ticket only."""
+    def apply(self, ticket: Ticket, firing_log: dict, actions: list[Action], now: datetime,
+              on_link: Callable[[IssueLinkChange], None] = lambda link: None) -> list[FiringOutcome]:
+        """Apply one ticket's actions, firing by firing; a failed firing stops that ticket only.
+        `on_link` hears each link change once made (a delivery's progress)."""
         firings = firings_of(actions)
         entries = list(firing_log.get("firings") or [])
         status = ticket.status
@@ -67,7 +69,7 @@ class Executor:
             entry = {"id": self.new_firing_id(), "rule": rule, "at": jira_timestamp(now)}
             new_log = {"firings": (entries + [entry])[-LOG_LIMIT:]}
             try:
-                status = self._apply_firing(ticket, status, group, new_log, entry["id"])
+                status = self._apply_firing(ticket, status, group, new_log, entry["id"], on_link)
             except JiraError as error:
                 log.error("%s %s failed: %s", ticket.key, rule, error, extra={"issue": ticket.key, "rule": rule})
                 outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(error)))
@@ -78,7 +80,8 @@ class Executor:
             log.info("%s %s applied", ticket.key, rule, extra={"issue": ticket.key, "rule": rule})
         return outcomes
 
-    def _apply_firing(self, ticket: Ticket, status: str, group: list[Action], new_log: dict, firing_id: str) -> str:
+    def _apply_firing(self, ticket: Ticket, status: str, group: list[Action], new_log: dict, firing_id: str,
+                      on_link: Callable[[IssueLinkChange], None]) -> str:
         key = ticket.key
         version = self.client.version
         public = [a for a in group if isinstance(a, PublicComment)]
@@ -110,7 +113,8 @@ class Executor:
         # After the logged write: if a link call fails, the list and the links differ, and the next
         # evaluation writes both again (adding a link twice links once; removing a gone one is done).
         for link in (a for a in group if isinstance(a, IssueLinkChange)):
-            self.change_link(key, link)
+            self._change_link(key, link)
+            on_link(link)
         for note in notes:
             self._add_note(key, note)
         return status
@@ -135,7 +139,7 @@ class Executor:
                 "type": {"name": linked.link_type}, "inwardIssue": {"key": other}, "outwardIssue": {"key": key}})
         return other
 
-    def change_link(self, key: str, link: IssueLinkChange) -> None:
+    def _change_link(self, key: str, link: IssueLinkChange) -> None:
         if link.add:
             self.client.call("POST", self.client.api("issueLink"), body={
                 "type": {"name": link.link_type}, "outwardIssue": {"key": key}, "inwardIssue": {"key": link.other}}, write=False)

@@ -51,6 +51,20 @@ class SweepReport:
     failures: list[str] = field(default_factory=list)
     api_calls: int = 0
 
+    def planned(self, rule: str) -> None:
+        """One firing decided on; on a dry run that is all that happens to it."""
+        self.firings_planned += 1
+        if self.dry_run:
+            self.by_rule[rule] += 1
+
+    def finished(self, outcome: FiringOutcome) -> None:
+        if outcome.applied:
+            self.firings_applied += 1
+            self.actions_applied += outcome.actions
+            self.by_rule[outcome.rule] += 1
+        else:
+            self.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
+
     def as_json(self) -> dict:
         return {
             "now": self.now.isoformat(),
@@ -161,15 +175,9 @@ def _handle_delivery(context: _Context, key: str) -> None:
     report = context.report
 
     def counted(actions: list[Action], outcome: FiringOutcome | None) -> None:
-        report.firings_planned += 1
-        if outcome is not None and outcome.applied:
-            report.firings_applied += 1
-            report.actions_applied += outcome.actions
-            report.by_rule[outcome.rule] += 1
-        elif outcome is not None:
-            report.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
-        else:
-            report.by_rule[actions[0].rule] += 1
+        report.planned(actions[0].rule)
+        if outcome is not None:
+            report.finished(outcome)
         context.listener(actions, outcome)
 
     try:
@@ -183,23 +191,18 @@ def _handle_delivery(context: _Context, key: str) -> None:
 
 
 def _planned(report: SweepReport, actions: list[Action], listener: FiringListener) -> None:
-    firings = firings_of(actions)
-    report.firings_planned += len(firings)
-    for rule, group in firings.items():
-        report.by_rule[rule] += 1
+    for rule, group in firings_of(actions).items():
+        report.planned(rule)
         listener(group, None)
 
 
 def _apply(context: _Context, ticket, issue_json: dict, actions: list[Action], held: Hold) -> None:
     report = context.report
     firings = firings_of(actions)
-    report.firings_planned += len(firings)
+    for rule in firings:
+        report.planned(rule)
     for outcome in context.executor.apply(ticket, firing_log(issue_json, context.settings), actions, context.now):
         context.listener(firings[outcome.rule], outcome)
         if outcome.applied:
             held.wrote(context.local_clock())
-            report.firings_applied += 1
-            report.actions_applied += outcome.actions
-            report.by_rule[outcome.rule] += 1
-        else:
-            report.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
+        report.finished(outcome)
