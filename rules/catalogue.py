@@ -179,6 +179,15 @@ RULES: tuple[Rule, ...] = (
                            f"at {s.statuses.stage_installation_completed!r} they get a comment only",
         on_delivery_view=True,
     ),
+    # Added to PROCESS.md later; listed so that `check` says plainly they are not built yet.
+    Rule("delivery.available", "3.7", "at Delivered, tell the customer the package can be downloaded"),
+    Rule("delivery.maintenance", "3.7", "announce a planned maintenance date on a hosted customer's Delivery ticket"),
+    Rule("delivery.overdue", "3.7", "an internal note when the estimated date passed and the delivery is still Planned"),
+    Rule("hours.window", "1", "customer-facing actions wait for the region's working hours"),
+    Rule("oncall.alert", "1", "a serious Incident outside working hours alerts the on-call service"),
+    Rule("sla.reaction", "2.5.1", "warn and escalate before and when the reaction time is missed"),
+    Rule("sla.resolution", "2.5.1", "warn and escalate before and when the resolution time is missed"),
+    Rule("escalation.complaint", "4.1", "a complaint is handed to agents and the team lead"),
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
