@@ -104,6 +104,18 @@ class Transitions(_Section):
     accept: Name | None = None  # Opened -> In Review by Service Desk
 
 
+class Resolutions(_Section):
+    """The resolution sent where a transition's screen asks for one (JSM's Resolved and Closed)."""
+
+    done: Name = "Done"
+
+
+class Limits(_Section):
+    # A first start on a site with history must not flood customers: customer-facing firings per
+    # sweep beyond this wait for the next sweep (internal notes are not counted).
+    max_firings_per_sweep: Annotated[int, Field(ge=1, le=100_000)] = 100
+
+
 class Priorities(_Section):
     p1: Name = "P1"
     p2: Name = "P2"
@@ -266,6 +278,8 @@ class Settings(_Section):
     issue_types: IssueTypes = IssueTypes()
     transitions: Transitions = Transitions()
     priorities: Priorities = Priorities()
+    resolutions: Resolutions = Resolutions()
+    limits: Limits = Limits()
     fields: Fields
     timers: Timers = Timers()
     language: LanguageSettings = LanguageSettings()

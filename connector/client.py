@@ -239,7 +239,8 @@ class JiraClient:
         return self.call("GET", self.api(f"issue/{key}"), params=params)
 
     def transitions(self, key: str) -> list[dict]:
-        return self.call("GET", self.api(f"issue/{key}/transitions")).get("transitions", [])
+        """The transitions offered now, with the fields their screens ask for."""
+        return self.call("GET", self.api(f"issue/{key}/transitions"), params={"expand": "transitions.fields"}).get("transitions", [])
 
     def transition(self, key: str, body: dict) -> None:
         self.call("POST", self.api(f"issue/{key}/transitions"), body=body)
@@ -250,8 +251,16 @@ class JiraClient:
     def add_comment(self, key: str, body: dict) -> dict:
         return self.call("POST", self.api(f"issue/{key}/comment"), body=body)
 
-    def comments(self, key: str) -> list[dict]:
-        return self.call("GET", self.api(f"issue/{key}/comment")).get("comments", [])
+    def comments(self, key: str) -> Iterator[dict]:
+        """Every comment of the issue, with its properties (Data Center keeps visibility there)."""
+        start = 0
+        while True:
+            page = self.call("GET", self.api(f"issue/{key}/comment"), params={"startAt": start, "maxResults": 100, "expand": "properties"})
+            comments = page.get("comments") or []
+            yield from comments
+            start += len(comments)
+            if not comments or start >= int(page.get("total") or 0):
+                return
 
     def issue_property(self, key: str, property_key: str) -> Any:
         try:

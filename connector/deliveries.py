@@ -27,7 +27,8 @@ from connector.documents import document
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, NoGuard
 from connector.jql import jql_string
-from connector.mapping import IssueMappingError, adf_to_text, fields_to_read, firing_log, ticket_from_issue_json
+from connector.mapping import adf_to_text, fields_to_read, firing_log, ticket_from_issue_json
+from connector.reading import read_issue, read_ticket
 from rules.actions import Action, IssueLinkChange, firings_of
 from rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
 from rules.model import Ticket
@@ -98,25 +99,8 @@ class DeliveryResult:
 
 # -- reading -----------------------------------------------------------------------------------
 
-def _read_issue(client: JiraClient, settings: Settings, key: str) -> dict:
-    return client.get_issue(key, fields_to_read(settings), expand="changelog", properties=[settings.automation.property_key])
-
-
 def _search(client: JiraClient, settings: Settings, jql: str) -> Iterable[dict]:
     return client.search(jql, fields_to_read(settings), expand="changelog", properties=[settings.automation.property_key])
-
-
-def read_ticket(client: JiraClient, settings: Settings, key: str, issue_json: dict | None = None) -> tuple[dict, Ticket]:
-    """The ticket from a search result when that is complete enough, else read from the issue:
-    search results carry a limited changelog and comments; the issue itself has them all."""
-    if issue_json is not None:
-        try:
-            return issue_json, ticket_from_issue_json(issue_json, settings)
-        except IssueMappingError as error:
-            if "fetch" not in error.problem:
-                raise
-    issue_json = _read_issue(client, settings, key)
-    return issue_json, ticket_from_issue_json(issue_json, settings)
 
 
 def _complete(client: JiraClient, settings: Settings, issue_json: dict) -> tuple[dict, Ticket]:
@@ -186,7 +170,7 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
     guard = guard or NoGuard()
     listener = on_firing or (lambda actions, outcome: None)
     with guard.hold(delivery_key) as held_delivery:
-        view, raw = load_view(client, settings, _read_issue(client, settings, delivery_key))
+        view, raw = load_view(client, settings, read_issue(client, settings, delivery_key))
         actions = evaluate_delivery(view, now, settings)
         by_issue: dict[str, list[Action]] = {}
         for action in actions:
@@ -202,7 +186,7 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
                 outcomes += _apply(executor, settings, view.delivery, raw[key], group, now, held_delivery, listener, steps)
             else:
                 with guard.hold(key) as held:
-                    fresh_json = _read_issue(client, settings, key)
+                    fresh_json = read_issue(client, settings, key)
                     fresh = ticket_from_issue_json(fresh_json, settings)
                     again = replace(view, pending=_swap(view.pending, fresh), linked=_swap(view.linked, fresh))
                     group = [a for a in evaluate_delivery(again, now, settings) if a.issue == key]
@@ -394,7 +378,7 @@ def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry
         return None
     if recorded:
         try:
-            return _read_issue(client, settings, recorded)
+            return read_issue(client, settings, recorded)
         except JiraRefused as refused:
             if refused.status != 404:
                 raise

@@ -24,7 +24,7 @@ from config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document, field_value
 from connector.jql import jql_string
-from connector.mapping import adf_to_text
+from connector.mapping import adf_to_text, is_public_comment
 from rules.actions import Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition, firings_of
 from rules.model import Ticket
 
@@ -103,7 +103,7 @@ class Executor:
             body["fields"] = changes
         if transitions:
             target = transitions[-1]
-            body["transition"] = {"id": self._transition_id(ticket, status, target)}
+            self._fill_screen(body, self._offered(ticket, status, target))
             self._write_once(key, firing_id, lambda: self._send_transition(ticket, status, target, body))
             status = target.to_status
         elif public or changes:
@@ -158,10 +158,23 @@ class Executor:
                 raise
             # Perhaps the cached list was stale: ask once more, then let Jira's answer stand.
             self._transitions.pop((ticket.type, status), None)
-            body["transition"] = {"id": self._transition_id(ticket, status, target)}
+            self._fill_screen(body, self._offered(ticket, status, target))
             self.client.transition(ticket.key, body)
 
-    def _transition_id(self, ticket: Ticket, status: str, target: Transition) -> str:
+    def _fill_screen(self, body: dict, offered: dict) -> None:
+        """The transition, and the Resolution where its screen requires one (JSM's default
+        workflows ask for it on the way into Resolved and Closed; without it Jira answers 400)."""
+        body["transition"] = {"id": str(offered["id"])}
+        fields = body.setdefault("fields", {})
+        resolution = (offered.get("fields") or {}).get("resolution")
+        if isinstance(resolution, dict) and resolution.get("required"):
+            fields["resolution"] = {"name": self.settings.resolutions.done}
+        else:
+            fields.pop("resolution", None)
+        if not fields:
+            del body["fields"]
+
+    def _offered(self, ticket: Ticket, status: str, target: Transition) -> dict:
         cache_key = (ticket.type, status)
         if cache_key not in self._transitions:
             self._transitions[cache_key] = self.client.transitions(ticket.key)
@@ -169,7 +182,7 @@ class Executor:
             by_name = target.transition is not None and offered.get("name") == target.transition
             by_target = target.transition is None and (offered.get("to") or {}).get("name") == target.to_status
             if by_name or by_target:
-                return str(offered["id"])
+                return offered
         names = ", ".join(f"{t.get('name')} -> {(t.get('to') or {}).get('name')}" for t in self._transitions[cache_key])
         wanted = target.transition or f"any transition to {target.to_status!r}"
         raise JiraRefused("GET", f"issue/{ticket.key}/transitions", 200, f"{wanted} is not offered from {status!r} (offered: {names or 'none'})")
@@ -198,7 +211,7 @@ class Executor:
                 self.client.add_comment(key, body)
                 return
             except JiraAmbiguous:
-                if any(not c.get("jsdPublic", True) and _plain(c.get("body")) == note.body for c in self.client.comments(key)):
+                if any(not is_public_comment(c) and _plain(c.get("body")) == note.body for c in self.client.comments(key)):
                     return
                 if attempt == self.resend_attempts:
                     raise

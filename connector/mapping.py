@@ -95,7 +95,8 @@ def _properties_of(container: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _is_public(comment: Mapping[str, Any]) -> bool:
+def is_public_comment(comment: Mapping[str, Any]) -> bool:
+    """Cloud says so in `jsdPublic`; Data Center only in the `sd.public.comment` property."""
     if isinstance(comment.get("jsdPublic"), bool):
         return comment["jsdPublic"]
     marker = _properties_of(comment).get(JSM_PUBLIC_COMMENT_PROPERTY)
@@ -157,7 +158,7 @@ def _comments(
         created = parse_jira_datetime(raw.get("created"), key, f"{where}.created")
         author = user_identity(raw.get("author"))
         body = adf_to_text(raw.get("body"))
-        public = _is_public(raw)
+        public = is_public_comment(raw)
         role = _role_of(author, reporter, participants, settings)
         rule = _automation_rule(raw, body, public, settings) if role is Role.AUTOMATION else None
         comments.append(Comment(comment_id, author or "", role, public, created, body, rule))

@@ -16,7 +16,8 @@ from typing import Callable
 
 from config.settings import Settings
 from connector.channel import email_tickets
-from connector.deliveries import apply_delivery, deliveries_jql_to_sweep, read_ticket
+from connector.deliveries import apply_delivery, deliveries_jql_to_sweep
+from connector.reading import read_ticket
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy

@@ -11,9 +11,12 @@ from flask import Blueprint, Response, g, jsonify, request
 from sandbox import jql
 from sandbox.render import Renderer, jira_time, text_of
 from sandbox.state import SandboxError, SandboxState, StoredIssue
+from sandbox.workflow import RESOLUTIONS
 
 API = '/rest/api/<any("2","3"):version>'
 SEARCH_PAGE_LIMIT = 100  # Jira Cloud caps search/jql pages with fields at 100
+CHANGELOG_PAGE_LIMIT = 100  # GET /issue/{key}/changelog: "The default is 100 and the maximum is 100"
+COMMENT_PAGE_LIMIT = 100  # lower than Cloud's 5000, so that readers must page
 
 
 def _csv(value: Any) -> list[str] | None:
@@ -29,6 +32,22 @@ def _json_body() -> dict:
     if not isinstance(body, dict):
         raise SandboxError(400, "Invalid request payload. Refer to the REST API documentation and try again.")
     return body
+
+
+RESOLUTION_FIELD = {
+    "required": True, "schema": {"type": "resolution", "system": "resolution"}, "name": "Resolution", "key": "resolution",
+    "hasDefaultValue": False, "operations": ["set"],
+    "allowedValues": [{"self": "", "id": i, "name": n, "description": n} for i, n in RESOLUTIONS.items()],
+}
+
+
+def _page_arguments(most: int) -> tuple[int, int]:
+    try:
+        start = max(0, int(request.args.get("startAt", 0)))
+        limit = max(1, min(int(request.args.get("maxResults", most)), most))
+    except ValueError:
+        raise SandboxError(400, "startAt and maxResults must be numbers.") from None
+    return start, limit
 
 
 def _no_content() -> Response:
@@ -203,6 +222,12 @@ def blueprint(state: SandboxState) -> Blueprint:
                 "serverTime": jira_time(state.now), "scmInfo": "sandbox", "serverTitle": "jsm-autopilot sandbox",
             })
 
+    @api.get(API + "/resolution")
+    def resolutions(version):
+        base = request.host_url.rstrip("/")
+        return jsonify([{"self": f"{base}/rest/api/{version}/resolution/{i}", "id": i, "name": n, "description": n}
+                        for i, n in RESOLUTIONS.items()])
+
     @api.get(API + "/myself")
     def myself(version):
         return jsonify(renderer(version).user(g.user))
@@ -257,9 +282,14 @@ def blueprint(state: SandboxState) -> Blueprint:
         with state.lock:
             issue = state.issue(key)
             r = renderer(version)
-            offered = [{"id": t.id, "name": t.name, "to": r.status(t.to_status), "hasScreen": False, "isGlobal": False,
-                        "isInitial": False, "isAvailable": True, "isConditional": False, "isLooped": False}
-                       for t in state.workflow.transitions_from(issue.status)]
+            with_fields = "transitions.fields" in (_csv(request.args.get("expand")) or [])
+            offered = []
+            for t in state.workflow.transitions_from(issue.status):
+                shown = {"id": t.id, "name": t.name, "to": r.status(t.to_status), "hasScreen": t.requires_resolution,
+                         "isGlobal": False, "isInitial": False, "isAvailable": True, "isConditional": False, "isLooped": False}
+                if with_fields:
+                    shown["fields"] = {"resolution": RESOLUTION_FIELD} if t.requires_resolution else {}
+                offered.append(shown)
             return jsonify({"expand": "transitions", "transitions": offered})
 
     @api.post(API + "/issue/<key>/transitions")
@@ -277,9 +307,19 @@ def blueprint(state: SandboxState) -> Blueprint:
             for name in (body.get("update") or {}):
                 if name != "comment":
                     raise SandboxError(400, "", {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."})
-            items = apply_fields(issue, body.get("fields") or {}, version)
+            fields = dict(body.get("fields") or {})
+            resolution = None
+            if chosen.requires_resolution:
+                # The screen's required Resolution (JSM default workflows; JIRA-CONTRACT.md section 6).
+                given = fields.pop("resolution", None)
+                resolution = (given or {}).get("name") or RESOLUTIONS.get(str((given or {}).get("id")))
+                if given is None:
+                    raise SandboxError(400, "", {"resolution": "Resolution is required."})
+                if resolution not in RESOLUTIONS.values():
+                    raise SandboxError(400, "", {"resolution": f"Resolution '{given}' is not valid."})
+            items = apply_fields(issue, fields, version)
             state.record_change(issue, g.user, items)
-            state.move(issue, chosen.to_status, g.user)
+            state.move(issue, chosen.to_status, g.user, resolution)
             comments = apply_update(issue, body.get("update") or {}, version)
             apply_properties(issue, body.get("properties") or [])
             announce_issue(issue, "jira:issue_updated", items + issue.histories[-1].items)
@@ -291,8 +331,26 @@ def blueprint(state: SandboxState) -> Blueprint:
         with state.lock:
             issue = state.issue(key)
             with_properties = "properties" in (_csv(request.args.get("expand")) or [])
-            comments = [renderer(version).comment(issue, c, with_properties) for c in issue.comments]
-            return jsonify({"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments})
+            start, limit = _page_arguments(COMMENT_PAGE_LIMIT)
+            comments = [renderer(version).comment(issue, c, with_properties) for c in issue.comments[start:start + limit]]
+            return jsonify({"startAt": start, "maxResults": limit, "total": len(issue.comments), "comments": comments})
+
+    @api.get(API + "/issue/<key>/changelog")
+    def get_changelog(version, key):
+        # Cloud only: Data Center has no such resource and inlines the whole changelog instead.
+        if state.deployment != "cloud":
+            raise SandboxError(404, "null for uri: " + request.path)
+        with state.lock:
+            issue = state.issue(key)
+            start, limit = _page_arguments(CHANGELOG_PAGE_LIMIT)
+            page = issue.histories[start:start + limit]
+            r = renderer(version)
+            body = {"self": f"{r.base_url}/rest/api/{version}/issue/{issue.id}/changelog?startAt={start}&maxResults={limit}",
+                    "maxResults": limit, "startAt": start, "total": len(issue.histories),
+                    "isLast": start + len(page) >= len(issue.histories), "values": [r.history(h) for h in page]}
+            if not body["isLast"]:
+                body["nextPage"] = f"{r.base_url}/rest/api/{version}/issue/{issue.id}/changelog?startAt={start + limit}&maxResults={limit}"
+            return jsonify(body)
 
     @api.post(API + "/issue/<key>/comment")
     def post_comment(version, key):
@@ -375,8 +433,7 @@ def blueprint(state: SandboxState) -> Blueprint:
                 link_id = str(state.next_id())
                 inward.links.append({"id": link_id, "type": link_type, "outwardIssue": outward.id})
                 outward.links.append({"id": link_id, "type": link_type, "inwardIssue": inward.id})
-                state.record_change(inward, g.user, [])
-                state.record_change(outward, g.user, [])
+                state.record_link(inward, outward, link_type, g.user, added=True)
             return _empty_json(201)
 
     def find_link(link_id: str) -> list[tuple[StoredIssue, dict]]:
@@ -399,9 +456,12 @@ def blueprint(state: SandboxState) -> Blueprint:
     @api.delete(API + "/issueLink/<link_id>")
     def delete_link(version, link_id):
         with state.lock:
-            for issue, link in find_link(link_id):
+            ends = find_link(link_id)
+            for issue, link in ends:
                 issue.links.remove(link)
-                state.record_change(issue, g.user, [])
+            inward = next(i for i, link in ends if "outwardIssue" in link)
+            outward = next(i for i, link in ends if "inwardIssue" in link)
+            state.record_link(inward, outward, ends[0][1]["type"], g.user, added=False)
             return _no_content()
 
     def indexed():
@@ -420,7 +480,8 @@ def blueprint(state: SandboxState) -> Blueprint:
             matching = [i for i in matching if sort_key(i, query.order) > after]
         page = matching[:limit]
         more = len(matching) > limit
-        result = {"issues": [renderer("3").issue(i, fields, expand, properties) for i in page], "isLast": not more}
+        in_search = Renderer(state, request.host_url, "3", in_search=True)
+        result = {"issues": [in_search.issue(i, fields, expand, properties) for i in page], "isLast": not more}
         if more:
             result["nextPageToken"] = base64.urlsafe_b64encode(str(page[-1].id).encode()).decode()
         return result
@@ -455,6 +516,6 @@ def blueprint(state: SandboxState) -> Blueprint:
             fields = _csv(source.get("fields"))
             page = matching[start:start + limit]
             return jsonify({"startAt": start, "maxResults": limit, "total": len(matching),
-                            "issues": [renderer(version).issue(i, fields, _csv(source.get("expand")) or [], _csv(source.get("properties")) or []) for i in page]})
+                            "issues": [Renderer(state, request.host_url, version, in_search=True).issue(i, fields, _csv(source.get("expand")) or [], _csv(source.get("properties")) or []) for i in page]})
 
     return api

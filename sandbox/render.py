@@ -18,6 +18,15 @@ SYSTEM_FIELDS = (
 )
 
 
+# What Jira Cloud inlines (JIRA-CONTRACT.md section 6): changelog entries in a search result
+# (40 observed in 2025, openshift-eng/ai-helpers#680; 20 in Adaptavist's notes) and on an issue
+# (100: pycontribs/jira#911, atlassian-python-api#1210), and comments in a search result (20,
+# Adaptavist's notes on /search/jql).
+SEARCH_HISTORIES = 40
+ISSUE_HISTORIES = 100
+SEARCH_COMMENTS = 20
+
+
 def jira_time(instant: datetime | None) -> str | None:
     """RFC 3339 as the spec's `date-time` demands. Real Jira writes `+0000`; the spec wins here,
     and the connector reads both."""
@@ -62,10 +71,25 @@ def text_of(body: Any) -> str:
 
 
 class Renderer:
-    def __init__(self, state: SandboxState, base_url: str, version: str):
+    def __init__(self, state: SandboxState, base_url: str, version: str, in_search: bool = False):
         self.state = state
         self.base_url = base_url.rstrip("/")
         self.version = version
+        self.in_search = in_search
+
+    def inline_changelog(self, issue: StoredIssue) -> dict:
+        """The changelog as Jira Cloud inlines it: a search returns only the newest
+        SEARCH_HISTORIES, newest first; the issue itself the newest ISSUE_HISTORIES, oldest first.
+        Either way `total` counts them all; the rest is paged from `/issue/{key}/changelog`."""
+        everything = issue.histories
+        if self.state.deployment != "cloud":
+            shown = everything
+        elif self.in_search:
+            shown = list(reversed(everything))[:SEARCH_HISTORIES]
+        else:
+            shown = everything[-ISSUE_HISTORIES:]
+        start = 0 if self.in_search or self.state.deployment != "cloud" else len(everything) - len(shown)
+        return {"startAt": start, "maxResults": len(shown), "total": len(everything), "histories": [self.history(h) for h in shown]}
 
     @property
     def cloud(self) -> bool:
@@ -118,8 +142,11 @@ class Renderer:
             "updateAuthor": author,
             "created": jira_time(comment.created),
             "updated": jira_time(comment.created),
-            "jsdPublic": comment.public,
         }
+        if self.state.deployment == "cloud":
+            # Data Center has no jsdPublic: visibility is only the sd.public.comment property
+            # (Atlassian, JSM Data Center REST: "Comment visibility" via entity properties).
+            rendered["jsdPublic"] = comment.public
         if with_properties:
             rendered["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
         return rendered
@@ -154,9 +181,11 @@ class Renderer:
                 return issue.description_document
             return self.body(issue.description) if issue.description else None
         if name == "comment":
-            comments = [self.comment(issue, c) for c in issue.comments]
+            # Search results carry only the first page of comments, with the real total.
+            shown = issue.comments[:SEARCH_COMMENTS] if self.in_search else issue.comments
+            comments = [self.comment(issue, c) for c in shown]
             return {"comments": comments, "self": f"{self.base_url}/rest/api/{self.version}/issue/{issue.id}/comment",
-                    "maxResults": len(comments), "total": len(comments), "startAt": 0}
+                    "maxResults": len(comments), "total": len(issue.comments), "startAt": 0}
         if name == "issuelinks":
             return [self.issue_link(link) for link in issue.links if self._linked(link) is not None]
         if name == "labels":
@@ -221,8 +250,7 @@ class Renderer:
             "fields": {name: self._field(issue, name) for name in self.field_names(issue, fields)},
         }
         if "changelog" in expand:
-            histories = [self.history(h) for h in issue.histories]
-            rendered["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
+            rendered["changelog"] = self.inline_changelog(issue)
         wanted_properties = [p for p in properties if p in issue.properties]
         if wanted_properties:
             rendered["properties"] = {p: issue.properties[p] for p in wanted_properties}

@@ -11,7 +11,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sandbox.webhooks import WebhookSender
-from sandbox.workflow import Workflow
+from sandbox.workflow import RESOLUTIONS, Workflow
+
+
+def _resolution_id(name: str) -> str:
+    return next((i for i, n in RESOLUTIONS.items() if n == name), "10000")
 
 
 class SandboxError(Exception):
@@ -162,15 +166,26 @@ class SandboxState:
             issue.histories.append(History(self.next_id(), author, self.now, items))
         issue.updated = self.now
 
-    def move(self, issue: StoredIssue, to_status: str, author: User) -> None:
+    def record_link(self, inward: StoredIssue, outward: StoredIssue, link_type: str, author: User, added: bool) -> None:
+        """Adding or removing a link writes a `Link` history item on both issues, as Jira does."""
+        for issue, other in ((inward, outward), (outward, inward)):
+            text = f"This issue {link_type.lower()} {other.key}"
+            item = {"field": "Link", "fieldtype": "jira", "from": None if added else other.key,
+                    "fromString": None if added else text, "to": other.key if added else None, "toString": text if added else None}
+            self.record_change(issue, author, [item])
+
+    def move(self, issue: StoredIssue, to_status: str, author: User, resolution: str | None = None) -> None:
+        """`resolution` as chosen on the transition's screen; done statuses without a screen get
+        Done, as the post-function of Jira's default workflows sets it."""
         items = [{"field": "status", "fieldtype": "jira", "fieldId": "status",
                   "from": self.workflow.status_id(issue.status), "fromString": issue.status,
                   "to": self.workflow.status_id(to_status), "toString": to_status}]
         done = self.workflow.is_done(to_status)
-        if done and issue.resolution is None:
-            issue.resolution, issue.resolutiondate = "Done", self.now
+        chosen = resolution or issue.resolution or "Done"
+        if done and issue.resolution != chosen:
             items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
-                          "from": None, "fromString": None, "to": "10000", "toString": "Done"})
+                          "from": None, "fromString": issue.resolution, "to": _resolution_id(chosen), "toString": chosen})
+            issue.resolution, issue.resolutiondate = chosen, issue.resolutiondate or self.now
         elif not done and issue.resolution is not None:
             items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
                           "from": "10000", "fromString": issue.resolution, "to": None, "toString": None})

@@ -16,6 +16,13 @@ class WorkflowTransition:
     id: str
     name: str
     to_status: str
+    # JSM's default workflows put a screen asking for the Resolution on the transitions into
+    # Resolved and Closed; without it Jira answers 400 (JIRA-CONTRACT.md section 6).
+    requires_resolution: bool = False
+
+
+# Jira's default resolutions (Cloud and Data Center: Done, Won't Do, Duplicate, Cannot Reproduce).
+RESOLUTIONS = {"10000": "Done", "10001": "Won't Do", "10002": "Duplicate", "10003": "Cannot Reproduce"}
 
 
 # Role names of statuses (keys of `statuses` in app.yaml) and where each may go.
@@ -50,6 +57,7 @@ _NAMES = {
     "installation_completed": "Installed",
 }
 _DONE = {"resolved", "closed", "delivered", "installation_completed"}
+_SCREEN_WITH_RESOLUTION = {"resolved", "closed"}
 
 
 class Workflow:
@@ -85,6 +93,6 @@ class Workflow:
     def transitions_from(self, status: str) -> list[WorkflowTransition]:
         role = self._role_of.get(status)
         return [
-            WorkflowTransition(self._transition_ids[target], _NAMES[target], self._name_of[target])
+            WorkflowTransition(self._transition_ids[target], _NAMES[target], self._name_of[target], target in _SCREEN_WITH_RESOLUTION)
             for target in _FLOW.get(role, [])
         ]

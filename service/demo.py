@@ -64,9 +64,11 @@ class _Session:
         self.http.put(f"{self.url}/rest/api/3/issue/{key}", json={"fields": {"priority": {"name": name}}}).raise_for_status()
 
     def move(self, key: str, status: str, text: str) -> None:
-        offered = self.http.get(f"{self.url}/rest/api/3/issue/{key}/transitions").json()["transitions"]
+        offered = self.http.get(f"{self.url}/rest/api/3/issue/{key}/transitions", params={"expand": "transitions.fields"}).json()["transitions"]
         chosen = next(t for t in offered if t["to"]["name"] == status)
-        payload = {"transition": {"id": chosen["id"]}}
+        payload: dict = {"transition": {"id": chosen["id"]}}
+        if "resolution" in chosen.get("fields", {}):  # the agent fills in the screen
+            payload["fields"] = {"resolution": {"name": "Done"}}
         if text:
             payload["update"] = {"comment": [{"add": {"body": {"type": "doc", "version": 1, "content": [
                 {"type": "paragraph", "content": [{"type": "text", "text": text}]}]}}}]}

@@ -54,9 +54,12 @@ class Site:
 
     def move(self, key: str, status: str, by: str = AGENT) -> None:
         session = self._as(by)
-        offered = session.get(self.api(f"issue/{key}/transitions")).json()["transitions"]
+        offered = session.get(self.api(f"issue/{key}/transitions"), params={"expand": "transitions.fields"}).json()["transitions"]
         chosen = next(t for t in offered if t["to"]["name"] == status)
-        session.post(self.api(f"issue/{key}/transitions"), json={"transition": {"id": chosen["id"]}}).raise_for_status()
+        payload: dict = {"transition": {"id": chosen["id"]}}
+        if "resolution" in chosen.get("fields", {}):  # the agent fills in the screen
+            payload["fields"] = {"resolution": {"name": "Done"}}
+        session.post(self.api(f"issue/{key}/transitions"), json=payload).raise_for_status()
 
     def comment(self, key: str, text: str, by: str = CUSTOMER) -> None:
         self._as(by).post(self.api(f"issue/{key}/comment"), json={"body": self.body(text)}).raise_for_status()
@@ -67,10 +70,12 @@ class Site:
         return response.json()
 
     def comments_by_bot(self, key: str, public: bool | None = None) -> list[dict]:
-        comments = self.issue(key)["fields"]["comment"]["comments"]
+        response = self._as(AGENT).get(self.api(f"issue/{key}/comment"), params={"expand": "properties"})
+        response.raise_for_status()
         bot = self.state.user(BOT)
-        mine = [c for c in comments if (c["author"].get("accountId") or c["author"].get("name")) in (bot.account_id, bot.email)]
-        return [c for c in mine if public is None or c["jsdPublic"] is public]
+        mine = [c for c in response.json()["comments"]
+                if (c["author"].get("accountId") or c["author"].get("name")) in (bot.account_id, bot.email)]
+        return [c for c in mine if public is None or is_public(c) is public]
 
     def client(self, sleeps: list | None = None, **options) -> JiraClient:
         recorded = sleeps if sleeps is not None else []
@@ -80,6 +85,14 @@ class Site:
             self.state.personal_access_tokens["pat-of-the-bot"] = BOT
             credentials = JiraCredentials(self.url, personal_access_token="pat-of-the-bot")
         return JiraClient(credentials, self.state.deployment, sleep=recorded.append, **options)
+
+
+def is_public(comment: dict) -> bool:
+    """Cloud shows `jsdPublic`; Data Center only the `sd.public.comment` property."""
+    if "jsdPublic" in comment:
+        return comment["jsdPublic"]
+    marker = {p["key"]: p["value"] for p in comment.get("properties", [])}.get("sd.public.comment") or {}
+    return marker.get("internal") is not True
 
 
 def site_with_due_reminder(site_factory, t0, **options):

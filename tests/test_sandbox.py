@@ -63,6 +63,7 @@ def test_a_transition_takes_a_comment_and_a_property_in_one_call(site_factory):
     resolve = next(t for t in agent.get(site.api(f"issue/{key}/transitions")).json()["transitions"] if t["to"]["name"] == "Resolved")
     agent.post(site.api(f"issue/{key}/transitions"), json={
         "transition": {"id": resolve["id"]},
+        "fields": {"resolution": {"name": "Done"}},
         "update": {"comment": [{"add": {"body": site.body("Solved by the patch.")}}]},
         "properties": [{"key": "marker", "value": {"n": 1}}],
     }).raise_for_status()

@@ -19,7 +19,8 @@ from connector.channel import came_by_email, needs_channel
 from connector.executor import Executor
 from connector.holds import Guard, NoGuard, TicketBusy
 from connector.deliveries import apply_delivery, deliveries_to_refresh
-from connector.mapping import IssueMappingError, fields_to_read, firing_log, ticket_from_issue_json
+from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
+from connector.reading import read_issue
 from rules.catalogue import delivery_rules_enabled, evaluate, next_check
 from rules.deliveries import is_delivery
 from webhooks.receiver import utc_now
@@ -78,10 +79,9 @@ class Worker:
 
     def _evaluate_ticket(self, event: StoredEvent) -> timedelta | None:
         """Act on the ticket; the delay after which it should be looked at again, if any."""
-        properties = [self.settings.automation.property_key]
         # Held while reading, deciding and writing: no sweep or other worker acts on it meanwhile.
         with self.guard.hold(event.issue) as held:
-            issue_json = self.client.get_issue(event.issue, fields_to_read(self.settings), expand="changelog", properties=properties)
+            issue_json = read_issue(self.client, self.settings, event.issue)
             ticket = ticket_from_issue_json(issue_json, self.settings)
             if needs_channel(ticket, self.settings) and came_by_email(self.client, self.settings, ticket.key):
                 ticket = replace(ticket, channel="email")

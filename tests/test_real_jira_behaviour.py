@@ -1,0 +1,209 @@
+"""The sandbox behaves as real Jira does where Jira is stricter or stranger than its spec, and the
+service copes. Each test names its source; JIRA-CONTRACT.md section 6 collects them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from connector.sweep import sweep_once
+from tests.site import AGENT, CUSTOMER, is_public
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+WAITING = "Clarification required / On hold"
+
+
+def as_user(email: str) -> requests.Session:
+    session = requests.Session()
+    session.auth = (email, "api-token")
+    return session
+
+
+def churn_links(site, key: str, times: int) -> None:
+    """An agent links and unlinks another ticket, `times` times: each writes a Link history item."""
+    other = site.create(summary="related")
+    agent = as_user(AGENT)
+    for _ in range(times):
+        agent.post(site.api("issueLink"), json={"type": {"name": "Relates"}, "inwardIssue": {"key": key},
+                                                "outwardIssue": {"key": other}}).raise_for_status()
+        link_id = agent.get(site.api(f"issue/{key}"), params={"fields": "issuelinks"}).json()["fields"]["issuelinks"][0]["id"]
+        agent.delete(site.api(f"issueLink/{link_id}")).raise_for_status()
+
+
+# -- changelog ---------------------------------------------------------------------------------
+
+def test_search_inlines_only_the_newest_40_histories_newest_first(site_factory):
+    """Source: openshift-eng/ai-helpers#680 (Jira Cloud's search/jql changelog expansion is capped
+    at 40, with no paging); estuary/connectors#2523; Adaptavist's search deprecation notes."""
+    site = site_factory(T0)
+    key = site.create()
+    churn_links(site, key, 30)  # 60 Link histories
+    found = as_user(AGENT).post(f"{site.url}/rest/api/3/search/jql", json={
+        "jql": f"key = {key}", "fields": ["status"], "expand": "changelog"}).json()["issues"][0]["changelog"]
+    assert found["total"] == 60 and len(found["histories"]) == 40
+    created = [h["created"] for h in found["histories"]]
+    assert created == sorted(created, reverse=True)
+    ids = [int(h["id"]) for h in found["histories"]]
+    assert ids == sorted(ids, reverse=True) and max(ids) == max(h.id for h in site.state.issue(key).histories)
+
+
+def test_issue_inlines_the_newest_100_and_the_changelog_resource_pages_oldest_first(site_factory):
+    """Source: pycontribs/jira#911 ("issue?expand=changelog supplies the most recent 100
+    histories"), atlassian-python-api#1210; GET /issue/{key}/changelog in the platform spec
+    (`getChangeLogs`, maxResults "default is 100 and the maximum is 100")."""
+    site = site_factory(T0)
+    key = site.create()
+    site.move(key, WAITING)
+    churn_links(site, key, 60)  # 1 status + 120 Link histories
+    agent = as_user(AGENT)
+    inline = agent.get(site.api(f"issue/{key}"), params={"fields": "status", "expand": "changelog"}).json()["changelog"]
+    assert inline["total"] == 121 and len(inline["histories"]) == 100 and inline["startAt"] == 21
+    assert all(i["field"] == "Link" for h in inline["histories"] for i in h["items"])
+    first = agent.get(site.api(f"issue/{key}/changelog"), params={"startAt": 0, "maxResults": 500}).json()
+    assert first["maxResults"] == 100 and first["isLast"] is False and first["total"] == 121
+    assert first["values"][0]["items"][0]["field"] == "status"
+    rest = agent.get(site.api(f"issue/{key}/changelog"), params={"startAt": 100}).json()
+    assert rest["isLast"] is True and len(rest["values"]) == 21
+
+
+def test_adding_and_removing_a_link_writes_link_history_on_both_ends(site_factory):
+    """Source: Jira's issue history shows "Link" entries ("This issue relates to SD-2");
+    JRACLOUD-67458 discussion of changelog contents."""
+    site = site_factory(T0)
+    key = site.create()
+    churn_links(site, key, 1)
+    items = [h.items[0] for h in site.state.issue(key).histories]
+    assert [(i["field"], i["from"] is None, i["to"] is None) for i in items] == [("Link", True, False), ("Link", False, True)]
+    assert items[1]["fromString"].startswith("This issue relates ")
+    other = items[0]["to"]
+    assert [h.items[0]["field"] for h in site.state.issue(other).histories] == ["Link", "Link"]
+
+
+def test_data_center_has_no_changelog_resource(site_factory):
+    """Source: pycontribs/jira#911 (the resource is "not available in the latest Jira Server REST
+    API reference"); the Data Center REST reference lists no issue/{key}/changelog."""
+    site = site_factory(T0, deployment="datacenter")
+    key = site.create()
+    response = requests.get(site.api(f"issue/{key}/changelog"), headers={"Authorization": f"Bearer {client_token(site)}"})
+    assert response.status_code == 404
+
+
+def client_token(site) -> str:
+    site.client()
+    return next(iter(site.state.personal_access_tokens))
+
+
+def test_a_waiting_ticket_whose_status_change_was_pushed_out_by_link_churn_is_reminded_on_its_day(site_factory):
+    """The service reads the whole history when the inline page is short (connector/reading.py)."""
+    site = site_factory(T0)
+    key = site.create()
+    site.move(key, WAITING)
+    site.set_clock(T0 + DAY)
+    churn_links(site, key, 60)  # the status change is the oldest of 121 histories
+    client = site.client()
+    site.set_clock(T0 + 10 * DAY - timedelta(seconds=1))
+    assert sweep_once(client, site.settings).firings_applied == 0
+    site.set_clock(T0 + 10 * DAY)
+    report = sweep_once(client, site.settings)
+    assert report.failures == [] and report.by_rule == {"clarification.reminder": 1}
+    assert len(site.comments_by_bot(key, public=True)) == 1
+    paged = [r for r in site.requests_made() if r["path"].endswith(f"/issue/{key}/changelog")]
+    assert paged, "the full changelog was read from the paged resource"
+
+
+# -- comments ----------------------------------------------------------------------------------
+
+def test_search_inlines_20_comments_with_the_real_total(site_factory):
+    """Source: Adaptavist's notes on /rest/api/3/search/jql ("returns at most 20 comments")."""
+    site = site_factory(T0)
+    key = site.create()
+    for n in range(25):
+        site.comment(key, f"note {n}", by=AGENT)
+    found = as_user(AGENT).post(f"{site.url}/rest/api/3/search/jql", json={
+        "jql": f"key = {key}", "fields": ["comment"]}).json()["issues"][0]["fields"]["comment"]
+    assert found["total"] == 25 and len(found["comments"]) == 20
+
+
+def test_a_customer_reply_beyond_the_inline_comments_restarts_the_clock(site_factory):
+    site = site_factory(T0)
+    key = site.create()
+    site.move(key, WAITING)
+    for n in range(22):
+        site.comment(key, f"agent note {n}", by=AGENT)
+    site.set_clock(T0 + 5 * DAY)
+    site.comment(key, "Here are the logs you asked for.", by=CUSTOMER)  # comment 23: not inline
+    client = site.client()
+    site.set_clock(T0 + 10 * DAY)
+    report = sweep_once(client, site.settings)
+    assert report.failures == [] and report.by_rule.get("clarification.reminder", 0) == 0
+    site.set_clock(T0 + 15 * DAY)
+    assert sweep_once(client, site.settings).by_rule == {"clarification.reminder": 1}
+
+
+# -- Data Center comments ----------------------------------------------------------------------
+
+def test_data_center_comments_carry_no_jsd_public_and_show_visibility_as_a_property(site_factory):
+    """Source: JSM Data Center's REST API has no `jsdPublic` (a Cloud field, JIRA-CONTRACT.md 1.3
+    "jsdPublic is read-only ... Jira Cloud Platform"); visibility is the `sd.public.comment`
+    comment property, returned by GET /comment?expand=properties (JIRA-CONTRACT.md 3.5)."""
+    site = site_factory(T0, deployment="datacenter")
+    key = site.create()
+    token = client_token(site)
+    agent = requests.Session()
+    agent.headers["Authorization"] = f"Bearer {token}"
+    agent.post(site.api(f"issue/{key}/comment"), json={
+        "body": "internal", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}).raise_for_status()
+    agent.post(site.api(f"issue/{key}/comment"), json={"body": "public"}).raise_for_status()
+    inline = agent.get(site.api(f"issue/{key}"), params={"fields": "comment"}).json()["fields"]["comment"]["comments"]
+    assert all("jsdPublic" not in c and "properties" not in c for c in inline)
+    listed = agent.get(site.api(f"issue/{key}/comment"), params={"expand": "properties"}).json()["comments"]
+    assert [is_public(c) for c in listed] == [False, True]
+
+
+# -- transition screens ------------------------------------------------------------------------
+
+def test_resolved_and_closed_ask_for_a_resolution_on_their_screen(site_factory):
+    """Source: JSM's default service-desk workflows put the Resolution on the screen of the
+    transitions into Resolved and Closed; the platform spec's doTransition: fields "must be on
+    the transition screen", and a required screen field left out is a 400 with `errors`."""
+    site = site_factory(T0)
+    key = site.create()
+    agent = as_user(AGENT)
+    offered = agent.get(site.api(f"issue/{key}/transitions"), params={"expand": "transitions.fields"}).json()["transitions"]
+    by_target = {t["to"]["name"]: t for t in offered}
+    assert by_target["Resolved"]["fields"]["resolution"]["required"] is True
+    assert by_target["Clarification required / On hold"]["fields"] == {}
+    refused = agent.post(site.api(f"issue/{key}/transitions"), json={"transition": {"id": by_target["Resolved"]["id"]}})
+    assert refused.status_code == 400 and "resolution" in refused.json()["errors"]
+    bad = agent.post(site.api(f"issue/{key}/transitions"), json={
+        "transition": {"id": by_target["Resolved"]["id"]}, "fields": {"resolution": {"name": "Fixed by magic"}}})
+    assert bad.status_code == 400
+    off_screen = agent.post(site.api(f"issue/{key}/transitions"), json={
+        "transition": {"id": by_target["Clarification required / On hold"]["id"]}, "fields": {"resolution": {"name": "Done"}}})
+    assert off_screen.status_code == 400
+    assert site.state.issue(key).status == "Opened"
+    names = [r["name"] for r in agent.get(site.api("resolution")).json()]
+    assert "Done" in names and "Won't Do" in names
+
+
+def test_the_service_closes_and_resolves_through_screens_that_require_a_resolution(site_factory):
+    site = site_factory(T0)
+    waiting, resolved = site.create(), site.create()
+    site.move(waiting, WAITING)
+    site.move(resolved, "Resolved")
+    client = site.client()
+    for day in (10, 20, 30, 40, 50):
+        site.set_clock(T0 + day * DAY)
+        report = sweep_once(client, site.settings)
+        assert report.failures == []
+    assert site.state.issue(waiting).status == "Closed" and site.state.issue(resolved).status == "Closed"
+    assert site.state.issue(waiting).resolution == site.settings.resolutions.done
+    # A customer's confirmation resolves a Resolved ticket through the same kind of screen.
+    confirmed = site.create()
+    site.move(confirmed, "Resolved")
+    site.set_clock(T0 + 51 * DAY)
+    site.comment(confirmed, "Thanks, please close the ticket.")
+    assert sweep_once(client, site.settings).by_rule == {"resolved.confirm": 1}
+    assert site.state.issue(confirmed).status == "Closed"
