@@ -25,7 +25,9 @@ from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document, field_value
 from connector.jql import jql_string
 from connector.mapping import adf_to_text, is_public_comment
-from rules.actions import Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition, firings_of
+from rules.actions import (
+    Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition, audit_note, firings_of,
+)
 from rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.executor")
@@ -107,7 +109,12 @@ class Executor:
             self._write_once(key, firing_id, lambda: self._send_transition(ticket, status, target, body))
             status = target.to_status
         elif public or changes:
-            self._write_once(key, firing_id, lambda: self.client.edit(key, body))
+            try:
+                self._write_once(key, firing_id, lambda: self.client.edit(key, body))
+            except JiraRefused as refused:
+                if refused.status == 400 and "issuetype" in changes:
+                    self._type_change_refused(key, group[0].rule, new_log, changes["issuetype"], refused)
+                raise
         else:
             self.client.set_issue_property(key, self.settings.automation.property_key, new_log)
         # After the logged write: if a link call fails, the list and the links differ, and the next
@@ -119,25 +126,42 @@ class Executor:
             self._add_note(key, note)
         return status
 
+    def _type_change_refused(self, key: str, rule: str, new_log: dict, wanted: object, refused: JiraRefused) -> None:
+        """Jira refuses an edit of the issue type into another workflow (that takes Move, which
+        has no REST resource). No retry can change that: log the firing so the rule does not
+        fire again, and tell agents once."""
+        self.client.set_issue_property(key, self.settings.automation.property_key, new_log)
+        name = wanted.get("name") if isinstance(wanted, dict) else wanted
+        reason = (f"Jira refused to change the type to {name} ({refused.answer}); the two types use different "
+                  f"workflows, so an agent has to move the ticket by hand")
+        self._add_note(key, audit_note(key, rule, reason))
+
     def _linked_issue_once(self, key: str, linked: LinkedIssue) -> str:
-        """File the linked issue and link it, unless an earlier attempt did (found by the property
-        the issue carries); returns its key."""
+        """File the linked issue and link it, unless an earlier attempt did; returns its key.
+
+        Jira cannot search issue properties without an app's index module (JIRA-CONTRACT.md
+        section 6), so an earlier attempt is found by the link on the ticket (read directly, no
+        index lag), else by a text search for the ticket's key in the summary, confirmed by the
+        property the filed issue carries."""
         marker = self.settings.automation.property_key
-        jql = (f"project = {jql_string(linked.project)} AND issue.property[{marker}].source = {jql_string(key)} "
-               f"AND issue.property[{marker}].rule = {jql_string(linked.rule)}")
-        found = next(iter(self.client.search(jql, ["issuelinks"], page_size=1)), None)
+        links = (self.client.get_issue(key, ["issuelinks"]).get("fields") or {}).get("issuelinks") or []
+        for link in links:
+            other = (link.get("outwardIssue") or link.get("inwardIssue") or {}).get("key") or ""
+            if (link.get("type") or {}).get("name") == linked.link_type and other.startswith(f"{linked.project}-"):
+                return other
+        jql = f"project = {jql_string(linked.project)} AND summary ~ {jql_string(key)} ORDER BY created DESC"
+        mine = {"source": key, "rule": linked.rule}
+        found = next((issue for issue in self.client.search(jql, ["summary"], properties=[marker], page_size=50)
+                      if (issue.get("properties") or {}).get(marker) == mine), None)
         if found is None:
-            created = self.client.call("POST", self.client.api("issue"), body={
+            found = self.client.call("POST", self.client.api("issue"), body={
                 "fields": {"project": {"key": linked.project}, "issuetype": {"name": linked.issue_type}, "summary": linked.summary},
-                "properties": [{"key": marker, "value": {"source": key, "rule": linked.rule}}],
+                "properties": [{"key": marker, "value": mine}],
             })
-            other, links = created["key"], []
-        else:
-            other, links = found["key"], (found.get("fields") or {}).get("issuelinks") or []
-        if not any((link.get("outwardIssue") or link.get("inwardIssue") or {}).get("key") == key for link in links):
-            self.client.call("POST", self.client.api("issueLink"), body={
-                "type": {"name": linked.link_type}, "inwardIssue": {"key": other}, "outwardIssue": {"key": key}})
-        return other
+        # Linking twice links once ("the response indicates that the issue link was created").
+        self.client.call("POST", self.client.api("issueLink"), body={
+            "type": {"name": linked.link_type}, "inwardIssue": {"key": found["key"]}, "outwardIssue": {"key": key}}, write=False)
+        return found["key"]
 
     def _change_link(self, key: str, link: IssueLinkChange) -> None:
         if link.add:

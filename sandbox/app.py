@@ -21,7 +21,8 @@ def _authenticated_user(state: SandboxState):
             email, _, token = base64.b64decode(credentials).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             return None
-        # Jira Cloud: HTTP Basic with the account's e-mail and an API token.
+        # Jira Cloud: HTTP Basic with the account's e-mail and an API token; Data Center: the
+        # user name and password (the sandbox's user names are e-mail addresses).
         return state.user(email) if "@" in email and token else None
     if scheme.lower() == "bearer" and credentials in state.personal_access_tokens:
         return state.user(state.personal_access_tokens[credentials])
@@ -60,6 +61,31 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
             with state.lock:
                 state.requests.append({"method": request.method, "path": request.path, "status": response.status_code})
         return response
+
+    @app.post("/rest/pat/latest/tokens")
+    def create_personal_access_token():
+        """Data Center's own way to make a PAT: Basic auth as the user, the raw token in the answer
+        (Atlassian, "Using Personal Access Tokens": POST /rest/pat/latest/tokens, `rawToken`)."""
+        if state.deployment == "cloud":
+            return _error(SandboxError(404, "null for uri: " + request.path))
+        if not request.headers.get("Authorization", "").lower().startswith("basic "):
+            return _error(SandboxError(401, "Personal access tokens are created with the user's password."))
+        body = request.get_json(silent=True) or {}
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return _error(SandboxError(400, "", {"name": "A token needs a name."}))
+        with state.lock:
+            token_id = state.next_id()
+            raw = base64.urlsafe_b64encode(f"pat-{token_id}-{g.user.account_id}".encode()).decode().rstrip("=")
+            state.personal_access_tokens[raw] = g.user.email
+            created = state.now
+        days = body.get("expirationDuration")
+        answer = {"id": token_id, "name": name, "createdAt": created.isoformat(timespec="milliseconds"), "rawToken": raw}
+        if isinstance(days, int):
+            from datetime import timedelta
+
+            answer["expiringAt"] = (created + timedelta(days=days)).isoformat(timespec="milliseconds")
+        return jsonify(answer), 201
 
     @app.errorhandler(SandboxError)
     def _sandbox_error(error: SandboxError):

@@ -78,14 +78,9 @@ def blueprint(state: SandboxState) -> Blueprint:
     def field_value(issue: StoredIssue | None, name: str) -> Any:
         lowered = name.lower()
         if lowered.startswith("issue.property["):
-            # issue.property[key].path: the entity-property clause of JQL
-            key_part, _, path = name[len("issue.property["):].partition("]")
-            if issue is None:
-                return None
-            value: Any = issue.properties.get(key_part)
-            for step in filter(None, path.lstrip(".").split(".")):
-                value = value.get(step) if isinstance(value, dict) else None
-            return value
+            # Only properties an app indexes (its jiraEntityProperties module) are searchable;
+            # a REST client's own properties are not (JIRA-CONTRACT.md section 6).
+            raise SandboxError(400, f"Field '{name}' does not exist or you do not have permission to view it.")
         custom = None
         if lowered.startswith("cf[") and lowered.endswith("]"):
             custom = f"customfield_{lowered[3:-1]}"
@@ -129,6 +124,11 @@ def blueprint(state: SandboxState) -> Blueprint:
         return tuple(parts)
 
     def apply_fields(issue: StoredIssue, fields: dict, version: str) -> list[dict]:
+        wanted_type = (fields.get("issuetype") or {}).get("name") if isinstance(fields.get("issuetype"), dict) else None
+        if wanted_type and not state.workflow.same_workflow(issue.issue_type, wanted_type):
+            # Editing cannot move an issue to another workflow; that takes Move. Refused before
+            # anything changes (open-cli-collective/atlassian-cli#149; JIRA-CONTRACT.md section 6).
+            raise SandboxError(400, "", {"issuetype": "The issue type selected is invalid."})
         items = []
         for name, value in fields.items():
             if name == "summary":
@@ -215,8 +215,9 @@ def blueprint(state: SandboxState) -> Blueprint:
     def server_info(version):
         with state.lock:
             return jsonify({
-                "baseUrl": request.host_url.rstrip("/"), "version": "1001.0.0-SNAPSHOT" if state.deployment == "cloud" else "9.12.0",
-                "versionNumbers": [1001, 0, 0] if state.deployment == "cloud" else [9, 12, 0],
+                "baseUrl": request.host_url.rstrip("/"),
+                "version": "1001.0.0-SNAPSHOT" if state.deployment == "cloud" else ".".join(map(str, state.data_center_version)),
+                "versionNumbers": [1001, 0, 0] if state.deployment == "cloud" else list(state.data_center_version),
                 "deploymentType": "Cloud" if state.deployment == "cloud" else "Server",
                 "buildNumber": 100000, "buildDate": "2026-01-01T00:00:00.000+00:00",
                 "serverTime": jira_time(state.now), "scmInfo": "sandbox", "serverTitle": "jsm-autopilot sandbox",

@@ -102,6 +102,8 @@ class SandboxState:
         self.users_by_email: dict[str, User] = {}
         self.users_by_id: dict[str, User] = {}
         self.personal_access_tokens: dict[str, str] = {}
+        # What a Data Center site's serverInfo reports; from 10.0 the admin webhook resource moved.
+        self.data_center_version: tuple[int, int, int] = (10, 3, 6)
         self.issues: dict[str, StoredIssue] = {}
         self.issues_by_id: dict[int, StoredIssue] = {}
         self.organisations: dict[int, dict] = {}

@@ -67,7 +67,20 @@ class Workflow:
         self._name_of = statuses
         self._ids = {name: str(10000 + index) for index, name in enumerate(statuses.values())}
         self.delivery_type = settings.issue_types.delivery
+        types = settings.issue_types
+        # The workflow scheme: which workflow each type uses. JSM's templates give incidents and
+        # service requests workflows of their own; a seed may change this (`workflow_of`).
+        self.workflow_of = {
+            types.incident: "Incident workflow", types.software_defect: "Incident workflow",
+            types.non_software_defect: "Incident workflow", types.request: "Service request workflow",
+            types.consulting_request: "Service request workflow", types.support_request: "Service request workflow",
+            types.customisation: "Service request workflow", types.suggestion: "Service request workflow",
+            types.delivery: "Delivery workflow",
+        }
         self._transition_ids = {role: str(11 + 10 * index) for index, role in enumerate(_NAMES)}
+
+    def same_workflow(self, one_type: str, other_type: str) -> bool:
+        return self.workflow_of.get(one_type, "default") == self.workflow_of.get(other_type, "default")
 
     @property
     def statuses(self) -> list[str]:

@@ -77,13 +77,19 @@ class Site:
                 if (c["author"].get("accountId") or c["author"].get("name")) in (bot.account_id, bot.email)]
         return [c for c in mine if public is None or is_public(c) is public]
 
+    def personal_access_token(self, user: str) -> str:
+        """Made as on Data Center: POST /rest/pat/latest/tokens with the user's password."""
+        response = requests.post(f"{self.url}/rest/pat/latest/tokens", auth=(user, "password"),
+                                 json={"name": "jsm-autopilot", "expirationDuration": 90})
+        response.raise_for_status()
+        return response.json()["rawToken"]
+
     def client(self, sleeps: list | None = None, **options) -> JiraClient:
         recorded = sleeps if sleeps is not None else []
         if self.version == "3":
             credentials = JiraCredentials(self.url, BOT, "api-token")
         else:
-            self.state.personal_access_tokens["pat-of-the-bot"] = BOT
-            credentials = JiraCredentials(self.url, personal_access_token="pat-of-the-bot")
+            credentials = JiraCredentials(self.url, personal_access_token=self.personal_access_token(BOT))
         return JiraClient(credentials, self.state.deployment, sleep=recorded.append, **options)
 
 

@@ -78,8 +78,7 @@ class DeliverySite:
         env = {"JIRA_URL": self.site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
                "JSM_AUTOPILOT_DB": f"sqlite:///{self.tmp_path / 'autopilot.db'}"}
         if self.site.version == "2":
-            self.site.state.personal_access_tokens["pat-of-the-bot"] = BOT
-            env.update({"JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": "pat-of-the-bot"})
+            env.update({"JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": self.site.personal_access_token(BOT)})
         return CliRunner().invoke(main, ["delivery", "create", *args, "--config", str(config_for(self.site, self.tmp_path))], env=env)
 
 
@@ -391,7 +390,7 @@ def test_data_center_gets_the_same_delivery_in_wiki_markup(site_factory, tmp_pat
         f"|{custom}|Customisation|Customer logo in header|")
     assert fields["environment"] == "On premises" and fields[shop.settings.fields.estimated_delivery_date] == "2026-06-15"
     assert shop.linked_keys(key) == sorted([a1, custom])
-    assert all(r["path"].startswith(("/rest/api/2/", "/rest/servicedeskapi/", "/_sandbox")) for r in site.requests_made())
+    assert all(r["path"].startswith(("/rest/api/2/", "/rest/servicedeskapi/", "/rest/pat/", "/_sandbox")) for r in site.requests_made())
     again = shop.cli("--organisation", ACME, "--version", "14.21.3.1")
     assert again.exit_code == 0 and shop.deliveries() == [key]
     shop.store.dispose()

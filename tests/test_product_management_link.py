@@ -42,7 +42,7 @@ def reclassified_site(wrap=None):
     settings = pm_settings()
     running = start_sandbox(new_state(settings, "cloud", T0 - timedelta(days=1)), wrap=wrap)
     site = Site(running, settings)
-    key = site.create(summary="Please add dark mode, my name is Jane Doe")
+    key = site.create(issue_type="Request", summary="Please add dark mode, my name is Jane Doe")
     site.move(key, "In Progress")
     site.set_clock(T0)
     requests.put(site.api(f"issue/{key}"), json={"fields": {"issuetype": {"name": "Suggestion"}}}, auth=(AGENT, "t")).raise_for_status()
@@ -99,5 +99,52 @@ def test_a_firing_that_failed_after_filing_does_not_file_twice():
         filed = pm_issues(site)
         assert len(filed) == 1 and len(filed[0]["fields"]["issuelinks"]) == 1
         assert len(site.comments_by_bot(key, public=True)) == 1
+    finally:
+        site.running.stop()
+
+
+class FailLinksBeforeApplying:
+    """The first `times` issue links fail with 503 before Jira applies anything."""
+
+    def __init__(self, app, times: int):
+        self.app, self.left = app, times
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/issueLink") and self.left:
+            self.left -= 1
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "0")])
+            return [b"down"]
+        return self.app(environ, start_response)
+
+
+def test_issue_properties_are_not_searchable():
+    """Source: Atlassian, "Entity properties": only properties an app declares in a
+    jiraEntityProperties index module can be used in JQL; others are "not searchable"."""
+    site, key = reclassified_site()
+    try:
+        answer = requests.post(f"{site.url}/rest/api/3/search/jql", auth=(AGENT, "t"),
+                               json={"jql": "issue.property[jsm-autopilot].source = SD-1", "fields": ["summary"]})
+        assert answer.status_code == 400
+    finally:
+        site.running.stop()
+
+
+def test_an_issue_filed_but_not_linked_is_found_again_and_linked_not_filed_twice():
+    holder = {}
+
+    def wrap(app):
+        holder["failing"] = FailLinksBeforeApplying(app, times=0)
+        return holder["failing"]
+
+    site, key = reclassified_site(wrap)
+    holder["failing"].left = 100  # every link attempt of the first sweep fails before Jira applies it
+    try:
+        first = sweep_once(site.client(max_attempts=2), site.settings)
+        assert first.failures and len(pm_issues(site)) == 1 and pm_issues(site)[0]["fields"]["issuelinks"] == []
+        holder["failing"].left = 0
+        second = sweep_once(site.client(), site.settings)
+        assert second.firings_applied == 1 and not second.failures
+        filed = pm_issues(site)
+        assert len(filed) == 1 and filed[0]["fields"]["issuelinks"][0]["outwardIssue"]["key"] == key
     finally:
         site.running.stop()

@@ -86,13 +86,8 @@ def test_data_center_has_no_changelog_resource(site_factory):
     API reference"); the Data Center REST reference lists no issue/{key}/changelog."""
     site = site_factory(T0, deployment="datacenter")
     key = site.create()
-    response = requests.get(site.api(f"issue/{key}/changelog"), headers={"Authorization": f"Bearer {client_token(site)}"})
+    response = requests.get(site.api(f"issue/{key}/changelog"), headers={"Authorization": f"Bearer {site.personal_access_token(AGENT)}"})
     assert response.status_code == 404
-
-
-def client_token(site) -> str:
-    site.client()
-    return next(iter(site.state.personal_access_tokens))
 
 
 def test_a_waiting_ticket_whose_status_change_was_pushed_out_by_link_churn_is_reminded_on_its_day(site_factory):
@@ -150,7 +145,7 @@ def test_data_center_comments_carry_no_jsd_public_and_show_visibility_as_a_prope
     comment property, returned by GET /comment?expand=properties (JIRA-CONTRACT.md 3.5)."""
     site = site_factory(T0, deployment="datacenter")
     key = site.create()
-    token = client_token(site)
+    token = site.personal_access_token(AGENT)
     agent = requests.Session()
     agent.headers["Authorization"] = f"Bearer {token}"
     agent.post(site.api(f"issue/{key}/comment"), json={
@@ -207,3 +202,37 @@ def test_the_service_closes_and_resolves_through_screens_that_require_a_resoluti
     site.comment(confirmed, "Thanks, please close the ticket.")
     assert sweep_once(client, site.settings).by_rule == {"resolved.confirm": 1}
     assert site.state.issue(confirmed).status == "Closed"
+
+
+def test_a_personal_access_token_is_made_with_the_password_and_works_as_bearer(site_factory):
+    """Source: Atlassian, "Using Personal Access Tokens" (Data Center): POST
+    /rest/pat/latest/tokens with Basic auth as the user; the answer carries `rawToken`, shown once."""
+    site = site_factory(T0, deployment="datacenter")
+    made = requests.post(f"{site.url}/rest/pat/latest/tokens", auth=(AGENT, "password"), json={"name": "ci", "expirationDuration": 30})
+    assert made.status_code == 201 and made.json()["name"] == "ci" and "expiringAt" in made.json()
+    bearer = {"Authorization": f"Bearer {made.json()['rawToken']}"}
+    assert requests.get(site.api("myself"), headers=bearer).json()["name"] == AGENT
+    assert requests.get(site.api("myself"), headers={"Authorization": "Bearer made-up"}).status_code == 401
+    assert requests.post(f"{site.url}/rest/pat/latest/tokens", headers=bearer, json={"name": "again"}).status_code == 401
+    info = requests.get(site.api("serverInfo"), headers=bearer).json()
+    assert info["deploymentType"] == "Server" and info["versionNumbers"][0] == 10
+
+
+def test_on_data_center_an_internal_note_does_not_accept_an_opened_ticket_and_a_public_answer_does(site_factory):
+    """intake.accept on Data Center over v2 with a PAT: visibility comes from sd.public.comment."""
+    site = site_factory(T0, deployment="datacenter")
+    key = site.create()
+    agent = requests.Session()
+    agent.headers["Authorization"] = f"Bearer {site.personal_access_token(AGENT)}"
+    agent.post(site.api(f"issue/{key}/comment"), json={
+        "body": "Looking into it (internal)", "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}).raise_for_status()
+    client = site.client()
+    site.set_clock(T0 + timedelta(minutes=5))
+    report = sweep_once(client, site.settings)
+    assert report.failures == [] and "intake.accept" not in report.by_rule
+    assert site.state.issue(key).status == "Opened"
+    agent.post(site.api(f"issue/{key}/comment"), json={"body": "We are on it."}).raise_for_status()
+    site.set_clock(T0 + timedelta(minutes=10))
+    assert sweep_once(client, site.settings).by_rule["intake.accept"] == 1
+    assert site.state.issue(key).status == "In Review by Service Desk"
+    assert all(r["path"].startswith(("/rest/api/2/", "/rest/pat/")) for r in site.requests_made())

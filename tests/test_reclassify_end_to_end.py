@@ -68,7 +68,7 @@ def german_ticket(site_factory):
     def make():
         site = site_factory(T0 - timedelta(days=1))
         org = requests.post(f"{site.url}/rest/servicedeskapi/organization", json={"name": "Muster AG"}, auth=(AGENT, "t")).json()["id"]
-        key = site.create(reporter="max@muster.example", **{site.settings.fields.organizations: [int(org)]})
+        key = site.create(reporter="max@muster.example", issue_type="Request", **{site.settings.fields.organizations: [int(org)]})
         site.move(key, "In Progress")
         site.set_clock(T0)
         return site, key
@@ -117,7 +117,7 @@ def test_a_reclassification_undone_within_a_minute_leaves_the_customer_nothing(g
         agent_edit(site, key, {"issuetype": {"name": "Suggestion"}})
         path.drain()
         site.set_clock(T0 + timedelta(seconds=40))
-        agent_edit(site, key, {"issuetype": {"name": "Incident"}})
+        agent_edit(site, key, {"issuetype": {"name": "Request"}})
         path.drain()
         site.set_clock(T0 + timedelta(minutes=5))
         path.clock["now"] = LOCAL + timedelta(minutes=5)
@@ -154,6 +154,8 @@ def test_an_email_ticket_becomes_a_request_through_a_sweep_and_through_a_webhook
     results = []
     for path_kind in ("sweep", "webhook"):
         site = site_factory(T0)
+        # A site whose scheme gives incidents and requests one workflow: there an edit may retype.
+        site.state.workflow.workflow_of["Incident"] = site.state.workflow.workflow_of["Request"]
         seed = {"issues": [{"type": "Incident", "summary": "Mail from customer", "reporter": "claire@acme.example",
                             "created": (T0 - timedelta(hours=1)).isoformat(), "channel": "email"},
                            {"type": "Incident", "summary": "Portal ticket", "reporter": "claire@acme.example",
@@ -229,3 +231,23 @@ def test_triage_suggests_once_through_each_path(site_factory, tmp_path, path_kin
     finally:
         if path:
             path.close()
+
+
+def test_a_type_change_jira_refuses_leaves_one_note_for_agents_and_is_not_tried_again(site_factory):
+    """On JSM's own templates Incident and Request use different workflows; Jira refuses the edit
+    (open-cli-collective/atlassian-cli#149: "The issue type selected is invalid")."""
+    site = site_factory(T0)
+    seed = {"issues": [{"type": "Incident", "summary": "Mail from customer", "reporter": "claire@acme.example",
+                        "created": (T0 - timedelta(hours=1)).isoformat(), "channel": "email"}]}
+    (mailed,) = requests.post(f"{site.url}/_sandbox/seed", json=seed).json()["issues"]
+    refused = requests.put(site.api(f"issue/{mailed}"), json={"fields": {"issuetype": {"name": "Request"}}}, auth=(AGENT, "t"))
+    assert refused.status_code == 400 and refused.json()["errors"] == {"issuetype": "The issue type selected is invalid."}
+    first = sweep_once(site.client(), site.settings)
+    assert len(first.failures) == 1 and "intake.email_request" in first.failures[0]
+    for _ in range(2):
+        again = sweep_once(site.client(), site.settings)
+        assert again.failures == [] and again.firings_planned == 0
+    notes = [adf_to_text(c["body"]) for c in site.comments_by_bot(mailed, public=False)]
+    assert len(notes) == 1 and "intake.email_request" in notes[0] and "by hand" in notes[0]
+    assert site.comments_by_bot(mailed, public=True) == []
+    assert site.state.issue(mailed).issue_type == "Incident"

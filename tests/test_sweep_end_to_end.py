@@ -159,4 +159,4 @@ def test_data_center_gets_the_same_process_over_v2(site_factory, deployment):
     assert site.issue(key)["fields"]["status"]["name"] == "Closed"
     public = site.comments_by_bot(key, public=True)
     assert len(public) == 4 and all(isinstance(c["body"], str) for c in public)
-    assert all(r["path"].startswith("/rest/api/2/") for r in site.requests_made())
+    assert all(r["path"].startswith(("/rest/api/2/", "/rest/pat/")) for r in site.requests_made())
