@@ -105,10 +105,13 @@ def is_public_comment(comment: Mapping[str, Any]) -> bool:
     return True
 
 
-def _role_of(author: str | None, reporter: str | None, participants: frozenset[str], settings: "Settings") -> Role:
+def _role_of(author: str | None, reporter: str | None, participants: frozenset[str], settings: "Settings",
+             account_type: object = None) -> Role:
+    """The reporter, a participant, or any portal customer (Jira Cloud marks their accounts
+    `accountType: customer`: a contact of the organisation who is neither) is the customer."""
     if author is not None and author == settings.automation.account:
         return Role.AUTOMATION
-    if author is not None and (author == reporter or author in participants):
+    if author is not None and (author == reporter or author in participants or account_type == "customer"):
         return Role.CUSTOMER
     return Role.AGENT
 
@@ -159,7 +162,8 @@ def _comments(
         author = user_identity(raw.get("author"))
         body = adf_to_text(raw.get("body"))
         public = is_public_comment(raw)
-        role = _role_of(author, reporter, participants, settings)
+        account_type = raw["author"].get("accountType") if isinstance(raw.get("author"), Mapping) else None
+        role = _role_of(author, reporter, participants, settings, account_type)
         rule = _automation_rule(raw, body, public, settings) if role is Role.AUTOMATION else None
         comments.append(Comment(comment_id, author or "", role, public, created, body, rule))
     return tuple(comments)

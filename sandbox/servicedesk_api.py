@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from sandbox.render import Renderer, jira_time
 from sandbox.state import SandboxError, SandboxState
@@ -49,6 +49,47 @@ def blueprint(state: SandboxState) -> Blueprint:
                             "friendly": jira_time(comment.created), "epochMillis": int(comment.created.timestamp() * 1000)},
                 "_links": {"self": f"{request.host_url}rest/servicedeskapi/request/{issue.id}/comment/{comment.id}"}}
 
+    def participants_field() -> str | None:
+        return state.settings.fields.request_participants if state.settings is not None else None
+
+    def visible_request(key: str):
+        try:
+            issue = state.issue(key)
+        except SandboxError as missing:
+            raise SandboxError(404, missing.message, jsm=True) from None
+        if not state.may_see_request(g.user, issue, participants_field()):
+            raise SandboxError(404, "The request does not exist or you do not have permission to see it.", jsm=True)
+        return issue
+
+    @api.post("/rest/servicedeskapi/customer")
+    def create_customer():
+        body = request.get_json(silent=True)
+        email = body.get("email") if isinstance(body, dict) else None
+        if not isinstance(email, str) or "@" not in email:
+            raise SandboxError(400, "A customer needs an email address.", jsm=True)
+        with state.lock:
+            if email.strip().lower() in state.users_by_email:
+                raise SandboxError(400, f"An account already exists for this email: {email}", jsm=True)
+            user = state.user(email, body.get("displayName"), account_type="customer")
+            return jsonify(jsm_user(user)), 201
+
+    @api.route("/rest/servicedeskapi/organization/<int:organisation_id>/user", methods=["GET", "POST"])
+    def organisation_users(organisation_id):
+        with state.lock:
+            organisation = state.organisations.get(organisation_id)
+            if organisation is None:
+                raise SandboxError(404, "The organization does not exist.", jsm=True)
+            members = organisation.setdefault("members", set())
+            if request.method == "POST":
+                body = request.get_json(silent=True) or {}
+                for account_id in body.get("accountIds") or []:
+                    if account_id not in state.users_by_id:
+                        raise SandboxError(400, f"No user with accountId {account_id}.", jsm=True)
+                    members.add(account_id)
+                return Response(status=204)
+            users = [jsm_user(state.users_by_id[a]) for a in sorted(members)]
+            return jsonify(paged(users, int(request.args.get("start", 0)), int(request.args.get("limit", 50))))
+
     @api.post("/rest/servicedeskapi/request/<key>/comment")
     def add_request_comment(key):
         body = request.get_json(silent=True)
@@ -56,10 +97,9 @@ def blueprint(state: SandboxState) -> Blueprint:
             raise SandboxError(400, "The comment body must not be empty.", jsm=True)
         public = body.get("public", True) is not False
         with state.lock:
-            try:
-                issue = state.issue(key)
-            except SandboxError as missing:
-                raise SandboxError(404, missing.message, jsm=True) from None
+            issue = visible_request(key)
+            if not public and g.user.account_type == "customer":
+                raise SandboxError(403, "Customers cannot add internal comments.", jsm=True)
             properties = {} if public else {"sd.public.comment": {"internal": True}}
             comment = state.add_comment(issue, g.user, body["body"], public, properties)
             return jsonify(request_comment(issue, comment)), 201
@@ -69,10 +109,9 @@ def blueprint(state: SandboxState) -> Blueprint:
         want_public = request.args.get("public", "true") != "false"
         want_internal = request.args.get("internal", "true") != "false"
         with state.lock:
-            try:
-                issue = state.issue(key)
-            except SandboxError as missing:
-                raise SandboxError(404, missing.message, jsm=True) from None
+            issue = visible_request(key)
+            if g.user.account_type == "customer":
+                want_internal = False  # customers never see internal comments
             chosen = [request_comment(issue, c) for c in issue.comments if (c.public and want_public) or (not c.public and want_internal)]
             return jsonify(paged(chosen, int(request.args.get("start", 0)), int(request.args.get("limit", 50))))
 

@@ -132,6 +132,11 @@ class SandboxState:
         existing = self.users_by_email.get(key)
         if existing is not None:
             return existing
+        if account_id is None and account_type == "customer":
+            # Portal customers' accountIds are of their own shape ("qm:<uuid>:<hex>", the
+            # servicedeskapi spec's createCustomer example), unlike Atlassian accounts.
+            digest = account_id_for(key)
+            account_id = f"qm:{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[:12]}:{digest}"
         user = User(
             account_id=account_id or account_id_for(key),
             email=key,
@@ -201,6 +206,19 @@ class SandboxState:
         issue.comments.append(comment)
         issue.updated = self.now
         return comment
+
+    def may_see_request(self, user: User, issue: StoredIssue, participants_field: str | None) -> bool:
+        """What JSM lets a portal customer see: requests they raised, take part in, or that are
+        shared with one of their organisations."""
+        if user.account_type != "customer":
+            return True
+        if user is issue.reporter:
+            return True
+        participants = issue.custom_fields.get(participants_field) if participants_field else None
+        if any(isinstance(p, dict) and p.get("accountId") == user.account_id for p in participants or []):
+            return True
+        shared = issue.custom_fields.get(self.organizations_field) or []
+        return any(user.account_id in self.organisations.get(o, {}).get("members", set()) for o in shared)
 
     def should_fail(self) -> int | None:
         """The status of an injected fault for this call, or None."""

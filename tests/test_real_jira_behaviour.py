@@ -236,3 +236,50 @@ def test_on_data_center_an_internal_note_does_not_accept_an_opened_ticket_and_a_
     assert sweep_once(client, site.settings).by_rule["intake.accept"] == 1
     assert site.state.issue(key).status == "In Review by Service Desk"
     assert all(r["path"].startswith(("/rest/api/2/", "/rest/pat/")) for r in site.requests_made())
+
+
+# -- customers ---------------------------------------------------------------------------------
+
+def organisation_with_contacts(site, *emails: str) -> int:
+    """An organisation whose contacts are portal customers (accounts of their own)."""
+    admin = as_user(AGENT)
+    organisation = admin.post(f"{site.url}/rest/servicedeskapi/organization", json={"name": "Acme"}).json()["id"]
+    ids = [admin.post(f"{site.url}/rest/servicedeskapi/customer", json={"email": e, "displayName": e}).json()["accountId"] for e in emails]
+    admin.post(f"{site.url}/rest/servicedeskapi/organization/{organisation}/user", json={"accountIds": ids}).raise_for_status()
+    return int(organisation)
+
+
+def test_portal_customers_are_accounts_of_their_own_and_see_only_their_organisations_requests(site_factory):
+    """Source: the servicedeskapi spec's createCustomer (accountId "qm:..."); Atlassian, "What are
+    customer accounts?" (portal-only accounts, `accountType: customer`); JSM shares a request with
+    its reporter, its participants and the organisations it is shared with."""
+    site = site_factory(T0)
+    organisation = organisation_with_contacts(site, "bob@acme.example")
+    shared = site.create(issue_type="Request", **{site.settings.fields.organizations: [organisation]})
+    private = site.create(issue_type="Request")
+    bob = as_user("bob@acme.example")
+    me = bob.get(site.api("myself")).json()
+    assert me["accountType"] == "customer" and me["accountId"].startswith("qm:")
+    assert bob.post(f"{site.url}/rest/servicedeskapi/request/{shared}/comment", json={"body": "Any news?"}).status_code == 201
+    assert bob.post(f"{site.url}/rest/servicedeskapi/request/{private}/comment", json={"body": "Hello?"}).status_code == 404
+    internal = bob.post(f"{site.url}/rest/servicedeskapi/request/{shared}/comment", json={"body": "x", "public": False})
+    assert internal.status_code == 403
+    again = as_user(AGENT).post(f"{site.url}/rest/servicedeskapi/customer", json={"email": "bob@acme.example", "displayName": "Bob"})
+    assert again.status_code == 400
+
+
+def test_a_contact_of_the_organisation_who_is_not_the_reporter_restarts_the_clock(site_factory):
+    site = site_factory(T0)
+    organisation = organisation_with_contacts(site, "bob@acme.example")
+    key = site.create(**{site.settings.fields.organizations: [organisation]})
+    site.move(key, WAITING)
+    site.set_clock(T0 + 5 * DAY)
+    as_user("bob@acme.example").post(f"{site.url}/rest/servicedeskapi/request/{key}/comment",
+                                     json={"body": "We still see the error."}).raise_for_status()
+    as_user("dave@vendor.example").post(site.api(f"issue/{key}/comment"), json={"body": site.body("Looking.")}).raise_for_status()
+    client = site.client()
+    site.set_clock(T0 + 10 * DAY)
+    report = sweep_once(client, site.settings)
+    assert report.failures == [] and "clarification.reminder" not in report.by_rule
+    site.set_clock(T0 + 15 * DAY)
+    assert sweep_once(client, site.settings).by_rule == {"clarification.reminder": 1}
