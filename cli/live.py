@@ -252,27 +252,75 @@ def webhook() -> None:
 
 
 @webhook.command("register")
-@click.option("--url", required=True, help="Where Jira should deliver, e.g. https://autopilot.example.com/webhooks/jira")
+@click.option("--url", required=True, help="Where Jira should deliver: https://<your host>/webhooks/jira")
 @config_option
 def register(url: str, config: Path | None) -> None:
-    """Register the admin webhook (events, JQL filter for the project, secret from JSM_AUTOPILOT_WEBHOOK_SECRET)."""
+    """Register the project's admin webhook, or update the existing one (URL, secret, events, JQL).
+
+    The secret comes from JSM_AUTOPILOT_WEBHOOK_SECRET. Cloud and Data Center 9 use
+    /rest/webhooks/1.0/webhook; Data Center 10 and later /rest/jira-webhook/1.0/webhooks.
+    """
     import os
 
     from connector.client import JiraError
-    from connector.doctor import register_webhook
+    from connector.webhook_admin import WebhookAdmin, WebhookUrlError, check_receiver_url
 
     settings = _settings_or_exit(config)
     secret = os.environ.get("JSM_AUTOPILOT_WEBHOOK_SECRET")
     if not secret:
         _fail("webhook register: set JSM_AUTOPILOT_WEBHOOK_SECRET, the secret Jira will sign deliveries with")
-    if not url.startswith(("https://", "http://")):
-        _fail("webhook register: --url must be an http(s) address")
     try:
-        created, hook = register_webhook(_client_or_exit(settings, "webhook register", budget_seconds=30), settings, url, secret)
+        warnings = check_receiver_url(url)
+    except WebhookUrlError as error:
+        _fail(f"webhook register: {error}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    try:
+        admin = WebhookAdmin(_client_or_exit(settings, "webhook register", budget_seconds=30))
+        outcome, hook = admin.register(settings, url, secret)
     except JiraError as error:
         _fail(f"webhook register: {error}")
-    state = "registered" if created else "already registered"
-    click.echo(f"Webhook {hook.get('name')!r} {state}: {hook.get('url')} for {', '.join(hook.get('events', []))}")
+    click.echo(f"Webhook {hook.id} {hook.name!r} {outcome}: {hook.url} for {', '.join(hook.events)} ({hook.jql})")
+
+
+@webhook.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of objects (id, name, url, events, jql, enabled).")
+@config_option
+def list_webhooks(as_json: bool, config: Path | None) -> None:
+    """List the site's admin webhooks; those that deliver this project's events are marked *."""
+    from connector.client import JiraError
+    from connector.webhook_admin import WebhookAdmin
+
+    settings = _settings_or_exit(config)
+    try:
+        admin = WebhookAdmin(_client_or_exit(settings, "webhook list", budget_seconds=30))
+        hooks, mine = admin.list(), {h.id for h in admin.of_project(settings)}
+    except JiraError as error:
+        _fail(f"webhook list: {error}")
+    if as_json:
+        click.echo(json.dumps([{**h.as_json(), "this_project": h.id in mine} for h in hooks], indent=2))
+        return
+    for hook in hooks:
+        state = "enabled" if hook.enabled else "disabled"
+        click.echo(f"{'*' if hook.id in mine else ' '} {hook.id}  {hook.name}  {hook.url}  [{state}]  {hook.jql}")
+    if len(mine) > 1:
+        click.echo(f"{len(mine)} webhooks deliver project {settings.project.key}'s events: each event arrives {len(mine)} times.", err=True)
+
+
+@webhook.command("delete")
+@click.argument("webhook_id")
+@config_option
+def delete_webhook(webhook_id: str, config: Path | None) -> None:
+    """Delete the admin webhook with this id (see `webhook list`)."""
+    from connector.client import JiraError
+    from connector.webhook_admin import WebhookAdmin
+
+    settings = _settings_or_exit(config)
+    try:
+        WebhookAdmin(_client_or_exit(settings, "webhook delete", budget_seconds=30)).delete(webhook_id)
+    except JiraError as error:
+        _fail(f"webhook delete: {error}")
+    click.echo(f"Webhook {webhook_id} deleted.")
 
 
 @main.group()

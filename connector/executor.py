@@ -139,8 +139,8 @@ class Executor:
     def _linked_issue_once(self, key: str, linked: LinkedIssue) -> str:
         """File the linked issue and link it, unless an earlier attempt did; returns its key.
 
-        Jira cannot search issue properties without an app's index module (JIRA-CONTRACT.md
-        section 6), so an earlier attempt is found by the link on the ticket (read directly, no
+        Jira cannot search issue properties without an app's index module (sandbox/REAL_JIRA.md),
+        so an earlier attempt is found by the link on the ticket (read directly, no
         index lag), else by a text search for the ticket's key in the summary, confirmed by the
         property the filed issue carries."""
         marker = self.settings.automation.property_key

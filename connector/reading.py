@@ -4,7 +4,7 @@
   histories (40 observed, 20 in Adaptavist's notes), newest first, with `total` larger; the
   issue itself (`GET /issue/{key}?expand=changelog`) returns at most the newest 100. Only
   `GET /issue/{key}/changelog` pages through all of it, oldest first (Cloud; JIRA-CONTRACT.md
-  1.3 and section 6). Data Center has no such resource and returns the whole changelog on the issue.
+  1.3 and sandbox/REAL_JIRA.md). Data Center has no such resource and returns the whole changelog on the issue.
 - `fields.comment` may hold fewer comments than its `total`; the rest come from
   `GET /issue/{key}/comment`. On Data Center comments carry no `jsdPublic`; whether one is
   internal is only in its `sd.public.comment` property, which that resource returns with

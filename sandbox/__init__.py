@@ -23,6 +23,7 @@ def new_state(settings: Settings, deployment: str | None = None, now: datetime |
         fault_seed=fault_seed, organizations_field=settings.fields.organizations,
     )
     state.settings = settings  # the site's own configuration: its statuses, priorities, fields
+    state.security_levels = {level: f"Support {region}" for region, level in settings.regions.items()}
     product_management = settings.reclassification.product_management
     if product_management is not None:
         state.other_projects.add(product_management.project)

@@ -79,7 +79,7 @@ def blueprint(state: SandboxState) -> Blueprint:
         lowered = name.lower()
         if lowered.startswith("issue.property["):
             # Only properties an app indexes (its jiraEntityProperties module) are searchable;
-            # a REST client's own properties are not (JIRA-CONTRACT.md section 6).
+            # a REST client's own properties are not (sandbox/REAL_JIRA.md).
             raise SandboxError(400, f"Field '{name}' does not exist or you do not have permission to view it.")
         custom = None
         if lowered.startswith("cf[") and lowered.endswith("]"):
@@ -127,7 +127,7 @@ def blueprint(state: SandboxState) -> Blueprint:
         wanted_type = (fields.get("issuetype") or {}).get("name") if isinstance(fields.get("issuetype"), dict) else None
         if wanted_type and not state.workflow.same_workflow(issue.issue_type, wanted_type):
             # Editing cannot move an issue to another workflow; that takes Move. Refused before
-            # anything changes (open-cli-collective/atlassian-cli#149; JIRA-CONTRACT.md section 6).
+            # anything changes (open-cli-collective/atlassian-cli#149; sandbox/REAL_JIRA.md).
             raise SandboxError(400, "", {"issuetype": "The issue type selected is invalid."})
         items = []
         for name, value in fields.items():
@@ -149,9 +149,9 @@ def blueprint(state: SandboxState) -> Blueprint:
                 old, issue.custom_fields[name] = issue.custom_fields.get(name), ids
             elif name == "security":
                 level = str((value or {}).get("id") or "")
-                if not level.isdigit():
-                    raise SandboxError(400, "", {name: "Security level must be given by id."})
-                old, issue.custom_fields[name] = issue.custom_fields.get(name), {"id": level, "name": f"Level {level}"}
+                if level not in state.security_levels:
+                    raise SandboxError(400, "", {name: f"Security level with id '{level}' does not exist."})
+                old, issue.custom_fields[name] = issue.custom_fields.get(name), {"id": level, "name": state.security_levels[level]}
             elif name.startswith("customfield_") or name == "environment":
                 if version == "3" and name == "environment" and value is not None and not isinstance(value, dict):
                     raise SandboxError(400, "", {name: "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
@@ -222,12 +222,6 @@ def blueprint(state: SandboxState) -> Blueprint:
                 "buildNumber": 100000, "buildDate": "2026-01-01T00:00:00.000+00:00",
                 "serverTime": jira_time(state.now), "scmInfo": "sandbox", "serverTitle": "jsm-autopilot sandbox",
             })
-
-    @api.get(API + "/resolution")
-    def resolutions(version):
-        base = request.host_url.rstrip("/")
-        return jsonify([{"self": f"{base}/rest/api/{version}/resolution/{i}", "id": i, "name": n, "description": n}
-                        for i, n in RESOLUTIONS.items()])
 
     @api.get(API + "/myself")
     def myself(version):
@@ -311,7 +305,7 @@ def blueprint(state: SandboxState) -> Blueprint:
             fields = dict(body.get("fields") or {})
             resolution = None
             if chosen.requires_resolution:
-                # The screen's required Resolution (JSM default workflows; JIRA-CONTRACT.md section 6).
+                # The screen's required Resolution (JSM default workflows; sandbox/REAL_JIRA.md).
                 given = fields.pop("resolution", None)
                 resolution = (given or {}).get("name") or RESOLUTIONS.get(str((given or {}).get("id")))
                 if given is None:

@@ -18,7 +18,7 @@ SYSTEM_FIELDS = (
 )
 
 
-# What Jira Cloud inlines (JIRA-CONTRACT.md section 6): changelog entries in a search result
+# What Jira Cloud inlines (sandbox/REAL_JIRA.md): changelog entries in a search result
 # (40 observed in 2025, openshift-eng/ai-helpers#680; 20 in Adaptavist's notes) and on an issue
 # (100: pycontribs/jira#911, atlassian-python-api#1210), and comments in a search result (20,
 # Adaptavist's notes on /search/jql).

@@ -116,6 +116,7 @@ class SandboxState:
         self._random = random.Random(fault_seed)
         self.webhooks = WebhookSender()
         self.registered_webhooks: list[dict] = []
+        self.security_levels: dict[str, str] = {}  # the project's issue security levels, id -> name
         self.settings = None  # the site's configuration (statuses, priorities, fields), when known
         self._next_issue_number: dict[str, int] = {}
         self.other_projects: set[str] = set()  # e.g. a product-management project

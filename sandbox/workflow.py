@@ -17,7 +17,7 @@ class WorkflowTransition:
     name: str
     to_status: str
     # JSM's default workflows put a screen asking for the Resolution on the transitions into
-    # Resolved and Closed; without it Jira answers 400 (JIRA-CONTRACT.md section 6).
+    # Resolved and Closed; without it Jira answers 400 (sandbox/REAL_JIRA.md).
     requires_resolution: bool = False
 
 

@@ -27,9 +27,17 @@ def run(site, tmp_path, args, change=None, env=None):
 
 def populated_site(site_factory):
     site = site_factory(T0 - timedelta(days=1))
+    seed_organisations(site)
     for status in ("Clarification required / On hold", "Resolved"):
         site.move(site.create(), status)
     return site
+
+
+def seed_organisations(site) -> None:
+    """The organisations app.yaml names, as the site's JSM has them."""
+    import requests
+
+    requests.post(f"{site.url}/_sandbox/seed", json={"organisations": list(site.settings.organisations)}).raise_for_status()
 
 
 def test_doctor_passes_once_the_webhook_is_registered(site_factory, tmp_path):
@@ -40,14 +48,16 @@ def test_doctor_passes_once_the_webhook_is_registered(site_factory, tmp_path):
     assert "jsm-autopilot webhook register --url http://127.0.0.1:9/webhooks/jira" in before.stdout
 
     registered = run(site, tmp_path, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira"])
-    assert registered.exit_code == 0 and "registered" in registered.stdout
+    assert registered.exit_code == 0 and "created" in registered.stdout
     again = run(site, tmp_path, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira"])
-    assert "already registered" in again.stdout
+    assert "updated" in again.stdout and len(site.state.registered_webhooks) == 1
 
     after = run(site, tmp_path, ["doctor"])
     assert after.exit_code == 0, after.stdout
     assert "FAIL" not in after.stdout and "All checks hold." in after.stdout
-    assert "ok    transitions.close: a transition from 'Clarification required / On hold' to 'Closed' is offered" in after.stdout
+    assert "ok    transitions.close: a transition from 'Clarification required / On hold' to 'Closed' is in the project's workflows" in after.stdout
+    assert "ok    fields.organizations: customfield_10002 (Organizations) is JSM's Organizations field" in after.stdout
+    assert "ok    resolutions.done: 'Done' exists" in after.stdout
 
 
 def test_doctor_names_a_wrong_status_with_the_fix(site_factory, tmp_path):
@@ -105,6 +115,7 @@ def test_doctor_accepts_the_shipped_app_yaml_as_it_is(site_factory):
     requests.post(f"{site.url}/_sandbox/seed", json={"users": [{"email": BOT, "accountId": shipped["automation"]["account"]}]}).raise_for_status()
     for status in ("Clarification required / On hold", "Resolved"):
         site.move(site.create(), status)
+    seed_organisations(site)
     environment = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
                    "JSM_AUTOPILOT_WEBHOOK_SECRET": "hook-secret", "JSM_AUTOPILOT_PUBLIC_URL": "http://127.0.0.1:9"}
     runner = CliRunner()

@@ -1,5 +1,5 @@
 """The sandbox behaves as real Jira does where Jira is stricter or stranger than its spec, and the
-service copes. Each test names its source; JIRA-CONTRACT.md section 6 collects them."""
+service copes. Each test names its source; sandbox/REAL_JIRA.md collects them."""
 
 from __future__ import annotations
 

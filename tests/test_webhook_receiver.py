@@ -104,3 +104,15 @@ def test_a_delivery_the_store_cannot_keep_is_not_acknowledged():
     unreachable = EventStore("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
     answer = deliver(create_receiver(unreachable, "TES", SECRET, LIMIT).test_client(), _capture())
     assert answer.status_code == 503
+
+
+def test_the_signature_method_is_read_from_its_prefix(client, store, caplog):
+    body = _capture()
+    sha1 = "sha1=" + __import__("hmac").new(SECRET, body, "sha1").hexdigest()
+    answer = deliver(client, body, signature=sha1)
+    assert answer.status_code == 401 and "unsupported signature method 'sha1'" in answer.json["error"]
+    assert any("sha1" in record.getMessage() for record in caplog.records if record.levelname == "WARNING")
+    assert deliver(client, body, signature=signature_for(body, SECRET)[len("sha256="):]).status_code == 401  # no method
+    upper = "SHA256=" + signature_for(body, SECRET)[len("sha256="):].upper()
+    assert deliver(client, body, signature=upper).status_code == 202
+    assert len(store.list_events()) == 1

@@ -40,8 +40,14 @@ class Delivery:
     handled: bool
 
 
-def signature_for(body: bytes, secret: bytes) -> str:
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+# The method is the signature's prefix (`sha256=<hex>`, as GitHub-style X-Hub-Signature headers
+# name it). Jira Cloud and Data Center 10 send sha256; an older or future method is refused by name
+# rather than compared as if it were sha256.
+SIGNATURE_METHODS = {"sha256": hashlib.sha256}
+
+
+def signature_for(body: bytes, secret: bytes, method: str = "sha256") -> str:
+    return f"{method}=" + hmac.new(secret, body, SIGNATURE_METHODS[method]).hexdigest()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -58,7 +64,13 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secret: bytes | No
     given = _header(headers, SIGNATURE_HEADER)
     if not given:
         raise DeliveryRejected(401, "missing X-Hub-Signature")
-    if not hmac.compare_digest(given.strip().encode(), signature_for(body, secret).encode()):
+    method, separator, _ = given.strip().partition("=")
+    if not separator:
+        raise DeliveryRejected(401, "X-Hub-Signature names no method (expected sha256=<hex>)")
+    if method.lower() not in SIGNATURE_METHODS:
+        raise DeliveryRejected(401, f"unsupported signature method {method[:20]!r} (supported: {', '.join(SIGNATURE_METHODS)})")
+    expected = signature_for(body, secret, method.lower())
+    if not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
         raise DeliveryRejected(401, "bad signature")
 
 
