@@ -85,6 +85,9 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
             f"Sweep at {local:%Y-%m-%d %H:%M %Z}: {report.tickets_seen} candidate ticket(s), {count} firing(s) {verb}, "
             f"{report.api_calls} API call(s), {len(report.failures)} failure(s)."
         )
+        if report.firings_waiting:
+            console.print(f"{report.firings_waiting} customer-facing firing(s) wait for the next sweep "
+                          f"(limits.max_firings_per_sweep: {settings.limits.max_firings_per_sweep}).")
         for failure in report.failures:
             console.print(f"failed: {failure}")
     sys.exit(SOME_FAILED if report.failures else 0)
@@ -134,8 +137,10 @@ __all__ = ["sweep", "sandbox", "BAD_INPUT"]
 @main.command()
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Shadow mode: receive webhooks and sweep, log and keep what would be done "
+                                              "(see `jsm-autopilot shadow`), write nothing to Jira.")
 @config_option
-def serve(port: int, host: str, config: Path | None) -> None:
+def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
     """Run the webhook receiver (POST /webhooks/jira, GET /healthz) and its workers.
 
     Needs the Jira credentials, JSM_AUTOPILOT_WEBHOOK_SECRET, and JSM_AUTOPILOT_DB (an SQLAlchemy
@@ -159,7 +164,23 @@ def serve(port: int, host: str, config: Path | None) -> None:
         store.migrate()
     except (ServiceConfigurationError, StoreUnavailable) as error:
         _fail(f"serve: {error}")
-    Service(settings, store, client, secret, api_token()).run(host, port, ready=lambda p: click.echo(f"ready on port {p}", err=True))
+    Service(settings, store, client, secret, api_token(), dry_run=dry_run).run(
+        host, port, ready=lambda p: click.echo(f"ready on port {p}" + (" (dry run: nothing is written to Jira)" if dry_run else ""), err=True))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON array: issue, rule, source, summary, first_seen, last_seen, times.")
+@click.option("--limit", default=1000, show_default=True, type=int)
+def shadow(as_json: bool, limit: int) -> None:
+    """What `serve --dry-run` would have done, from the store: one line per firing, oldest first."""
+    found = _store_or_exit().list_shadow(limit)
+    if as_json:
+        click.echo(json.dumps([f.as_json() for f in found], indent=2, ensure_ascii=False))
+        return
+    for firing in found:
+        seen = f" (decided {firing.times} times, last {firing.last_seen:%Y-%m-%d %H:%M} UTC)" if firing.times > 1 else ""
+        click.echo(f"{firing.first_seen:%Y-%m-%d %H:%M} UTC  {firing.issue:<10} {firing.rule:<24} [{firing.source}] {firing.summary}{seen}")
+    click.echo(f"{len(found)} firing(s) would have been applied.", err=True)
 
 
 @main.group(invoke_without_command=True)

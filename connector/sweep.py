@@ -23,7 +23,7 @@ from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
 from connector.mapping import IssueMappingError, fields_to_read, firing_log
-from rules.actions import Action, firings_of
+from rules.actions import Action, PublicComment, Transition, firings_of
 from rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate
 
 log = logging.getLogger("jsm_autopilot.sweep")
@@ -51,6 +51,9 @@ class SweepReport:
     by_rule: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     api_calls: int = 0
+    # Customer-facing firings applied, and those left for the next sweep by limits.max_firings_per_sweep.
+    customer_facing: int = 0
+    firings_waiting: int = 0
 
     def planned(self, rule: str) -> None:
         """One firing decided on; on a dry run that is all that happens to it."""
@@ -76,6 +79,7 @@ class SweepReport:
             "actions_applied": self.actions_applied,
             "by_rule": dict(self.by_rule),
             "api_calls": self.api_calls,
+            "firings_waiting": self.firings_waiting,
             "failures": self.failures,
         }
 
@@ -119,7 +123,15 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
         log.error("search failed: %s", error)
         report.failures.append(f"search: {error}")
     report.api_calls = sum(client.calls.values()) - calls_before
+    if report.firings_waiting:
+        log.warning("%d customer-facing firing(s) wait for the next sweep: limits.max_firings_per_sweep is %d",
+                    report.firings_waiting, settings.limits.max_firings_per_sweep, extra={"waiting": report.firings_waiting})
     return report
+
+
+def _customer_facing(actions: list[Action]) -> int:
+    """Firings a customer would notice: a public comment or a status change."""
+    return sum(any(isinstance(a, (PublicComment, Transition)) for a in group) for group in firings_of(actions).values())
 
 
 @dataclass
@@ -156,6 +168,11 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
         return
     if report.dry_run:
         _planned(report, actions, context.listener)
+        return
+    facing = _customer_facing(actions)
+    if facing and report.customer_facing + facing > settings.limits.max_firings_per_sweep:
+        # A first start on a site with history must not flood its customers: the rest wait.
+        report.firings_waiting += facing
         return
     try:
         with context.guard.hold(key) as held:
@@ -206,4 +223,5 @@ def _apply(context: _Context, ticket, issue_json: dict, actions: list[Action], h
         context.listener(firings[outcome.rule], outcome)
         if outcome.applied:
             held.wrote(context.local_clock())
+            report.customer_facing += _customer_facing(firings[outcome.rule])
         report.finished(outcome)

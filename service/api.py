@@ -31,7 +31,9 @@ def api_token(environ=os.environ) -> bytes | None:
 
 
 def add_delivery_api(app: Flask, settings: Settings, client: JiraClient, executor: Executor, registry: DeliveryRegistry,
-                     guard: Guard, token: bytes | None, count: Callable[[str], None] = lambda outcome: None) -> None:
+                     guard: Guard, token: bytes | None, count: Callable[[str], None] = lambda outcome: None,
+                     always_dry_run: bool = False) -> None:
+    """`always_dry_run`: shadow mode, where every request is answered as a dry run."""
     @app.post("/api/deliveries")
     def create_delivery():
         if token is None:
@@ -46,6 +48,7 @@ def add_delivery_api(app: Flask, settings: Settings, client: JiraClient, executo
         dry_run = body.pop("dry_run", False)
         if not isinstance(dry_run, bool):
             return jsonify({"error": "must be true or false", "field": "dry_run"}), 400
+        dry_run = dry_run or always_dry_run
         try:
             delivery_request = DeliveryRequest.parse(body, settings)
             result = create_or_update(client, settings, executor, registry, delivery_request, guard=guard, dry_run=dry_run)

@@ -32,6 +32,7 @@ from connector.deliveries import DeliveryRegistry
 from service.api import add_delivery_api
 from service.guard import TicketGuard
 from service.metrics import Metrics
+from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
 from webhooks.receiver import create_receiver
 from webhooks.store import EventStore
@@ -75,6 +76,8 @@ class Service:
     client: JiraClient
     secret: bytes | None
     api_token: bytes | None = None
+    # Shadow mode: receive, sweep and decide, log and keep what would be done, write nothing to Jira.
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -92,12 +95,14 @@ class Service:
         # Each API request holds the delivery under its own name: requests run on several threads.
         registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api", wait=timedelta(seconds=60)))
         add_delivery_api(self.app, self.settings, self.client, self.executor, registry, self.guard, self.api_token,
-                         count=lambda outcome: self.metrics.api_requests.labels(outcome).inc())
+                         count=lambda outcome: self.metrics.api_requests.labels(outcome).inc(), always_dry_run=self.dry_run)
+        self.shadow = ShadowLog(self.store, utc_now)
         prefix = f"{socket.gethostname()}-{os.getpid()}"
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
                    max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
-                   count=lambda outcome: self.metrics.events_processed.labels(outcome).inc())
+                   count=lambda outcome: self.metrics.events_processed.labels(outcome).inc(),
+                   dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"))
             for n in range(self.settings.webhooks.workers)
         ]
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
@@ -132,8 +137,14 @@ class Service:
         log.info("sweep started by %s", self.holder, extra={"sweep": "started", "holder": self.holder})
         try:
             with self.metrics.sweep_seconds.time():
+                def heard(actions, outcome) -> None:
+                    if outcome is None and self.dry_run:
+                        self.shadow.record(actions, "sweep")
+                    if on_firing is not None:
+                        on_firing(actions, outcome)
+
                 report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
-                                    on_firing=on_firing)
+                                    on_firing=heard, dry_run=self.dry_run)
             self.metrics.sweep_tickets.set(report.tickets_seen)
             log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
@@ -175,6 +186,9 @@ class Service:
         signal.signal(signal.SIGTERM, shut_down)
         signal.signal(signal.SIGINT, shut_down)
         log.info("serving on http://%s:%s/webhooks/jira with %d worker(s)", host, server.effective_port, len(self.threads))
+        if self.dry_run:
+            log.warning("dry run (shadow mode): nothing is written to Jira; `jsm-autopilot shadow` lists what would have been done",
+                        extra={"dry_run": True})
         if ready is not None:
             ready(server.effective_port)
         try:

@@ -43,6 +43,11 @@ class Site:
     def faults(self, rate: float, statuses: list[int] | None = None) -> None:
         requests.post(f"{self.url}/_sandbox/faults", json={"rate": rate, "statuses": statuses or [429, 503]}).raise_for_status()
 
+    def seed(self, document: dict) -> list[str]:
+        response = requests.post(f"{self.url}/_sandbox/seed", json=document)
+        response.raise_for_status()
+        return response.json()["issues"]
+
     def requests_made(self) -> list[dict]:
         return requests.get(f"{self.url}/_sandbox/requests").json()["requests"]
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
-SCHEMA_VERSION = 3  # 2: leases; 3: deliveries
+SCHEMA_VERSION = 4  # 2: leases; 3: deliveries; 4: shadow firings
 
 
 class StoreUnavailable(Exception):
@@ -109,6 +109,35 @@ deliveries = Table(
     Column("issue_key", String(64)),
     Column("recorded", UTCDateTime, nullable=False),
 )
+
+# What `serve --dry-run` would have done: one row per distinct firing (same ticket, rule and
+# actions), however often a webhook or a sweep decided it again.
+shadow_firings = Table(
+    "jsm_autopilot_shadow_firings", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("issue", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("source", String(16), nullable=False),  # sweep | webhook
+    Column("summary", Text, nullable=False),  # the action kinds and the reason, as the log shows them
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("times", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ShadowFiring:
+    issue: str
+    rule: str
+    source: str
+    summary: str
+    first_seen: datetime
+    last_seen: datetime
+    times: int
+
+    def as_json(self) -> dict:
+        return {"issue": self.issue, "rule": self.rule, "source": self.source, "summary": self.summary,
+                "first_seen": self.first_seen.isoformat(), "last_seen": self.last_seen.isoformat(), "times": self.times}
 
 
 @dataclass(frozen=True)
@@ -318,6 +347,28 @@ class EventStore:
                 connection.execute(update(deliveries).where(deliveries.c.name == name).values(issue_key=issue_key, recorded=now))
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot record delivery {name}: {error}") from None
+
+    def record_shadow(self, digest: str, issue: str, rule: str, source: str, summary: str, now: datetime) -> bool:
+        """Keep a firing `serve --dry-run` would have applied; True the first time it is seen."""
+        try:
+            with self._write() as connection:
+                added = connection.execute(self._insert(shadow_firings).values(
+                    digest=digest, issue=issue, rule=rule, source=source, summary=summary, first_seen=now, last_seen=now, times=1,
+                ).on_conflict_do_nothing(index_elements=["digest"]).returning(shadow_firings.c.digest)).first() is not None
+                if not added:
+                    connection.execute(update(shadow_firings).where(shadow_firings.c.digest == digest)
+                                       .values(last_seen=now, times=shadow_firings.c.times + 1))
+                return bool(added)
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot record a shadow firing: {error}") from None
+
+    def list_shadow(self, limit: int = 1000) -> list[ShadowFiring]:
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(select(shadow_firings).order_by(shadow_firings.c.first_seen, shadow_firings.c.issue).limit(limit))
+                return [ShadowFiring(r.issue, r.rule, r.source, r.summary, r.first_seen, r.last_seen, r.times) for r in rows]
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot list shadow firings: {error}") from None
 
     def holders(self) -> set[str]:
         """Names of the workers holding events right now."""

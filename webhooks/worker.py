@@ -21,6 +21,7 @@ from connector.holds import Guard, NoGuard, TicketBusy
 from connector.deliveries import apply_delivery, deliveries_to_refresh
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
 from connector.reading import read_issue
+from rules.actions import Action
 from rules.catalogue import delivery_rules_enabled, evaluate, next_check
 from rules.deliveries import is_delivery
 from webhooks.receiver import utc_now
@@ -41,6 +42,9 @@ class Worker:
     max_attempts: int = 8
     guard: Guard = field(default_factory=NoGuard)
     count: Callable[[str], None] = lambda outcome: None  # done | retry | failed
+    # Shadow mode: decide as usual, hand the actions to `on_dry_run` and write nothing to Jira.
+    dry_run: bool = False
+    on_dry_run: Callable[[list[Action]], None] = lambda actions: None
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))
@@ -87,6 +91,9 @@ class Worker:
                 ticket = replace(ticket, channel="email")
             now = self.client.server_time()
             actions = evaluate(ticket, now, self.settings)
+            if self.dry_run:
+                self.on_dry_run(actions)
+                actions = []
             for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now) if actions else []:
                 if outcome.applied:
                     held.wrote(self.clock())
@@ -104,7 +111,8 @@ class Worker:
         keys = [ticket.key] if is_delivery(ticket, self.settings) else \
             [found["key"] for found in deliveries_to_refresh(self.client, self.settings, ticket)]
         for key in keys:
-            _, _, outcomes = apply_delivery(self.client, self.settings, self.executor, key, now, self.guard)
+            _, _, outcomes = apply_delivery(self.client, self.settings, self.executor, key, now, self.guard, dry_run=self.dry_run,
+                                            on_firing=lambda actions, outcome: self.on_dry_run(actions) if outcome is None else None)
             failed = [o for o in outcomes if not o.applied]
             if failed:
                 raise JiraError("apply", f"{failed[0].issue} {failed[0].rule}", None, failed[0].error or "failed")
