@@ -244,20 +244,30 @@ def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
 
 
 @main.command()
+@click.option("--probe", is_flag=True, help="Also try it on the site: create one ticket, comment publicly and internally, "
+                                            "resolve and close it through the service's own code, then delete it.")
 @config_option
-def doctor(config: Path | None) -> None:
-    """Check the live site against app.yaml: credentials, names, transitions, the webhook.
+def doctor(probe: bool, config: Path | None) -> None:
+    """Check the live site against app.yaml: credentials, names, fields, transitions, the webhook.
 
-    One line per finding, with the fix. Exits 0 only when every check holds.
+    One line per finding: ok, FAIL with the fix, warn, or skip for what could not be checked.
+    Exits 0 only when nothing failed. --probe writes to the site (one test ticket): run it once
+    before going live.
     """
     from connector.client import JiraError
     from connector.doctor import diagnose
+    from connector.probe import probe as run_probe
 
     settings = _settings_or_exit(config)
     client = _client_or_exit(settings, "doctor", budget_seconds=30)
     failed = 0
+    findings = diagnose(client, settings)
+    if probe:
+        from itertools import chain
+
+        findings = chain(findings, run_probe(client, settings, client.server_time))
     try:
-        for finding in diagnose(client, settings):
+        for finding in findings:
             click.echo(finding.line())
             failed += not finding.ok
     except JiraError as error:

@@ -258,6 +258,17 @@ def blueprint(state: SandboxState) -> Blueprint:
             return jsonify(renderer(version).issue(issue, _csv(request.args.get("fields")), _csv(request.args.get("expand")) or [],
                                                    _csv(request.args.get("properties")) or []))
 
+    @api.delete(API + "/issue/<key>")
+    def delete_issue(version, key):
+        with state.lock:
+            issue = state.issue(key)
+            # JSM's default permission scheme grants "Delete issues" to project administrators only.
+            if g.user.account_id not in state.project_admins:
+                raise SandboxError(403, "You do not have permission to delete issues in this project.")
+            del state.issues[issue.key]
+            del state.issues_by_id[issue.id]
+            return _no_content()
+
     @api.put(API + "/issue/<key>")
     def edit_issue(version, key):
         body = _json_body()

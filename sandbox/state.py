@@ -117,6 +117,7 @@ class SandboxState:
         self.webhooks = WebhookSender()
         self.registered_webhooks: list[dict] = []
         self.security_levels: dict[str, str] = {}  # the project's issue security levels, id -> name
+        self.project_admins: set[str] = set()  # accountIds that may delete issues
         self.settings = None  # the site's configuration (statuses, priorities, fields), when known
         self._next_issue_number: dict[str, int] = {}
         self.other_projects: set[str] = set()  # e.g. a product-management project

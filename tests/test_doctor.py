@@ -122,3 +122,45 @@ def test_doctor_accepts_the_shipped_app_yaml_as_it_is(site_factory):
     runner.invoke(main, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira", "--config", str(ROOT / "app.yaml")], env=environment)
     result = runner.invoke(main, ["doctor", "--config", str(ROOT / "app.yaml")], env=environment)
     assert result.exit_code == 0, result.stdout
+
+
+def test_doctor_probe_tries_the_service_s_assumptions_on_the_site(site_factory, tmp_path):
+    site = populated_site(site_factory)
+    run(site, tmp_path, ["webhook", "register", "--url", "http://127.0.0.1:9/webhooks/jira"])
+    before = set(site.state.issues)
+    result = run(site, tmp_path, ["doctor", "--probe"])
+    assert result.exit_code == 0, result.stdout
+    probe = [line for line in result.stdout.splitlines() if "probe:" in line]
+    assert [line.split()[0] for line in probe] == ["ok"] * 6 + ["warn"], probe
+    assert "the comment written with the firing log is public" in probe[1] and "the audit note is internal" in probe[2]
+    assert "'Resolved'" in probe[4] and "'Closed'" in probe[5]
+    assert "could not be deleted (Jira answered 403" in probe[-1]
+    (left,) = set(site.state.issues) - before
+    assert site.state.issue(left).status == "Closed" and site.state.issue(left).resolution == "Done"
+    # An account allowed to delete issues leaves nothing behind.
+    site.state.project_admins.add(site.state.user(BOT).account_id)
+    again = run(site, tmp_path, ["doctor", "--probe"])
+    assert again.stdout.splitlines()[-2].startswith("ok    probe: deleted")
+    assert set(site.state.issues) - before == {left}
+
+
+def test_doctor_probe_fails_where_the_site_makes_comments_internal(site_factory, tmp_path):
+    """A site whose platform comments default to internal (a JSM setting) would hide reminders."""
+    site = populated_site(site_factory)
+    original = site.state.add_comment
+
+    def internal_by_default(issue, author, text, public=True, properties=None):
+        return original(issue, author, text, False, {"sd.public.comment": {"internal": True}})
+
+    site.state.add_comment = internal_by_default
+    lines = run(site, tmp_path, ["doctor", "--probe"]).stdout.splitlines()
+    assert any(line.startswith("FAIL") and "is public" in line for line in lines)
+
+
+def test_doctor_probe_on_data_center_reads_visibility_from_the_comment_property(site_factory, tmp_path):
+    site = site_factory(T0 - timedelta(days=1), deployment="datacenter")
+    seed_organisations(site)
+    pat = site.personal_access_token(BOT)
+    result = run(site, tmp_path, ["doctor", "--probe"], env={"JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": pat})
+    probe = [line for line in result.stdout.splitlines() if "probe:" in line]
+    assert [line.split()[0] for line in probe] == ["ok"] * 6 + ["warn"], probe
