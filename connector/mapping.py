@@ -164,6 +164,10 @@ def _comments(
         public = is_public_comment(raw)
         account_type = raw["author"].get("accountType") if isinstance(raw.get("author"), Mapping) else None
         role = _role_of(author, reporter, participants, settings, account_type)
+        if role is Role.CUSTOMER and not public:
+            # Customers cannot write internal comments: an internal note by the reporter or a
+            # participant is an agent's (one raising a ticket for a customer), never feedback.
+            role = Role.AGENT
         rule = _automation_rule(raw, body, public, settings) if role is Role.AUTOMATION else None
         comments.append(Comment(comment_id, author or "", role, public, created, body, rule))
     return tuple(comments)

@@ -178,6 +178,13 @@ class TestSearchResult:
         raw["properties"] = [{"key": "sd.public.comment", "value": {"internal": True}}]
         assert ticket_from_issue_json(issue.json(), settings).comments[-1].public is False
 
+    def test_an_internal_note_by_the_reporter_is_an_agents_never_customer_feedback(self, settings):
+        issue = self._waiting()
+        issue.commented(berlin(2026, 1, 9), issue.reporter, "please close", public=False)
+        issue.commented(berlin(2026, 1, 10), issue.reporter, "please close")
+        internal, public = ticket_from_issue_json(issue.json(), settings).comments[-2:]
+        assert (internal.role, public.role) == (Role.AGENT, Role.CUSTOMER)
+
 
 class TestRefusals:
     @pytest.mark.parametrize(
