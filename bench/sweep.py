@@ -81,6 +81,8 @@ class Figures:
 
 def measure(size: int) -> Figures:
     settings = load_settings(ROOT / "app.yaml")
+    # The figures are of one whole pass: lift the first-start cap (limits.max_firings_per_sweep).
+    settings = settings.model_copy(update={"limits": settings.limits.model_copy(update={"max_firings_per_sweep": 100_000})})
     port = free_port()
     with tempfile.TemporaryDirectory() as directory:
         seed = Path(directory) / "seed.json"

@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import Flask, Response, g, jsonify, request
 
 from config.settings import Settings
-from sandbox import admin_api, html, platform_api, servicedesk_api
+from sandbox import admin_api, html, platform_api, search_api, servicedesk_api
 from sandbox.state import SandboxError, SandboxState
 
 
@@ -92,6 +92,7 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
         return _error(error)
 
     app.register_blueprint(platform_api.blueprint(state))
+    app.register_blueprint(search_api.blueprint(state))
     app.register_blueprint(servicedesk_api.blueprint(state))
     app.register_blueprint(html.blueprint(state))
     if settings is not None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from sandbox import jql
 from sandbox.render import Renderer, jira_time, text_of
 from sandbox.state import SandboxError, SandboxState, StoredIssue
 from sandbox.workflow import RESOLUTIONS
@@ -19,7 +17,7 @@ CHANGELOG_PAGE_LIMIT = 100  # GET /issue/{key}/changelog: "The default is 100 an
 COMMENT_PAGE_LIMIT = 100  # lower than Cloud's 5000, so that readers must page
 
 
-def _csv(value: Any) -> list[str] | None:
+def csv_values(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, list):
@@ -27,7 +25,7 @@ def _csv(value: Any) -> list[str] | None:
     return [part for part in str(value).split(",") if part]
 
 
-def _json_body() -> dict:
+def json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise SandboxError(400, "Invalid request payload. Refer to the REST API documentation and try again.")
@@ -74,54 +72,6 @@ def blueprint(state: SandboxState) -> Blueprint:
         if version == "3" and not isinstance(body, dict):
             raise SandboxError(400, "Comment body is not valid!", {"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
         return text_of(body)
-
-    def field_value(issue: StoredIssue | None, name: str) -> Any:
-        lowered = name.lower()
-        if lowered.startswith("issue.property["):
-            # Only properties an app indexes (its jiraEntityProperties module) are searchable;
-            # a REST client's own properties are not (sandbox/REAL_JIRA.md).
-            raise SandboxError(400, f"Field '{name}' does not exist or you do not have permission to view it.")
-        custom = None
-        if lowered.startswith("cf[") and lowered.endswith("]"):
-            custom = f"customfield_{lowered[3:-1]}"
-        elif lowered.startswith("customfield_"):
-            custom = lowered
-        known = {"project", "key", "issuekey", "status", "issuetype", "type", "priority", "reporter", "summary",
-                 "created", "updated", "resolution", "resolved", "request-channel-type", "organizations"}
-        if custom is None and lowered not in known:
-            raise SandboxError(400, f"Field '{name}' does not exist or you do not have permission to view it.")
-        if issue is None:
-            return None
-        if custom is not None:
-            return issue.custom_fields.get(custom)
-        if lowered == "project":
-            return issue.project or state.project_key
-        if lowered in ("key", "issuekey"):
-            return issue.key
-        if lowered == "status":
-            return issue.status
-        if lowered in ("issuetype", "type"):
-            return issue.issue_type
-        if lowered == "reporter":
-            return [issue.reporter.account_id, issue.reporter.email]
-        if lowered == "resolved":
-            return issue.resolutiondate
-        if lowered == "request-channel-type":
-            return issue.channel
-        if lowered == "organizations":
-            ids = issue.custom_fields.get(state.organizations_field) or []
-            return [state.organisations[i]["name"] for i in ids if i in state.organisations]
-        return getattr(issue, lowered)
-
-    def sort_key(issue: StoredIssue, order: list[tuple[str, bool]]):
-        # Keyset paging: every order ends on the id, so a page token names one position exactly.
-        parts = []
-        for name, descending in order or [("id", False)]:
-            value = issue.id if name in ("id", "key", "issuekey") else getattr(issue, name, None)
-            value = value.timestamp() if hasattr(value, "timestamp") else value
-            parts.append(-value if descending and isinstance(value, (int, float)) else value)
-        parts.append(issue.id)
-        return tuple(parts)
 
     def apply_fields(issue: StoredIssue, fields: dict, version: str) -> list[dict]:
         wanted_type = (fields.get("issuetype") or {}).get("name") if isinstance(fields.get("issuetype"), dict) else None
@@ -229,7 +179,7 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     @api.post(API + "/issue")
     def create_issue(version):
-        body = _json_body()
+        body = json_body()
         fields = body.get("fields")
         if not isinstance(fields, dict):
             raise SandboxError(400, "", {"fields": "Field 'fields' is required."})
@@ -255,8 +205,8 @@ def blueprint(state: SandboxState) -> Blueprint:
     def get_issue(version, key):
         with state.lock:
             issue = state.issue(key)
-            return jsonify(renderer(version).issue(issue, _csv(request.args.get("fields")), _csv(request.args.get("expand")) or [],
-                                                   _csv(request.args.get("properties")) or []))
+            return jsonify(renderer(version).issue(issue, csv_values(request.args.get("fields")), csv_values(request.args.get("expand")) or [],
+                                                   csv_values(request.args.get("properties")) or []))
 
     @api.delete(API + "/issue/<key>")
     def delete_issue(version, key):
@@ -271,7 +221,7 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     @api.put(API + "/issue/<key>")
     def edit_issue(version, key):
-        body = _json_body()
+        body = json_body()
         with state.lock:
             issue = state.issue(key)
             items = apply_fields(issue, body.get("fields") or {}, version)
@@ -288,7 +238,7 @@ def blueprint(state: SandboxState) -> Blueprint:
         with state.lock:
             issue = state.issue(key)
             r = renderer(version)
-            with_fields = "transitions.fields" in (_csv(request.args.get("expand")) or [])
+            with_fields = "transitions.fields" in (csv_values(request.args.get("expand")) or [])
             offered = []
             for t in state.workflow.transitions_from(issue.status):
                 shown = {"id": t.id, "name": t.name, "to": r.status(t.to_status), "hasScreen": t.requires_resolution,
@@ -300,7 +250,7 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     @api.post(API + "/issue/<key>/transitions")
     def do_transition(version, key):
-        body = _json_body()
+        body = json_body()
         transition_id = str((body.get("transition") or {}).get("id") or "")
         if not transition_id:
             raise SandboxError(400, "Missing 'transition' identifier")
@@ -336,7 +286,7 @@ def blueprint(state: SandboxState) -> Blueprint:
     def get_comments(version, key):
         with state.lock:
             issue = state.issue(key)
-            with_properties = "properties" in (_csv(request.args.get("expand")) or [])
+            with_properties = "properties" in (csv_values(request.args.get("expand")) or [])
             start, limit = _page_arguments(COMMENT_PAGE_LIMIT)
             comments = [renderer(version).comment(issue, c, with_properties) for c in issue.comments[start:start + limit]]
             return jsonify({"startAt": start, "maxResults": limit, "total": len(issue.comments), "comments": comments})
@@ -360,7 +310,7 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     @api.post(API + "/issue/<key>/comment")
     def post_comment(version, key):
-        body = _json_body()
+        body = json_body()
         with state.lock:
             issue = state.issue(key)
             comment = add_comment(issue, body, version)
@@ -426,7 +376,7 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     @api.post(API + "/issueLink")
     def link_issues(version):
-        body = _json_body()
+        body = json_body()
         with state.lock:
             inward = state.issue(str((body.get("inwardIssue") or {}).get("key") or (body.get("inwardIssue") or {}).get("id") or ""))
             outward = state.issue(str((body.get("outwardIssue") or {}).get("key") or (body.get("outwardIssue") or {}).get("id") or ""))
@@ -469,59 +419,5 @@ def blueprint(state: SandboxState) -> Blueprint:
             outward = next(i for i, link in ends if "inwardIssue" in link)
             state.record_link(inward, outward, ends[0][1]["type"], g.user, added=False)
             return _no_content()
-
-    def indexed():
-        """What the search index holds: every issue but those created within `search_lag`."""
-        return (i for i in state.issues.values() if not state.search_lag or i.created <= state.now - state.search_lag)
-
-    def search(jql_text: str, fields, expand, properties, limit: int, token: str | None) -> dict:
-        query = jql.parse(jql_text, field_value)
-        matching = sorted((i for i in indexed() if query.matches(i)), key=lambda i: sort_key(i, query.order))
-        if token:
-            try:
-                after_id = int(base64.urlsafe_b64decode(token.encode()).decode())
-                after = sort_key(state.issues_by_id[after_id], query.order)
-            except (ValueError, KeyError):
-                raise SandboxError(400, "The provided next page token is invalid or expired.") from None
-            matching = [i for i in matching if sort_key(i, query.order) > after]
-        page = matching[:limit]
-        more = len(matching) > limit
-        in_search = Renderer(state, request.host_url, "3", in_search=True)
-        result = {"issues": [in_search.issue(i, fields, expand, properties) for i in page], "isLast": not more}
-        if more:
-            result["nextPageToken"] = base64.urlsafe_b64encode(str(page[-1].id).encode()).decode()
-        return result
-
-    def search_arguments(source: dict) -> tuple:
-        limit = int(source.get("maxResults") or 50)
-        limit = max(1, min(limit, SEARCH_PAGE_LIMIT))
-        # search/jql returns only ids unless fields are asked for.
-        fields = _csv(source.get("fields")) or ["id"]
-        return source.get("jql") or "", fields, _csv(source.get("expand")) or [], _csv(source.get("properties")) or [], limit, source.get("nextPageToken")
-
-    @api.route("/rest/api/3/search/jql", methods=["GET", "POST"])
-    def search_jql():
-        if state.deployment != "cloud":
-            raise SandboxError(404, "null for uri: " + request.path)
-        source = _json_body() if request.method == "POST" else request.args.to_dict()
-        with state.lock:
-            return jsonify(search(*search_arguments(source)))
-
-    @api.route(API + "/search", methods=["GET", "POST"])
-    def legacy_search(version):
-        if state.deployment == "cloud":
-            # Removed on Cloud since 2025 (JIRA-CONTRACT.md 3.3), answered exactly so.
-            raise SandboxError(410, "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
-                                    "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046")
-        source = _json_body() if request.method == "POST" else request.args.to_dict()
-        with state.lock:
-            query = jql.parse(source.get("jql") or "", field_value)
-            matching = sorted((i for i in indexed() if query.matches(i)), key=lambda i: sort_key(i, query.order))
-            start = int(source.get("startAt") or 0)
-            limit = max(1, min(int(source.get("maxResults") or 50), SEARCH_PAGE_LIMIT))
-            fields = _csv(source.get("fields"))
-            page = matching[start:start + limit]
-            return jsonify({"startAt": start, "maxResults": limit, "total": len(matching),
-                            "issues": [Renderer(state, request.host_url, version, in_search=True).issue(i, fields, _csv(source.get("expand")) or [], _csv(source.get("properties")) or []) for i in page]})
 
     return api
