@@ -133,6 +133,9 @@ class Fields(_Section):
     environment: FieldId = "environment"
     # A date-time field agents see, where intake.accept records the start of resolution time.
     accepted_at: FieldId | None = None
+    # A date-time field on Delivery tickets: when a hosted customer's system will be maintained
+    # (delivery.maintenance announces it); null: the rule has nothing to announce.
+    maintenance_date: FieldId | None = None
 
 
 class ClarificationTimers(_Section):

@@ -31,9 +31,13 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "delivery_summary": ("version",),
         "delivery_heading": (),
         "delivery_columns": (),
+        "delivery_withheld": (),  # in the table, instead of a confidential ticket's summary
         "delivery_date_changed": ("key", "version", "old_date", "new_date"),
-        "delivery_done": ("key", "version", "delivery"),
-        "delivery_staged": ("key", "version", "delivery"),
+        # Resolved (or, for a Customisation, Closed) once the delivery has taken place (3.1, 3.5, 3.7).
+        "delivery_done": ("key", "version", "delivery", "close_after_days"),
+        "delivery_closed": ("key", "version", "delivery"),
+        "delivery_available": ("key", "version"),
+        "delivery_maintenance": ("key", "version", "maintenance_at"),
     }
 )
 SHIPPED_DIRECTORY = Path(__file__).parent / "templates"
@@ -54,6 +58,12 @@ BABEL_LOCALES = {"en": "en_GB", "de": "de_DE"}
 
 def _localised_date(value: date | datetime, language: str) -> str:
     return format_date(value, format="long", locale=BABEL_LOCALES.get(language, language))
+
+
+def _localised_datetime(value: datetime, language: str) -> str:
+    """"5 December 2026, 22:00 CET" / "5. Dezember 2026, 22:00 Uhr CET", in the zone the rule gave."""
+    clock = value.strftime("%H:%M") + (" Uhr" if language == "de" else "")
+    return f"{_localised_date(value, language)}, {clock} {value.strftime('%Z')}".strip()
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class Texts:
                 undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
             )
             env.filters["date"] = lambda value: _localised_date(value, language)
+            env.filters["datetime"] = lambda value: _localised_datetime(value, language)
             self._environments[language] = env
         return env
 
@@ -108,6 +119,8 @@ class Texts:
             "old_date": date(2026, 12, 1),
             "new_date": date(2026, 12, 15),
             "delivery": "SD-9",
+            "close_after_days": 50,
+            "maintenance_at": datetime(2026, 12, 5, 22, 0),
         }
         for (language, name), source in self.sources.items():
             variables = {k: sample[k] for k in TEMPLATE_VARIABLES[name]}

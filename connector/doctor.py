@@ -24,6 +24,7 @@ FIELD_ROLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "request_participants": ("custom", ("com.atlassian.servicedesk:sd-request-participants",), "JSM's Request participants field"),
     "estimated_delivery_date": ("type", ("date",), "a date field"),
     "accepted_at": ("type", ("datetime",), "a date-time field"),
+    "maintenance_date": ("type", ("datetime",), "a date-time field"),
     "delivery_version": ("type", ("string",), "a text field"),
     "documentation_links": ("type", ("string",), "a text field"),
     "environment": ("type", ("string",), "a text field"),

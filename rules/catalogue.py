@@ -173,16 +173,31 @@ RULES: tuple[Rule, ...] = (
         on_delivery_view=True,
     ),
     Rule(
-        deliveries.DONE, "3.7", "resolve included tickets when the delivery is installed",
-        describe=lambda s: f"at {s.statuses.delivered!r} or {s.statuses.installation_completed!r} the included tickets "
-                           f"still in {s.statuses.delivery_pending!r} go to {s.statuses.resolved!r} with a public comment; "
-                           f"at {s.statuses.stage_installation_completed!r} they get a comment only",
+        deliveries.DONE, "3.1, 3.5, 3.7", "resolve included tickets once the delivery has taken place",
+        describe=lambda s: f"at the first of {s.statuses.delivered!r}, {s.statuses.stage_installation_completed!r} and "
+                           f"{s.statuses.installation_completed!r} the included tickets still in {s.statuses.delivery_pending!r} "
+                           f"go to {s.statuses.resolved!r} ({s.issue_types.customisation}: {s.statuses.closed!r}) with a "
+                           f"public comment naming the patch",
+        on_delivery_view=True,
+    ),
+    Rule(
+        deliveries.AVAILABLE, "3.7", "at Delivered, tell the customer the package can be downloaded",
+        describe=lambda s: f"at {s.statuses.delivered!r}, one public comment on the Delivery ticket: the package can be downloaded",
+        on_delivery_view=True,
+    ),
+    Rule(
+        deliveries.MAINTENANCE, "3.7", "announce a planned maintenance date on a hosted customer's Delivery ticket",
+        describe=lambda s: (f"a maintenance date set or changed in {s.fields.maintenance_date} is announced with a public comment"
+                            if s.fields.maintenance_date else "fields.maintenance_date is not set: nothing to announce"),
+        on_delivery_view=True,
+    ),
+    Rule(
+        deliveries.OVERDUE, "3.7", "an internal note when the estimated date passed and the delivery is still Planned",
+        describe=lambda s: f"the day after {s.fields.estimated_delivery_date} while still {s.statuses.planned!r}: "
+                           f"one internal note per date asking agents for a new one",
         on_delivery_view=True,
     ),
     # Added to PROCESS.md later; listed so that `check` says plainly they are not built yet.
-    Rule("delivery.available", "3.7", "at Delivered, tell the customer the package can be downloaded"),
-    Rule("delivery.maintenance", "3.7", "announce a planned maintenance date on a hosted customer's Delivery ticket"),
-    Rule("delivery.overdue", "3.7", "an internal note when the estimated date passed and the delivery is still Planned"),
     Rule("hours.window", "1", "customer-facing actions wait for the region's working hours"),
     Rule("oncall.alert", "1", "a serious Incident outside working hours alerts the on-call service"),
     Rule("sla.reaction", "2.5.1", "warn and escalate before and when the reaction time is missed"),

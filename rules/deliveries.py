@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from rules.actions import Action, FieldChange, IssueLinkChange, Table, Transition, audit_note
 from rules.clock import add_duration
 from rules.model import Ticket, require_aware
-from rules.wording import customer_language, public_comment
+from rules.reclassify import is_confidential
+from rules.wording import customer_language, local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -26,6 +27,9 @@ CREATE = "delivery.create"
 REFRESH = "delivery.refresh"
 DATE_CHANGED = "delivery.date_changed"
 DONE = "delivery.done"
+AVAILABLE = "delivery.available"
+MAINTENANCE = "delivery.maintenance"
+OVERDUE = "delivery.overdue"
 
 
 def valid_delivery_version(value: object, settings: "Settings") -> bool:
@@ -104,12 +108,15 @@ def _links_of_type(delivery: Ticket, settings: "Settings") -> dict[str, str]:
 
 
 def description_table(tickets: tuple[Ticket, ...], language: str, settings: "Settings") -> Table:
+    """The customer sees this table on the portal: a confidential ticket is listed by key and type
+    only, its summary withheld (PROCESS.md, deliveries)."""
     texts = settings.texts
     columns = tuple(part.strip() for part in texts.render(language, "delivery_columns").split("|"))
+    withheld = texts.render(language, "delivery_withheld")
     return Table(
         heading=texts.render(language, "delivery_heading"),
         columns=columns,
-        rows=tuple((t.key, t.type, t.summary) for t in tickets),
+        rows=tuple((t.key, t.type, withheld if is_confidential(t) else t.summary) for t in tickets),
     )
 
 
@@ -194,46 +201,124 @@ def date_changed(view: DeliveryView, now: datetime, settings: "Settings") -> lis
             audit_note(delivery.key, DATE_CHANGED, reason)]
 
 
+def _delivered(delivery: Ticket, settings: "Settings") -> bool:
+    statuses = settings.statuses
+    return delivery.status in (statuses.delivered, statuses.stage_installation_completed, statuses.installation_completed)
+
+
 def done(view: DeliveryView, now: datetime, settings: "Settings") -> list[Action]:
-    """`delivery.done`: Delivered or Installation completed resolves each included ticket still in
-    Delivery Pending, with a public comment naming the patch; Stage installation completed only
-    tells them the patch is on staging. Included: linked and still belonging to this delivery."""
+    """`delivery.done` (3.1, 3.5, 3.7): "once the solution has been delivered, either by providing
+    the delivery package or by installing it in the staging or production environment, the ticket
+    status changes to Resolved": at the first of Delivered, Stage installation completed and
+    Installation completed, each included ticket still in Delivery Pending is resolved, a
+    Customisation closed (3.5), with one public comment naming the patch. Included: linked and
+    still belonging to this delivery; a ticket once resolved no longer belongs, so later steps
+    leave it alone."""
     require_aware(now, "now")
     delivery, statuses = view.delivery, settings.statuses
-    installed = delivery.status in (statuses.delivered, statuses.installation_completed)
-    staged = delivery.status == statuses.stage_installation_completed
-    if not _ready(delivery, settings) or not (installed or staged) or delivery.status_since is None:
+    if not _ready(delivery, settings) or not _delivered(delivery, settings) or delivery.status_since is None:
         return []
     have = _links_of_type(delivery, settings)
     version = delivery_version(delivery, settings)
     tickets = sorted((t for t in view.linked if t.key in have and t.complete and belongs(t, delivery, settings)),
                      key=lambda t: _key_order(t.key))
     actions: list[Action] = []
-    touched = []
     for ticket in tickets:
-        if installed:
-            reason = f"{delivery.key} ({version}) reached {delivery.status}: resolved"
-            actions += [public_comment(ticket, DONE, reason, "delivery_done", settings, version=version, delivery=delivery.key),
-                        Transition(ticket.key, DONE, reason, to_status=statuses.resolved, transition=settings.transitions.resolve),
-                        audit_note(ticket.key, DONE, reason)]
-        elif not ticket.fired(DONE, since=delivery.status_since):
-            reason = f"{delivery.key} ({version}) reached {delivery.status}: the patch is on the staging system"
-            actions += [public_comment(ticket, DONE, reason, "delivery_staged", settings, version=version, delivery=delivery.key),
-                        audit_note(ticket.key, DONE, reason)]
+        if ticket.type == settings.issue_types.customisation:
+            reason = f"{delivery.key} ({version}) reached {delivery.status}: a Customisation is closed once delivered (3.5)"
+            actions += [public_comment(ticket, DONE, reason, "delivery_closed", settings, version=version, delivery=delivery.key),
+                        Transition(ticket.key, DONE, reason, to_status=statuses.closed, transition=settings.transitions.close)]
         else:
-            continue
-        touched.append(ticket.key)
-    if touched:
-        verb = "resolved" if installed else "told of staging"
-        actions.append(audit_note(delivery.key, DONE, f"{delivery.status}: {verb} {', '.join(touched)}"))
+            reason = f"{delivery.key} ({version}) reached {delivery.status}: resolved"
+            close_after = settings.timers.resolved.close_after
+            actions += [public_comment(ticket, DONE, reason, "delivery_done", settings, version=version, delivery=delivery.key,
+                                       close_after_days=close_after.days or round(close_after.nominal.total_seconds() / 86400)),
+                        Transition(ticket.key, DONE, reason, to_status=statuses.resolved, transition=settings.transitions.resolve)]
+        actions.append(audit_note(ticket.key, DONE, reason))
+    if tickets:
+        actions.append(audit_note(delivery.key, DONE, f"{delivery.status}: resolved or closed {', '.join(t.key for t in tickets)}"))
     return actions
+
+
+def available(view: DeliveryView, now: datetime, settings: "Settings") -> list[Action]:
+    """`delivery.available` (3.7): at Delivered the customer hears, once, that the package can be
+    downloaded (Jira's notification of the public comment is the e-mail)."""
+    require_aware(now, "now")
+    delivery = view.delivery
+    if not _ready(delivery, settings) or delivery.status != settings.statuses.delivered or delivery.status_since is None:
+        return []
+    if delivery.fired(AVAILABLE, since=delivery.status_since):
+        return []
+    version = delivery_version(delivery, settings)
+    reason = f"{delivery.key} reached {delivery.status}: patch {version} can be downloaded"
+    return [public_comment(delivery, AVAILABLE, reason, "delivery_available", settings, version=version),
+            audit_note(delivery.key, AVAILABLE, reason)]
+
+
+def _parse_instant(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def maintenance(view: DeliveryView, now: datetime, settings: "Settings") -> list[Action]:
+    """`delivery.maintenance` (3.7, hosted systems): a planned maintenance date set or changed on
+    the Delivery ticket is announced once per value, while the delivery is not installed yet."""
+    require_aware(now, "now")
+    delivery, statuses = view.delivery, settings.statuses
+    if not _ready(delivery, settings) or settings.fields.maintenance_date is None:
+        return []
+    if delivery.status not in (statuses.planned, statuses.stage_installation_completed):
+        return []
+    planned = _parse_instant(delivery.custom_fields.get("maintenance_date"))
+    if planned is None or planned <= now:
+        return []
+    announced = delivery.fired(MAINTENANCE)
+    changes = delivery.changes_of("maintenance_date", after=announced[-1].at if announced else None)
+    if announced and not changes:
+        return []
+    window = settings.deliveries.window
+    if changes and not any(now < add_duration(c.at, window, settings.project.zone) for c in changes):
+        return []  # set long before the service looked: history, not news
+    local = planned.astimezone(settings.project.zone)
+    version = delivery_version(delivery, settings)
+    reason = f"planned maintenance for {version} on {local_time(planned, settings)}"
+    return [public_comment(delivery, MAINTENANCE, reason, "delivery_maintenance", settings, version=version, maintenance_at=local),
+            audit_note(delivery.key, MAINTENANCE, reason)]
+
+
+def overdue(view: DeliveryView, now: datetime, settings: "Settings") -> list[Action]:
+    """`delivery.overdue` (3.7, "Delays will be communicated via the delivery ticket"): once the
+    estimated date has passed and the delivery is still Planned, agents are asked, once per date,
+    to set a new one (which `delivery.date_changed` then announces)."""
+    require_aware(now, "now")
+    delivery = view.delivery
+    if not _ready(delivery, settings) or delivery.status != settings.statuses.planned:
+        return []
+    estimated = _parse_date(delivery.custom_fields.get("estimated_delivery_date"))
+    today = now.astimezone(settings.project.zone).date()
+    if estimated is None or estimated >= today:
+        return []
+    changed = delivery.changes_of("estimated_delivery_date")
+    since = changed[-1].at if changed else None
+    if delivery.fired(OVERDUE, after=since):
+        return []
+    reason = (f"the estimated delivery date {estimated.isoformat()} has passed and the delivery is still "
+              f"{delivery.status}: please set a new {settings.fields.estimated_delivery_date}; the customer is told of it")
+    return [audit_note(delivery.key, OVERDUE, reason)]
 
 
 def evaluate_delivery(view: DeliveryView, now: datetime, settings: "Settings") -> list[Action]:
     """Every enabled delivery rule's actions for one Delivery ticket and the tickets it concerns."""
     require_aware(now, "now")
     actions: list[Action] = []
-    for rule_ids, function in (((CREATE, REFRESH), fill), ((DATE_CHANGED,), date_changed), ((DONE,), done)):
+    steps = (((CREATE, REFRESH), fill), ((DATE_CHANGED,), date_changed), ((AVAILABLE,), available), ((DONE,), done),
+             ((MAINTENANCE,), maintenance), ((OVERDUE,), overdue))
+    for rule_ids, function in steps:
         if any(settings.is_enabled(r) for r in rule_ids):
             actions += [a for a in function(view, now, settings) if settings.is_enabled(a.rule)]
     return actions

@@ -145,11 +145,15 @@ def consulting_budget(ticket: Ticket, now: datetime, settings: "Settings") -> li
     return [public_comment(ticket, CONSULTING, reason, "reclassify_consulting", settings), audit_note(ticket.key, CONSULTING, reason)]
 
 
+def is_confidential(ticket: Ticket) -> bool:
+    """The ticket's "confidential personal data" answer is Yes (in English or German)."""
+    return str(ticket.custom_fields.get("confidential")).strip().lower() in YES
+
+
 def confidential_region(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
     """`reclassify.confidential`: confidential personal data is seen only by the region's support staff."""
     require_aware(now, "now")
-    answer = ticket.custom_fields.get("confidential")
-    if not ticket.complete or ticket.status == settings.statuses.closed or str(answer).strip().lower() not in YES:
+    if not ticket.complete or ticket.status == settings.statuses.closed or not is_confidential(ticket):
         return []
     organisation = settings.organisations.get(ticket.organisation or "")
     region = organisation.region if organisation is not None else None

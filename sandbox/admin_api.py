@@ -33,6 +33,7 @@ FIELD_KINDS = {
     "confidential": ("Confidential personal data", {"type": "option", "custom": _TYPES + "select"}),
     "documentation_links": ("Documentation", {"type": "string", "custom": _TYPES + "textarea"}),
     "accepted_at": ("Accepted", {"type": "datetime", "custom": _TYPES + "datetime"}),
+    "maintenance_date": ("Planned maintenance", {"type": "datetime", "custom": _TYPES + "datetime"}),
 }
 # Fields every JSM project has, so that a wrong id may point at a real field of another kind.
 JSM_FIELDS = {

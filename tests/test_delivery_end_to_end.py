@@ -336,26 +336,31 @@ def test_delivered_resolves_exactly_the_included_tickets_still_pending(shop):
     report = sweep_once(shop.site.client(), shop.settings)
     assert report.failures == []
     status = {name: shop.read(k)["fields"]["status"]["name"] for name, k in shop.keys.items()}
-    assert status == {"a1": "Resolved", "a2": "In Progress", "custom": "Resolved", "other_version": "Delivery Pending",
+    # A Customisation is closed once delivered (guide 3.5).
+    assert status == {"a1": "Resolved", "a2": "In Progress", "custom": "Closed", "other_version": "Delivery Pending",
                       "muster": "Delivery Pending"}
     told = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(shop.keys["a1"], public=True)]
-    assert len(told) == 1 and f"patch 14.21.3.1 ({key})" in told[0]
+    assert len(told) == 1 and f"patch 14.21.3.1 ({key})" in told[0] and "after 50 days" in told[0]
+    available = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(key, public=True)]
+    assert len(available) == 1 and "available for download" in available[0]
     assert sweep_once(shop.site.client(), shop.settings).firings_applied == 0
     assert len(shop.site.comments_by_bot(shop.keys["a1"], public=True)) == 1
 
 
-def test_stage_installation_only_comments_then_installation_resolves(shop):
+def test_stage_installation_resolves_and_installation_then_changes_nothing(shop):
+    """Guide 3.7: installing "in the staging or production environment" resolves; the first counts."""
     request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1"}, shop.settings)
     key = shop.create(request).key
     shop.site.move(key, "Stage installation completed")
     sweep_once(shop.site.client(), shop.settings)
     sweep_once(shop.site.client(), shop.settings)
-    staged = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(shop.keys["a1"], public=True)]
-    assert len(staged) == 1 and "staging system" in staged[0]
-    assert shop.read(shop.keys["a1"])["fields"]["status"]["name"] == "Delivery Pending"
-    shop.site.move(key, "Installation completed")
-    sweep_once(shop.site.client(), shop.settings)
+    told = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(shop.keys["a1"], public=True)]
+    assert len(told) == 1 and "resolved" in told[0]
     assert shop.read(shop.keys["a1"])["fields"]["status"]["name"] == "Resolved"
+    assert shop.read(shop.keys["custom"])["fields"]["status"]["name"] == "Closed"
+    shop.site.move(key, "Installation completed")
+    assert sweep_once(shop.site.client(), shop.settings).firings_applied == 0
+    assert len(shop.site.comments_by_bot(shop.keys["a1"], public=True)) == 1
 
 
 def test_an_organisation_name_full_of_jql_injects_nothing(shop):
@@ -472,3 +477,22 @@ def test_a_creation_whose_answer_is_lost_makes_one_ticket(site_factory, tmp_path
     site.set_clock(T0 + timedelta(minutes=5))  # let search see everything
     assert shop.deliveries() == [result.key] and shop.linked_keys(result.key) == [included]
     shop.store.dispose()
+
+
+def test_an_overdue_delivery_gets_one_note_and_a_maintenance_date_is_announced_once(shop):
+    request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15"}, shop.settings)
+    key = shop.create(request).key
+    maintenance_field = shop.settings.fields.maintenance_date
+    shop.site.set_clock(T0 + timedelta(days=2))
+    shop.edit(key, {maintenance_field: "2026-06-20T22:00:00.000+0200"})
+    for _ in range(2):
+        sweep_once(shop.site.client(), shop.settings)
+    announced = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(key, public=True)]
+    assert len(announced) == 1 and "20 June 2026, 22:00 CEST" in announced[0]
+    # The estimated date passes while the delivery is still Planned: agents are asked, once.
+    shop.site.set_clock(datetime(2026, 6, 16, 9, 0, tzinfo=timezone.utc))
+    for _ in range(2):
+        sweep_once(shop.site.client(), shop.settings)
+    notes = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(key, public=False)]
+    assert sum("delivery.overdue" in n for n in notes) == 1
+    assert len(shop.site.comments_by_bot(key, public=True)) == 1
