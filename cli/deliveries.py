@@ -102,7 +102,9 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         result = create_or_update(client, settings, Executor(client, settings), registry, request, guard=guard,
                                   dry_run=dry_run, progress=None if as_json else bar)
     except DeliveryRequestError as error:
-        _fail(f"--{error.field.replace('_', '-')}: {error.problem}")
+        # A field of the request names its option; a dotted one is an app.yaml key.
+        where = error.field if "." in error.field else f"--{error.field.replace('_', '-')}"
+        _fail(f"{where}: {error.problem}")
     except (JiraError, DeliveryUncertain) as error:
         click.echo(f"delivery create: {error}", err=True)
         sys.exit(SOME_FAILED)

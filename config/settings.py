@@ -215,6 +215,9 @@ class Deliveries(_Section):
     # starts on a site with existing Delivery tickets; and done deliveries older than this are
     # no longer swept.
     window: DurationSetting = Duration(days=7)
+    # The JSM request type Delivery tickets are created as, so that the organisation's contacts
+    # find them on the portal and hear of their public comments (guide Figure 18).
+    request_type: Name = "Delivery"
 
     @field_validator("version_pattern")
     @classmethod

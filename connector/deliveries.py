@@ -280,6 +280,38 @@ def organisation_id(client: JiraClient, name: str) -> str:
         start += len(page["values"])
 
 
+def _paged_values(client: JiraClient, path: str, params: dict | None = None) -> Iterable[dict]:
+    """Every value of a servicedeskapi page series (start, limit, isLastPage)."""
+    start = 0
+    while True:
+        page = client.call("GET", path, params={**(params or {}), "start": start, "limit": 50})
+        values = page.get("values") or []
+        yield from values
+        if page.get("isLastPage", True) or not values:
+            return
+        start += len(values)
+
+
+def service_desk_id(client: JiraClient, settings: Settings) -> str:
+    """The id of the project's service desk (servicedeskapi addresses desks, not projects)."""
+    for desk in _paged_values(client, "rest/servicedeskapi/servicedesk"):
+        if desk.get("projectKey") == settings.project.key:
+            return str(desk["id"])
+    raise DeliveryRequestError("project.key", f"{settings.project.key} is not a service project of this site")
+
+
+def request_type_id(client: JiraClient, settings: Settings, desk_id: str) -> str:
+    """The id of `deliveries.request_type` in the service desk; refused, with the names there are, when missing."""
+    wanted = settings.deliveries.request_type
+    names = []
+    for request_type in _paged_values(client, f"rest/servicedeskapi/servicedesk/{desk_id}/requesttype", {"searchQuery": wanted}):
+        if request_type.get("name") == wanted:
+            return str(request_type["id"])
+        names.append(str(request_type.get("name")))
+    raise DeliveryRequestError("deliveries.request_type", f"the service desk has no request type {wanted!r}"
+                                                          + (f" (similar: {', '.join(names)})" if names else ""))
+
+
 def _request_fields(request: DeliveryRequest, settings: Settings, api_version: str) -> dict:
     """The fields a request sets on the Delivery ticket (besides type, summary and organisation)."""
     fields: dict = {settings.fields.delivery_version: request.version}
@@ -327,28 +359,40 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
             return DeliveryResult(None, True, [t.key for t in included(view, settings)], True, actions)
         created = existing is None
         if created:
-            fields = {"project": {"key": settings.project.key}, "issuetype": {"name": settings.issue_types.delivery},
-                      "summary": settings.texts.render(settings.language_of(organisation), "delivery_summary", version=version),
-                      settings.fields.organizations: [int(org_id) if org_id.isdigit() else org_id],
-                      **_request_fields(request, settings, client.version)}
+            # A customer request of the Delivery request type, shared with the organisation: its
+            # contacts find it on the portal and hear of its public comments (PROCESS.md). The
+            # request form takes the summary only; the automation's own fields are set after.
+            desk = service_desk_id(client, settings)
+            body = {"serviceDeskId": desk, "requestTypeId": request_type_id(client, settings, desk),
+                    "requestFieldValues": {"summary": settings.texts.render(settings.language_of(organisation),
+                                                                            "delivery_summary", version=version)}}
             try:
-                answer = client.call("POST", client.api("issue"), body={"fields": fields})
+                answer = client.call("POST", "rest/servicedeskapi/request", body=body)
             except JiraAmbiguous as lost:
                 registry.record(organisation, version, UNCERTAIN)
                 raise DeliveryUncertain(f"creating the Delivery ticket failed in a way that may have created it ({lost}); "
                                         f"run again in {int(registry.index_lag.total_seconds())} s: it will find that ticket "
                                         f"or create one", int(registry.index_lag.total_seconds())) from lost
-            key = answer["key"]
+            key = answer["issueKey"]
             registry.record(organisation, version, key)
             log.info("%s created: Delivery of %s for %s", key, version, organisation, extra={"issue": key})
+            client.edit(key, {"fields": {settings.fields.organizations: [_organisation_value(org_id)],
+                                         **_request_fields(request, settings, client.version)}})
         else:
             key = existing["key"]
             _, ticket = _complete(client, settings, existing)
             changes = {} if dry_run else _changed_fields(request, settings, client.version, ticket)
+            if not dry_run and ticket.organisation != organisation:
+                # A creation whose follow-up edit failed: share it with the organisation now.
+                changes[settings.fields.organizations] = [_organisation_value(org_id)]
             if changes:
                 client.edit(key, {"fields": changes})
         view, actions, outcomes = apply_delivery(client, settings, executor, key, now, guard, dry_run, progress, on_firing)
         return DeliveryResult(key, created, [t.key for t in included(view, settings)], dry_run, actions, outcomes)
+
+
+def _organisation_value(org_id: str) -> int | str:
+    return int(org_id) if org_id.isdigit() else org_id
 
 
 def _pending_jql(settings: Settings, organisation: str) -> str:
@@ -365,7 +409,7 @@ def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry
     record = registry.recorded(organisation, version)
     recorded = record[0] if record else None
     if recorded == UNCERTAIN:
-        found = find_deliveries(client, settings, organisation, version)
+        found = find_deliveries(client, settings, organisation, version) or _unshared(client, settings, organisation, version)
         if found:
             registry.record(organisation, version, found[0]["key"])
             return found[0]
@@ -388,6 +432,16 @@ def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry
         registry.record(organisation, version, found[0]["key"])
         return found[0]
     return None
+
+
+def _unshared(client: JiraClient, settings: Settings, organisation: str, version: str) -> list[dict]:
+    """Delivery tickets the automation created but did not yet share with an organisation (the
+    answer to the creation was lost before the follow-up edit): same summary, no version yet."""
+    summary = settings.texts.render(settings.language_of(organisation), "delivery_summary", version=version)
+    jql = (f"{_project_clause(settings)} AND issuetype = {jql_string(settings.issue_types.delivery)} AND organizations IS EMPTY "
+           f"AND reporter = {jql_string(settings.automation.account)} ORDER BY created ASC")
+    return [issue_json for issue_json, ticket in _found(client, settings, jql)
+            if ticket.summary == summary and not ticket.custom_fields.get("delivery_version")]
 
 
 # -- what a change of one ticket means for deliveries -------------------------------------------

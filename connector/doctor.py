@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
+from connector.deliveries import DeliveryRequestError, request_type_id, service_desk_id
 from connector.jql import jql_string
 from connector.webhook_admin import RECEIVER_PATH, WEBHOOK_EVENTS, WebhookAdmin
 
@@ -68,7 +69,8 @@ def diagnose(client: JiraClient, settings: Settings, environ=os.environ) -> Iter
         yield Finding("FAIL", f"project.key {key} exists (Jira answered {error.status})", "set project.key to your JSM project's key")
         return
     yield Finding("ok", f"project {key} exists")
-    for check in (_names, _fields, _resolution, lambda c, s: _transitions(c, s, project), _organisations, _security_levels):
+    for check in (_names, _fields, _resolution, lambda c, s: _transitions(c, s, project), _organisations, _security_levels,
+                  _request_type):
         yield from _guarded(check, client, settings)
     yield from _guarded(lambda c, s: _webhook(c, s, environ), client, settings)
 
@@ -210,6 +212,17 @@ def _security_levels(client: JiraClient, settings: Settings) -> Iterator[Finding
         yield _check(level in levels, f"regions.{region}: issue security level {level} exists" + (f" ({levels[level]})" if level in levels else ""),
                      f"set regions.{region} to one of the project's levels: "
                      + (", ".join(f"{i} ({n})" for i, n in levels.items()) or "none (give the project an issue security scheme)"))
+
+
+def _request_type(client: JiraClient, settings: Settings) -> Iterator[Finding]:
+    """Delivery tickets are customer requests of `deliveries.request_type`."""
+    try:
+        request_type_id(client, settings, service_desk_id(client, settings))
+    except DeliveryRequestError as missing:
+        yield Finding("FAIL", f"deliveries.request_type: {settings.deliveries.request_type!r} exists in the service desk",
+                      f"{missing.problem}; create it (Project settings > Request types) or name an existing one")
+        return
+    yield Finding("ok", f"deliveries.request_type: {settings.deliveries.request_type!r} exists in the service desk")
 
 
 def _webhook(client: JiraClient, settings: Settings, environ) -> Iterator[Finding]:

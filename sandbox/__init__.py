@@ -24,6 +24,11 @@ def new_state(settings: Settings, deployment: str | None = None, now: datetime |
     )
     state.settings = settings  # the site's own configuration: its statuses, priorities, fields
     state.security_levels = {level: f"Support {region}" for region, level in settings.regions.items()}
+    types = settings.issue_types
+    # The portal's request types: what customers raise, and the one Delivery tickets are made of.
+    state.request_types = {"1": {"name": "Report a problem", "issue_type": types.incident},
+                           "2": {"name": "Get help", "issue_type": types.request},
+                           "3": {"name": settings.deliveries.request_type, "issue_type": types.delivery}}
     product_management = settings.reclassification.product_management
     if product_management is not None:
         state.other_projects.add(product_management.project)

@@ -12,6 +12,7 @@ from sandbox.state import SandboxError, SandboxState, StoredIssue
 from sandbox.workflow import RESOLUTIONS
 
 API = '/rest/api/<any("2","3"):version>'
+REQUEST_TYPE_FIELD = "customfield_10010"  # JSM's Request Type (sandbox/admin_api.py JSM_FIELDS)
 SEARCH_PAGE_LIMIT = 100  # Jira Cloud caps search/jql pages with fields at 100
 CHANGELOG_PAGE_LIMIT = 100  # GET /issue/{key}/changelog: "The default is 100 and the maximum is 100"
 COMMENT_PAGE_LIMIT = 100  # lower than Cloud's 5000, so that readers must page
@@ -102,6 +103,12 @@ def blueprint(state: SandboxState) -> Blueprint:
                 if level not in state.security_levels:
                     raise SandboxError(400, "", {name: f"Security level with id '{level}' does not exist."})
                 old, issue.custom_fields[name] = issue.custom_fields.get(name), {"id": level, "name": state.security_levels[level]}
+            elif name == REQUEST_TYPE_FIELD:
+                # JSM's Request Type field takes the request type's id.
+                chosen = state.request_types.get(str(value.get("id") if isinstance(value, dict) else value))
+                if chosen is None:
+                    raise SandboxError(400, "", {name: f"Request type '{value}' does not exist in this service project."})
+                old, issue.request_type = issue.request_type, chosen["name"]
             elif name.startswith("customfield_") or name == "environment":
                 if version == "3" and name == "environment" and value is not None and not isinstance(value, dict):
                     raise SandboxError(400, "", {name: "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})

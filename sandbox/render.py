@@ -192,6 +192,9 @@ class Renderer:
             return []
         if name == "security":
             return issue.custom_fields.get("security")
+        if name == "customfield_10010":
+            chosen = state.request_type_named(issue.request_type)
+            return {"requestType": {"id": chosen, "name": issue.request_type, "serviceDeskId": state.service_desk_id}} if chosen else None
         if name == state.organizations_field:
             ids = issue.custom_fields.get(name) or []
             return [self.organisation(state.organisations[i]) for i in ids if i in state.organisations]

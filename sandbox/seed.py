@@ -3,7 +3,8 @@
 {"now": ISO, "users": [{"email", "displayName", "accountType", "accountId"}],
  "personal_access_tokens": {"<token>": "<email>"}, "organisations": ["Muster AG", ...],
  "issues": [{"type", "summary", "reporter", "organisation", "status", "created", "status_since",
-             "priority", "channel" ("email" | "portal"), "custom_fields": {}, "properties": {},
+             "priority", "channel" ("email" | "portal"), "request_type" (default: that of its type),
+             "custom_fields": {}, "properties": {},
              "comments": [{"author", "body", "created", "public"}]}]}
 """
 
@@ -48,6 +49,9 @@ def apply_seed(state: SandboxState, document: dict) -> list[str]:
                                        priority=spec.get("priority"), description=spec.get("description", ""))
             issue.custom_fields.update(spec.get("custom_fields", {}))
             issue.channel = spec.get("channel", "portal")
+            # What a customer raised on the portal or by e-mail has the request type of its kind.
+            issue.request_type = spec.get("request_type") or next(
+                (t["name"] for t in state.request_types.values() if t["issue_type"] == spec["type"]), None)
             if spec.get("organisation"):
                 issue.custom_fields[state.organizations_field] = [by_name[spec["organisation"]]]
             issue.properties.update(spec.get("properties", {}))

@@ -88,6 +88,9 @@ class StoredIssue:
     links: list[dict] = field(default_factory=list)
     channel: str = "portal"
     project: str = ""
+    # The JSM request type (its name). Without one an issue is not on the portal: no customer sees
+    # it, whoever shares it (Atlassian, "What are request types?").
+    request_type: str | None = None
 
 
 class SandboxState:
@@ -118,6 +121,8 @@ class SandboxState:
         self.registered_webhooks: list[dict] = []
         self.security_levels: dict[str, str] = {}  # the project's issue security levels, id -> name
         self.project_admins: set[str] = set()  # accountIds that may delete issues
+        self.service_desk_id = "1"
+        self.request_types: dict[str, dict] = {}  # id -> {"name", "issue_type"}
         self.settings = None  # the site's configuration (statuses, priorities, fields), when known
         self._next_issue_number: dict[str, int] = {}
         self.other_projects: set[str] = set()  # e.g. a product-management project
@@ -214,6 +219,8 @@ class SandboxState:
         shared with one of their organisations."""
         if user.account_type != "customer":
             return True
+        if issue.request_type is None:
+            return False
         if user is issue.reporter:
             return True
         participants = issue.custom_fields.get(participants_field) if participants_field else None
@@ -221,6 +228,9 @@ class SandboxState:
             return True
         shared = issue.custom_fields.get(self.organizations_field) or []
         return any(user.account_id in self.organisations.get(o, {}).get("members", set()) for o in shared)
+
+    def request_type_named(self, name: str | None) -> str | None:
+        return next((i for i, t in self.request_types.items() if t["name"] == name), None)
 
     def should_fail(self) -> int | None:
         """The status of an injected fault for this call, or None."""

@@ -255,8 +255,9 @@ def test_portal_customers_are_accounts_of_their_own_and_see_only_their_organisat
     its reporter, its participants and the organisations it is shared with."""
     site = site_factory(T0)
     organisation = organisation_with_contacts(site, "bob@acme.example")
-    shared = site.create(issue_type="Request", **{site.settings.fields.organizations: [organisation]})
-    private = site.create(issue_type="Request")
+    # Raised on the portal: they carry a request type ("2": Get help).
+    shared = site.create(issue_type="Request", customfield_10010="2", **{site.settings.fields.organizations: [organisation]})
+    private = site.create(issue_type="Request", customfield_10010="2")
     bob = as_user("bob@acme.example")
     me = bob.get(site.api("myself")).json()
     assert me["accountType"] == "customer" and me["accountId"].startswith("qm:")
@@ -271,7 +272,7 @@ def test_portal_customers_are_accounts_of_their_own_and_see_only_their_organisat
 def test_a_contact_of_the_organisation_who_is_not_the_reporter_restarts_the_clock(site_factory):
     site = site_factory(T0)
     organisation = organisation_with_contacts(site, "bob@acme.example")
-    key = site.create(**{site.settings.fields.organizations: [organisation]})
+    key = site.create(customfield_10010="1", **{site.settings.fields.organizations: [organisation]})
     site.move(key, WAITING)
     site.set_clock(T0 + 5 * DAY)
     as_user("bob@acme.example").post(f"{site.url}/rest/servicedeskapi/request/{key}/comment",

@@ -136,6 +136,7 @@ def test_doctor_checks_organisations_security_levels_and_the_resolution(site_fac
     site = populated_site(site_factory)
 
     def wrong(data):
+        data["deliveries"]["request_type"] = "Patch delivery"
         data["organisations"]["Nobody Inc"] = {"language": "en"}
         first_region = next(iter(data["regions"]))
         data["regions"][first_region] = "99999"
@@ -145,6 +146,7 @@ def test_doctor_checks_organisations_security_levels_and_the_resolution(site_fac
     assert any(line.startswith("FAIL") and "organisations.Nobody Inc exists" in line for line in lines)
     assert any(line.startswith("FAIL") and "issue security level 99999 exists" in line for line in lines)
     assert any(line.startswith("FAIL") and "resolutions.done: 'Fixed'" in line and "Done" in line for line in lines)
+    assert any(line.startswith("FAIL") and "deliveries.request_type: 'Patch delivery'" in line for line in lines)
 
 
 def test_doctor_on_data_center_reads_transitions_from_a_ticket_and_skips_without_one(site_factory, tmp_path):
