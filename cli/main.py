@@ -48,6 +48,7 @@ def run() -> None:
     """Console-script entry: the group with every command module registered."""
     import cli.live  # noqa: F401  (registers sweep and sandbox)
     import cli.deliveries  # noqa: F401  (registers delivery)
+    import cli.confirm  # noqa: F401  (registers confirm)
 
     main()
 

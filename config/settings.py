@@ -171,6 +171,23 @@ class Confirmation(_Section):
     phrases: dict[Language, list[Name]] = Field(min_length=1)
     # A phrase next to one of these ("do not close") is not a confirmation.
     negations: dict[Language, list[Name]] = {}
+    # Anywhere in the reply, one of these hands it back to agents even with a phrase: contrast,
+    # complaints, a problem still there, a partial fix, a wish to keep the ticket open.
+    doubts: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["but", "however", "except", "although", "still", "came back", "only for", "only in", "partly", "partially",
+               "not yet", "affected", "as well",
+               "complaint", "complain", "unacceptable", "escalate", "disappointed", "keep it open", "keep the ticket open",
+               "leave it open", "leave the ticket open", "do not close", "don't close", "dont close", "reopen"],
+        "de": ["aber", "jedoch", "allerdings", "trotzdem", "außer", "ausser", "immer noch", "noch immer", "weiterhin",
+               "wieder aufgetreten", "betroffen", "ebenfalls", "nur für", "nur bei", "nur im", "teilweise", "noch nicht", "noch da", "beschwerde", "beschweren", "inakzeptabel", "eskalieren",
+               "enttäuscht", "unzufrieden", "offen lassen", "offen bleiben", "nicht schließen", "nicht schliessen"],
+    })
+    # A question opening with one of these wants an answer, never closes ("Why did you close it?").
+    question_words: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["why", "what", "when", "how", "where", "who", "which", "is", "are", "does", "did", "has", "have", "was"],
+        "de": ["warum", "wieso", "weshalb", "was", "wann", "wie", "wo", "wer", "welche", "welcher", "ist", "sind", "hat",
+               "haben", "wurde"],
+    })
 
 
 class ProductManagement(_Section):

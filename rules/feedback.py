@@ -1,9 +1,16 @@
-"""Does a customer's comment confirm the solution? Phrase matching in English and German."""
+"""Does a customer's reply on a Resolved ticket confirm the solution? English and German.
+
+The reply is judged whole: a confirming phrase closes the ticket only when nothing else in the
+reply casts doubt on it: a question (other than a request to close), a contrast ("but", "aber"),
+a complaint, a wish to keep the ticket open, a partial fix, a problem still there. Handing a
+ticket back to agents is the safe mistake; closing it on a complaint is not (guide 2.9, 4.1).
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Mapping
 
 _WORD = re.compile(r"\w+")
@@ -45,7 +52,60 @@ def confirmation_in(
     for phrase in (p for group in phrases.values() for p in group):
         wanted = words_of(phrase)
         for start in _positions(words, wanted):
-            window = words[max(0, start - NEGATION_REACH) : start + len(wanted)]
+            # German puts the negation after the verb ("funktioniert jetzt nicht"): one word more.
+            window = words[max(0, start - NEGATION_REACH) : start + len(wanted) + 1]
             if not any(_positions(window, negation) for negation in negation_words):
                 return phrase
     return None
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+@dataclass(frozen=True)
+class ReplyDecision:
+    close: bool
+    phrase: str | None  # the confirming phrase found, if any
+    doubt: str | None  # what kept it open, when a phrase was found
+
+    @property
+    def why(self) -> str:
+        if self.close:
+            return f'confirmed ("{self.phrase}")'
+        if self.phrase is None:
+            return "no confirming phrase"
+        return f'"{self.phrase}", but {self.doubt}'
+
+
+def _found(words: tuple[str, ...], phrases: Mapping[str, list[str]]) -> str | None:
+    for phrase in (p for group in phrases.values() for p in group):
+        if _positions(words, words_of(phrase)):
+            return phrase
+    return None
+
+
+def judge_reply(
+    text: str,
+    phrases: Mapping[str, list[str]],
+    negations: Mapping[str, list[str]],
+    doubts: Mapping[str, list[str]],
+    question_words: Mapping[str, list[str]],
+) -> ReplyDecision:
+    """Close only on a confirming phrase with no doubt anywhere in the reply."""
+    phrase = confirmation_in(text, phrases, negations)
+    if phrase is None:
+        return ReplyDecision(False, None, None)
+    words = words_of(text)
+    doubt = _found(words, doubts)
+    if doubt is not None:
+        return ReplyDecision(False, phrase, f'"{doubt}"')
+    for sentence in _SENTENCE.findall(text):
+        if not sentence.rstrip().endswith("?"):
+            continue
+        asked = words_of(sentence)
+        interrogative = _found(asked[:3], question_words)
+        # "Could you close the ticket?" asks to close; "Why did you close it?" and any other
+        # question want an answer first.
+        if interrogative is not None or confirmation_in(sentence, phrases, negations) is None:
+            return ReplyDecision(False, phrase, "a question")
+    return ReplyDecision(True, phrase, None)

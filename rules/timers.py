@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from rules.actions import Action, Transition, audit_note
 from rules.clock import add_duration, whole_days_between
-from rules.feedback import confirmation_in
+from rules.feedback import judge_reply
 from rules.model import Firing, Role, Ticket, require_aware
 from rules.wording import local_time, public_comment
 
@@ -171,6 +171,13 @@ def due_resolved_close(ticket: Ticket, now: datetime, settings: "Settings") -> l
     return _close_with_comment(ticket, RESOLVED_CLOSE, reason, "resolved_close", settings, days_resolved=days)
 
 
+def reply_judgement(settings: "Settings") -> dict:
+    """The word lists `judge_reply` takes, from `confirmation` in app.yaml."""
+    confirmation = settings.confirmation
+    return {"phrases": confirmation.phrases, "negations": confirmation.negations, "doubts": confirmation.doubts,
+            "question_words": confirmation.question_words}
+
+
 def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
     """`resolved.confirm`: a confirming reply closes at once; any other reply goes back to agents."""
     require_aware(now, "now")
@@ -178,13 +185,13 @@ def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Sett
     reply = ticket.last_customer_comment(after=since) if since is not None else None
     if reply is None:
         return []
-    phrase = confirmation_in(reply.body, settings.confirmation.phrases, settings.confirmation.negations)
-    if phrase is not None:
-        reason = f"the customer confirmed the solution on {local_time(reply.created, settings)} (\"{phrase}\")"
+    decision = judge_reply(reply.body, **reply_judgement(settings))
+    if decision.close:
+        reason = f"the customer confirmed the solution on {local_time(reply.created, settings)} (\"{decision.phrase}\")"
         return _close_with_comment(ticket, RESOLVED_CONFIRM, reason, "resolved_confirmed", settings)
     reason = (
-        f"the customer replied on {local_time(reply.created, settings)} without confirming the solution; "
-        f"the automatic closing stops and the ticket goes back to {settings.statuses.hand_back_to}"
+        f"the customer replied on {local_time(reply.created, settings)} without confirming the solution "
+        f"({decision.why}); the automatic closing stops and the ticket goes back to {settings.statuses.hand_back_to}"
     )
     return [
         Transition(ticket.key, RESOLVED_CONFIRM, reason, to_status=settings.statuses.hand_back_to, transition=settings.transitions.hand_back),

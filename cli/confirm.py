@@ -1,0 +1,107 @@
+"""`jsm-autopilot confirm evaluate`: how resolved.confirm decides on a labelled set of replies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from cli.main import _console, _fail, _settings_or_exit, config_option, main
+
+LABELS = ("close", "keep")
+
+
+@dataclass
+class ReplyScores:
+    """Per language: close replies taken (recall) and keep replies closed (the mistake that matters)."""
+
+    taken: dict[str, list[int]] = field(default_factory=dict)  # language -> [taken, close replies]
+    wrongly_closed: dict[str, list[int]] = field(default_factory=dict)  # language -> [closed, keep replies]
+    mistakes: list[tuple[str, str, str, str]] = field(default_factory=list)  # label, language, text, why
+
+    def add(self, label: str, language: str, closed: bool, text: str, why: str) -> None:
+        bucket = (self.taken if label == "close" else self.wrongly_closed).setdefault(language, [0, 0])
+        bucket[0] += closed
+        bucket[1] += 1
+        if closed != (label == "close"):
+            self.mistakes.append((label, language, text, why))
+
+    def totals(self) -> tuple[int, int, int, int]:
+        taken = sum(v[0] for v in self.taken.values())
+        closes = sum(v[1] for v in self.taken.values())
+        wrong = sum(v[0] for v in self.wrongly_closed.values())
+        keeps = sum(v[1] for v in self.wrongly_closed.values())
+        return taken, closes, wrong, keeps
+
+    def as_json(self) -> dict:
+        taken, closes, wrong, keeps = self.totals()
+        return {"replies": closes + keeps, "close_replies": closes, "keep_replies": keeps,
+                "recall": taken / closes if closes else None,
+                "precision": taken / (taken + wrong) if taken + wrong else None,
+                "keep_replies_closed": wrong,
+                "by_language": {lang: {"close_taken": self.taken.get(lang, [0, 0])[0], "close_replies": self.taken.get(lang, [0, 0])[1],
+                                       "keep_closed": self.wrongly_closed.get(lang, [0, 0])[0],
+                                       "keep_replies": self.wrongly_closed.get(lang, [0, 0])[1]}
+                                for lang in sorted(set(self.taken) | set(self.wrongly_closed))},
+                "mistakes": [{"label": m[0], "language": m[1], "text": m[2], "why": m[3]} for m in self.mistakes]}
+
+
+def read_labelled_replies(path: Path) -> list[tuple[str, str, str]]:
+    """TSV lines `label<TAB>language<TAB>text`; `#` lines are comments. Exits 2 naming a bad line."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        _fail(f"{path}: {error.strerror or error}")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[0] not in LABELS or not parts[2].strip():
+            _fail(f"{path}:{number}: expected label (close or keep), language and text separated by tabs")
+        rows.append((parts[0], parts[1].strip(), parts[2].strip()))
+    if not rows:
+        _fail(f"{path}: no labelled replies")
+    return rows
+
+
+@main.group()
+def confirm() -> None:
+    """How resolved.confirm reads customers' replies on Resolved tickets."""
+
+
+@confirm.command("evaluate")
+@click.option("--replies", "replies_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="TSV: label (close or keep), language, reply text; one reply per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@config_option
+def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | None) -> None:
+    """Precision and recall of closing on a labelled set: no `keep` reply may close a ticket."""
+    from rules.feedback import judge_reply
+    from rules.timers import reply_judgement
+
+    settings = _settings_or_exit(config)
+    lists = reply_judgement(settings)
+    scores = ReplyScores()
+    for label, language, text in read_labelled_replies(replies_file):
+        decision = judge_reply(text, **lists)
+        scores.add(label, language, decision.close, text, decision.why)
+    if as_json:
+        click.echo(json.dumps(scores.as_json(), indent=2, ensure_ascii=False))
+        return
+    taken, closes, wrong, keeps = scores.totals()
+    console = _console()
+    console.print(f"{closes + keeps} replies: {closes} close, {keeps} keep.")
+    for language in sorted(set(scores.taken) | set(scores.wrongly_closed)):
+        t, c = scores.taken.get(language, [0, 0])
+        w, k = scores.wrongly_closed.get(language, [0, 0])
+        console.print(f"  {language}: close replies taken {t}/{c}" + (f" ({t / c:.0%})" if c else "") + f"; keep replies closed {w}/{k}")
+    precision = taken / (taken + wrong) if taken + wrong else 0.0
+    recall = taken / closes if closes else 0.0
+    console.print(f"precision {precision:.1%}, recall {recall:.1%}")
+    console.print(f"goal: no keep reply closes ({'met' if wrong == 0 else 'MISSED'}); "
+                  f"at least 80% of close replies taken ({'met' if recall >= 0.8 else 'MISSED'})")
+    for label, language, text, why in scores.mistakes:
+        console.print(f"  {label} read as {'close' if label == 'keep' else 'keep'} [{language}]: {text} ({why})", markup=False)
