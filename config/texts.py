@@ -40,6 +40,9 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "delivery_maintenance": ("key", "version", "maintenance_at"),
     }
 )
+# Every template may also name the site's status names (app.yaml `statuses`), so a customer reads
+# the status their portal shows, never a name written into the wording.
+COMMON_VARIABLES = ("resolved_status", "closed_status")
 SHIPPED_DIRECTORY = Path(__file__).parent / "templates"
 
 
@@ -121,9 +124,11 @@ class Texts:
             "delivery": "SD-9",
             "close_after_days": 50,
             "maintenance_at": datetime(2026, 12, 5, 22, 0),
+            "resolved_status": "Resolved",
+            "closed_status": "Closed",
         }
         for (language, name), source in self.sources.items():
-            variables = {k: sample[k] for k in TEMPLATE_VARIABLES[name]}
+            variables = {k: sample[k] for k in TEMPLATE_VARIABLES[name] + COMMON_VARIABLES}
             try:
                 self._environment(language).from_string(source).render(variables)
             except TemplateError as error:

@@ -355,7 +355,7 @@ def test_stage_installation_resolves_and_installation_then_changes_nothing(shop)
     sweep_once(shop.site.client(), shop.settings)
     sweep_once(shop.site.client(), shop.settings)
     told = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(shop.keys["a1"], public=True)]
-    assert len(told) == 1 and "resolved" in told[0]
+    assert len(told) == 1 and "“Resolved”" in told[0]
     assert shop.read(shop.keys["a1"])["fields"]["status"]["name"] == "Resolved"
     assert shop.read(shop.keys["custom"])["fields"]["status"]["name"] == "Closed"
     shop.site.move(key, "Installation completed")

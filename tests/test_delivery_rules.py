@@ -257,3 +257,24 @@ def test_a_german_organisation_hears_of_the_new_date_in_german(settings):
     moved = delivery(organisation=MUSTER, date="2026-06-15", changes=[change])
     comment = [a for a in evaluate_delivery(DeliveryView(moved), T0 + timedelta(minutes=1), settings) if isinstance(a, PublicComment)]
     assert comment[0].language == "de" and "vom 1. Juni 2026 auf den 15. Juni 2026" in comment[0].body
+
+
+def test_status_names_in_customer_texts_come_from_app_yaml(german_settings):
+    """A German site names its statuses in German; the customer reads the name the portal shows."""
+    reached = delivery(status="Ausgeliefert", links=[link(7)], organisation=MUSTER, since=T0)
+    pending = replace(ticket(7, organisation=MUSTER), status="Auslieferung ausstehend")
+    comments = [a for a in evaluate_delivery(DeliveryView(reached, (), (pending,)), T0, german_settings)
+                if isinstance(a, PublicComment) and a.rule == "delivery.done"]
+    assert len(comments) == 1 and "auf „Gelöst“ gesetzt" in comments[0].body
+
+
+def test_english_templates_follow_english_letter_conventions(settings):
+    from config.texts import TEMPLATE_VARIABLES
+
+    for name in TEMPLATE_VARIABLES:
+        source = settings.texts.sources[("en", name)]
+        if not source.startswith("Dear customer,"):
+            continue
+        first_line = source.split("\n\n", 1)[1]
+        assert first_line[0].isupper() or first_line.startswith("{{"), f"en/{name}.txt: capital after 'Dear customer,'"
+        assert source.rstrip().endswith("Kind regards,\nYour Service Desk"), f"en/{name}.txt: closing"

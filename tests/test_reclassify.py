@@ -92,7 +92,7 @@ class TestSuggestionAndConsulting:
     def test_consulting_is_announced_as_charged_to_the_budget(self, settings):
         actions = fired(evaluate(ticket("Consulting Request", organisation="Muster AG", language="de"), T0 + 2 * MINUTE, settings), "reclassify.consulting")
         assert [type(a) for a in actions] == [PublicComment, InternalComment]
-        assert "erweiterten Support-Budget" in actions[0].body
+        assert "erweitertes Support-Budget" in actions[0].body
 
     def test_without_a_budget_only_agents_are_warned(self, settings):
         actions = fired(evaluate(ticket("Consulting Request", organisation="Beispiel GmbH", language="de"), T0 + 2 * MINUTE, settings), "reclassify.consulting")
