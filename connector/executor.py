@@ -56,6 +56,8 @@ class Executor:
     new_firing_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
     # Told (rule, number of actions) after each firing that was applied, e.g. for metrics.
     on_applied: Callable[[str, int], None] = field(default=lambda rule, count: None)
+    # Told each applied firing's actions (the demo shows customers' texts as they received them).
+    on_actions_applied: Callable[[list[Action]], None] = field(default=lambda actions: None)
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
 
@@ -79,6 +81,7 @@ class Executor:
             entries = new_log["firings"]
             outcomes.append(FiringOutcome(ticket.key, rule, len(group), True))
             self.on_applied(rule, len(group))
+            self.on_actions_applied(group)
             log.info("%s %s applied", ticket.key, rule, extra={"issue": ticket.key, "rule": rule})
         return outcomes
 

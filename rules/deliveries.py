@@ -308,7 +308,7 @@ def overdue(view: DeliveryView, now: datetime, settings: "Settings") -> list[Act
     if delivery.fired(OVERDUE, after=since):
         return []
     reason = (f"the estimated delivery date {estimated.isoformat()} has passed and the delivery is still "
-              f"{delivery.status}: please set a new {settings.fields.estimated_delivery_date}; the customer is told of it")
+              f"{delivery.status}: please set a new estimated delivery date; the customer is told of it")
     return [audit_note(delivery.key, OVERDUE, reason)]
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 AGENT = "anna.agent@vendor.example"
 BOT = "autopilot@vendor.example"
@@ -22,47 +26,52 @@ SUMMARIES = {
            "Frage zur Konfiguration der Lernpfade", "Anmeldung über SSO nicht möglich", "Bitte neues Feld im Profil ergänzen",
            "Berichte zeigen falsche Summen", "E-Mail-Benachrichtigungen kommen doppelt"],
 }
-# (status, type, days in that status before the demo starts, how many)
+# (status role, type role, days in that status before the demo starts, how many); the names come
+# from app.yaml (`statuses`, `issue_types`), so a German site's demo shows its own names.
 LAYOUT = [
-    ("Clarification required / On hold", "Incident", 2, 3), ("Clarification required / On hold", "Request", 9, 3),
-    ("Clarification required / On hold", "Software Defect", 18, 2), ("Clarification required / On hold", "Consulting Request", 33, 2),
-    ("Resolved", "Support Request", 3, 3), ("Resolved", "Non-Software Defect", 20, 3), ("Resolved", "Software Defect", 45, 3),
-    ("Opened", "Incident", 0, 3), ("Opened", "Request", 1, 2), ("In Review by Service Desk", "Incident", 2, 3),
-    ("In Progress", "Software Defect", 6, 4), ("In Progress", "Customisation", 12, 2), ("Delivery Pending", "Software Defect", 8, 3),
-    ("Delivery Pending", "Consulting Request", 5, 1), ("Estimation in progress", "Customisation", 4, 2),
-    ("Estimation available", "Customisation", 7, 1), ("Ordered", "Customisation", 10, 1), ("Planned", "Delivery", 3, 2),
-    ("Closed", "Suggestion", 30, 2), ("Closed", "Support Request", 60, 2),
+    ("clarification", "incident", 2, 3), ("clarification", "request", 9, 3),
+    ("clarification", "software_defect", 18, 2), ("clarification", "consulting_request", 33, 2),
+    ("resolved", "support_request", 3, 3), ("resolved", "non_software_defect", 20, 3), ("resolved", "software_defect", 45, 3),
+    ("opened", "incident", 0, 3), ("opened", "request", 1, 2), ("in_review", "incident", 2, 3),
+    ("in_progress", "software_defect", 6, 4), ("in_progress", "customisation", 12, 2), ("delivery_pending", "software_defect", 8, 3),
+    ("delivery_pending", "consulting_request", 5, 1), ("estimation_in_progress", "customisation", 4, 2),
+    ("estimation_available", "customisation", 7, 1), ("ordered", "customisation", 10, 1), ("planned", "delivery", 3, 2),
+    ("closed", "suggestion", 30, 2), ("closed", "support_request", 60, 2),
 ]
 
 
 # Delivery versions of the seeded tickets waiting for a delivery, and of the Planned Delivery tickets.
-DELIVERY_VERSIONS = {"Software Defect": "14.21.3.1", "Consulting Request": "CUSTOM", "Delivery": "14.21.3.1"}
+DELIVERY_VERSIONS = {"software_defect": "14.21.3.1", "consulting_request": "CUSTOM", "delivery": "14.21.3.1"}
 
 
-def demo_seed(start: datetime, version_field: str = "customfield_10100", date_field: str = "customfield_10101") -> dict:
+def demo_seed(start: datetime, settings: "Settings") -> dict:
     organisations = list(ORGANISATIONS.items())
+    statuses, types, fields = settings.statuses, settings.issue_types, settings.fields
     issues = []
     number = 0
-    for status, issue_type, days, count in LAYOUT:
+    for status_role, type_role, days, count in LAYOUT:
         for _ in range(count):
             name, (language, customers) = organisations[number % len(organisations)]
             since = start - timedelta(days=days, hours=number % 5)
             issue = {
-                "type": issue_type, "summary": SUMMARIES[language][number % len(SUMMARIES[language])],
+                "type": getattr(types, type_role), "summary": SUMMARIES[language][number % len(SUMMARIES[language])],
                 "reporter": customers[number % len(customers)], "organisation": name, "agent": AGENT,
-                "created": (since - timedelta(days=2)).isoformat(), "status": status, "status_since": since.isoformat(),
-                "priority": "P3" if "Defect" in issue_type else None,
+                "created": (since - timedelta(days=2)).isoformat(), "status": getattr(statuses, status_role),
+                "status_since": since.isoformat(), "priority": settings.priorities.p3 if "defect" in type_role else None,
             }
-            if status in ("Delivery Pending", "Planned"):
-                issue["custom_fields"] = {version_field: DELIVERY_VERSIONS[issue_type]}
-                if issue_type == "Delivery":
-                    issue["custom_fields"][date_field] = (start + timedelta(days=20)).date().isoformat()
+            if status_role in ("delivery_pending", "planned"):
+                issue["custom_fields"] = {fields.delivery_version: DELIVERY_VERSIONS[type_role]}
+                if type_role == "delivery":
+                    issue["custom_fields"][fields.estimated_delivery_date] = (start + timedelta(days=20)).date().isoformat()
                     issue["reporter"] = AGENT
-            if status.startswith("Clarification"):
+            if status_role == "clarification":
                 question = "Könnten Sie uns bitte die Protokolldatei senden?" if language == "de" else "Could you please send us the log file?"
                 issue["comments"] = [{"author": AGENT, "body": question, "created": since.isoformat()}]
             issues.append(issue)
             number += 1
+    # A ticket that came in by e-mail an hour ago, typed Incident by the mail handler (intake.email_request).
+    issues.append({"type": types.incident, "summary": "Kurs lässt sich nicht öffnen", "reporter": "erika@beispiel.example",
+                   "organisation": "Beispiel GmbH", "created": (start - timedelta(hours=1)).isoformat(), "channel": "email"})
     return {"now": start.isoformat(), "users": [{"email": BOT, "displayName": "Service Desk Automation"}, {"email": AGENT, "displayName": "Anna Agent"}],
             "organisations": list(ORGANISATIONS), "issues": issues}
 
@@ -70,33 +79,44 @@ def demo_seed(start: datetime, version_field: str = "customfield_10100", date_fi
 @dataclass(frozen=True)
 class Step:
     day: int
-    key: str
+    number: int  # the ticket's number in the project (0: a new ticket or a delivery)
     who: str  # "customer", "agent" or "release manager"
-    # "comment", "priority:<name>", a status to move to, or (release manager, through the service's
-    # API) "delivery:<organisation>|<version>|<estimated date>"
+    # "comment"; "status:<role>"; "type:<role>"; "priority:<role>"; "version:<version>"; "confidential";
+    # "maintenance:<ISO date-time>"; "new:<type role>" (a customer raises `text`); and, for the release
+    # manager through the service's API, "delivery:<organisation>|<version>|<estimated date>"
     what: str
     text: str = ""
 
 
 def demo_script() -> list[Step]:
-    """What people do during the 60 days (keys follow the seed's order)."""
+    """What people do during the 60 days (numbers follow the seed's order: SD-1 is the first)."""
     return [
-        Step(2, "SD-20", "agent", "comment", "Thank you, we are looking into it."),
-        Step(4, "SD-28", "agent", "priority:P1"),
-        Step(3, "SD-9", "customer", "comment", "Sorry for the delay, I will send the log file this week."),
-        Step(6, "SD-12", "customer", "comment", "Danke, funktioniert jetzt. Das Ticket kann geschlossen werden."),
-        Step(9, "SD-15", "customer", "comment", "Unfortunately the error still occurs."),
-        Step(14, "SD-30", "agent", "Clarification required / On hold", "Which browser version do you use?"),
-        Step(14, "SD-31", "agent", "Clarification required / On hold", "Können Sie uns einen Screenshot schicken?"),
-        Step(21, "SD-26", "agent", "Resolved", "The fix is included in patch 14.21.3.1."),
-        Step(21, "SD-27", "agent", "Resolved", "Die Konfiguration wurde angepasst."),
-        Step(28, "SD-30", "customer", "comment", "We use Chrome 131."),
-        Step(35, "SD-26", "customer", "comment", "Thanks, you can close the ticket."),
-        Step(17, "SD-1", "customer", "comment", "I am still collecting the data."),
+        Step(2, 20, "agent", "comment", "Thank you, we are looking into it."),
+        Step(4, 28, "agent", "priority:p1"),
+        Step(3, 9, "customer", "comment", "Sorry for the delay, I will send the log file this week."),
+        Step(5, 0, "customer", "new:incident", "Import crashes with an error|Since the update the user import crashes "
+                                                "with an exception and a stack trace; the error message says the file is broken."),
+        Step(6, 12, "customer", "comment", "Danke, funktioniert jetzt. Das Ticket kann geschlossen werden."),
+        Step(7, 23, "agent", "type:suggestion"),
+        Step(8, 5, "agent", "type:consulting_request"),
+        Step(8, 24, "agent", "type:consulting_request"),
+        Step(9, 15, "customer", "comment", "Unfortunately the error still occurs."),
+        Step(9, 25, "agent", "confidential"),
+        Step(11, 32, "agent", "status:delivery_pending"),
+        Step(13, 29, "agent", "version:14.21.3.1"),
+        Step(13, 29, "agent", "status:delivery_pending"),
+        Step(14, 30, "agent", "status:clarification", "Which browser version do you use?"),
+        Step(14, 31, "agent", "status:clarification", "Können Sie uns einen Screenshot schicken?"),
+        Step(20, 43, "release manager", "maintenance:2026-11-26T20:00:00.000+0100"),
+        Step(21, 26, "agent", "status:resolved", "The fix is included in patch 14.21.3.1."),
+        Step(21, 27, "agent", "status:resolved", "Die Konfiguration wurde angepasst."),
+        Step(28, 30, "customer", "comment", "We use Chrome 131."),
+        Step(35, 26, "customer", "comment", "Thanks, you can close the ticket."),
+        Step(17, 1, "customer", "comment", "I am still collecting the data."),
         # Deliveries: SD-42 (Northwind) and SD-43 (Muster AG) were planned before the demo began.
-        Step(10, "", "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-04"),
-        Step(12, "", "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-11"),
-        Step(22, "SD-42", "release manager", "Delivered"),
-        Step(24, "SD-43", "release manager", "Stage installation completed"),
-        Step(31, "SD-43", "release manager", "Installation completed"),
+        Step(10, 0, "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-04"),
+        Step(12, 0, "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-11"),
+        Step(22, 42, "release manager", "status:delivered"),
+        Step(24, 43, "release manager", "status:stage_installation_completed"),
+        Step(31, 43, "release manager", "status:installation_completed"),
     ]

@@ -23,9 +23,12 @@ from config.environment import JiraCredentials
 from config.settings import Settings
 from connector.client import JiraClient
 from sandbox import account_id_for, new_state, start_sandbox
-from sandbox.demo_project import AGENT, BOT, demo_script, demo_seed
+from rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
+from rules.catalogue import RULES
+from sandbox.demo_project import AGENT, BOT, ORGANISATIONS, demo_script, demo_seed
 from sandbox.seed import apply_seed
 from service.serve import Service
+from webhooks.receiver import utc_now
 from webhooks.store import EventStore
 
 DEMO_SECRET = "demo-webhook-secret"
@@ -60,8 +63,17 @@ class _Session:
         body = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
         self.http.post(f"{self.url}/rest/api/3/issue/{key}/comment", json={"body": body}).raise_for_status()
 
-    def set_priority(self, key: str, name: str) -> None:
-        self.http.put(f"{self.url}/rest/api/3/issue/{key}", json={"fields": {"priority": {"name": name}}}).raise_for_status()
+    def edit(self, key: str, fields: dict) -> None:
+        self.http.put(f"{self.url}/rest/api/3/issue/{key}", json={"fields": fields}).raise_for_status()
+
+    def raise_request(self, settings: Settings, issue_type: str, summary: str, description: str, organisation_id: int) -> str:
+        """As a customer on the portal: a request with a request type, shared with the organisation."""
+        text = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": description}]}]}
+        answer = self.http.post(f"{self.url}/rest/api/3/issue", json={"fields": {
+            "project": {"key": settings.project.key}, "issuetype": {"name": issue_type}, "summary": summary, "description": text,
+            "customfield_10010": "1", settings.fields.organizations: [organisation_id]}})
+        answer.raise_for_status()
+        return answer.json()["key"]
 
     def move(self, key: str, status: str, text: str) -> None:
         offered = self.http.get(f"{self.url}/rest/api/3/issue/{key}/transitions", params={"expand": "transitions.fields"}).json()["transitions"]
@@ -81,13 +93,25 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
     settings = demo_settings(settings)
     start = start or datetime(2026, 11, 2, 9, 0, tzinfo=settings.project.zone)
     state = new_state(settings, "cloud", start)
-    apply_seed(state, demo_seed(start, settings.fields.delivery_version, settings.fields.estimated_delivery_date))
+    # This demo site's workflow scheme gives incidents and requests one workflow, so the mail
+    # handler's Incident can become a Request by an edit (on JSM's templates that takes a Move).
+    state.workflow.workflow_of[settings.issue_types.incident] = state.workflow.workflow_of[settings.issue_types.request]
+    apply_seed(state, demo_seed(start, settings))
     sandbox = start_sandbox(state, port=sandbox_port)
     directory = tempfile.TemporaryDirectory(prefix="jsm-autopilot-demo-")
     store = EventStore(f"sqlite:///{Path(directory.name) / 'events.db'}")
     store.migrate()
     client = JiraClient(JiraCredentials(sandbox.url, BOT, "demo-token"), "cloud")
     service = Service(settings, store, client, DEMO_SECRET.encode(), DEMO_API_TOKEN.encode())
+    heard: dict[str, list] = {}  # rule -> the first firing's actions, one with a public comment where there is one
+
+    def hear(actions: list) -> None:
+        public = any(isinstance(a, PublicComment) for a in actions)
+        known = heard.get(actions[0].rule)
+        if known is None or (public and not any(isinstance(a, PublicComment) for a in known)):
+            heard[actions[0].rule] = list(actions)
+
+    service.executor.on_actions_applied = hear
     server = waitress.create_server(service.app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, name="demo-receiver", daemon=True).start()
     for thread in service.threads:
@@ -102,6 +126,7 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
         result.statuses = Counter(issue.status for issue in state.issues.values())
         console.print(_summary(result))
         console.print(_statuses(result))
+        _show_what_customers_received(console, settings, state, heard)
         if keep:
             console.print(f"\nStill running. Tickets as agents would see them: {sandbox.url}/  "
                           f"(one ticket: {sandbox.url}/browse/SD-9)\nService health: {service_url}/healthz   Stop with Ctrl-C.")
@@ -125,6 +150,7 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
     agent = _Session(sandbox_url, AGENT)
     by_api: set[tuple[str, str]] = set()
     seen: dict[str, int] = {}
+    project = settings.project.key
     columns = [TextColumn("[bold]simulated days"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[date]}")]
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("days", total=days, date="")
@@ -132,6 +158,7 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
             moment = start + timedelta(days=day)
             requests.post(f"{sandbox_url}/_sandbox/clock", json={"now": moment.isoformat()}).raise_for_status()
             for step in (s for s in script if s.day == day):
+                key = f"{project}-{step.number}" if step.number else ""
                 if step.what.startswith("delivery:"):
                     organisation, version, estimated = step.what.split(":", 1)[1].split("|")
                     answer = requests.post(f"{service_url}/api/deliveries", headers={"Authorization": f"Bearer {DEMO_API_TOKEN}"},
@@ -143,26 +170,16 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
                              f"{answer.status_code} {made['key']} with {', '.join(made['included']) or 'no tickets'}")
                     progress.console.print(f"[dim]day {day:>2}  {made['key']:<6} {step.who} {doing}[/dim]")
                     continue
-                if step.who == "customer":
-                    with state.lock:
-                        reporter = state.issues[step.key].reporter.email
-                    _Session(sandbox_url, reporter).comment(step.key, step.text)
-                    doing = "replies"
-                elif step.what == "comment":
-                    agent.comment(step.key, step.text)
-                    doing = "answers"
-                elif step.what.startswith("priority:"):
-                    agent.set_priority(step.key, step.what.split(":", 1)[1])
-                    doing = f"sets priority {step.what.split(':', 1)[1]}"
-                else:
-                    agent.move(step.key, step.what, step.text)
-                    doing = f"moves it to {step.what}"
-                progress.console.print(f"[dim]day {day:>2}  {step.key:<6} {step.who} {doing}[/dim]")
+                key, doing = _act(settings, state, sandbox_url, agent, step, key)
+                progress.console.print(f"[dim]day {day:>2}  {key:<6} {step.who} {doing}[/dim]")
             _wait_until_quiet(state, store)
+            # The day's sweep runs once a type change made today has settled (reclassification.grace).
+            settled = moment + settings.reclassification.grace.nominal + timedelta(minutes=1)
+            requests.post(f"{sandbox_url}/_sandbox/clock", json={"now": settled.isoformat()}).raise_for_status()
             swept = set()
             service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))
             _wait_until_quiet(state, store)
-            for key, rule, reason in _new_firings(state, seen):
+            for key, rule, reason in _new_firings(state, seen, settings.automation.property_key):
                 via = "API" if (key, rule) in by_api else "sweep" if (key, rule) in swept else "webhook"
                 by_api.discard((key, rule))
                 result.by_rule[(rule, via)] += 1
@@ -170,25 +187,65 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
             progress.update(task, completed=day, date=moment.strftime("%Y-%m-%d"))
 
 
-def _wait_until_quiet(state, store, timeout: float = 30) -> None:
+def _act(settings, state, sandbox_url, agent: _Session, step, key: str) -> tuple[str, str]:
+    """Carry out one step of a person; (the ticket, what they did)."""
+    kind, _, argument = step.what.partition(":")
+    if kind == "new":
+        summary, description = step.text.split("|", 1)
+        with state.lock:
+            organisation = next(o["id"] for o in state.organisations.values() if o["name"] == "Acme Learning Ltd")
+        made = _Session(sandbox_url, ORGANISATIONS["Acme Learning Ltd"][1][0]).raise_request(
+            settings, getattr(settings.issue_types, argument), summary, description, organisation)
+        return made, f"raises \"{summary}\""
+    if step.who == "customer":
+        with state.lock:
+            reporter = state.issues[key].reporter.email
+        _Session(sandbox_url, reporter).comment(key, step.text)
+        return key, "replies"
+    if kind == "comment":
+        agent.comment(key, step.text)
+        return key, "answers"
+    if kind == "priority":
+        agent.edit(key, {"priority": {"name": getattr(settings.priorities, argument)}})
+        return key, f"sets priority {getattr(settings.priorities, argument)}"
+    if kind == "type":
+        agent.edit(key, {"issuetype": {"name": getattr(settings.issue_types, argument)}})
+        return key, f"changes the type to {getattr(settings.issue_types, argument)}"
+    if kind == "version":
+        agent.edit(key, {settings.fields.delivery_version: argument})
+        return key, f"sets the Delivery version {argument}"
+    if kind == "confidential":
+        agent.edit(key, {settings.fields.confidential: "Yes"})
+        return key, "marks it as holding confidential personal data"
+    if kind == "maintenance":
+        agent.edit(key, {settings.fields.maintenance_date: argument})
+        return key, f"plans the maintenance for {argument[:16].replace('T', ' ')}"
+    status = getattr(settings.statuses, argument)
+    agent.move(key, status, step.text)
+    return key, f"moves it to {status}"
+
+
+def _wait_until_quiet(state, store, timeout: float = 30, settle: float = 1.0) -> None:
     """Until the sandbox has sent every webhook and the workers have handled every event."""
+    # Events a worker deferred (a reclassification settling) are left to the next day's sweep.
     pause, deadline = threading.Event(), datetime.now() + timedelta(seconds=timeout)
-    while state.webhooks.pending or {"pending", "processing"} & set(store.counts()):
+    while state.webhooks.pending or store.has_work(utc_now() + timedelta(seconds=settle)):
         if datetime.now() > deadline:
-            raise RuntimeError("the service did not catch up with the sandbox in time")
+            stuck = [(e.issue, e.status, e.event) for e in store.list_events(limit=20) if e.status in ("pending", "processing")]
+            raise RuntimeError(f"the service did not catch up with the sandbox in time ({stuck[:5]})")
         pause.wait(0.02)
     pause.wait(0.05)  # a delivery in flight has left the queue but not yet reached the store
-    while {"pending", "processing"} & set(store.counts()):
+    while store.has_work(utc_now() + timedelta(seconds=settle)):
         pause.wait(0.02)
 
 
-def _new_firings(state, seen: dict[str, int]) -> list[tuple[str, str, str]]:
+def _new_firings(state, seen: dict[str, int], property_key: str) -> list[tuple[str, str, str]]:
     found = []
     with state.lock:
         for issue in sorted(state.issues.values(), key=lambda i: i.id):
-            firings = (issue.properties.get("jsm-autopilot") or {}).get("firings") or []
+            firings = (issue.properties.get(property_key) or {}).get("firings") or []
             for entry in firings[seen.get(issue.key, 0):]:
-                note = next((c.text for c in reversed(issue.comments) if not c.public and c.text.startswith(f"jsm-autopilot · {entry['rule']}:")), "")
+                note = next((c.text for c in reversed(issue.comments) if not c.public and c.text.startswith(f"{AUDIT_PREFIX} · {entry['rule']}:")), "")
                 found.append((issue.key, entry["rule"], note.split(": ", 1)[-1]))
             seen[issue.key] = len(firings)
     return found
@@ -213,3 +270,28 @@ def _statuses(result: DemoResult) -> Table:
     for status, count in result.statuses.most_common():
         table.add_row(status, str(count))
     return table
+
+
+def _show_what_customers_received(console: Console, settings: Settings, state, heard: dict[str, list]) -> None:
+    """For each rule that fired, one text as its reader got it: the customer's public comment, or,
+    for rules that speak only to agents, the internal note."""
+    console.print("\n[bold]What the rules wrote[/bold] (one example per rule, as its reader received it)")
+    for rule in (r.id for r in RULES):
+        actions = heard.get(rule)
+        if not actions:
+            continue
+        public = next((a for a in actions if isinstance(a, PublicComment)), None)
+        shown = public or next((a for a in actions if isinstance(a, InternalComment)), None)
+        if shown is None:
+            continue
+        with state.lock:
+            issue = state.issues.get(shown.issue)
+            organisation = next((state.organisations[o]["name"] for o in (issue.custom_fields.get(settings.fields.organizations) or [])
+                                 if o in state.organisations), "no organisation") if issue else "?"
+        if public is not None:
+            language = {"en": "English", "de": "German"}.get(public.language, public.language)
+            header = f"{rule}: the public comment on {shown.issue} that {organisation} received, in {language}"
+        else:
+            header = f"{rule}: speaks to agents only; the internal note on {shown.issue}"
+        console.print(f"\n[bold]── {header}[/bold]")
+        console.print(shown.body, markup=False, highlight=False)

@@ -417,6 +417,19 @@ class EventStore:
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot count events: {error}") from None
 
+    def has_work(self, now: datetime) -> bool:
+        """An event is being handled, or a worker could claim one by `now`: not one deferred to
+        later, nor one queued behind an older event of its ticket."""
+        e, older = events.alias("e"), events.alias("older")
+        older_waiting = exists().where(older.c.issue == e.c.issue, older.c.id < e.c.id,
+                                       older.c.status.in_(("pending", "processing")))
+        due = or_(e.c.status == "processing", and_(e.c.status == "pending", e.c.available_at <= now, ~older_waiting))
+        try:
+            with self.engine.connect() as connection:
+                return bool(connection.execute(select(exists().where(due))).scalar())
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot look for work: {error}") from None
+
     def dispose(self) -> None:
         self.engine.dispose()
 
