@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cli.main import BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, config_option, main
+from cli.triage import with_learned_triage
 from config.environment import CredentialsError, jira_credentials
 
 SOME_FAILED = 1
@@ -50,7 +51,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
             now = _parse_instant(at)
         except click.BadParameter as error:
             _fail(f"--at: {error.message}")
-    settings = _settings_or_exit(config)
+    settings = with_learned_triage(_settings_or_exit(config))
     client = _client_or_exit(settings, "sweep")
     console = _console()
     firings: list[dict] = []
@@ -164,6 +165,7 @@ def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
         store.migrate()
     except (ServiceConfigurationError, StoreUnavailable) as error:
         _fail(f"serve: {error}")
+    settings = with_learned_triage(settings, store)
     Service(settings, store, client, secret, api_token(), dry_run=dry_run).run(
         host, port, ready=lambda p: click.echo(f"ready on port {p}" + (" (dry run: nothing is written to Jira)" if dry_run else ""), err=True))
 
@@ -353,50 +355,3 @@ def delete_webhook(webhook_id: str, config: Path | None) -> None:
         _fail(f"webhook delete: {error}")
     click.echo(f"Webhook {webhook_id} deleted.")
 
-
-@main.group()
-def triage() -> None:
-    """The type suggestions of triage.suggest."""
-
-
-@triage.command("evaluate")
-@click.option("--issues", "issues_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="A saved search/jql result of tickets agents have already typed (fields summary, description, issuetype).")
-@config_option
-def evaluate_triage(issues_file: Path, config: Path | None) -> None:
-    """Compare the suggestions with the types agents set: accuracy and a confusion table."""
-    from collections import Counter
-
-    from rich.table import Table
-
-    from cli.main import _issues_from_file
-    from config.settings import TRIAGE_TARGETS
-    from connector.mapping import adf_to_text
-
-    settings = _settings_or_exit(config)
-    names = {getattr(settings.issue_types, key): key for key in TRIAGE_TARGETS}
-    confusion: Counter = Counter()
-    for issue in _issues_from_file(issues_file):
-        fields = issue.get("fields") or {}
-        actual = (fields.get("issuetype") or {}).get("name")
-        if actual not in names:
-            continue  # only tickets agents gave one of the target types
-        match = settings.vocabulary.suggest(f"{fields.get('summary') or ''}\n{adf_to_text(fields.get('description'))}")
-        confusion[(actual, getattr(settings.issue_types, match.type_key) if match else "(no suggestion)")] += 1
-    total = sum(confusion.values())
-    if not total:
-        _fail(f"{issues_file}: no ticket has one of the target types ({', '.join(names)})")
-    suggested = sum(n for (actual, guess), n in confusion.items() if guess != "(no suggestion)")
-    right = sum(n for (actual, guess), n in confusion.items() if actual == guess)
-    console = _console()
-    console.print(f"{total} ticket(s); suggestions made for {suggested} ({suggested / total:.0%}); "
-                  f"right {right} of {suggested} suggested ({(right / suggested if suggested else 0):.0%}), "
-                  f"{right / total:.0%} of all.")
-    columns = list(names) + ["(no suggestion)"]
-    table = Table(title="actual type (rows) / suggested (columns)", show_header=True, header_style="bold")
-    table.add_column("actual")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for actual in names:
-        table.add_row(actual, *[str(confusion[(actual, column)] or "") for column in columns])
-    console.print(table)

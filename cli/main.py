@@ -49,6 +49,7 @@ def run() -> None:
     import cli.live  # noqa: F401  (registers sweep and sandbox)
     import cli.deliveries  # noqa: F401  (registers delivery)
     import cli.confirm  # noqa: F401  (registers confirm)
+    import cli.triage  # noqa: F401  (registers triage)
 
     main()
 

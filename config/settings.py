@@ -24,6 +24,7 @@ from pydantic import (
 
 from config.durations import Duration
 from config.texts import Texts
+from config.triage_model import LearnedTriage
 from config.vocabulary import Vocabulary
 from rules.catalogue import RULES
 
@@ -322,6 +323,7 @@ class Settings(_Section):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     _vocabulary: Vocabulary | None = PrivateAttr(default=None)
+    _learned_triage: "LearnedTriage | None" = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -353,6 +355,17 @@ class Settings(_Section):
             keywords = {key: {lang: tuple(words) for lang, words in by_language.items()} for key, by_language in self.triage.vocabulary.items()}
             object.__setattr__(self, "_vocabulary", Vocabulary(keywords, self.triage.min_matches, self.triage.lead))
         return self._vocabulary
+
+    @property
+    def learned_triage(self) -> "LearnedTriage | None":
+        return self._learned_triage
+
+    def with_learned_triage(self, model: "LearnedTriage | None") -> "Settings":
+        """These settings, with what `triage learn` learned from the site (None: keywords only)."""
+        copy = self.model_copy()
+        object.__setattr__(copy, "_learned_triage", model)
+        object.__setattr__(copy, "_vocabulary", self._vocabulary)
+        return copy
 
     def is_enabled(self, rule_id: str) -> bool:
         return rule_id in self.rules.enabled

@@ -41,6 +41,32 @@ def _parts(word: str) -> list[str]:
     return [word]
 
 
+def terms_of(text: str) -> list[str]:
+    """The features a learned triage reads: each word's English and German stem, and the parts of
+    German compounds, so "Abstürze", "crashed" and "Benutzerimport" meet their kin."""
+    terms = []
+    for word in _tokens(text):
+        if word.isdigit():
+            continue
+        terms.append("en:" + _stem(word, "en"))
+        terms.extend("de:" + _stem(part, "de") for part in _parts(word))
+    return terms
+
+
+# Frequent function words: enough to tell English from German in a ticket of a few lines.
+_LANGUAGE_MARKERS = {
+    "en": frozenset("the and is are was to of in for with it we our you your please not this that can how".split()),
+    "de": frozenset("der die das und ist sind war zu von im für mit es wir unser sie ihr bitte nicht dies kann wie".split()),
+}
+
+
+def language_of_text(text: str) -> str:
+    """"en" or "de", by which language's function words the text uses more (English on a tie)."""
+    words = _tokens(text)
+    counts = {language: sum(w in markers for w in words) for language, markers in _LANGUAGE_MARKERS.items()}
+    return "de" if counts["de"] > counts["en"] else "en"
+
+
 @dataclass(frozen=True)
 class Match:
     type_key: str

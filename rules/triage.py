@@ -24,11 +24,19 @@ def suggest_type(ticket: Ticket, now: datetime, settings: "Settings") -> list[Ac
         return []
     if not recent(ticket.created, now, settings):
         return []  # tickets from before the automation watched are not triaged after the fact
-    match = settings.vocabulary.suggest(f"{ticket.summary}\n{ticket.description}")
-    if match is None:
-        return []
+    text = f"{ticket.summary}\n{ticket.description}"
+    learned = settings.learned_triage
+    match = learned.suggest(text) if learned is not None else None
+    if match is not None:
+        words = ", ".join(f'"{w}"' for w in match.matched)
+        how = f"like the {learned.examples} tickets agents typed before it suggest (weighed most: {words or 'its wording as a whole'})"
+    else:
+        # The keyword vocabulary of app.yaml: the fallback, and all there is before `triage learn`.
+        match = settings.vocabulary.suggest(text)
+        if match is None:
+            return []
+        how = "matched " + ", ".join(f'"{w}"' for w in match.matched)
     type_name = getattr(types, match.type_key)
-    words = ", ".join(f'"{w}"' for w in match.matched)
-    reason = f"the ticket reads like a {type_name} (matched {words}); agents decide"
+    reason = f"the ticket reads like a {type_name} ({how}); agents decide"
     return [TypeSuggestion(ticket.key, SUGGEST, reason, body=f"{AUDIT_PREFIX} · {SUGGEST}: {reason}",
                            suggestion=type_name, matched=match.matched)]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from click.testing import CliRunner
 
 import cli.live  # noqa: F401  (registers the commands)
+import cli.triage  # noqa: F401
 from cli.main import main
 from config.loader import settings_from_mapping
 from rules.actions import TypeSuggestion
@@ -81,14 +82,19 @@ def test_plan_json_carries_the_suggestion_and_the_words(tmp_path):
     assert action["suggestion"] == "Software Defect" and {"fehler", "absturz"} <= set(action["matched"])
 
 
-def test_evaluate_prints_accuracy_and_a_confusion_table(tmp_path):
+def test_evaluate_prints_accuracy_per_language_and_type_and_how_often_it_is_silent(tmp_path):
     typed = [("Software Defect", "Absturz mit Fehlermeldung"), ("Software Defect", "Error: crash on upload, exception"),
              ("Suggestion", "Idea to improve the reports"), ("Support Request", "Where is my invoice? Question about the licence"),
              ("Non-Software Defect", "Hello")]
     issues = [{"key": f"SD-{n}", "fields": {"summary": text, "description": None, "issuetype": {"name": kind}}} for n, (kind, text) in enumerate(typed)]
     path = tmp_path / "history.json"
     path.write_text(json.dumps({"issues": issues}))
-    result = CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--config", str(ROOT / "app.yaml")])
+    result = CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--config", str(ROOT / "app.yaml")],
+                                env={"JSM_AUTOPILOT_DB": f"sqlite:///{tmp_path / 'none.db'}"})
     assert result.exit_code == 0, result.output
-    assert "5 ticket(s); suggestions made for 4 (80%); right 4 of 4 suggested (100%), 80% of all." in result.stdout
-    assert "(no suggestion)" in result.stdout
+    assert "5 ticket(s), keywords: right 4 (80%), silent 1 (20%)" in result.stdout
+    assert not (tmp_path / "none.db").exists(), "evaluating never creates a store"
+    figures = json.loads(CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--json", "--keywords-only",
+                                                   "--config", str(ROOT / "app.yaml")]).stdout)
+    assert figures["by_type"]["non_software_defect"] == {"tickets": 1, "right": 0, "silent": 1, "accuracy": 0.0, "silent_share": 1.0}
+    assert set(figures["by_language"]) == {"en", "de"} and figures["method"] == "keywords"

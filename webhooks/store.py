@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
-SCHEMA_VERSION = 4  # 2: leases; 3: deliveries; 4: shadow firings
+SCHEMA_VERSION = 5  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage
 
 
 class StoreUnavailable(Exception):
@@ -108,6 +108,14 @@ deliveries = Table(
     Column("name", String(200), primary_key=True),
     Column("issue_key", String(64)),
     Column("recorded", UTCDateTime, nullable=False),
+)
+
+# What `triage learn` learned from the site's history (config/triage_model.py, as JSON).
+learned = Table(
+    "jsm_autopilot_learned", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("learned_at", UTCDateTime, nullable=False),
 )
 
 # What `serve --dry-run` would have done: one row per distinct firing (same ticket, rule and
@@ -416,6 +424,24 @@ class EventStore:
                 return {status: n for status, n in connection.execute(select(events.c.status, func.count()).group_by(events.c.status))}
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot count events: {error}") from None
+
+    def save_learned(self, name: str, model: str, now: datetime) -> None:
+        try:
+            with self._write() as connection:
+                connection.execute(self._insert(learned).values(name=name, model=model, learned_at=now)
+                                   .on_conflict_do_nothing(index_elements=["name"]))
+                connection.execute(update(learned).where(learned.c.name == name).values(model=model, learned_at=now))
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot keep the learned {name}: {error}") from None
+
+    def learned(self, name: str) -> tuple[str, datetime] | None:
+        """What was learned under `name`, and when; None when nothing was."""
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(select(learned.c.model, learned.c.learned_at).where(learned.c.name == name)).first()
+                return (row[0], row[1]) if row is not None else None
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read the learned {name}: {error}") from None
 
     def has_work(self, now: datetime) -> bool:
         """An event is being handled, or a worker could claim one by `now`: not one deferred to

@@ -1,0 +1,92 @@
+"""A triage learned from the site's own history: which type agents gave tickets that read alike.
+
+Learning uses scikit-learn (TF-IDF over word stems, multinomial logistic regression), imported only
+by `learn`. What it learned is kept as plain numbers (terms, idf weights, coefficients), so that
+suggesting is a few sums in pure Python: the rules stay free of libraries and I/O, and a model
+stored as JSON in the service's store is read without unpickling anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable
+
+from config.vocabulary import Match, terms_of
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class LearnedTriage:
+    terms: dict[str, int]  # term -> column
+    idf: tuple[float, ...]
+    classes: tuple[str, ...]  # issue_types roles (software_defect, ...)
+    coef: tuple[tuple[float, ...], ...]
+    intercept: tuple[float, ...]
+    examples: int
+    # Below this probability of the best type the learned triage stays silent (the keyword
+    # vocabulary may still speak).
+    min_probability: float = 0.3
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        counts = Counter(t for t in terms_of(text) if t in self.terms)
+        weights = {self.terms[t]: (1 + math.log(n)) * self.idf[self.terms[t]] for t, n in counts.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        scores = [b + sum(row[i] * w / norm for i, w in weights.items()) for row, b in zip(self.coef, self.intercept)]
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps)}
+
+    def suggest(self, text: str) -> Match | None:
+        """The most likely type with the words that weighed most for it, or None when unsure."""
+        probabilities = self.probabilities(text)
+        best = max(probabilities, key=probabilities.get)
+        if probabilities[best] < self.min_probability:
+            return None
+        row = self.coef[self.classes.index(best)]
+        weighed = sorted({t for t in terms_of(text) if t in self.terms and row[self.terms[t]] > 0},
+                         key=lambda t: -row[self.terms[t]])
+        words = tuple(dict.fromkeys(t.split(":", 1)[1] for t in weighed))[:4]
+        return Match(best, words)
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, "terms": self.terms, "idf": self.idf, "classes": self.classes, "coef": self.coef,
+                           "intercept": self.intercept, "examples": self.examples, "min_probability": self.min_probability})
+
+    @classmethod
+    def from_json(cls, text: str) -> "LearnedTriage":
+        data = json.loads(text)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"a learned triage of format {data.get('format')!r}; this version reads {FORMAT}: run triage learn again")
+        return cls(dict(data["terms"]), tuple(data["idf"]), tuple(data["classes"]), tuple(tuple(r) for r in data["coef"]),
+                   tuple(data["intercept"]), int(data["examples"]), float(data["min_probability"]))
+
+
+def learn(examples: Iterable[tuple[str, str]], min_probability: float = 0.3) -> LearnedTriage:
+    """Learn from (text, type role) pairs; needs at least two types."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = zip(*examples) if examples else ((), ())
+    if len(set(labels)) < 2:
+        raise ValueError("learning needs tickets of at least two types")
+    vectorizer = TfidfVectorizer(analyzer=terms_of, sublinear_tf=True, norm="l2")
+    matrix = vectorizer.fit_transform(texts)
+    model = LogisticRegression(C=20.0, max_iter=5000)
+    model.fit(matrix, labels)
+    classes = tuple(str(c) for c in model.classes_)
+    coef = model.coef_ if len(classes) > 2 else [-model.coef_[0], model.coef_[0]]
+    intercept = model.intercept_ if len(classes) > 2 else [-model.intercept_[0], model.intercept_[0]]
+    return LearnedTriage(
+        terms={t: int(i) for t, i in vectorizer.vocabulary_.items()},
+        idf=tuple(float(v) for v in vectorizer.idf_),
+        classes=classes,
+        coef=tuple(tuple(float(v) for v in row) for row in coef),
+        intercept=tuple(float(v) for v in intercept),
+        examples=len(texts),
+        min_probability=min_probability,
+    )
