@@ -191,39 +191,6 @@ def blueprint(state: SandboxState, settings: Settings) -> Blueprint:
                     secret=body.get("secret"), updated_by=g.user.account_id)
         return hook
 
-    @api.get("/rest/webhooks/1.0/webhook")
-    def list_webhooks():
-        legacy_only()
-        with state.lock:
-            return jsonify([legacy_view(h) for h in state.registered_webhooks])
-
-    @api.post("/rest/webhooks/1.0/webhook")
-    def register_webhook():
-        legacy_only()
-        body = checked(request.get_json(silent=True))
-        with state.lock:
-            hook = legacy_fields(body, {"id": state.next_id()})
-            state.registered_webhooks.append(hook)
-            deliver_to(hook)
-            return jsonify(legacy_view(hook)), 201
-
-    @api.put("/rest/webhooks/1.0/webhook/<int:hook_id>")
-    def update_webhook(hook_id):
-        legacy_only()
-        body = checked(request.get_json(silent=True))
-        with state.lock:
-            hook = legacy_fields(body, hook_or_404(hook_id))
-            deliver_to(hook)
-            return jsonify(legacy_view(hook))
-
-    @api.delete("/rest/webhooks/1.0/webhook/<int:hook_id>")
-    def delete_webhook(hook_id):
-        legacy_only()
-        with state.lock:
-            state.registered_webhooks.remove(hook_or_404(hook_id))
-            deliver_to(state.registered_webhooks[-1] if state.registered_webhooks else None)
-            return Response(status=204)
-
     # -- Data Center 10 and later: /rest/jira-webhook/1.0/webhooks ---------------------------
 
     def data_center_10_only() -> None:
@@ -244,37 +211,44 @@ def blueprint(state: SandboxState, settings: Settings) -> Blueprint:
                     enabled=bool(body.get("active", True)), secret=configuration.get("SECRET"), updated_by=g.user.account_id)
         return hook
 
-    @api.get("/rest/jira-webhook/1.0/webhooks")
-    def dc10_list():
-        data_center_10_only()
-        with state.lock:
-            return jsonify([dc10_view(h) for h in state.registered_webhooks])
+    def webhook_resource(name: str, path: str, only, view, fields) -> None:
+        """The four operations of one admin webhook resource; its own guard, body and view."""
 
-    @api.post("/rest/jira-webhook/1.0/webhooks")
-    def dc10_register():
-        data_center_10_only()
-        body = checked(request.get_json(silent=True))
-        with state.lock:
-            hook = dc10_fields(body, {"id": state.next_id(), "created": int(state.now.timestamp() * 1000)})
-            state.registered_webhooks.append(hook)
-            deliver_to(hook)
-            return jsonify(dc10_view(hook)), 201
+        def list_all():
+            only()
+            with state.lock:
+                return jsonify([view(h) for h in state.registered_webhooks])
 
-    @api.put("/rest/jira-webhook/1.0/webhooks/<int:hook_id>")
-    def dc10_update(hook_id):
-        data_center_10_only()
-        body = checked(request.get_json(silent=True))
-        with state.lock:
-            hook = dc10_fields(body, hook_or_404(hook_id))
-            deliver_to(hook)
-            return jsonify(dc10_view(hook))
+        def register():
+            only()
+            body = checked(request.get_json(silent=True))
+            with state.lock:
+                hook = fields(body, {"id": state.next_id(), "created": int(state.now.timestamp() * 1000)})
+                state.registered_webhooks.append(hook)
+                deliver_to(hook)
+                return jsonify(view(hook)), 201
 
-    @api.delete("/rest/jira-webhook/1.0/webhooks/<int:hook_id>")
-    def dc10_delete(hook_id):
-        data_center_10_only()
-        with state.lock:
-            state.registered_webhooks.remove(hook_or_404(hook_id))
-            deliver_to(state.registered_webhooks[-1] if state.registered_webhooks else None)
-            return Response(status=204)
+        def update(hook_id):
+            only()
+            body = checked(request.get_json(silent=True))
+            with state.lock:
+                hook = fields(body, hook_or_404(hook_id))
+                deliver_to(hook)
+                return jsonify(view(hook))
+
+        def delete(hook_id):
+            only()
+            with state.lock:
+                state.registered_webhooks.remove(hook_or_404(hook_id))
+                deliver_to(state.registered_webhooks[-1] if state.registered_webhooks else None)
+                return Response(status=204)
+
+        api.add_url_rule(path, f"{name}_list", list_all, methods=["GET"])
+        api.add_url_rule(path, f"{name}_register", register, methods=["POST"])
+        api.add_url_rule(f"{path}/<int:hook_id>", f"{name}_update", update, methods=["PUT"])
+        api.add_url_rule(f"{path}/<int:hook_id>", f"{name}_delete", delete, methods=["DELETE"])
+
+    webhook_resource("legacy", "/rest/webhooks/1.0/webhook", legacy_only, legacy_view, legacy_fields)
+    webhook_resource("dc10", "/rest/jira-webhook/1.0/webhooks", data_center_10_only, dc10_view, dc10_fields)
 
     return api
