@@ -117,3 +117,13 @@ def store(request, tmp_path):
     event_store.migrate()
     yield event_store
     event_store.dispose()
+
+
+@pytest.fixture
+def shop(site_factory, tmp_path):
+    """A sandbox with organisations and tickets waiting in Delivery Pending (tests/delivery_site.py)."""
+    from tests.delivery_site import stocked_shop
+
+    stocked = stocked_shop(site_factory, tmp_path)
+    yield stocked
+    stocked.store.dispose()

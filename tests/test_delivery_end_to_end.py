@@ -8,96 +8,19 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 import cli.deliveries  # noqa: F401  (registers the command)
-from cli.main import main
 from connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
 from connector.executor import Executor
 from connector.mapping import adf_to_text
 from connector.sweep import sweep_once
 from service.guard import TicketGuard
+from tests.delivery_site import ACME, T0, DeliverySite
 from tests.site import AGENT, BOT
 from tests.test_sweep_cli import config_for
-from webhooks.store import EventStore
 
-T0 = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
-ACME = "Acme Learning Ltd"
 HEADING = "The following Service Desk tickets are expected to be included in this delivery:"
-
-
-class DeliverySite:
-    """A sandbox with organisations and tickets waiting in Delivery Pending."""
-
-    def __init__(self, site, tmp_path):
-        self.site, self.settings, self.tmp_path = site, site.settings, tmp_path
-        self.agent = requests.Session()
-        self.agent.auth = (AGENT, "t")
-        self.org_ids: dict[str, int] = {}
-        self.store = EventStore(f"sqlite:///{tmp_path / 'autopilot.db'}")
-        self.store.migrate()
-
-    def organisation(self, name: str) -> int:
-        answer = self.agent.post(f"{self.site.url}/rest/servicedeskapi/organization", json={"name": name})
-        answer.raise_for_status()
-        self.org_ids[name] = int(answer.json()["id"])
-        return self.org_ids[name]
-
-    def pending(self, organisation: str, version: str | None, summary: str, issue_type: str = "Software Defect") -> str:
-        key = self.site.create(issue_type=issue_type, summary=summary, **{self.settings.fields.organizations: [self.org_ids[organisation]]})
-        self.site.move(key, "In Review by Service Desk")
-        if version is not None:
-            self.edit(key, {self.settings.fields.delivery_version: version})
-        self.site.move(key, "Delivery Pending")
-        return key
-
-    def edit(self, key: str, fields: dict) -> None:
-        self.agent.put(self.site.api(f"issue/{key}"), json={"fields": fields}).raise_for_status()
-
-    def read(self, key: str) -> dict:
-        fields = ",".join(["summary", "description", "status", "issuelinks", "issuetype", "comment", *[v for v in self.settings.fields.model_dump().values() if v]])
-        return self.agent.get(self.site.api(f"issue/{key}"), params={"fields": fields}).json()
-
-    def linked_keys(self, key: str) -> list[str]:
-        links = self.read(key)["fields"]["issuelinks"]
-        return sorted((link.get("outwardIssue") or link.get("inwardIssue"))["key"] for link in links)
-
-    def deliveries(self) -> list[str]:
-        found = self.agent.post(f"{self.site.url}/rest/api/3/search/jql", json={"jql": 'issuetype = "Delivery"', "fields": ["summary"]}) \
-            if self.site.version == "3" else self.agent.post(self.site.api("search"), json={"jql": 'issuetype = "Delivery"', "fields": ["summary"]})
-        return [i["key"] for i in found.json()["issues"]]
-
-    def create(self, request: DeliveryRequest, holder: str = "test", dry_run: bool = False):
-        client = self.site.client()
-        registry = DeliveryRegistry(self.store, TicketGuard(self.store, holder, wait=timedelta(seconds=30)))
-        return create_or_update(client, self.settings, Executor(client, self.settings), registry, request,
-                                guard=TicketGuard(self.store, holder), dry_run=dry_run)
-
-    def cli(self, *args: str):
-        env = {"JIRA_URL": self.site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "",
-               "JSM_AUTOPILOT_DB": f"sqlite:///{self.tmp_path / 'autopilot.db'}"}
-        if self.site.version == "2":
-            env.update({"JIRA_USER": "", "JIRA_API_TOKEN": "", "JIRA_PAT": self.site.personal_access_token(BOT)})
-        return CliRunner().invoke(main, ["delivery", "create", *args, "--config", str(config_for(self.site, self.tmp_path))], env=env)
-
-
-@pytest.fixture
-def shop(site_factory, tmp_path):
-    """Acme (English) with three tickets of 14.21.3.1, one CUSTOM, one of 14.21.3.2; Muster AG with one of 14.21.3.1."""
-    site = site_factory(T0)
-    shop = DeliverySite(site, tmp_path)
-    shop.organisation(ACME)
-    shop.organisation("Muster AG")
-    shop.keys = {
-        "a1": shop.pending(ACME, "14.21.3.1", "Import | fails on *bold* names"),
-        "a2": shop.pending(ACME, "14.21.3.1", "Report totals wrong"),
-        "custom": shop.pending(ACME, "CUSTOM", "Customer logo in header", issue_type="Customisation"),
-        "other_version": shop.pending(ACME, "14.21.3.2", "Later fix"),
-        "muster": shop.pending("Muster AG", "14.21.3.1", "Fehler beim Export"),
-    }
-    yield shop
-    shop.store.dispose()
 
 
 def adf_table(issue: dict) -> tuple[str, list[list[str]]]:
@@ -496,57 +419,6 @@ def test_an_overdue_delivery_gets_one_note_and_a_maintenance_date_is_announced_o
     notes = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(key, public=False)]
     assert sum("delivery.overdue" in n for n in notes) == 1
     assert len(shop.site.comments_by_bot(key, public=True)) == 1
-
-
-def contact(shop, organisation: str, email: str) -> requests.Session:
-    """A portal customer of the organisation, signed in."""
-    made = shop.agent.post(f"{shop.site.url}/rest/servicedeskapi/customer", json={"email": email, "displayName": email})
-    made.raise_for_status()
-    shop.agent.post(f"{shop.site.url}/rest/servicedeskapi/organization/{shop.org_ids[organisation]}/user",
-                    json={"accountIds": [made.json()["accountId"]]}).raise_for_status()
-    session = requests.Session()
-    session.auth = (email, "portal")
-    return session
-
-
-@pytest.mark.parametrize("deployment", ["cloud", "datacenter"])
-def test_the_organisations_contacts_see_the_delivery_ticket_on_the_portal_and_its_public_comments(site_factory, tmp_path, deployment):
-    """PROCESS.md: the Delivery ticket is a customer request of the request type Delivery, shared
-    with the organisation (guide Figure 18). JSM shows a customer only requests with a request type
-    that they raised, take part in, or that are shared with their organisation."""
-    site = site_factory(T0, deployment=deployment)
-    shop = DeliverySite(site, tmp_path)
-    shop.organisation(ACME)
-    shop.organisation("Muster AG")
-    shop.pending(ACME, "14.21.3.1", "Import fails")
-    bob, max_ = contact(shop, ACME, "bob@acme.example"), contact(shop, "Muster AG", "max@muster.example")
-    request = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15"}, shop.settings)
-    before = len(site.requests_made())
-    key = shop.create(request).key
-    assert site.state.issue(key).request_type == "Delivery"
-    assert [r["path"] for r in site.requests_made()[before:] if r["method"] == "POST" and r["path"].endswith(("/issue", "/request"))] \
-        == ["/rest/servicedeskapi/request"]
-    site.set_clock(T0 + timedelta(minutes=5))
-    moved = DeliveryRequest.parse({"organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-22"}, shop.settings)
-    assert shop.create(moved).key == key  # the release manager moves the date: it is announced
-
-    seen = bob.get(f"{site.url}/rest/servicedeskapi/request").json()["values"]
-    assert [(r["issueKey"], r["requestTypeId"]) for r in seen] == [(key, site.state.request_type_named("Delivery"))]
-    comments = bob.get(f"{site.url}/rest/servicedeskapi/request/{key}/comment").json()["values"]
-    assert len(comments) == 1 and comments[0]["public"] and "22" in comments[0]["body"]
-    assert max_.get(f"{site.url}/rest/servicedeskapi/request").json()["values"] == []
-    assert max_.get(f"{site.url}/rest/servicedeskapi/request/{key}").status_code == 404
-
-
-def test_an_issue_without_a_request_type_is_on_nobody_s_portal(shop):
-    """Source: Atlassian, "What are request types?": issues created in Jira without a request type
-    are not visible to customers on the portal, even when shared with their organisation."""
-    bob = contact(shop, ACME, "bob@acme.example")
-    assert shop.site.state.issue(shop.keys["a1"]).request_type is None  # made by an agent through the platform API
-    assert bob.get(f"{shop.site.url}/rest/servicedeskapi/request/{shop.keys['a1']}").status_code == 404
-    assert bob.post(f"{shop.site.url}/rest/servicedeskapi/request/{shop.keys['a1']}/comment", json={"body": "hi"}).status_code == 404
-    typed = shop.site.create(summary="Portal ticket", customfield_10010="1", **{shop.settings.fields.organizations: [shop.org_ids[ACME]]})
-    assert bob.get(f"{shop.site.url}/rest/servicedeskapi/request/{typed}").status_code == 200
 
 
 def test_a_missing_request_type_is_named(shop):
