@@ -85,6 +85,13 @@ def check(config: Path | None) -> None:
         f"{len(settings.organisations)} organisation(s) configured; "
         f"templates: {settings.templates.directory or 'shipped wording'}."
     )
+    today = datetime.now(timezone.utc).date()
+    for name in settings.regions:
+        calendar = settings.calendar_of(name)
+        default = " (default region)" if name == settings.service_hours.default_region else ""
+        console.print(f"Region {name}{default}: {calendar.describe_hours()}")
+        upcoming = "; ".join(f"{day:%a %Y-%m-%d} {holiday}" for day, holiday in calendar.next_holidays(today))
+        console.print(f"  next holidays: {upcoming or 'none'}", markup=False)
 
 
 def _parse_instant(text: str) -> datetime:
@@ -184,4 +191,6 @@ def _describe_action(action) -> str:
         return f"set {action.field}"
     if action.kind == "issue_link":
         return f"{'link' if action.add else 'unlink'} {action.other}"
+    if action.kind == "deferred":
+        return f"waits until {action.not_before.isoformat(timespec='minutes')}"
     return action.kind.replace("_", " ")

@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from config.settings import Settings
+from config.calendars import dates_from_ics
 from config.texts import TemplateProblem, Texts
 
 CONFIG_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_CONFIG"
@@ -69,6 +70,18 @@ def settings_from_mapping(data: object, source: str = "app.yaml", base_directory
         settings = Settings.model_validate(data)
     except ValidationError as error:
         raise SettingsError(source, _problems_from(error)) from None
+    regions = {}
+    for name, region in settings.regions.items():
+        if region.holidays_ics is None:
+            continue
+        path = (base_directory or Path.cwd()) / region.holidays_ics
+        try:
+            days = dates_from_ics(path)
+        except (OSError, ValueError) as error:
+            raise SettingsError(source, [f"regions.{name}.holidays_ics: cannot read {path} as iCalendar: {error}"]) from None
+        regions[name] = region.model_copy(update={"extra_holidays": sorted(set(region.extra_holidays) | days)})
+    if regions:
+        settings = settings.model_copy(update={"regions": {**settings.regions, **regions}})
     directory = settings.templates.directory
     try:
         if directory is None:

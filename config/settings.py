@@ -8,6 +8,7 @@ Secrets are deliberately absent: they come from the environment (see `config.env
 from __future__ import annotations
 
 import re
+from datetime import date, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.calendars import WorkCalendar, weekday_numbers
 from config.durations import Duration
 from config.texts import Texts
 from config.triage_model import LearnedTriage
@@ -109,6 +111,75 @@ class Resolutions(_Section):
     """The resolution sent where a transition's screen asks for one (JSM's Resolved and Closed)."""
 
     done: Name = "Done"
+
+
+Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class WorkingHours(_Section):
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    start: Clock = "08:00"
+    end: Clock = "17:00"
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> "WorkingHours":
+        if self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+
+class HolidaySource(_Section):
+    """Public holidays from the `holidays` library: an ISO country code and, optionally, a subdivision."""
+
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    subdivision: str | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> "HolidaySource":
+        import holidays
+
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision)
+        except NotImplementedError:
+            raise ValueError(f"country {self.country!r} is not known to the holidays library") from None
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"subdivision {self.subdivision!r} of {self.country}: {error}") from None
+        return self
+
+
+class Region(_Section):
+    """A support region: who may see its confidential tickets, and when its desk works."""
+
+    security_level: Annotated[str, Field(pattern=r"^\d+$")] | None = None
+    timezone: str | None = None  # IANA; default: project.timezone
+    holidays: HolidaySource | None = None
+    extra_holidays: list[date] = []
+    holidays_ics: str | None = None  # an iCalendar file of company days off, relative to app.yaml
+    hours: WorkingHours = WorkingHours()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_form(cls, data: object) -> object:
+        if isinstance(data, (str, int)):
+            raise ValueError(f"the old form (an issue security level id, {data!r}) is now a mapping: write "
+                             f"`security_level: \"{data}\"` under the region, with timezone, holidays and hours beside it")
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name like Australia/Melbourne)") from None
+        return value
+
+
+class ServiceHours(_Section):
+    # The region whose hours apply to tickets of organisations without one (null: those never wait).
+    default_region: Name | None = None
 
 
 class Limits(_Section):
@@ -316,7 +387,8 @@ class Settings(_Section):
     triage: Triage = Triage()
     deliveries: Deliveries = Deliveries()
     # Issue security level id per support region, for reclassify.confidential.
-    regions: dict[Name, Annotated[str, Field(pattern=r"^\d+$")]] = {}
+    regions: dict[Name, Region] = {}
+    service_hours: ServiceHours = ServiceHours()
     schedule: ScheduleSettings = ScheduleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
@@ -324,6 +396,7 @@ class Settings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     _vocabulary: Vocabulary | None = PrivateAttr(default=None)
     _learned_triage: "LearnedTriage | None" = PrivateAttr(default=None)
+    _calendars: dict = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -331,6 +404,13 @@ class Settings(_Section):
         if isinstance(data, dict) and "texts" in data and not isinstance(data["texts"], Texts):
             raise ValueError("'texts' is not a setting; change the wording under templates.directory")
         return data
+
+    @model_validator(mode="after")
+    def _default_region_is_known(self) -> "Settings":
+        region = self.service_hours.default_region
+        if region is not None and region not in self.regions:
+            raise ValueError(f"service_hours.default_region: {region!r} is not one of regions ({', '.join(self.regions) or 'none set'})")
+        return self
 
     @model_validator(mode="after")
     def _regions_are_known(self) -> "Settings":
@@ -355,6 +435,26 @@ class Settings(_Section):
             keywords = {key: {lang: tuple(words) for lang, words in by_language.items()} for key, by_language in self.triage.vocabulary.items()}
             object.__setattr__(self, "_vocabulary", Vocabulary(keywords, self.triage.min_matches, self.triage.lead))
         return self._vocabulary
+
+    def region_of(self, organisation: str | None) -> str | None:
+        """The support region responsible for an organisation's tickets (or the default region)."""
+        known = self.organisations.get(organisation or "")
+        if known is not None and known.region is not None:
+            return known.region
+        return self.service_hours.default_region
+
+    def calendar_of(self, region: str) -> WorkCalendar:
+        """The region's working hours and holidays, made once."""
+        calendar = self._calendars.get(region)
+        if calendar is None:
+            spec = self.regions[region]
+            calendar = WorkCalendar(
+                name=region, zone=ZoneInfo(spec.timezone or self.project.timezone), days=weekday_numbers(spec.hours.days),
+                start=time.fromisoformat(spec.hours.start), end=time.fromisoformat(spec.hours.end),
+                country=spec.holidays.country if spec.holidays else None,
+                subdivision=spec.holidays.subdivision if spec.holidays else None, extra=frozenset(spec.extra_holidays))
+            self._calendars[region] = calendar
+        return calendar
 
     @property
     def learned_triage(self) -> "LearnedTriage | None":

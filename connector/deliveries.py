@@ -29,7 +29,7 @@ from connector.holds import Guard, NoGuard
 from connector.jql import jql_string
 from connector.mapping import adf_to_text, fields_to_read, firing_log, ticket_from_issue_json
 from connector.reading import read_issue, read_ticket
-from rules.actions import Action, IssueLinkChange, firings_of
+from rules.actions import Action, IssueLinkChange, due_now, firings_of
 from rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
 from rules.model import Ticket
 
@@ -171,7 +171,7 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
     listener = on_firing or (lambda actions, outcome: None)
     with guard.hold(delivery_key) as held_delivery:
         view, raw = load_view(client, settings, read_issue(client, settings, delivery_key))
-        actions = evaluate_delivery(view, now, settings)
+        actions = due_now(evaluate_delivery(view, now, settings))
         by_issue: dict[str, list[Action]] = {}
         for action in actions:
             by_issue.setdefault(action.issue, []).append(action)
@@ -189,7 +189,7 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
                     fresh_json = read_issue(client, settings, key)
                     fresh = ticket_from_issue_json(fresh_json, settings)
                     again = replace(view, pending=_swap(view.pending, fresh), linked=_swap(view.linked, fresh))
-                    group = [a for a in evaluate_delivery(again, now, settings) if a.issue == key]
+                    group = [a for a in due_now(evaluate_delivery(again, now, settings)) if a.issue == key]
                     outcomes += _apply(executor, settings, fresh, fresh_json, group, now, held, listener, steps)
                 steps.advance(1)
     return view, actions, outcomes

@@ -208,7 +208,7 @@ def _security_levels(client: JiraClient, settings: Settings) -> Iterator[Finding
     if not settings.regions:
         return
     levels = {lv.get("id"): lv.get("name") for lv in client.call("GET", client.api(f"project/{settings.project.key}/securitylevel")).get("levels") or []}
-    for region, level in settings.regions.items():
+    for region, level in ((name, r.security_level) for name, r in settings.regions.items() if r.security_level):
         yield _check(level in levels, f"regions.{region}: issue security level {level} exists" + (f" ({levels[level]})" if level in levels else ""),
                      f"set regions.{region} to one of the project's levels: "
                      + (", ".join(f"{i} ({n})" for i, n in levels.items()) or "none (give the project an issue security scheme)"))

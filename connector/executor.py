@@ -26,7 +26,7 @@ from connector.documents import document, field_value
 from connector.jql import jql_string
 from connector.mapping import adf_to_text, is_public_comment
 from rules.actions import (
-    Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition, audit_note, firings_of,
+    Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition, audit_note, due_now, firings_of,
 )
 from rules.model import Ticket
 
@@ -65,7 +65,7 @@ class Executor:
               on_link: Callable[[IssueLinkChange], None] = lambda link: None) -> list[FiringOutcome]:
         """Apply one ticket's actions, firing by firing; a failed firing stops that ticket only.
         `on_link` hears each link change once made (a delivery's progress)."""
-        firings = firings_of(actions)
+        firings = firings_of(due_now(actions))  # what waits for working hours is not written now
         entries = list(firing_log.get("firings") or [])
         status = ticket.status
         outcomes = []

@@ -23,7 +23,7 @@ from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
 from connector.mapping import IssueMappingError, fields_to_read, firing_log
-from rules.actions import Action, PublicComment, Transition, firings_of
+from rules.actions import Action, PublicComment, Transition, due_now, firings_of
 from rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate
 
 log = logging.getLogger("jsm_autopilot.sweep")
@@ -163,7 +163,7 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
         report.failures.append(str(error))
         return
-    actions = evaluate(ticket, context.now, settings)
+    actions = due_now(evaluate(ticket, context.now, settings))
     if not actions:
         return
     if report.dry_run:
@@ -179,7 +179,7 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
             if held.changed_since(context.started):
                 # Another actor wrote to it after our search: decide again on what Jira shows now.
                 issue_json, ticket = _read(context, key)
-                actions = evaluate(ticket, context.now, settings)
+                actions = due_now(evaluate(ticket, context.now, settings))
             _apply(context, ticket, issue_json, actions, held)
     except TicketBusy as busy:
         log.info("%s skipped: %s", key, busy, extra={"issue": key})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import ClassVar
 
 AUDIT_PREFIX = "jsm-autopilot"
@@ -51,6 +52,24 @@ class Transition(Action):
     # None: use whichever transition leads to `to_status`.
     transition: str | None = None
     kind: ClassVar[str] = "transition"
+
+
+@dataclass(frozen=True)
+class Deferred(Action):
+    """A customer-facing firing that fell due outside the region's working hours (`hours.window`):
+    nothing is written now; it is carried out from `not_before` on."""
+
+    not_before: datetime
+    kind: ClassVar[str] = "deferred"
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "issue": self.issue, "rule": self.rule, "reason": self.reason,
+                "not_before": self.not_before.isoformat()}
+
+
+def due_now(actions: list["Action"]) -> list["Action"]:
+    """The actions to carry out now: all but those waiting for working hours."""
+    return [a for a in actions if not isinstance(a, Deferred)]
 
 
 @dataclass(frozen=True)

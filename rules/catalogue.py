@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import deliveries, reclassify, timers, triage
+from rules import deliveries, hours, reclassify, timers, triage
 from rules.actions import Action
 from rules.model import Ticket, require_aware
 
@@ -29,10 +29,12 @@ class Rule:
     # Rules that decide on a Delivery ticket with the tickets it concerns (rules/deliveries.py),
     # evaluated through `deliveries.evaluate_delivery` rather than per ticket.
     on_delivery_view: bool = False
+    # A rule that shapes the others' actions rather than making its own (hours.window).
+    shapes_others: bool = False
 
     @property
     def implemented(self) -> bool:
-        return self.function is not None or self.on_delivery_view
+        return self.function is not None or self.on_delivery_view or self.shapes_others
 
 
 def _reminder_schedule(settings: "Settings") -> str:
@@ -198,7 +200,12 @@ RULES: tuple[Rule, ...] = (
         on_delivery_view=True,
     ),
     # Added to PROCESS.md later; listed so that `check` says plainly they are not built yet.
-    Rule("hours.window", "1", "customer-facing actions wait for the region's working hours"),
+    Rule(
+        hours.WINDOW, "1", "customer-facing actions wait for the region's working hours",
+        describe=lambda s: (f"public comments and status changes due outside a region's working hours wait for its next "
+                            f"working hour ({len(s.regions)} region(s); default {s.service_hours.default_region or 'none'})"),
+        shapes_others=True,
+    ),
     Rule("oncall.alert", "1", "a serious Incident outside working hours alerts the on-call service"),
     Rule("sla.reaction", "2.5.1", "warn and escalate before and when the reaction time is missed"),
     Rule("sla.resolution", "2.5.1", "warn and escalate before and when the resolution time is missed"),
@@ -239,4 +246,4 @@ def evaluate(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action
     for rule in RULES:
         if rule.function is not None and settings.is_enabled(rule.id):
             actions.extend(rule.function(ticket, now, settings))
-    return actions
+    return hours.within_hours(actions, ticket.organisation, now, settings)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from rules.actions import Action, FieldChange, IssueLinkChange, Table, Transition, audit_note
 from rules.clock import add_duration
+from rules.hours import within_hours
 from rules.model import Ticket, require_aware
 from rules.reclassify import is_confidential
 from rules.wording import customer_language, local_time, public_comment
@@ -321,4 +322,8 @@ def evaluate_delivery(view: DeliveryView, now: datetime, settings: "Settings") -
     for rule_ids, function in steps:
         if any(settings.is_enabled(r) for r in rule_ids):
             actions += [a for a in function(view, now, settings) if settings.is_enabled(a.rule)]
-    return actions
+    # The included tickets belong to the Delivery ticket's organisation: one region for all.
+    by_issue: dict[str, list[Action]] = {}
+    for action in actions:
+        by_issue.setdefault(action.issue, []).append(action)
+    return [a for group in by_issue.values() for a in within_hours(group, view.delivery.organisation, now, settings)]

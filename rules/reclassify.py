@@ -163,7 +163,13 @@ def confidential_region(ticket: Ticket, now: datetime, settings: "Settings") -> 
         reason = (f"confidential personal data, but no support region is set for {ticket.organisation or 'this organisation'} "
                   f"(organisations.<name>.region in app.yaml): restrict the ticket by hand")
         return [audit_note(ticket.key, CONFIDENTIAL, reason)]
-    level = settings.regions[region]
+    level = settings.regions[region].security_level
+    if level is None:
+        if ticket.fired(CONFIDENTIAL):
+            return []
+        reason = (f"confidential personal data, but region {region} names no issue security level "
+                  f"(regions.{region}.security_level in app.yaml): restrict the ticket by hand")
+        return [audit_note(ticket.key, CONFIDENTIAL, reason)]
     if ticket.security_level == level:
         return []
     reason = f"confidential personal data: visible only to the {region} support staff (issue security level {level})"

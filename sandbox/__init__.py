@@ -23,7 +23,7 @@ def new_state(settings: Settings, deployment: str | None = None, now: datetime |
         fault_seed=fault_seed, organizations_field=settings.fields.organizations,
     )
     state.settings = settings  # the site's own configuration: its statuses, priorities, fields
-    state.security_levels = {level: f"Support {region}" for region, level in settings.regions.items()}
+    state.security_levels = {r.security_level: f"Support {name}" for name, r in settings.regions.items() if r.security_level}
     types = settings.issue_types
     # The portal's request types: what customers raise, and the one Delivery tickets are made of.
     state.request_types = {"1": {"name": "Report a problem", "issue_type": types.incident},

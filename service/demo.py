@@ -173,18 +173,34 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
                 key, doing = _act(settings, state, sandbox_url, agent, step, key)
                 progress.console.print(f"[dim]day {day:>2}  {key:<6} {step.who} {doing}[/dim]")
             _wait_until_quiet(state, store)
-            # The day's sweep runs once a type change made today has settled (reclassification.grace).
+            # The day's sweeps: once a type change made today has settled (reclassification.grace),
+            # then at each other region's next morning, so that what waited for its working hours
+            # (hours.window) is seen to happen then.
             settled = moment + settings.reclassification.grace.nominal + timedelta(minutes=1)
-            requests.post(f"{sandbox_url}/_sandbox/clock", json={"now": settled.isoformat()}).raise_for_status()
-            swept = set()
-            service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))
-            _wait_until_quiet(state, store)
-            for key, rule, reason in _new_firings(state, seen, settings.automation.property_key):
-                via = "API" if (key, rule) in by_api else "sweep" if (key, rule) in swept else "webhook"
-                by_api.discard((key, rule))
-                result.by_rule[(rule, via)] += 1
-                progress.console.print(f"day {day:>2}  {key:<6} [bold]{rule:<23}[/bold] via {via:<7} {reason}")
+            for instant in [settled, *_other_mornings(settings, settled, start + timedelta(days=day + 1))]:
+                requests.post(f"{sandbox_url}/_sandbox/clock", json={"now": instant.isoformat()}).raise_for_status()
+                swept = set()
+                service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))
+                _wait_until_quiet(state, store)
+                for key, rule, reason in _new_firings(state, seen, settings.automation.property_key):
+                    via = "API" if (key, rule) in by_api else "sweep" if (key, rule) in swept else "webhook"
+                    by_api.discard((key, rule))
+                    result.by_rule[(rule, via)] += 1
+                    progress.console.print(f"day {day:>2}  {key:<6} [bold]{rule:<23}[/bold] via {via:<7} {reason}")
             progress.update(task, completed=day, date=moment.strftime("%Y-%m-%d"))
+
+
+def _other_mornings(settings, after: datetime, before: datetime) -> list[datetime]:
+    """09:00 local in each region whose morning falls between the day's sweep and the next day."""
+    mornings = set()
+    for name in settings.regions:
+        zone = settings.calendar_of(name).zone
+        local = after.astimezone(zone)
+        for day in (local.date(), local.date() + timedelta(days=1)):
+            morning = datetime.combine(day, datetime.min.time(), tzinfo=zone).replace(hour=9)
+            if after < morning < before:
+                mornings.add(morning)
+    return sorted(mornings)
 
 
 def _act(settings, state, sandbox_url, agent: _Session, step, key: str) -> tuple[str, str]:

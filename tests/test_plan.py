@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
+from functools import lru_cache
 from pathlib import Path
+
+import yaml
 
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shipped_settings_data, without_hours_window
 from tests.example_issues import EXAMPLE_AT, example_issues
 
 EXAMPLE = ROOT / "examples" / "search-jql.json"
 
 
+@lru_cache(maxsize=1)
+def _config_without_hours_window() -> Path:
+    """The shipped app.yaml but for hours.window: these tests are about the timer situations at
+    EXAMPLE_AT, which is night in Melbourne; tests/test_hours.py plans with the window on."""
+    directory = Path(tempfile.mkdtemp(prefix="plan-config-"))
+    config = directory / "app.yaml"
+    config.write_text(yaml.safe_dump(without_hours_window(shipped_settings_data()), allow_unicode=True), encoding="utf-8")
+    return config
+
+
 def run_plan(*args: str):
-    return CliRunner().invoke(main, ["plan", "--config", str(ROOT / "app.yaml"), *args])
+    return CliRunner().invoke(main, ["plan", "--config", str(_config_without_hours_window()), *args])
 
 
 def test_plan_prints_reminders_and_closures_with_rule_ids_and_reasons():

@@ -139,7 +139,7 @@ def test_doctor_checks_organisations_security_levels_and_the_resolution(site_fac
         data["deliveries"]["request_type"] = "Patch delivery"
         data["organisations"]["Nobody Inc"] = {"language": "en"}
         first_region = next(iter(data["regions"]))
-        data["regions"][first_region] = "99999"
+        data["regions"][first_region]["security_level"] = "99999"
         data["resolutions"] = {"done": "Fixed"}
 
     lines = run(site, tmp_path, ["doctor"], change=wrong).stdout.splitlines()

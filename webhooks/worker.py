@@ -21,7 +21,7 @@ from connector.holds import Guard, NoGuard, TicketBusy
 from connector.deliveries import apply_delivery, deliveries_to_refresh
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
 from connector.reading import read_issue
-from rules.actions import Action
+from rules.actions import Action, due_now
 from rules.catalogue import delivery_rules_enabled, evaluate, next_check
 from rules.deliveries import is_delivery
 from webhooks.receiver import utc_now
@@ -90,7 +90,7 @@ class Worker:
             if needs_channel(ticket, self.settings) and came_by_email(self.client, self.settings, ticket.key):
                 ticket = replace(ticket, channel="email")
             now = self.client.server_time()
-            actions = evaluate(ticket, now, self.settings)
+            actions = due_now(evaluate(ticket, now, self.settings))
             if self.dry_run:
                 self.on_dry_run(actions)
                 actions = []
