@@ -41,6 +41,8 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
     """
     from connector.client import JiraError
     from connector.exclusive import AlreadyRunning, exclusive_sweep
+    from connector.executor import Executor
+    from connector.oncall import OnCallSender
     from connector.sweep import sweep_once
 
     if not once:
@@ -69,7 +71,8 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
 
     try:
         with exclusive_sweep(settings.project.key):
-            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing)
+            executor = Executor(client, settings, alerts=OnCallSender.from_environment())
+            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor)
     except AlreadyRunning as running:
         click.echo(f"sweep: {running}", err=True)
         sys.exit(SOME_FAILED)

@@ -177,6 +177,14 @@ class Region(_Section):
         return value
 
 
+class OnCall(_Section):
+    """oncall.alert: what makes a new Incident serious enough to wake the on-call service."""
+
+    priorities: list[Literal["p1", "p2", "p3", "p4"]] = Field(default_factory=lambda: ["p1", "p2"])
+    # Values of fields.urgency (the request form's urgency) that count as serious, as Jira shows them.
+    urgent_values: list[Name] = []
+
+
 class ServiceHours(_Section):
     # The region whose hours apply to tickets of organisations without one (null: those never wait).
     default_region: Name | None = None
@@ -208,6 +216,8 @@ class Fields(_Section):
     # A date-time field on Delivery tickets: when a hosted customer's system will be maintained
     # (delivery.maintenance announces it); null: the rule has nothing to announce.
     maintenance_date: FieldId | None = None
+    # The request's urgency (a select list), for oncall.urgent_values; null: priority alone decides.
+    urgency: FieldId | None = None
 
 
 class ClarificationTimers(_Section):
@@ -389,6 +399,7 @@ class Settings(_Section):
     # Issue security level id per support region, for reclassify.confidential.
     regions: dict[Name, Region] = {}
     service_hours: ServiceHours = ServiceHours()
+    oncall: OnCall = OnCall()
     schedule: ScheduleSettings = ScheduleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)

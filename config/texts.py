@@ -38,6 +38,7 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "delivery_closed": ("key", "version", "delivery"),
         "delivery_available": ("key", "version"),
         "delivery_maintenance": ("key", "version", "maintenance_at"),
+        "oncall_alerted": ("key",),
     }
 )
 # Every template may also name the site's status names (app.yaml `statuses`), so a customer reads

@@ -122,6 +122,11 @@ class JiraClient:
         self.retries = 0
         self._stopping: threading.Event | None = None
 
+    @property
+    def base_url(self) -> str:
+        """The site's address, for links people follow (…/browse/KEY)."""
+        return str(self._jira.url).rstrip("/")
+
     def stop_retrying_when(self, stopping: threading.Event) -> None:
         """Once `stopping` is set, waits end at once and no call is retried (a draining service)."""
         self._stopping = stopping

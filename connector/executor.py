@@ -25,8 +25,10 @@ from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document, field_value
 from connector.jql import jql_string
 from connector.mapping import adf_to_text, is_public_comment
+from connector.oncall import AlertFailed, OnCallSender
 from rules.actions import (
-    Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, PublicComment, Transition, audit_note, due_now, firings_of,
+    Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note, due_now,
+    firings_of,
 )
 from rules.model import Ticket
 
@@ -56,6 +58,8 @@ class Executor:
     new_firing_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
     # Told (rule, number of actions) after each firing that was applied, e.g. for metrics.
     on_applied: Callable[[str, int], None] = field(default=lambda rule, count: None)
+    # Where oncall.alert sends its alerts (connector/oncall.py); None: none is configured.
+    alerts: "OnCallSender | None" = None
     # Told each applied firing's actions (the demo shows customers' texts as they received them).
     on_actions_applied: Callable[[list[Action]], None] = field(default=lambda actions: None)
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
@@ -93,6 +97,11 @@ class Executor:
         transitions = [a for a in group if isinstance(a, Transition)]
         notes = [a for a in group if isinstance(a, InternalComment)]
         changes = {a.field: field_value(a.value, version) for a in group if isinstance(a, FieldChange)}
+        for alert in (a for a in group if isinstance(a, OnCallAlert)):
+            # Before the logged write: a resend after a failure below carries the same dedupe key.
+            if self.alerts is None:
+                raise AlertFailed("POST", "(on-call)", None, "oncall.alert is on but JSM_AUTOPILOT_ONCALL_URL is not set")
+            self.alerts.send(alert, f"{self.client.base_url}/browse/{key}")
         for linked in (a for a in group if isinstance(a, LinkedIssue)):
             # Before the logged call: if anything after it fails, the retry finds this issue again.
             self._linked_issue_once(key, linked)

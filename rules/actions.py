@@ -55,6 +55,18 @@ class Transition(Action):
 
 
 @dataclass(frozen=True)
+class OnCallAlert(Action):
+    """An alert to the on-call service (oncall.alert): sent at once, even outside working hours.
+    `dedupe_key` is the same for every attempt, so a receiver can tell a resend from a new alert."""
+
+    summary: str
+    priority: str | None
+    region: str
+    dedupe_key: str
+    kind: ClassVar[str] = "oncall_alert"
+
+
+@dataclass(frozen=True)
 class Deferred(Action):
     """A customer-facing firing that fell due outside the region's working hours (`hours.window`):
     nothing is written now; it is carried out from `not_before` on."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import deliveries, hours, reclassify, timers, triage
+from rules import deliveries, hours, oncall, reclassify, timers, triage
 from rules.actions import Action
 from rules.model import Ticket, require_aware
 
@@ -206,7 +206,14 @@ RULES: tuple[Rule, ...] = (
                             f"working hour ({len(s.regions)} region(s); default {s.service_hours.default_region or 'none'})"),
         shapes_others=True,
     ),
-    Rule("oncall.alert", "1", "a serious Incident outside working hours alerts the on-call service"),
+    Rule(
+        oncall.ALERT, "1", "a serious Incident outside working hours alerts the on-call service",
+        oncall.alert_on_call,
+        lambda s: (f"a new {s.issue_types.incident} at {', '.join(getattr(s.priorities, p) for p in s.oncall.priorities)}"
+                   + (f" or urgency {', '.join(s.oncall.urgent_values)}" if s.oncall.urgent_values else "")
+                   + " raised outside its region's working hours: POST to $JSM_AUTOPILOT_ONCALL_URL, and the customer is told"),
+        lambda s: (s.statuses.opened, s.statuses.in_review),
+    ),
     Rule("sla.reaction", "2.5.1", "warn and escalate before and when the reaction time is missed"),
     Rule("sla.resolution", "2.5.1", "warn and escalate before and when the resolution time is missed"),
     Rule("escalation.complaint", "4.1", "a complaint is handed to agents and the team lead"),

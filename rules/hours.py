@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import Action, Deferred, PublicComment, Transition, firings_of
+from rules.actions import Action, Deferred, OnCallAlert, PublicComment, Transition, firings_of
 from rules.wording import local_time
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ def within_hours(actions: list[Action], organisation: str | None, now: datetime,
     not_before = calendar.next_working(now)
     kept: list[Action] = []
     for rule, group in firings_of(actions).items():
-        if not is_customer_facing(group):
+        # An on-call alert exists for these hours: it and the customer's word of it go at once.
+        if not is_customer_facing(group) or any(isinstance(a, OnCallAlert) for a in group):
             kept.extend(group)
             continue
         local = now.astimezone(calendar.zone)

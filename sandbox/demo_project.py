@@ -82,7 +82,8 @@ class Step:
     number: int  # the ticket's number in the project (0: a new ticket or a delivery)
     who: str  # "customer", "agent" or "release manager"
     # "comment"; "status:<role>"; "type:<role>"; "priority:<role>"; "version:<version>"; "confidential";
-    # "maintenance:<ISO date-time>"; "new:<type role>" (a customer raises `text`); and, for the release
+    # "maintenance:<ISO date-time>"; "new:<type role>[:<priority role>]" (a customer raises `text`,
+    # "summary|description"); and, for the release
     # manager through the service's API, "delivery:<organisation>|<version>|<estimated date>"
     what: str
     text: str = ""
@@ -96,6 +97,8 @@ def demo_script() -> list[Step]:
         Step(3, 9, "customer", "comment", "Sorry for the delay, I will send the log file this week."),
         Step(5, 0, "customer", "new:incident", "Import crashes with an error|Since the update the user import crashes "
                                                 "with an exception and a stack trace; the error message says the file is broken."),
+        Step(5, 0, "customer", "new:incident:p1", "Platform down for all users|Since this morning nobody can log in; "
+                                                   "the whole learning platform is unreachable."),
         Step(6, 12, "customer", "comment", "Danke, funktioniert jetzt. Das Ticket kann geschlossen werden."),
         Step(7, 23, "agent", "type:suggestion"),
         Step(8, 5, "agent", "type:consulting_request"),

@@ -22,6 +22,7 @@ from rich.table import Table
 from config.environment import JiraCredentials
 from config.settings import Settings
 from connector.client import JiraClient
+from connector.oncall import OnCallSender
 from sandbox import account_id_for, new_state, start_sandbox
 from rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
 from rules.catalogue import RULES
@@ -43,6 +44,7 @@ class DemoResult:
     api_calls: int = 0
     deliveries: int = 0
     sandbox_url: str = ""
+    oncall_alerts: list = field(default_factory=list)
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -52,6 +54,28 @@ def demo_settings(settings: Settings) -> Settings:
         "project": settings.project.model_copy(update={"deployment": "cloud"}),
         "webhooks": settings.webhooks.model_copy(update={"settle_seconds": 0.0}),
     })
+
+
+class _OnCallReceiver:
+    """A stand-in for the on-call service's alert endpoint: it keeps what it receives."""
+
+    def __init__(self):
+        from flask import Flask, request
+
+        self.alerts: list[dict] = []
+        app = Flask("oncall-receiver")
+
+        @app.post("/alerts")
+        def receive():
+            self.alerts.append(request.get_json())
+            return {"status": "alerted"}, 202
+
+        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+        threading.Thread(target=self.server.run, name="demo-oncall", daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.effective_port}/alerts"
+
+    def close(self) -> None:
+        self.server.close()
 
 
 class _Session:
@@ -66,12 +90,15 @@ class _Session:
     def edit(self, key: str, fields: dict) -> None:
         self.http.put(f"{self.url}/rest/api/3/issue/{key}", json={"fields": fields}).raise_for_status()
 
-    def raise_request(self, settings: Settings, issue_type: str, summary: str, description: str, organisation_id: int) -> str:
+    def raise_request(self, settings: Settings, issue_type: str, summary: str, description: str, organisation_id: int,
+                      priority: str | None = None) -> str:
         """As a customer on the portal: a request with a request type, shared with the organisation."""
         text = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": description}]}]}
-        answer = self.http.post(f"{self.url}/rest/api/3/issue", json={"fields": {
-            "project": {"key": settings.project.key}, "issuetype": {"name": issue_type}, "summary": summary, "description": text,
-            "customfield_10010": "1", settings.fields.organizations: [organisation_id]}})
+        fields = {"project": {"key": settings.project.key}, "issuetype": {"name": issue_type}, "summary": summary, "description": text,
+                  "customfield_10010": "1", settings.fields.organizations: [organisation_id]}
+        if priority:
+            fields["priority"] = {"name": priority}
+        answer = self.http.post(f"{self.url}/rest/api/3/issue", json={"fields": fields})
         answer.raise_for_status()
         return answer.json()["key"]
 
@@ -103,6 +130,8 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
     store.migrate()
     client = JiraClient(JiraCredentials(sandbox.url, BOT, "demo-token"), "cloud")
     service = Service(settings, store, client, DEMO_SECRET.encode(), DEMO_API_TOKEN.encode())
+    receiver = _OnCallReceiver()
+    service.executor.alerts = OnCallSender(receiver.url)
     heard: dict[str, list] = {}  # rule -> the first firing's actions, one with a public comment where there is one
 
     def hear(actions: list) -> None:
@@ -124,6 +153,9 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
         result.api_calls = sum(client.calls.values())
         result.deliveries = state.webhooks.sent
         result.statuses = Counter(issue.status for issue in state.issues.values())
+        result.oncall_alerts = list(receiver.alerts)
+        for alert in receiver.alerts:
+            console.print(f"on-call receiver: alert for {alert['issue']} ({alert['priority']}, region {alert['region']})")
         console.print(_summary(result))
         console.print(_statuses(result))
         _show_what_customers_received(console, settings, state, heard)
@@ -140,6 +172,7 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
         for thread in service.threads:
             thread.join(timeout=10)
         server.close()
+        receiver.close()
         sandbox.stop()
         store.dispose()
         directory.cleanup()
@@ -208,11 +241,13 @@ def _act(settings, state, sandbox_url, agent: _Session, step, key: str) -> tuple
     kind, _, argument = step.what.partition(":")
     if kind == "new":
         summary, description = step.text.split("|", 1)
+        type_role, _, priority_role = argument.partition(":")
+        priority = getattr(settings.priorities, priority_role) if priority_role else None
         with state.lock:
             organisation = next(o["id"] for o in state.organisations.values() if o["name"] == "Acme Learning Ltd")
         made = _Session(sandbox_url, ORGANISATIONS["Acme Learning Ltd"][1][0]).raise_request(
-            settings, getattr(settings.issue_types, argument), summary, description, organisation)
-        return made, f"raises \"{summary}\""
+            settings, getattr(settings.issue_types, type_role), summary, description, organisation, priority)
+        return made, f"raises \"{summary}\"" + (f" at {priority}" if priority else "")
     if step.who == "customer":
         with state.lock:
             reporter = state.issues[key].reporter.email

@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from config.settings import Settings
 from connector.client import JiraClient
 from connector.executor import Executor
+from connector.oncall import OnCallSender
 from connector.sweep import SweepReport, sweep_once
 from connector.deliveries import DeliveryRegistry
 from service.api import add_delivery_api
@@ -85,7 +86,7 @@ class Service:
         self.holder = f"{socket.gethostname()}-{os.getpid()}"
         self.metrics = Metrics(self.client)
         # One executor and one guard for scheduled and webhook work alike.
-        self.executor = Executor(self.client, self.settings,
+        self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(),
                                  on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
         self.guard = TicketGuard(self.store, self.holder)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,

@@ -20,6 +20,8 @@ def test_the_demo_fires_every_implemented_rule_and_shows_what_its_reader_receive
     assert fired == {rule.id for rule in RULES if rule.implemented and not rule.shapes_others}
     assert result.by_rule[("clarification.reset", "webhook")] >= 1, "a customer's reply reset the clock through the webhook path"
     assert result.statuses["Closed"] > 4
+    # A P1 raised on a Saturday evening in Melbourne reached the on-call receiver, once.
+    assert [a["priority"] for a in result.oncall_alerts] == ["P1"] and result.oncall_alerts[0]["region"] == "apac"
     # Deliveries: two planned in Jira and filled in by the sweep, one through the API, whose date moves.
     assert result.by_rule[("delivery.create", "sweep")] == 2 and result.by_rule[("delivery.create", "API")] == 1
     # Made on a Saturday: announced to the customer in Melbourne on Monday morning (hours.window).

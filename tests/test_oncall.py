@@ -1,0 +1,165 @@
+"""oncall.alert: a serious Incident raised outside working hours reaches the on-call service once,
+through a webhook and through a sweep alike; a minor one waits for the desk."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+from config.loader import settings_from_mapping
+from connector.oncall import OnCallSender
+from connector.sweep import sweep_once
+from rules.actions import InternalComment, OnCallAlert, PublicComment
+from rules.catalogue import evaluate
+from rules.model import Ticket
+from service.serve import Service
+from tests.conftest import ROOT, settings_for_site, shipped_settings_data
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SATURDAY = datetime(2026, 2, 7, 11, 0, tzinfo=BERLIN)
+SECRET = "oncall-secret"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return settings_from_mapping(shipped_settings_data(), base_directory=ROOT)
+
+
+def incident(priority: str | None, created: datetime, **changes) -> Ticket:
+    return replace(Ticket(key="SD-9", type="Incident", status="Opened", status_since=created, created=created, complete=True,
+                          organisation="Muster AG", language="de", priority=priority, summary="Plattform down"), **changes)
+
+
+def test_a_serious_incident_outside_hours_alerts_at_once_and_tells_the_customer(shipped):
+    actions = evaluate(incident("P1", SATURDAY), SATURDAY + timedelta(minutes=1), shipped)
+    alert = [a for a in actions if a.rule == "oncall.alert"]
+    assert [type(a) for a in alert] == [OnCallAlert, PublicComment, InternalComment]
+    assert alert[0].dedupe_key == "jsm-autopilot:SD-9:oncall.alert" and alert[0].region == "emea"
+    assert "Rufbereitschaft" in alert[1].body
+
+
+@pytest.mark.parametrize("ticket", [
+    incident("P3", SATURDAY),  # not serious
+    incident("P1", datetime(2026, 2, 9, 10, 0, tzinfo=BERLIN)),  # raised while the desk works
+    incident("P1", SATURDAY, type="Request"),  # not an incident
+])
+def test_what_does_not_alert(shipped, ticket):
+    assert [a for a in evaluate(ticket, ticket.created + timedelta(minutes=1), shipped) if a.rule == "oncall.alert"] == []
+
+
+def test_a_ticket_is_alerted_once(shipped):
+    from rules.model import Firing
+
+    alerted = incident("P1", SATURDAY, firings=(Firing("oncall.alert", SATURDAY),))
+    assert [a for a in evaluate(alerted, SATURDAY + timedelta(hours=1), shipped) if a.rule == "oncall.alert"] == []
+
+
+def test_an_urgency_value_counts_as_serious(shipped):
+    data = shipped_settings_data()
+    data["fields"]["urgency"] = "customfield_10200"
+    data["oncall"]["urgent_values"] = ["Critical"]
+    urgent = settings_from_mapping(data, base_directory=ROOT)
+    ticket = incident("P4", SATURDAY, custom_fields={"urgency": "Critical"})
+    assert any(isinstance(a, OnCallAlert) for a in evaluate(ticket, SATURDAY, urgent))
+
+
+class Receiver:
+    """The on-call service's endpoint: answers 503 to the first `fail` posts, then keeps the rest."""
+
+    def __init__(self, fail: int = 0):
+        self.alerts: list[dict] = []
+        self.keys: list[str] = []
+        self.fail = fail
+        app = Flask("oncall")
+
+        @app.post("/alert")
+        def alert():
+            self.keys.append(request.headers.get("Idempotency-Key", ""))
+            if self.fail:
+                self.fail -= 1
+                return {"error": "busy"}, 503
+            self.alerts.append(request.get_json())
+            return {"ok": True}, 202
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alert"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_a_p1_raised_on_saturday_reaches_the_receiver_once_through_serve_and_a_p4_does_not(site_factory, tmp_path):
+    from webhooks.store import EventStore
+
+    site = site_factory(SATURDAY - timedelta(minutes=5))
+    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    site.settings = site.settings.model_copy(update={"webhooks": site.settings.webhooks.model_copy(update={"settle_seconds": 0.0})})
+    receiver = Receiver(fail=1)  # the first attempt meets a busy receiver: retried, with the same key
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    service = Service(site.settings, store, site.client(), SECRET.encode())
+    service.executor.alerts = OnCallSender(receiver.url, sleep=lambda seconds: None)
+    server = make_server("127.0.0.1", 0, service.app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    requests.post(f"{site.url}/_sandbox/webhooks", json={"url": f"http://127.0.0.1:{server.server_port}/webhooks/jira",
+                                                         "secret": SECRET}).raise_for_status()
+    try:
+        site.set_clock(SATURDAY)
+        started = datetime.now()
+        serious = site.create(summary="Platform down", priority={"name": "P1"})
+        minor = site.create(summary="Typo on the login page", priority={"name": "P4"})
+        pause = threading.Event()
+        while site.state.webhooks.pending:
+            pause.wait(0.02)
+        pause.wait(0.1)
+        while service.workers[0].run_once():
+            pass
+        assert [a["issue"] for a in receiver.alerts] == [serious]
+        assert (datetime.now() - started).total_seconds() < 10
+        assert receiver.keys == [f"jsm-autopilot:{serious}:oncall.alert"] * 2
+        # A later sweep, and the P4: nothing more reaches the on-call service.
+        site.set_clock(SATURDAY + timedelta(minutes=30))
+        sweep_once(site.client(), site.settings, executor=service.executor)
+        assert [a["issue"] for a in receiver.alerts] == [serious]
+        assert minor not in {a["issue"] for a in receiver.alerts}
+        told = site.comments_by_bot(serious, public=True)
+        assert len(told) == 1 and site.comments_by_bot(minor, public=True) == []
+    finally:
+        server.shutdown()
+        receiver.close()
+        store.dispose()
+
+
+def test_through_a_sweep_alone_the_alert_is_sent_once(site_factory):
+    site = site_factory(SATURDAY)
+    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    receiver = Receiver()
+    try:
+        key = site.create(summary="Platform down", priority={"name": "P2"})
+        from connector.executor import Executor
+
+        client = site.client()
+        executor = Executor(client, site.settings, alerts=OnCallSender(receiver.url, sleep=lambda seconds: None))
+        site.set_clock(SATURDAY + timedelta(minutes=10))
+        assert sweep_once(client, site.settings, executor=executor).by_rule.get("oncall.alert") == 1
+        assert sweep_once(client, site.settings, executor=executor).firings_applied == 0
+        assert [a["issue"] for a in receiver.alerts] == [key] and receiver.alerts[0]["link"].endswith(f"/browse/{key}")
+    finally:
+        receiver.close()
+
+
+def test_without_an_on_call_address_the_firing_fails_and_says_so(site_factory):
+    site = site_factory(SATURDAY)
+    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    site.create(summary="Platform down", priority={"name": "P1"})
+    site.set_clock(SATURDAY + timedelta(minutes=10))
+    report = sweep_once(site.client(), site.settings)
+    assert any("JSM_AUTOPILOT_ONCALL_URL is not set" in f for f in report.failures)
