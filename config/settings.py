@@ -185,6 +185,39 @@ class OnCall(_Section):
     urgent_values: list[Name] = []
 
 
+class EscalationLevel(_Section):
+    """One step of the escalation chain (guide 4.1): the Jira accounts (accountId on Cloud, user
+    name on Data Center) per team or region, or under `all` one for everyone."""
+
+    name: Name
+    accounts: dict[Name, Name] = Field(min_length=1)
+
+
+class Escalation(_Section):
+    # The team of each region (Support Team DACH, Support Team International, ...).
+    teams: dict[Name, Name] = {}
+    # Team lead first, then head of the Support Team, head of Customer Services, management board.
+    levels: list[EscalationLevel] = []
+    # A customer comment with one of these complains or asks to escalate (escalation.complaint).
+    complaint_phrases: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["complaint", "complain", "escalate", "escalation", "unacceptable", "disappointed", "not acceptable",
+               "your manager", "very dissatisfied"],
+        "de": ["beschwerde", "beschweren", "eskalieren", "eskalation", "inakzeptabel", "nicht akzeptabel", "enttäuscht",
+               "unzufrieden", "ihren vorgesetzten"],
+    })
+
+    def accounts_at(self, level: int, region: str | None) -> tuple[str, ...]:
+        """Who is told at this level of the chain for a ticket of `region` (none beyond the chain)."""
+        if level >= len(self.levels):
+            return ()
+        accounts = self.levels[level].accounts
+        team = self.teams.get(region or "")
+        for key in (team, region, "all"):
+            if key is not None and key in accounts:
+                return (accounts[key],)
+        return ()
+
+
 class ServiceHours(_Section):
     # The region whose hours apply to tickets of organisations without one (null: those never wait).
     default_region: Name | None = None
@@ -400,6 +433,7 @@ class Settings(_Section):
     regions: dict[Name, Region] = {}
     service_hours: ServiceHours = ServiceHours()
     oncall: OnCall = OnCall()
+    escalation: Escalation = Escalation()
     schedule: ScheduleSettings = ScheduleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)

@@ -22,10 +22,19 @@ def adf_document(text: str) -> dict:
     return {"type": "doc", "version": 1, "content": content}
 
 
-def document(text: str, api_version: str) -> dict | str:
-    # Our texts are plain; wiki markup needs no escaping for them except its own markers, which
-    # templates do not use.
-    return adf_document(text) if api_version == "3" else text.strip()
+def document(text: str, api_version: str, mentions: tuple[str, ...] = ()) -> dict | str:
+    """Our texts are plain; wiki markup needs no escaping for them except its own markers, which
+    templates do not use. Mentions close the text: ADF mention nodes on Cloud (accountIds),
+    `[~name]` on Data Center (user names); both notify the person."""
+    if api_version != "3":
+        return text.strip() + ("\n\n" + " ".join(f"[~{name}]" for name in mentions) if mentions else "")
+    body = adf_document(text)
+    if mentions:
+        nodes: list[dict] = []
+        for account in mentions:
+            nodes += [{"type": "mention", "attrs": {"id": account}}, {"type": "text", "text": " "}]
+        body["content"].append({"type": "paragraph", "content": nodes})
+    return body
 
 
 # Characters wiki markup reads as table syntax, links, macros or emphasis; a summary may contain any

@@ -241,7 +241,7 @@ class Executor:
         return any(entry.get("id") == firing_id for entry in recorded.get("firings") or [])
 
     def _add_note(self, key: str, note: InternalComment) -> None:
-        body = {"body": document(note.body, self.client.version), "properties": [JSM_INTERNAL]}
+        body = {"body": document(note.body, self.client.version, note.mentions), "properties": [JSM_INTERNAL]}
         for attempt in range(1, self.resend_attempts + 1):
             try:
                 self.client.add_comment(key, body)

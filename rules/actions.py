@@ -32,9 +32,11 @@ class PublicComment(Action):
 
 @dataclass(frozen=True)
 class InternalComment(Action):
-    """A note only agents see; every firing leaves one naming the rule."""
+    """A note only agents see; every firing leaves one naming the rule. `mentions` are Jira
+    accounts the note mentions (and so notifies): an escalation's team lead."""
 
     body: str
+    mentions: tuple[str, ...] = ()
     kind: ClassVar[str] = "internal_comment"
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import deliveries, hours, oncall, reclassify, timers, triage
+from rules import deliveries, escalation, hours, oncall, reclassify, timers, triage
 from rules.actions import Action
 from rules.model import Ticket, require_aware
 
@@ -216,7 +216,13 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("sla.reaction", "2.5.1", "warn and escalate before and when the reaction time is missed"),
     Rule("sla.resolution", "2.5.1", "warn and escalate before and when the resolution time is missed"),
-    Rule("escalation.complaint", "4.1", "a complaint is handed to agents and the team lead"),
+    Rule(
+        escalation.COMPLAINT, "4.1", "a complaint is handed to agents and the team lead",
+        escalation.complaint,
+        lambda s: (f"a customer comment with one of {sum(len(p) for p in s.escalation.complaint_phrases.values())} complaint "
+                   f"phrases: an internal note mentioning the team lead ({len(s.escalation.levels)} escalation level(s))"),
+        lambda s: tuple(x for x in reclassify.open_statuses(s)) + (s.statuses.resolved,),
+    ),
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}

@@ -116,6 +116,7 @@ def demo_script() -> list[Step]:
         Step(28, 30, "customer", "comment", "We use Chrome 131."),
         Step(35, 26, "customer", "comment", "Thanks, you can close the ticket."),
         Step(17, 1, "customer", "comment", "I am still collecting the data."),
+        Step(16, 2, "customer", "comment", "This is unacceptable, we have been waiting for weeks. Please escalate."),
         # Deliveries: SD-42 (Northwind) and SD-43 (Muster AG) were planned before the demo began.
         Step(10, 0, "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-04"),
         Step(12, 0, "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-11"),

@@ -80,5 +80,5 @@ def test_exactly_the_rules_built_so_far_are_implemented():
         "clarification.reminder", "clarification.close", "clarification.reset", "resolved.close", "resolved.confirm",
         "intake.accept", "reclassify.priority", "reclassify.suggestion", "reclassify.consulting", "reclassify.confidential",
         "triage.suggest", "intake.email_request", "delivery.version_required", "delivery.create", "delivery.refresh",
-        "delivery.date_changed", "delivery.done", "delivery.available", "delivery.maintenance", "delivery.overdue", "hours.window", "oncall.alert",
+        "delivery.date_changed", "delivery.done", "delivery.available", "delivery.maintenance", "delivery.overdue", "hours.window", "oncall.alert", "escalation.complaint",
     }

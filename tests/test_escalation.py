@@ -1,0 +1,49 @@
+"""escalation.complaint: a complaint goes to agents and the region's team lead, never closes a ticket."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from connector.documents import document
+from rules.actions import InternalComment, Transition
+from rules.catalogue import evaluate
+from rules.model import Firing, Role
+from tests.conftest import berlin
+from tests.tickets import comment, resolved_ticket, waiting_ticket
+
+T0 = berlin(2026, 2, 2, 10, 0)
+
+
+@pytest.mark.parametrize("organisation, text, lead", [
+    ("Acme Learning Ltd", "This is unacceptable, I want to escalate this to your manager.", "5b10ac8d82e05b22cc7d0002"),
+    ("Muster AG", "Ich möchte mich über die lange Bearbeitungszeit beschweren.", "5b10ac8d82e05b22cc7d0001"),
+])
+def test_a_complaint_mentions_the_regions_team_lead(settings, organisation, text, lead):
+    ticket = replace(waiting_ticket(T0 - timedelta(days=3), comment(Role.CUSTOMER, T0, text)), organisation=organisation)
+    notes = [a for a in evaluate(ticket, T0 + timedelta(minutes=1), settings) if a.rule == "escalation.complaint"]
+    assert len(notes) == 1 and isinstance(notes[0], InternalComment) and notes[0].mentions == (lead,)
+    assert notes[0].body.startswith("jsm-autopilot · escalation.complaint:")
+    told = replace(ticket, firings=(Firing("escalation.complaint", T0 + timedelta(minutes=1)),))
+    assert [a for a in evaluate(told, T0 + timedelta(minutes=2), settings) if a.rule == "escalation.complaint"] == []
+
+
+def test_a_plain_reply_is_no_complaint(settings):
+    ticket = waiting_ticket(T0 - timedelta(days=3), comment(Role.CUSTOMER, T0, "Here is the log file you asked for."))
+    assert [a for a in evaluate(ticket, T0 + timedelta(minutes=1), settings) if a.rule == "escalation.complaint"] == []
+
+
+def test_a_complaint_on_a_resolved_ticket_hands_it_back_and_never_closes_it(settings):
+    ticket = resolved_ticket(T0 - timedelta(days=3), comment(Role.CUSTOMER, T0, "Please close it - but I want to file a complaint."))
+    actions = evaluate(ticket, T0 + timedelta(minutes=1), settings)
+    transition = next(a for a in actions if isinstance(a, Transition))
+    assert transition.to_status == settings.statuses.hand_back_to
+    assert any(a.rule == "escalation.complaint" for a in actions)
+
+
+def test_mentions_notify_as_each_deployment_writes_them():
+    cloud = document("note", "3", ("5b10ac8d82e05b22cc7d0001",))
+    assert cloud["content"][-1]["content"][0] == {"type": "mention", "attrs": {"id": "5b10ac8d82e05b22cc7d0001"}}
+    assert document("note", "2", ("anna",)).endswith("[~anna]")
