@@ -8,12 +8,11 @@ Secrets are deliberately absent: they come from the environment (see `config.env
 from __future__ import annotations
 
 import re
-from datetime import date, time
+from datetime import time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -24,6 +23,8 @@ from pydantic import (
 )
 
 from config.calendars import WorkCalendar, weekday_numbers
+from config.desks import Escalation, OnCall, Region, ServiceHours
+from config.sections import Language, Name, Section
 from config.durations import Duration
 from config.texts import Texts
 from config.triage_model import LearnedTriage
@@ -33,14 +34,10 @@ from rules.catalogue import RULES
 DurationSetting = Annotated[
     Duration, BeforeValidator(Duration.parse), PlainSerializer(str, return_type=str)
 ]
-Language = Literal["en", "de"]
 FieldId = Annotated[str, Field(pattern=r"^(customfield_\d+|[a-z][a-zA-Z]*)$")]
-Name = Annotated[str, Field(min_length=1)]
 
 
-class _Section(BaseModel):
-    # Unknown keys are errors: a typo in app.yaml must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section
 
 
 class Project(_Section):
@@ -111,116 +108,6 @@ class Resolutions(_Section):
     """The resolution sent where a transition's screen asks for one (JSM's Resolved and Closed)."""
 
     done: Name = "Done"
-
-
-Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-class WorkingHours(_Section):
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
-    start: Clock = "08:00"
-    end: Clock = "17:00"
-
-    @model_validator(mode="after")
-    def _start_before_end(self) -> "WorkingHours":
-        if self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
-        return self
-
-
-class HolidaySource(_Section):
-    """Public holidays from the `holidays` library: an ISO country code and, optionally, a subdivision."""
-
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-    subdivision: str | None = None
-
-    @model_validator(mode="after")
-    def _known(self) -> "HolidaySource":
-        import holidays
-
-        try:
-            holidays.country_holidays(self.country, subdiv=self.subdivision)
-        except NotImplementedError:
-            raise ValueError(f"country {self.country!r} is not known to the holidays library") from None
-        except (KeyError, ValueError) as error:
-            raise ValueError(f"subdivision {self.subdivision!r} of {self.country}: {error}") from None
-        return self
-
-
-class Region(_Section):
-    """A support region: who may see its confidential tickets, and when its desk works."""
-
-    security_level: Annotated[str, Field(pattern=r"^\d+$")] | None = None
-    timezone: str | None = None  # IANA; default: project.timezone
-    holidays: HolidaySource | None = None
-    extra_holidays: list[date] = []
-    holidays_ics: str | None = None  # an iCalendar file of company days off, relative to app.yaml
-    hours: WorkingHours = WorkingHours()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_form(cls, data: object) -> object:
-        if isinstance(data, (str, int)):
-            raise ValueError(f"the old form (an issue security level id, {data!r}) is now a mapping: write "
-                             f"`security_level: \"{data}\"` under the region, with timezone, holidays and hours beside it")
-        return data
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (use an IANA name like Australia/Melbourne)") from None
-        return value
-
-
-class OnCall(_Section):
-    """oncall.alert: what makes a new Incident serious enough to wake the on-call service."""
-
-    priorities: list[Literal["p1", "p2", "p3", "p4"]] = Field(default_factory=lambda: ["p1", "p2"])
-    # Values of fields.urgency (the request form's urgency) that count as serious, as Jira shows them.
-    urgent_values: list[Name] = []
-
-
-class EscalationLevel(_Section):
-    """One step of the escalation chain (guide 4.1): the Jira accounts (accountId on Cloud, user
-    name on Data Center) per team or region, or under `all` one for everyone."""
-
-    name: Name
-    accounts: dict[Name, Name] = Field(min_length=1)
-
-
-class Escalation(_Section):
-    # The team of each region (Support Team DACH, Support Team International, ...).
-    teams: dict[Name, Name] = {}
-    # Team lead first, then head of the Support Team, head of Customer Services, management board.
-    levels: list[EscalationLevel] = []
-    # A customer comment with one of these complains or asks to escalate (escalation.complaint).
-    complaint_phrases: dict[Language, list[Name]] = Field(default_factory=lambda: {
-        "en": ["complaint", "complain", "escalate", "escalation", "unacceptable", "disappointed", "not acceptable",
-               "your manager", "very dissatisfied"],
-        "de": ["beschwerde", "beschweren", "eskalieren", "eskalation", "inakzeptabel", "nicht akzeptabel", "enttäuscht",
-               "unzufrieden", "ihren vorgesetzten"],
-    })
-
-    def accounts_at(self, level: int, region: str | None) -> tuple[str, ...]:
-        """Who is told at this level of the chain for a ticket of `region` (none beyond the chain)."""
-        if level >= len(self.levels):
-            return ()
-        accounts = self.levels[level].accounts
-        team = self.teams.get(region or "")
-        for key in (team, region, "all"):
-            if key is not None and key in accounts:
-                return (accounts[key],)
-        return ()
-
-
-class ServiceHours(_Section):
-    # The region whose hours apply to tickets of organisations without one (null: those never wait).
-    default_region: Name | None = None
 
 
 class Limits(_Section):

@@ -157,19 +157,15 @@ def confidential_region(ticket: Ticket, now: datetime, settings: "Settings") -> 
         return []
     organisation = settings.organisations.get(ticket.organisation or "")
     region = organisation.region if organisation is not None else None
-    if region is None:
-        if ticket.fired(CONFIDENTIAL):
-            return []
-        reason = (f"confidential personal data, but no support region is set for {ticket.organisation or 'this organisation'} "
-                  f"(organisations.<name>.region in app.yaml): restrict the ticket by hand")
-        return [audit_note(ticket.key, CONFIDENTIAL, reason)]
-    level = settings.regions[region].security_level
+    level = settings.regions[region].security_level if region is not None else None
     if level is None:
+        # Nothing to restrict it to: agents must do it by hand; they are told once.
         if ticket.fired(CONFIDENTIAL):
             return []
-        reason = (f"confidential personal data, but region {region} names no issue security level "
-                  f"(regions.{region}.security_level in app.yaml): restrict the ticket by hand")
-        return [audit_note(ticket.key, CONFIDENTIAL, reason)]
+        missing = (f"no support region is set for {ticket.organisation or 'this organisation'} (organisations.<name>.region "
+                   f"in app.yaml)" if region is None else
+                   f"region {region} names no issue security level (regions.{region}.security_level in app.yaml)")
+        return [audit_note(ticket.key, CONFIDENTIAL, f"confidential personal data, but {missing}: restrict the ticket by hand")]
     if ticket.security_level == level:
         return []
     reason = f"confidential personal data: visible only to the {region} support staff (issue security level {level})"
