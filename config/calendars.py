@@ -63,6 +63,23 @@ class WorkCalendar:
             day += timedelta(days=1)
         raise ValueError(f"region {self.name} has no working day within {SEARCH_DAYS} days")
 
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Working time from `start` to `end` (the SLA clocks of guide 2.5.1 run only in it)."""
+        if end <= start:
+            return timedelta(0)
+        total = timedelta(0)
+        day = start.astimezone(self.zone).date()
+        last = end.astimezone(self.zone).date()
+        while day <= last:
+            if self.is_working_day(day):
+                opens = datetime.combine(day, self.start, tzinfo=self.zone)
+                closes = datetime.combine(day, self.end, tzinfo=self.zone)
+                overlap = min(closes, end) - max(opens, start)
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
+        return total
+
     def next_holidays(self, after: date, count: int = 5) -> list[tuple[date, str]]:
         """The next holidays that fall on a working weekday (those are the ones that matter)."""
         found, day = [], after

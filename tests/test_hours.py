@@ -177,3 +177,18 @@ def test_company_days_off_from_an_icalendar_file(tmp_path):
 
     with pytest.raises(SettingsError, match="regions.emea.holidays_ics"):
         settings_from_mapping(data, base_directory=tmp_path)
+
+
+def test_working_time_counts_only_working_hours(windowed):
+    """The building block of the SLA clocks (sla.reaction, sla.resolution: not built yet)."""
+    saarbruecken, melbourne = windowed.calendar_of("emea"), windowed.calendar_of("apac")
+    friday_afternoon = berlin(2026, 2, 6, 16, 0)
+    assert saarbruecken.working_time_between(friday_afternoon, berlin(2026, 2, 9, 9, 30)) == timedelta(hours=2, minutes=30)
+    assert saarbruecken.working_time_between(berlin(2026, 2, 7, 9), berlin(2026, 2, 8, 18)) == timedelta(0)  # a weekend
+    # Corpus Christi in Saarland: Wednesday 16:00 to Friday 09:00 is one hour and one more.
+    assert saarbruecken.working_time_between(berlin(2026, 6, 3, 16), berlin(2026, 6, 5, 9)) == timedelta(hours=2)
+    # Across the spring change in Berlin the desk still works 9 hours a day, not 8 or 10.
+    assert saarbruecken.working_time_between(berlin(2026, 3, 27, 8), berlin(2026, 3, 30, 17)) == timedelta(hours=18)
+    start = datetime(2026, 10, 2, 16, 0, tzinfo=MELBOURNE)  # Friday before the Australian change
+    assert melbourne.working_time_between(start, datetime(2026, 10, 5, 9, 0, tzinfo=MELBOURNE)) == timedelta(hours=2)
+    assert saarbruecken.working_time_between(berlin(2026, 2, 9, 10), berlin(2026, 2, 9, 9)) == timedelta(0)
