@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-import holidays
-
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 400  # a calendar without a working day within a year is a configuration error
 
@@ -40,6 +38,8 @@ class WorkCalendar:
             return None
         table = self._official.get("table")
         if table is None:
+            import holidays  # only where a region has public holidays; keeps the CLI's start quick
+
             table = holidays.country_holidays(self.country, subdiv=self.subdivision)
             self._official["table"] = table
         return table.get(day)

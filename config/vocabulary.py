@@ -2,8 +2,8 @@
 
 Words are compared by their Snowball stems (inflections, umlauts and ß: "Abstürze" ~ "Absturz",
 "crashed" ~ "crash"). German compounds are split with CharSplit ("Benutzerimport" -> "Benutzer" +
-"Import"), so a keyword also matches inside a compound. Both libraries load their data here, once,
-so the rules that use this stay free of I/O.
+"Import"), so a keyword also matches inside a compound. Both libraries load their data here, once
+(CharSplit's tables on the first compound, so that commands that never triage start at once).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import snowballstemmer
-from compound_split import char_split
 
 _WORD = re.compile(r"\w+")
 _STEMMERS = {"en": snowballstemmer.stemmer("english"), "de": snowballstemmer.stemmer("german")}
@@ -34,6 +33,9 @@ def _parts(word: str) -> list[str]:
     """The word and, for a German compound, its body and head."""
     if len(word) < MIN_COMPOUND_LENGTH or word.isdigit():
         return [word]
+    # CharSplit loads German and Dutch n-gram tables (2 s) on import: only when a word needs it.
+    from compound_split import char_split
+
     splits = char_split.split_compound(word)
     if splits and splits[0][0] > MIN_SPLIT_SCORE:
         _, body, head = splits[0]

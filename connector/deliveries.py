@@ -269,18 +269,13 @@ class DeliveryRegistry:
 
 def organisation_id(client: JiraClient, name: str) -> str:
     """The JSM organisation's id (the Organizations field takes ids); refused when unknown."""
-    start = 0
-    while True:
-        page = client.call("GET", "rest/servicedeskapi/organization", params={"start": start, "limit": 50})
-        for organisation in page.get("values") or []:
-            if organisation.get("name") == name:
-                return str(organisation["id"])
-        if page.get("isLastPage", True) or not page.get("values"):
-            raise DeliveryRequestError("organisation", f"no JSM organisation is named {name!r}")
-        start += len(page["values"])
+    for organisation in paged_values(client, "rest/servicedeskapi/organization"):
+        if organisation.get("name") == name:
+            return str(organisation["id"])
+    raise DeliveryRequestError("organisation", f"no JSM organisation is named {name!r}")
 
 
-def _paged_values(client: JiraClient, path: str, params: dict | None = None) -> Iterable[dict]:
+def paged_values(client: JiraClient, path: str, params: dict | None = None) -> Iterable[dict]:
     """Every value of a servicedeskapi page series (start, limit, isLastPage)."""
     start = 0
     while True:
@@ -294,7 +289,7 @@ def _paged_values(client: JiraClient, path: str, params: dict | None = None) -> 
 
 def service_desk_id(client: JiraClient, settings: Settings) -> str:
     """The id of the project's service desk (servicedeskapi addresses desks, not projects)."""
-    for desk in _paged_values(client, "rest/servicedeskapi/servicedesk"):
+    for desk in paged_values(client, "rest/servicedeskapi/servicedesk"):
         if desk.get("projectKey") == settings.project.key:
             return str(desk["id"])
     raise DeliveryRequestError("project.key", f"{settings.project.key} is not a service project of this site")
@@ -304,7 +299,7 @@ def request_type_id(client: JiraClient, settings: Settings, desk_id: str) -> str
     """The id of `deliveries.request_type` in the service desk; refused, with the names there are, when missing."""
     wanted = settings.deliveries.request_type
     names = []
-    for request_type in _paged_values(client, f"rest/servicedeskapi/servicedesk/{desk_id}/requesttype", {"searchQuery": wanted}):
+    for request_type in paged_values(client, f"rest/servicedeskapi/servicedesk/{desk_id}/requesttype", {"searchQuery": wanted}):
         if request_type.get("name") == wanted:
             return str(request_type["id"])
         names.append(str(request_type.get("name")))

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
-from connector.deliveries import DeliveryRequestError, request_type_id, service_desk_id
+from connector.deliveries import DeliveryRequestError, paged_values, request_type_id, service_desk_id
 from connector.jql import jql_string
 from connector.webhook_admin import RECEIVER_PATH, WEBHOOK_EVENTS, WebhookAdmin
 
@@ -191,14 +191,7 @@ def _project_workflows(client: JiraClient, project_id: str) -> list[tuple[dict[s
 def _organisations(client: JiraClient, settings: Settings) -> Iterator[Finding]:
     if not settings.organisations:
         return
-    existing: set[str] = set()
-    start = 0
-    while True:
-        page = client.call("GET", "rest/servicedeskapi/organization", params={"start": start, "limit": 50})
-        existing.update(o.get("name") for o in page.get("values") or [])
-        start += len(page.get("values") or [])
-        if page.get("isLastPage", True) or not page.get("values"):
-            break
+    existing = {o.get("name") for o in paged_values(client, "rest/servicedeskapi/organization")}
     for name in settings.organisations:
         yield _check(name in existing, f"organisations.{name} exists in JSM",
                      "write the organisation's name exactly as JSM shows it (Customers > Organizations)")
