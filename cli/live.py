@@ -89,6 +89,9 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
             f"Sweep at {local:%Y-%m-%d %H:%M %Z}: {report.tickets_seen} candidate ticket(s), {count} firing(s) {verb}, "
             f"{report.api_calls} API call(s), {len(report.failures)} failure(s)."
         )
+        if report.deferred:
+            console.print(f"{sum(report.deferred.values())} customer-facing firing(s) wait for working hours (hours.window): "
+                          + ", ".join(f"{rule} {n}" for rule, n in sorted(report.deferred.items())) + ".")
         if report.firings_waiting:
             console.print(f"{report.firings_waiting} customer-facing firing(s) wait for the next sweep "
                           f"(limits.max_firings_per_sweep: {settings.limits.max_firings_per_sweep}).")

@@ -80,6 +80,26 @@ class WorkCalendar:
             day += timedelta(days=1)
         return total
 
+    def after_working_time(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant at which `amount` of working time has passed since `start`."""
+        remaining = amount
+        day = start.astimezone(self.zone).date()
+        for _ in range(SEARCH_DAYS * 10):
+            if self.is_working_day(day):
+                opens = max(datetime.combine(day, self.start, tzinfo=self.zone), start)
+                closes = datetime.combine(day, self.end, tzinfo=self.zone)
+                if opens < closes:
+                    if remaining <= closes - opens:
+                        return (opens + remaining).astimezone(self.zone)
+                    remaining -= closes - opens
+            day += timedelta(days=1)
+        raise ValueError(f"region {self.name}: {amount} of working time does not pass within {SEARCH_DAYS * 10} days")
+
+    @property
+    def working_day(self) -> timedelta:
+        """The length of one working day: what `1d` of an SLA target means in this region."""
+        return datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+
     def next_holidays(self, after: date, count: int = 5) -> list[tuple[date, str]]:
         """The next holidays that fall on a working weekday (those are the ones that matter)."""
         found, day = [], after

@@ -7,8 +7,9 @@ from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
+from config.durations import Duration
 from config.sections import Language, Name, Section as _Section
 
 
@@ -120,3 +121,37 @@ class Escalation(_Section):
 class ServiceHours(_Section):
     # The region whose hours apply to tickets of organisations without one (null: those never wait).
     default_region: Name | None = None
+
+
+def _working_duration(text: object) -> Duration:
+    """A target in working time: `d` is one working day of the region (its daily hours), `h` and
+    `m` hours and minutes of working time. Weeks would be ambiguous here and are refused."""
+    if isinstance(text, str) and "w" in text:
+        raise ValueError(f"write an SLA target in working days, hours or minutes (2d, 4h, 30m), not weeks: {text!r}")
+    return Duration.parse(text)
+
+
+WorkingDuration = Annotated[Duration, BeforeValidator(_working_duration), PlainSerializer(str, return_type=str)]
+PriorityRole = Literal["p1", "p2", "p3", "p4"]
+
+
+class SlaTarget(_Section):
+    """The contractual times of one priority (guide 2.5.1), in the region's working time."""
+
+    reaction: WorkingDuration | None = None
+    resolution: WorkingDuration | None = None
+
+
+class Sla(_Section):
+    # Per priority role (p1..p4, named in `priorities`); organisations.<name>.sla overrides them.
+    targets: dict[PriorityRole, SlaTarget] = {}
+    # The share of a target after which the team lead is warned; at the whole, the next level.
+    warn_at: float = Field(0.8, gt=0, lt=1)
+    # A warning or miss that happened longer ago than this (working time) is not written: tickets
+    # already late when jsm-autopilot was installed, or while it was stopped, get no note about the past.
+    stale_after: WorkingDuration = Duration(days=1)
+    # The types the contract's times apply to (guide 2.5.1: the defects; an Incident until it is
+    # classified), as roles of `issue_types`.
+    issue_types: list[Literal["incident", "software_defect", "non_software_defect", "request", "support_request",
+                              "consulting_request", "customisation", "suggestion"]] = Field(
+        default_factory=lambda: ["incident", "software_defect", "non_software_defect"])

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from config.calendars import WorkCalendar, weekday_numbers
-from config.desks import Escalation, OnCall, Region, ServiceHours
+from config.desks import Escalation, OnCall, PriorityRole, Region, ServiceHours, Sla, SlaTarget
 from config.sections import Language, Name, Section
 from config.durations import Duration
 from config.texts import Texts
@@ -165,6 +165,8 @@ class Organisation(_Section):
     extended_support_budget: bool = True
     # The support region whose staff may see confidential tickets (key of `regions`).
     region: Name | None = None
+    # Contractual targets that differ from sla.targets, per priority role; unnamed ones are inherited.
+    sla: dict[PriorityRole, SlaTarget] = {}
 
 
 class Confirmation(_Section):
@@ -321,6 +323,7 @@ class Settings(_Section):
     service_hours: ServiceHours = ServiceHours()
     oncall: OnCall = OnCall()
     escalation: Escalation = Escalation()
+    sla: Sla = Sla()
     schedule: ScheduleSettings = ScheduleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
@@ -374,6 +377,20 @@ class Settings(_Section):
         if known is not None and known.region is not None:
             return known.region
         return self.service_hours.default_region
+
+    def sla_target(self, priority: str | None, organisation: str | None) -> SlaTarget | None:
+        """The contractual times for a ticket of this priority (a Jira name) and organisation."""
+        role = next((r for r, name in self.priorities.model_dump().items() if name == priority), None)
+        if role is None:
+            return None
+        base = self.sla.targets.get(role)
+        known = self.organisations.get(organisation or "")
+        override = known.sla.get(role) if known is not None else None
+        if override is None:
+            return base
+        if base is None:
+            return override
+        return SlaTarget(reaction=override.reaction or base.reaction, resolution=override.resolution or base.resolution)
 
     def calendar_of(self, region: str) -> WorkCalendar:
         """The region's working hours and holidays, made once."""

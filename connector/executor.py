@@ -75,6 +75,9 @@ class Executor:
         outcomes = []
         for rule, group in firings.items():
             entry = {"id": self.new_firing_id(), "rule": rule, "at": jira_timestamp(now)}
+            stage = next((a.stage for a in group if getattr(a, "stage", "")), "")
+            if stage:
+                entry["stage"] = stage
             new_log = {"firings": (entries + [entry])[-LOG_LIMIT:]}
             try:
                 status = self._apply_firing(ticket, status, group, new_log, entry["id"], on_link)
@@ -247,7 +250,8 @@ class Executor:
                 self.client.add_comment(key, body)
                 return
             except JiraAmbiguous:
-                if any(not is_public_comment(c) and _plain(c.get("body")) == note.body for c in self.client.comments(key)):
+                # The note's text opens the body; mentions, if any, follow it.
+                if any(not is_public_comment(c) and _plain(c.get("body")).startswith(note.body) for c in self.client.comments(key)):
                     return
                 if attempt == self.resend_attempts:
                     raise

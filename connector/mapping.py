@@ -128,7 +128,7 @@ def _automation_rule(comment: Mapping[str, Any], body: str, public: bool, settin
 
 
 def firing_log(issue: Mapping[str, Any], settings: "Settings") -> Mapping[str, Any]:
-    """The automation's own issue property, `{"firings": [{"id", "rule", "at"}, ...]}`."""
+    """The automation's own issue property, `{"firings": [{"id", "rule", "at", "stage"?}, ...]}`."""
     value = _properties_of(issue).get(settings.automation.property_key)
     return value if isinstance(value, Mapping) else {}
 
@@ -143,7 +143,7 @@ def _firings(issue: Mapping[str, Any], key: str, settings: "Settings") -> tuple[
         if not isinstance(entry, Mapping) or not isinstance(entry.get("rule"), str):
             raise IssueMappingError(key, f"{where}[{index}]", "expected an object with rule and at")
         at = parse_jira_datetime(entry.get("at"), key, f"{where}[{index}].at")
-        firings.append(Firing(entry["rule"], at, str(entry.get("id") or "")))
+        firings.append(Firing(entry["rule"], at, str(entry.get("id") or ""), str(entry.get("stage") or "")))
     return tuple(firings)
 
 
@@ -258,7 +258,7 @@ def _links(fields: Mapping[str, Any]) -> tuple[Link, ...]:
 
 
 def _field_changes(issue: Mapping[str, Any], key: str, settings: "Settings") -> tuple[FieldHistory, ...]:
-    """Changes of the fields app.yaml names, from the expanded changelog. The raw value (`from`,
+    """Changes of the fields app.yaml names and of the status, from the expanded changelog. The raw value (`from`,
     `to`) where Jira gives one (a date as 2026-12-01), else the display string."""
     names = {field_id: name for name, field_id in settings.fields.model_dump().items() if field_id}
     histories = (issue.get("changelog") or {}).get("histories") if isinstance(issue.get("changelog"), Mapping) else None
@@ -268,10 +268,14 @@ def _field_changes(issue: Mapping[str, Any], key: str, settings: "Settings") -> 
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, Mapping):
                 continue
-            name = names.get(item.get("fieldId")) or names.get(item.get("field"))
+            # Status changes by name too: the SLA clocks pause in some statuses.
+            name = "status" if item.get("field") == "status" else names.get(item.get("fieldId")) or names.get(item.get("field"))
             if name is None:
                 continue
             at = parse_jira_datetime(history.get("created"), key, f"changelog.histories[{index}].created")
+            if name == "status":
+                changes.append(FieldHistory("status", item.get("fromString"), item.get("toString"), at))
+                continue
             old = item.get("from") if item.get("from") is not None else item.get("fromString")
             new = item.get("to") if item.get("to") is not None else item.get("toString")
             changes.append(FieldHistory(name, None if old is None else str(old), None if new is None else str(new), at))

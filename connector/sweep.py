@@ -23,7 +23,7 @@ from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
 from connector.mapping import IssueMappingError, fields_to_read, firing_log
-from rules.actions import Action, PublicComment, Transition, due_now, firings_of
+from rules.actions import Action, Deferred, PublicComment, Transition, due_now, firings_of
 from rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate
 
 log = logging.getLogger("jsm_autopilot.sweep")
@@ -54,6 +54,8 @@ class SweepReport:
     # Customer-facing firings applied, and those left for the next sweep by limits.max_firings_per_sweep.
     customer_facing: int = 0
     firings_waiting: int = 0
+    # Customer-facing firings that wait for their region's working hours (hours.window), by rule.
+    deferred: Counter = field(default_factory=Counter)
 
     def planned(self, rule: str) -> None:
         """One firing decided on; on a dry run that is all that happens to it."""
@@ -80,6 +82,7 @@ class SweepReport:
             "by_rule": dict(self.by_rule),
             "api_calls": self.api_calls,
             "firings_waiting": self.firings_waiting,
+            "deferred": dict(self.deferred),
             "failures": self.failures,
         }
 
@@ -163,7 +166,9 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
         report.failures.append(str(error))
         return
-    actions = due_now(evaluate(ticket, context.now, settings))
+    decided = evaluate(ticket, context.now, settings)
+    report.deferred.update(a.rule for a in decided if isinstance(a, Deferred))
+    actions = due_now(decided)
     if not actions:
         return
     if report.dry_run:

@@ -37,6 +37,8 @@ class InternalComment(Action):
 
     body: str
     mentions: tuple[str, ...] = ()
+    # The step of a multi-step rule this note records (sla.*: "warning", "missed"); kept in the firing log.
+    stage: str = ""
     kind: ClassVar[str] = "internal_comment"
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import deliveries, escalation, hours, oncall, reclassify, timers, triage
+from rules import deliveries, escalation, hours, oncall, reclassify, sla, timers, triage
 from rules.actions import Action
 from rules.model import Ticket, require_aware
 
@@ -58,6 +58,15 @@ def _clarification_close(settings: "Settings") -> str:
         f"close {timers_.close_after_last_reminder} after reminder {timers_.reminders} "
         f"({total} in all) with a public comment, to {settings.statuses.closed!r}"
     )
+
+
+def _sla_targets(settings: "Settings", which: str, span: str) -> str:
+    targets = [f"{getattr(settings.priorities, role)} {getattr(target, which)}"
+               for role, target in settings.sla.targets.items() if getattr(target, which) is not None]
+    overrides = sum(1 for o in settings.organisations.values() if any(getattr(t, which) for t in o.sla.values()))
+    return (f"working-time targets {', '.join(targets) or 'none set (sla.targets)'}"
+            + (f" ({overrides} organisation(s) with their own)" if overrides else "")
+            + f" {span}; the team lead is told at {settings.sla.warn_at:.0%}, the next escalation level when missed")
 
 
 def _waiting(settings: "Settings") -> tuple[str, ...]:
@@ -199,7 +208,6 @@ RULES: tuple[Rule, ...] = (
                            f"one internal note per date asking agents for a new one",
         on_delivery_view=True,
     ),
-    # Added to PROCESS.md later; listed so that `check` says plainly they are not built yet.
     Rule(
         hours.WINDOW, "1", "customer-facing actions wait for the region's working hours",
         describe=lambda s: (f"public comments and status changes due outside a region's working hours wait for its next "
@@ -214,8 +222,18 @@ RULES: tuple[Rule, ...] = (
                    + " raised outside its region's working hours: POST to $JSM_AUTOPILOT_ONCALL_URL, and the customer is told"),
         lambda s: (s.statuses.opened, s.statuses.in_review),
     ),
-    Rule("sla.reaction", "2.5.1", "warn and escalate before and when the reaction time is missed"),
-    Rule("sla.resolution", "2.5.1", "warn and escalate before and when the resolution time is missed"),
+    Rule(
+        sla.REACTION, "2.5.1", "warn and escalate before and when the reaction time is missed",
+        sla.reaction,
+        lambda s: _sla_targets(s, "reaction", "from creation to the first public agent answer"),
+        reclassify.open_statuses,
+    ),
+    Rule(
+        sla.RESOLUTION, "2.5.1", "warn and escalate before and when the resolution time is missed",
+        sla.resolution,
+        lambda s: _sla_targets(s, "resolution", f"from acceptance to {s.statuses.resolved!r}, paused in {s.statuses.clarification!r}"),
+        reclassify.open_statuses,
+    ),
     Rule(
         escalation.COMPLAINT, "4.1", "a complaint is handed to agents and the team lead",
         escalation.complaint,

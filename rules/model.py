@@ -46,6 +46,8 @@ class Firing:
     rule: str
     at: datetime
     id: str = ""
+    # Which step of a rule with several (an SLA warning, then its miss); "" for one-step rules.
+    stage: str = ""
 
     def __post_init__(self) -> None:
         require_aware(self.at, f"firing {self.rule} at")

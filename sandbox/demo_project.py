@@ -117,6 +117,11 @@ def demo_script() -> list[Step]:
         Step(35, 26, "customer", "comment", "Thanks, you can close the ticket."),
         Step(17, 1, "customer", "comment", "I am still collecting the data."),
         Step(16, 2, "customer", "comment", "This is unacceptable, we have been waiting for weeks. Please escalate."),
+        # SD-28, a P2 defect since day 4, is accepted on Wednesday of week 4: its 2d resolution time
+        # (18h of working time) reaches 80% on Friday, and the team lead is warned (sla.resolution).
+        # Christmas Day: the thanks arrive on a holiday; the ticket is closed on the next working morning.
+        Step(53, 27, "customer", "comment", "Vielen Dank, es funktioniert wieder. Das Ticket kann geschlossen werden."),
+        Step(23, 28, "agent", "comment", "Wir haben die Ursache gefunden und arbeiten an der Korrektur."),
         # Deliveries: SD-42 (Northwind) and SD-43 (Muster AG) were planned before the demo began.
         Step(10, 0, "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-04"),
         Step(12, 0, "release manager", "delivery:Acme Learning Ltd|14.21.3.1|2026-12-11"),

@@ -6,6 +6,7 @@ far end, and a bug in a shared helper would hide in both.
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -35,16 +36,30 @@ def jira_time(instant: datetime | None) -> str | None:
     return instant.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def adf(text: str) -> dict:
-    """Paragraphs at blank lines, hardBreak for single line breaks (how Jira stores typed text)."""
+# How Jira Cloud writes a mention in wiki markup (the v2 API's comment bodies); kept so in storage.
+MENTION = re.compile(r"\[~accountid:([^\]]+)\]")
+
+
+def _line_nodes(line: str, names: dict[str, str]) -> list[dict]:
+    nodes: list[dict] = []
+    for index, part in enumerate(MENTION.split(line)):
+        if index % 2:
+            nodes.append({"type": "mention", "attrs": {"id": part, "text": "@" + names.get(part, "Unknown user"), "accessLevel": ""}})
+        elif part:
+            nodes.append({"type": "text", "text": part})
+    return nodes
+
+
+def adf(text: str, names: dict[str, str] | None = None) -> dict:
+    """Paragraphs at blank lines, hardBreak for single line breaks (how Jira stores typed text),
+    mention nodes where the text holds one (`names`: display names by accountId)."""
     content = []
     for paragraph in (p for p in text.split("\n\n") if p) if text else []:
         nodes: list[dict] = []
         for index, line in enumerate(paragraph.split("\n")):
             if index:
                 nodes.append({"type": "hardBreak"})
-            if line:
-                nodes.append({"type": "text", "text": line})
+            nodes.extend(_line_nodes(line, names or {}))
         content.append({"type": "paragraph", "content": nodes})
     return {"type": "doc", "version": 1, "content": content}
 
@@ -63,6 +78,8 @@ def text_of(body: Any) -> str:
             return str(body.get("text", ""))
         if kind == "hardBreak":
             return "\n"
+        if kind == "mention":
+            return f"[~accountid:{(body.get('attrs') or {}).get('id', '')}]"
         inner = text_of(body.get("content", []))
         if kind == "doc":
             return inner.strip("\n")
@@ -96,7 +113,9 @@ class Renderer:
         return self.version == "3"
 
     def body(self, text: str) -> Any:
-        return adf(text) if self.cloud else text
+        if not self.cloud:
+            return text
+        return adf(text, {u.account_id: u.display_name for u in self.state.users_by_email.values()} if "[~accountid:" in text else None)
 
     def user(self, user: User | None) -> dict | None:
         if user is None:

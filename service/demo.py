@@ -6,6 +6,7 @@ service's receiver stores them, its workers act, and a sweep runs after each sim
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 from collections import Counter
@@ -45,6 +46,7 @@ class DemoResult:
     deliveries: int = 0
     sandbox_url: str = ""
     oncall_alerts: list = field(default_factory=list)
+    deferred: Counter = field(default_factory=Counter)  # firings that waited for working hours, by rule
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -213,14 +215,30 @@ def _simulate(settings, state, sandbox_url, service, store, days, start, console
             for instant in [settled, *_other_mornings(settings, settled, start + timedelta(days=day + 1))]:
                 requests.post(f"{sandbox_url}/_sandbox/clock", json={"now": instant.isoformat()}).raise_for_status()
                 swept = set()
-                service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))
+                report = service.scheduled_sweep(on_firing=lambda actions, outcome, swept=swept: swept.add((actions[0].issue, actions[0].rule)))
                 _wait_until_quiet(state, store)
+                if report is not None and report.deferred:
+                    result.deferred.update(report.deferred)
+                    waiting = ", ".join(f"{rule} {n}" for rule, n in sorted(report.deferred.items()))
+                    progress.console.print(f"[dim]day {day:>2}  {_closed_desks(settings, instant)}: nothing customer-facing there now "
+                                           f"({waiting} wait for the desk's next working hour)[/dim]")
                 for key, rule, reason in _new_firings(state, seen, settings.automation.property_key):
                     via = "API" if (key, rule) in by_api else "sweep" if (key, rule) in swept else "webhook"
                     by_api.discard((key, rule))
                     result.by_rule[(rule, via)] += 1
                     progress.console.print(f"day {day:>2}  {key:<6} [bold]{rule:<23}[/bold] via {via:<7} {reason}")
             progress.update(task, completed=day, date=moment.strftime("%Y-%m-%d"))
+
+
+def _closed_desks(settings, instant: datetime) -> str:
+    """Which regions' desks are closed at `instant`, and why: "emea (Christmas Day), apac (Sat 19:03)"."""
+    closed = []
+    for name in settings.regions:
+        calendar = settings.calendar_of(name)
+        local = instant.astimezone(calendar.zone)
+        if not calendar.is_working(instant):
+            closed.append(f"{name} ({calendar.holiday(local.date()) or format(local, '%a %H:%M')})")
+    return "closed: " + ", ".join(closed)
 
 
 def _other_mornings(settings, after: datetime, before: datetime) -> list[datetime]:
@@ -290,6 +308,9 @@ def _wait_until_quiet(state, store, timeout: float = 30, settle: float = 1.0) ->
         pause.wait(0.02)
 
 
+MENTION = re.compile(r"\[~(?:accountid:)?([^\]]+)\]")
+
+
 def _new_firings(state, seen: dict[str, int], property_key: str) -> list[tuple[str, str, str]]:
     found = []
     with state.lock:
@@ -297,7 +318,8 @@ def _new_firings(state, seen: dict[str, int], property_key: str) -> list[tuple[s
             firings = (issue.properties.get(property_key) or {}).get("firings") or []
             for entry in firings[seen.get(issue.key, 0):]:
                 note = next((c.text for c in reversed(issue.comments) if not c.public and c.text.startswith(f"{AUDIT_PREFIX} · {entry['rule']}:")), "")
-                found.append((issue.key, entry["rule"], note.split(": ", 1)[-1]))
+                text, _, mentions = note.split(": ", 1)[-1].partition("\n\n")
+                found.append((issue.key, entry["rule"], text + (f" (mentions {', '.join(MENTION.findall(mentions))})" if mentions else "")))
             seen[issue.key] = len(firings)
     return found
 

@@ -85,6 +85,14 @@ def example_issues() -> list[dict]:
     sd109.commented(t(11, 16), ANNA, "Internal: asked the hosting team as well.", public=False)
     issues.append(sd109)
 
+    # Accepted on Wednesday 09:30 as a P2 defect: 80% of its 2d (18h of working time) resolution
+    # target has run by Thursday 14:54: the team lead is warned (sla.resolution).
+    sd110 = IssueBuilder("SD-110", "Non-Software Defect", "In Progress", t(11, 18, 9), MAX, organisation="Muster AG", priority="P2",
+                         summary="Kursbuchungen werden nicht gespeichert")
+    sd110.commented(t(11, 18, 9, 30), ANNA, "Wir sehen uns das an.")
+    sd110.moved(t(11, 18, 9, 30), "Opened", "In Progress")
+    issues.append(sd110)
+
     return [issue.json() for issue in issues]
 
 

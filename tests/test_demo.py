@@ -27,7 +27,13 @@ def test_the_demo_fires_every_implemented_rule_and_shows_what_its_reader_receive
     # Made on a Saturday: announced to the customer in Melbourne on Monday morning (hours.window).
     assert result.by_rule[("delivery.date_changed", "sweep")] == 1
     assert result.statuses["Delivered"] == 1 and result.statuses["Installation completed"] == 1
+    # A customer's thanks on a Sunday closes the ticket on Monday morning, not on Sunday (hours.window).
+    assert result.deferred["resolved.confirm"] >= 1
+    # SD-28, accepted as a P2 defect, warns its team lead before the miss is escalated (sla.resolution).
+    assert result.by_rule[("sla.resolution", "sweep")] == 2
     text = console.export_text()
+    assert "closed: emea (Christmas Day), apac (Christmas Day): nothing customer-facing there now (resolved.confirm 1" in text
+    assert "80% of the target reached" in text and "(mentions 5b10ac8d82e05b22cc7d0001)" in text
     assert "60 simulated days" in text
     shown = text.split("What the rules wrote", 1)[1]
     for rule in fired:

@@ -33,7 +33,7 @@ def test_check_accepts_the_shipped_file_and_summarises_the_numbers():
     assert "10d, 20d, 30d" in result.stdout
     assert "40d in all" in result.stdout
     assert "close 50d after 'Resolved'" in result.stdout
-    assert "Not implemented yet (2): sla.reaction, sla.resolution" in result.stdout
+    assert "Not implemented yet (0): none" in result.stdout
 
 
 def test_check_refuses_a_timer_that_is_not_a_duration_naming_the_key(tmp_path):
