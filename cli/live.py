@@ -71,7 +71,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
 
     try:
         with exclusive_sweep(settings.project.key):
-            executor = Executor(client, settings, alerts=OnCallSender.from_environment())
+            executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
             report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor)
     except AlreadyRunning as running:
         click.echo(f"sweep: {running}", err=True)

@@ -83,6 +83,8 @@ class OnCall(_Section):
     priorities: list[Literal["p1", "p2", "p3", "p4"]] = Field(default_factory=lambda: ["p1", "p2"])
     # Values of fields.urgency (the request form's urgency) that count as serious, as Jira shows them.
     urgent_values: list[Name] = []
+    # Jira Service Management operations' alert endpoint, used when JSM_AUTOPILOT_JSM_OPS_API_KEY is set.
+    jsm_ops_url: Annotated[str, Field(pattern=r"^https?://")] = "https://api.atlassian.com/jsm/ops/integration/v2/alerts"
 
 
 class EscalationLevel(_Section):

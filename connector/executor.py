@@ -103,7 +103,8 @@ class Executor:
         for alert in (a for a in group if isinstance(a, OnCallAlert)):
             # Before the logged write: a resend after a failure below carries the same dedupe key.
             if self.alerts is None:
-                raise AlertFailed("POST", "(on-call)", None, "oncall.alert is on but JSM_AUTOPILOT_ONCALL_URL is not set")
+                raise AlertFailed("POST", "(on-call)", None, "oncall.alert is on but neither JSM_AUTOPILOT_ONCALL_URL nor "
+                                                               "JSM_AUTOPILOT_JSM_OPS_API_KEY is set")
             self.alerts.send(alert, f"{self.client.base_url}/browse/{key}")
         for linked in (a for a in group if isinstance(a, LinkedIssue)):
             # Before the logged call: if anything after it fails, the retry finds this issue again.

@@ -1,7 +1,11 @@
-"""The on-call service's end of `oncall.alert`: an HTTP POST of a small JSON document to the URL
-in `JSM_AUTOPILOT_ONCALL_URL`, retried as Jira calls are (429 with Retry-After, 5xx, a lost
-connection), with a key that stays the same for every attempt of one ticket (`Idempotency-Key`),
-so that a receiver that dedupes gets one alert per ticket even across a crash and a resend."""
+"""The on-call service's end of `oncall.alert`, on one or both of two channels:
+- an HTTP POST of a small JSON document to the URL in `JSM_AUTOPILOT_ONCALL_URL`, with a key that
+  stays the same for every attempt of one ticket (`Idempotency-Key`);
+- Jira Service Management's own operations alerts, through an API integration's key in
+  `JSM_AUTOPILOT_JSM_OPS_API_KEY`: `POST {oncall.jsm_ops_url}` with `Authorization: GenieKey <key>`
+  (Atlassian's integration events API, the successor of Opsgenie's alert API). The same key goes
+  in as the alert's `alias`, which JSM uses to de-duplicate open alerts.
+Both are retried as Jira calls are (429 with Retry-After, 5xx, a lost connection)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ from rules.actions import OnCallAlert
 
 log = logging.getLogger("jsm_autopilot.oncall")
 ONCALL_URL_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_ONCALL_URL"
+JSM_OPS_KEY_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_JSM_OPS_API_KEY"
+JSM_OPS_URL = "https://api.atlassian.com/jsm/ops/integration/v2/alerts"
+MESSAGE_LIMIT = 130  # JSM operations: "Message of the alert", limited to 130 characters
 RETRY = frozenset({408, 429}) | frozenset(range(500, 600))
 
 
@@ -34,31 +41,45 @@ class _Retryable(Exception):
 
 @dataclass
 class OnCallSender:
-    url: str
+    url: str | None = None
+    jsm_ops_key: str | None = None
+    jsm_ops_url: str = JSM_OPS_URL
     timeout: float = 10
     attempts: int = 5
     sleep: Callable[[float], None] = time.sleep
 
     @classmethod
-    def from_environment(cls, environ=os.environ) -> "OnCallSender | None":
-        url = (environ.get(ONCALL_URL_ENVIRONMENT_VARIABLE) or "").strip()
-        return cls(url) if url else None
+    def from_environment(cls, environ=os.environ, jsm_ops_url: str = JSM_OPS_URL) -> "OnCallSender | None":
+        url = (environ.get(ONCALL_URL_ENVIRONMENT_VARIABLE) or "").strip() or None
+        key = (environ.get(JSM_OPS_KEY_ENVIRONMENT_VARIABLE) or "").strip() or None
+        return cls(url, key, jsm_ops_url) if url or key else None
+
+    @property
+    def channels(self) -> list[str]:
+        return [name for name, on in (("webhook", self.url), ("jsm-ops", self.jsm_ops_key)) if on]
 
     def send(self, alert: OnCallAlert, link: str) -> None:
-        """POST the alert; raise `AlertFailed` when the receiver refuses it or stays unreachable."""
-        document = {"rule": alert.rule, "issue": alert.issue, "summary": alert.summary, "priority": alert.priority,
-                    "region": alert.region, "link": link, "dedupe_key": alert.dedupe_key}
+        """Alert on every configured channel; raise `AlertFailed` when one refuses or stays
+        unreachable (a resend repeats the same keys, so a channel that took it dedupes it)."""
+        if self.url:
+            document = {"rule": alert.rule, "issue": alert.issue, "summary": alert.summary, "priority": alert.priority,
+                        "region": alert.region, "link": link, "dedupe_key": alert.dedupe_key}
+            self._post(self.url, document, {"Idempotency-Key": alert.dedupe_key})
+        if self.jsm_ops_key:
+            self._post(self.jsm_ops_url, jsm_ops_alert(alert, link), {"Authorization": f"GenieKey {self.jsm_ops_key}"})
+        log.info("%s: on-call alerted (%s)", alert.issue, ", ".join(self.channels), extra={"issue": alert.issue, "rule": alert.rule})
 
+    def _post(self, url: str, document: dict, headers: dict[str, str]) -> None:
         def attempt() -> None:
             try:
-                answer = requests.post(self.url, json=document, timeout=self.timeout, headers={"Idempotency-Key": alert.dedupe_key})
+                answer = requests.post(url, json=document, timeout=self.timeout, headers=headers)
             except (requests.ConnectionError, requests.Timeout) as error:
                 raise _Retryable(None, f"{type(error).__name__}: {error}", 0.0) from None
             if answer.status_code in RETRY:
                 retry_after = float(answer.headers.get("Retry-After", "0") or 0) if answer.headers.get("Retry-After", "").isdigit() else 0.0
                 raise _Retryable(answer.status_code, answer.text[:200], retry_after)
             if answer.status_code >= 400:
-                raise AlertFailed("POST", self.url, answer.status_code, answer.text[:200] or answer.reason)
+                raise AlertFailed("POST", url, answer.status_code, answer.text[:200] or answer.reason)
 
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
@@ -69,5 +90,16 @@ class OnCallSender:
         try:
             retrying(attempt)
         except _Retryable as failed:
-            raise AlertFailed("POST", self.url, failed.status, failed.answer) from None
-        log.info("%s: on-call alerted", alert.issue, extra={"issue": alert.issue, "rule": alert.rule})
+            raise AlertFailed("POST", url, failed.status, failed.answer) from None
+
+
+def jsm_ops_alert(alert: OnCallAlert, link: str) -> dict:
+    """The alert as JSM operations takes it: `message` (at most 130 characters), `alias` for
+    de-duplication, and details an on-call engineer reads on their phone."""
+    message = f"{alert.issue}: {alert.summary}"
+    if len(message) > MESSAGE_LIMIT:
+        message = message[:MESSAGE_LIMIT - 1] + "…"
+    # Only the body fields Atlassian documents for this resource; the rank goes in as a tag.
+    return {"message": message, "alias": alert.dedupe_key, "source": "jsm-autopilot",
+            "entity": alert.issue, "tags": ["jsm-autopilot", alert.region, alert.level], "description": f"{alert.reason}\n{link}",
+            "details": {"issue": alert.issue, "link": link, "region": alert.region, "rule": alert.rule, "priority": alert.priority or ""}}

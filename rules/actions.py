@@ -67,6 +67,7 @@ class OnCallAlert(Action):
     priority: str | None
     region: str
     dedupe_key: str
+    level: str = "P3"  # P1..P5, as JSM operations ranks alerts
     kind: ClassVar[str] = "oncall_alert"
 
 

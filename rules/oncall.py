@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 ALERT = "oncall.alert"
 
 
+def alert_level(ticket: Ticket, settings: "Settings") -> str:
+    """P1..P4 from the ticket's priority; an urgent request without a serious priority counts as P2."""
+    for role in ("p1", "p2", "p3", "p4"):
+        if ticket.priority == getattr(settings.priorities, role):
+            return role.upper() if role in settings.oncall.priorities else "P2"
+    return "P2"
+
+
 def is_serious(ticket: Ticket, settings: "Settings") -> bool:
     priorities = {getattr(settings.priorities, role) for role in settings.oncall.priorities}
     urgency = ticket.custom_fields.get("urgency")
@@ -43,6 +51,6 @@ def alert_on_call(ticket: Ticket, now: datetime, settings: "Settings") -> list[A
     reason = (f"a {ticket.priority or 'serious'} Incident raised on {local_time(ticket.created, settings)}, outside the "
               f"working hours of region {region}: the on-call service is alerted")
     return [OnCallAlert(ticket.key, ALERT, reason, summary=ticket.summary, priority=ticket.priority, region=region,
-                        dedupe_key=f"jsm-autopilot:{ticket.key}:{ALERT}"),
+                        dedupe_key=f"jsm-autopilot:{ticket.key}:{ALERT}", level=alert_level(ticket, settings)),
             public_comment(ticket, ALERT, reason, "oncall_alerted", settings),
             audit_note(ticket.key, ALERT, reason)]

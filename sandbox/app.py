@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import Flask, Response, g, jsonify, request
 
 from config.settings import Settings
-from sandbox import admin_api, html, platform_api, search_api, servicedesk_api
+from sandbox import admin_api, html, ops_api, platform_api, search_api, servicedesk_api
 from sandbox.state import SandboxError, SandboxState
 
 
@@ -95,6 +95,7 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
     app.register_blueprint(search_api.blueprint(state))
     app.register_blueprint(servicedesk_api.blueprint(state))
     app.register_blueprint(html.blueprint(state))
+    app.register_blueprint(ops_api.blueprint(state))
     if settings is not None:
         app.register_blueprint(admin_api.blueprint(state, settings))
     _register_controls(app, state)

@@ -118,6 +118,9 @@ class SandboxState:
         self.fault_statuses: list[int] = [429, 503]
         self._random = random.Random(fault_seed)
         self.webhooks = WebhookSender()
+        # JSM operations (sandbox/ops_api.py): the API integration's key, and the alerts it took.
+        self.ops_api_key = "sandbox-ops-key"
+        self.ops_alerts: list[dict] = []
         self.registered_webhooks: list[dict] = []
         self.security_levels: dict[str, str] = {}  # the project's issue security levels, id -> name
         self.project_admins: set[str] = set()  # accountIds that may delete issues

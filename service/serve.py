@@ -86,7 +86,7 @@ class Service:
         self.holder = f"{socket.gethostname()}-{os.getpid()}"
         self.metrics = Metrics(self.client)
         # One executor and one guard for scheduled and webhook work alike.
-        self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(),
+        self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(jsm_ops_url=self.settings.oncall.jsm_ops_url),
                                  on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
         self.guard = TicketGuard(self.store, self.holder)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,

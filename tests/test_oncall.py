@@ -159,7 +159,49 @@ def test_through_a_sweep_alone_the_alert_is_sent_once(site_factory):
 def test_without_an_on_call_address_the_firing_fails_and_says_so(site_factory):
     site = site_factory(SATURDAY)
     site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
-    site.create(summary="Platform down", priority={"name": "P1"})
+    key = site.create(summary="Platform down", priority={"name": "P1"})
     site.set_clock(SATURDAY + timedelta(minutes=10))
     report = sweep_once(site.client(), site.settings)
-    assert any("JSM_AUTOPILOT_ONCALL_URL is not set" in f for f in report.failures)
+    assert any("neither JSM_AUTOPILOT_ONCALL_URL nor JSM_AUTOPILOT_JSM_OPS_API_KEY is set" in f for f in report.failures)
+    assert site.comments_by_bot(key, public=True) == []  # the customer is not told of an alert that was not sent
+
+
+def test_jira_service_managements_own_alerts_take_it_once_beside_the_webhook(site_factory):
+    """The second channel: JSM operations' integration events API (GenieKey, alias de-duplicates)."""
+    from connector.executor import Executor
+
+    site = site_factory(SATURDAY)
+    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    receiver = Receiver()
+    try:
+        key = site.create(summary="Plattform nicht erreichbar " + "und sehr lange Beschreibung " * 6, priority={"name": "P1"})
+        client = site.client()
+        sender = OnCallSender.from_environment({"JSM_AUTOPILOT_ONCALL_URL": receiver.url, "JSM_AUTOPILOT_JSM_OPS_API_KEY": "sandbox-ops-key"},
+                                               jsm_ops_url=f"{site.url}/jsm/ops/integration/v2/alerts")
+        sender.sleep = lambda seconds: None
+        assert sender.channels == ["webhook", "jsm-ops"]
+        executor = Executor(client, site.settings, alerts=sender)
+        site.set_clock(SATURDAY + timedelta(minutes=10))
+        assert sweep_once(client, site.settings, executor=executor).by_rule.get("oncall.alert") == 1
+        assert sweep_once(client, site.settings, executor=executor).firings_applied == 0
+        [alert] = requests.get(f"{site.url}/_sandbox/ops-alerts").json()["alerts"]
+        assert alert["alias"] == f"jsm-autopilot:{key}:oncall.alert" and alert["count"] == 1
+        assert alert["message"].startswith(f"{key}: Plattform") and len(alert["message"]) == 130  # shortened, not refused
+        assert "P1" in alert["tags"] and alert["details"]["link"].endswith(f"/browse/{key}")
+        assert [a["issue"] for a in receiver.alerts] == [key]
+    finally:
+        receiver.close()
+
+
+def test_a_wrong_jsm_operations_key_fails_the_firing_and_says_so(site_factory):
+    from connector.executor import Executor
+
+    site = site_factory(SATURDAY)
+    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    key = site.create(summary="Platform down", priority={"name": "P2"})
+    sender = OnCallSender(jsm_ops_key="revoked", jsm_ops_url=f"{site.url}/jsm/ops/integration/v2/alerts", sleep=lambda seconds: None)
+    site.set_clock(SATURDAY + timedelta(minutes=10))
+    report = sweep_once(site.client(), site.settings, executor=Executor(site.client(), site.settings, alerts=sender))
+    assert any("401" in f and "Could not authenticate" in f for f in report.failures)
+    assert site.comments_by_bot(key, public=True) == []
+    assert OnCallSender.from_environment({}) is None
