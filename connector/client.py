@@ -127,6 +127,10 @@ class JiraClient:
         """The site's address, for links people follow (…/browse/KEY)."""
         return str(self._jira.url).rstrip("/")
 
+    def pause(self, seconds: float) -> None:
+        """Wait as the client waits between retries (injected in tests; cut short when draining)."""
+        self._sleep(seconds)
+
     def stop_retrying_when(self, stopping: threading.Event) -> None:
         """Once `stopping` is set, waits end at once and no call is retried (a draining service)."""
         self._stopping = stopping

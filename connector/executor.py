@@ -8,8 +8,10 @@ A firing (one rule's actions on one ticket) becomes:
 Each firing's internal audit note follows as its own `POST /comment` (`sd.public.comment`
 internal), since a comment inside a transition cannot be made internal reliably (JIRA-CONTRACT.md
 3.4). If the process dies between the two, agents miss one note; the customer never gets a
-comment twice. A write that failed ambiguously (5xx, lost connection) is resent only after the
-log in Jira shows it did not land.
+comment twice. A write that failed ambiguously (5xx, lost connection, a timeout) is resent only
+after Jira has shown, over a bounded window (`landed_waits`), that it did not land: a write that
+timed out may still be applied seconds later. Each internal note carries its firing's id as a
+comment property, so it too is recognised in Jira.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document, field_value
 from connector.jql import jql_string
-from connector.mapping import adf_to_text, is_public_comment
+from connector.mapping import adf_to_text
 from connector.oncall import AlertFailed, OnCallSender
 from rules.actions import (
     Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note, due_now,
@@ -35,6 +37,7 @@ from rules.model import Ticket
 log = logging.getLogger("jsm_autopilot.executor")
 LOG_LIMIT = 100  # firings kept in the property; far below Jira's 32 KB per property
 JSM_INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
+FIRING_PROPERTY = "jsm-autopilot.firing"  # on each note: {"id": <firing id>}
 
 
 def jira_timestamp(instant: datetime) -> str:
@@ -55,6 +58,9 @@ class Executor:
     client: JiraClient
     settings: Settings
     resend_attempts: int = 3
+    # After an ambiguous write: look for it in Jira after each of these pauses before resending
+    # (15 s in all; Jira may apply a write after the gateway timed out on it).
+    landed_waits: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
     new_firing_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:16])
     # Told (rule, number of actions) after each firing that was applied, e.g. for metrics.
     on_applied: Callable[[str, int], None] = field(default=lambda rule, count: None)
@@ -139,7 +145,7 @@ class Executor:
             self._change_link(key, link)
             on_link(link)
         for note in notes:
-            self._add_note(key, note)
+            self._add_note(key, note, firing_id)
         return status
 
     def _type_change_refused(self, key: str, rule: str, new_log: dict, wanted: object, refused: JiraRefused) -> None:
@@ -150,7 +156,7 @@ class Executor:
         name = wanted.get("name") if isinstance(wanted, dict) else wanted
         reason = (f"Jira refused to change the type to {name} ({refused.answer}); the two types use different "
                   f"workflows, so an agent has to move the ticket by hand")
-        self._add_note(key, audit_note(key, rule, reason))
+        self._add_note(key, audit_note(key, rule, reason), self.new_firing_id())
 
     def _linked_issue_once(self, key: str, linked: LinkedIssue) -> str:
         """File the linked issue and link it, unless an earlier attempt did; returns its key.
@@ -234,7 +240,7 @@ class Executor:
                 send()
                 return
             except JiraAmbiguous:
-                if self._landed(key, firing_id):
+                if self._eventually(lambda: self._landed(key, firing_id)):
                     log.info("%s: the write had landed despite the error; not resent", key, extra={"issue": key})
                     return
                 if attempt == self.resend_attempts:
@@ -244,15 +250,32 @@ class Executor:
         recorded = self.client.issue_property(key, self.settings.automation.property_key) or {}
         return any(entry.get("id") == firing_id for entry in recorded.get("firings") or [])
 
-    def _add_note(self, key: str, note: InternalComment) -> None:
-        body = {"body": document(note.body, self.client.version, note.mentions), "properties": [JSM_INTERNAL]}
+    def _eventually(self, landed: Callable[[], bool]) -> bool:
+        """Whether Jira shows the write within the window; False only once the window has passed."""
+        for pause in self.landed_waits:
+            if pause:
+                self.client.pause(pause)
+            if landed():
+                return True
+        return False
+
+    def _add_note(self, key: str, note: InternalComment, firing_id: str) -> None:
+        mark = {"key": FIRING_PROPERTY, "value": {"id": firing_id}}
+        body = {"body": document(note.body, self.client.version, note.mentions), "properties": [JSM_INTERNAL, mark]}
+
+        def landed() -> bool:
+            for comment in self.client.comments(key):
+                properties = {p.get("key"): p.get("value") for p in comment.get("properties") or [] if isinstance(p, dict)}
+                if properties.get(FIRING_PROPERTY) == mark["value"] and _plain(comment.get("body")).startswith(note.body):
+                    return True
+            return False
+
         for attempt in range(1, self.resend_attempts + 1):
             try:
                 self.client.add_comment(key, body)
                 return
             except JiraAmbiguous:
-                # The note's text opens the body; mentions, if any, follow it.
-                if any(not is_public_comment(c) and _plain(c.get("body")).startswith(note.body) for c in self.client.comments(key)):
+                if self._eventually(landed):
                     return
                 if attempt == self.resend_attempts:
                     raise

@@ -4,6 +4,7 @@ with one JSM project, for the REST subset jsm-autopilot uses, plus `/_sandbox/` 
 from __future__ import annotations
 
 import base64
+import threading
 from datetime import datetime
 
 from flask import Flask, Response, g, jsonify, request
@@ -44,6 +45,15 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
                 return _error(SandboxError(401, "Client must be authenticated to access this resource."))
             g.user = user
             fault = state.should_fail()
+            writes = request.method in ("POST", "PUT", "DELETE") and "/search" not in request.path  # a POST search reads
+            late = writes and state.late_writes > 0 and fault is None
+            if late:
+                state.late_writes -= 1
+                state.late_pending += 1
+                g.late = True
+        if late:
+            # Outside the lock: the client times out meanwhile; then the write lands as usual.
+            threading.Event().wait(state.late_delay)
         if fault is not None:
             # Like Jira's gateway: refused before anything is applied.
             response = jsonify({"errorMessages": ["Rate limit exceeded." if fault == 429 else "Service unavailable."], "errors": {}})
@@ -54,6 +64,12 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
                 response.headers["RateLimit-Reason"] = "jira-burst-based"
             return response
         return None
+
+    @app.teardown_request
+    def _late_write_landed(error=None) -> None:
+        if g.get("late"):
+            with state.lock:
+                state.late_pending -= 1
 
     @app.after_request
     def _log_request(response: Response) -> Response:
@@ -131,9 +147,20 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
             return jsonify({"error": "rate: a number from 0 to 1"}), 400
         if not statuses or not all(isinstance(s, int) and 400 <= s <= 599 for s in statuses):
             return jsonify({"error": "statuses: a list of HTTP error statuses"}), 400
+        late = body.get("late_writes", {"count": 0, "delay": 0})
+        if not isinstance(late, dict) or not isinstance(late.get("count"), int) or not isinstance(late.get("delay"), (int, float)) \
+                or late["count"] < 0 or not 0 <= late["delay"] <= 60:
+            return jsonify({"error": "late_writes: {count: n >= 0, delay: seconds up to 60}"}), 400
         with state.lock:
             state.fault_rate, state.fault_statuses = float(rate), list(statuses)
-        return jsonify({"rate": rate, "statuses": statuses})
+            state.late_writes, state.late_delay = late["count"], float(late["delay"])
+        return jsonify({"rate": rate, "statuses": statuses, "late_writes": late})
+
+    @app.get("/_sandbox/late")
+    def late_writes():
+        """Writes still held back by the late-write fault (a test waits for them to land)."""
+        with state.lock:
+            return jsonify({"waiting": state.late_writes, "pending": state.late_pending})
 
     @app.get("/_sandbox/requests")
     def list_requests():

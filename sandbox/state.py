@@ -116,6 +116,11 @@ class SandboxState:
         # sandbox clock) is not found by JQL yet, though reading it by key works.
         self.search_lag = timedelta(0)
         self.fault_statuses: list[int] = [429, 503]
+        # Late writes: the next `late_writes` writes are applied only after `late_delay` seconds,
+        # when a client with a shorter timeout has given up (a gateway timeout that still lands).
+        self.late_writes = 0
+        self.late_delay = 0.0
+        self.late_pending = 0
         self._random = random.Random(fault_seed)
         self.webhooks = WebhookSender()
         # JSM operations (sandbox/ops_api.py): the API integration's key, and the alerts it took.

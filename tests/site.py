@@ -89,13 +89,13 @@ class Site:
         response.raise_for_status()
         return response.json()["rawToken"]
 
-    def client(self, sleeps: list | None = None, **options) -> JiraClient:
+    def client(self, sleeps: list | None = None, sleep=None, **options) -> JiraClient:
         recorded = sleeps if sleeps is not None else []
         if self.version == "3":
             credentials = JiraCredentials(self.url, BOT, "api-token")
         else:
             credentials = JiraCredentials(self.url, personal_access_token=self.personal_access_token(BOT))
-        return JiraClient(credentials, self.state.deployment, sleep=recorded.append, **options)
+        return JiraClient(credentials, self.state.deployment, sleep=sleep or recorded.append, **options)
 
 
 def is_public(comment: dict) -> bool:
