@@ -36,14 +36,17 @@ from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
 from webhooks.receiver import create_receiver
-from webhooks.store import EventStore
+from webhooks.store import EventStore, StoreUnavailable
 from webhooks.worker import Worker
 
 log = logging.getLogger("jsm_autopilot.serve")
 SECRET_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_WEBHOOK_SECRET"
 # Longer than a sweep of a large project takes; if one ever runs over, the ticket guard still
 # keeps two sweeps from acting twice.
-SWEEP_LEASE = timedelta(minutes=30)
+# Short, and renewed while the sweep runs: a replica killed mid-sweep holds up the others for two
+# minutes at most (on its own host, not at all: a restart releases what it held).
+SWEEP_LEASE = timedelta(minutes=2)
+SWEEP_RENEW_EVERY = 30.0  # seconds
 
 
 class ServiceConfigurationError(Exception):
@@ -109,20 +112,25 @@ class Service:
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
 
     def release_events_of_dead_processes(self) -> int:
-        """Workers are named host-pid-n: events held by a process of this host that no longer runs
-        (killed) are given back at once. Other hosts' events wait for their lease."""
-        released = 0
+        """Called at start, before anything is taken. Workers are named host-pid-n, leases (the
+        sweep, ticket holds) host-pid or host-pid/thread: what a process of this host that no
+        longer runs (killed) held is given back at once. So is what our own pid held: in a
+        container every start is pid 1 again, and a new process holds nothing yet. Other hosts'
+        events and leases wait for their expiry."""
         host = socket.gethostname()
-        for holder in self.store.holders():
+
+        def gone(holder: str) -> bool:
             if not holder.startswith(f"{host}-"):
-                continue
-            pid_text = holder[len(host) + 1:].split("-")[0]
-            if not pid_text.isdigit() or _alive(int(pid_text)):
-                continue
-            released += self.store.release(holder, datetime.now(timezone.utc))
-        if released:
-            log.info("took back %d event(s) from stopped workers", released)
-        return released
+                return False
+            pid_text = holder[len(host) + 1:].replace("/", "-").split("-")[0]
+            return pid_text.isdigit() and (int(pid_text) == os.getpid() or not _alive(int(pid_text)))
+
+        released = sum(self.store.release(holder, datetime.now(timezone.utc)) for holder in self.store.holders() if gone(holder))
+        processes = {holder.split("/")[0] for holder in self.store.lease_holders() if gone(holder)}
+        dropped = sum(self.store.release_leases(process) for process in processes)
+        if released or dropped:
+            log.info("took back %d event(s) and %d lease(s) from stopped processes", released, dropped)
+        return released + dropped
 
     @property
     def sweep_lease(self) -> str:
@@ -136,6 +144,16 @@ class Service:
             log.info("another replica is sweeping; skipped")
             return None
         log.info("sweep started by %s", self.holder, extra={"sweep": "started", "holder": self.holder})
+        swept = threading.Event()
+
+        def renew() -> None:
+            while not swept.wait(SWEEP_RENEW_EVERY):
+                try:
+                    self.store.take_lease(self.sweep_lease, self.holder, utc_now(), SWEEP_LEASE)
+                except StoreUnavailable as unavailable:
+                    log.warning("could not renew the sweep lease: %s", unavailable)
+
+        threading.Thread(target=renew, name="sweep-lease", daemon=True).start()
         try:
             with self.metrics.sweep_seconds.time():
                 def heard(actions, outcome) -> None:
@@ -151,6 +169,7 @@ class Service:
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
             return report
         finally:
+            swept.set()
             log.info("sweep finished by %s", self.holder, extra={"sweep": "finished", "holder": self.holder})
             self.store.drop_lease(self.sweep_lease, self.holder)
 

@@ -52,12 +52,14 @@ def test_an_event_arriving_while_its_ticket_is_held_waits_for_the_next_turn(stor
     assert store.claim("w2", T0, LEASE).identifier == "2"
 
 
-def test_a_dead_workers_event_is_taken_again_after_its_lease(store):
+def test_a_dead_workers_event_is_taken_again_after_its_lease_and_the_interrupted_claim_is_no_attempt(store):
     add(store, "1")
     taken = store.claim("w1", T0, LEASE)
     assert store.claim("w2", T0 + LEASE - timedelta(seconds=1), LEASE) is None
     again = store.claim("w2", T0 + LEASE + timedelta(seconds=1), LEASE)
-    assert again.id == taken.id and again.attempts == 2
+    assert again.id == taken.id and again.attempts == 0  # killed before it could fail: not an attempt
+    store.retry_later(again, T0, T0, "Jira said 502")
+    assert store.claim("w2", T0 + LEASE * 2, LEASE).attempts == 1
 
 
 def test_retry_later_waits_for_its_time(store):

@@ -45,3 +45,64 @@ def test_a_write_that_times_out_and_lands_late_is_not_sent_twice(site_factory):
     assert len(notes) == 1
     assert {p["key"] for p in notes[0]["properties"]} >= {"sd.public.comment", "jsm-autopilot.firing"}
     assert requests.get(f"{site.url}/_sandbox/late").json() == {"waiting": 0, "pending": 0}
+
+
+def test_a_busy_ticket_never_makes_an_event_a_dead_letter(site_factory, tmp_path):
+    """Another process holds the ticket (or died holding it): the event waits, uncounted, however
+    often it is tried; once the hold is gone it is handled."""
+    from datetime import datetime, timezone
+
+    from connector.executor import Executor
+    from service.guard import TicketGuard
+    from webhooks.store import EventStore
+    from webhooks.worker import Worker
+
+    site = site_factory(T0)
+    key = waiting_ticket_due_a_reminder(site)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    clock = {"now": datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)}
+    store.take_lease(f"ticket:{key}", "other-host-77/1", clock["now"], timedelta(hours=1))
+    client = site.client()
+    guard = TicketGuard(store, "this-host-1", clock=lambda: clock["now"], wait=timedelta(0))
+    worker = Worker(store, client, site.settings, Executor(client, site.settings), clock=lambda: clock["now"], max_attempts=3, guard=guard)
+    store.add("e1", "comment_created", key, b'{"webhookEvent": "comment_created"}', True, clock["now"])
+    for _ in range(10):
+        clock["now"] += timedelta(minutes=2)
+        worker.run_once()
+    [event] = store.list_events()
+    assert event.status == "pending" and event.attempts == 0 and "being handled elsewhere" in event.error
+    clock["now"] += timedelta(hours=1)  # the other holder's lease runs out
+    worker.run_once()
+    assert store.list_events()[0].status == "done"
+    assert len(site.comments_by_bot(key, public=True)) == 1
+    store.dispose()
+
+
+def test_a_restart_gives_back_what_a_killed_process_of_this_host_held(site_factory, tmp_path):
+    """Events, the sweep lease and ticket holds of a dead pid (and of our own pid's previous life,
+    as in a container where every start is pid 1) are released at start; other hosts' are not."""
+    import os
+    import socket
+    from datetime import datetime, timezone
+
+    from service.serve import Service
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    now = datetime.now(timezone.utc)
+    host, dead = socket.gethostname(), 2 ** 22 + 7  # above the kernel's pid limit: never alive
+    service = Service(site.settings, store, site.client(), b"secret")
+    store.take_lease(service.sweep_lease, f"{host}-{dead}", now, timedelta(minutes=30))
+    store.take_lease("ticket:SD-1", f"{host}-{dead}/140", now, timedelta(minutes=30))
+    store.take_lease("ticket:SD-2", f"{host}-{os.getpid()}/99", now, timedelta(minutes=30))
+    store.take_lease("ticket:SD-3", "elsewhere-12/5", now, timedelta(minutes=30))
+    store.add("e1", "comment_created", "SD-1", b"{}", True, now)
+    assert store.claim(f"{host}-{dead}-1", now, timedelta(minutes=5)) is not None
+    assert service.release_events_of_dead_processes() == 4
+    assert store.lease_holders() == {"elsewhere-12/5"}
+    assert store.list_events()[0].status == "pending"
+    assert store.take_lease(service.sweep_lease, service.holder, now, timedelta(minutes=2))
+    store.dispose()

@@ -13,9 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 
+from tests.conftest import POSTGRES_URL, empty_postgres_store
 from tests.site import BOT
 from webhooks.delivery import signature_for
 from webhooks.store import EventStore
@@ -80,7 +82,16 @@ def deliver(url: str, key: str, identifier: str) -> bool:
         return False
 
 
-def test_sigkill_mid_burst_loses_nothing_acknowledged_and_acts_once(site_factory, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> str:
+    """The store's URL: the kill tests run on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}"
+    empty_postgres_store().dispose()
+    return POSTGRES_URL
+
+
+def test_sigkill_mid_burst_loses_nothing_acknowledged_and_acts_once(site_factory, tmp_path, database):
     site = site_factory(T0 - timedelta(days=1))
     keys = [site.create(summary=f"waiting {n}") for n in range(10)]
     site.set_clock(T0)
@@ -89,6 +100,7 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged_and_acts_once(site_factory
     site.set_clock(T0 + timedelta(days=10))  # a reminder is due on every ticket
 
     serve = ServeProcess(site, tmp_path)
+    serve.environment["JSM_AUTOPILOT_DB"] = database
     serve.start()
     deliveries = [(keys[n % len(keys)], f"delivery-{n:04d}") for n in range(400)]
     acknowledged: set[str] = set()
@@ -152,3 +164,44 @@ def test_deliveries_are_acknowledged_while_jira_is_unreachable(site_factory, tmp
     finally:
         serve.process.send_signal(signal.SIGTERM)
         assert serve.process.wait(timeout=30) == 0, "drains even while its Jira calls fail"
+
+
+def sweeps_finished(log: Path, holder_pid: int) -> int:
+    finished = 0
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("sweep") == "finished" and str(entry.get("holder", "")).endswith(f"-{holder_pid}"):
+            finished += 1
+    return finished
+
+
+def test_sigkill_mid_sweep_is_followed_by_a_complete_sweep_soon_after_the_restart(site_factory, tmp_path, database):
+    """Killed while its sweep waits on a write: the restarted process releases the sweep lease its
+    predecessor held and sweeps within two minutes (not after a 30-minute lease); nothing twice."""
+    site = site_factory(T0 - timedelta(days=1))
+    keys = [site.create(summary=f"waiting {n}") for n in range(5)]
+    site.set_clock(T0)
+    for key in keys:
+        site.move(key, "Clarification required / On hold")
+    site.set_clock(T0 + timedelta(days=10))
+    serve = ServeProcess(site, tmp_path)
+    serve.environment["JSM_AUTOPILOT_DB"] = database
+    requests.post(f"{site.url}/_sandbox/faults", json={"rate": 0, "late_writes": {"count": 1, "delay": 2}}).raise_for_status()
+    serve.start()  # the first scheduled sweep starts 5 s later, and its first write hangs
+    wait_for(lambda: requests.get(f"{site.url}/_sandbox/late").json()["pending"] == 1, 60, "the sweep to be mid-write")
+    serve.process.send_signal(signal.SIGKILL)
+    serve.process.wait(timeout=10)
+    wait_for(lambda: requests.get(f"{site.url}/_sandbox/late").json()["pending"] == 0, 30, "the write in flight to land")
+    restarted = datetime.now()
+    serve.start()
+    try:
+        wait_for(lambda: sweeps_finished(serve.log, serve.process.pid) >= 1, 120, "a complete sweep after the restart")
+        assert (datetime.now() - restarted).total_seconds() < 120
+        for key in keys:
+            assert len(site.comments_by_bot(key, public=True)) == 1, f"{key} got exactly one reminder"
+    finally:
+        serve.process.send_signal(signal.SIGTERM)
+        serve.process.wait(timeout=30)

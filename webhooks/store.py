@@ -270,7 +270,7 @@ class EventStore:
                     return None
                 won = connection.execute(
                     update(events).where(events.c.id == found, still_claimable).values(
-                        status="processing", locked_by=worker, locked_until=now + lease, attempts=events.c.attempts + 1, updated=now)
+                        status="processing", locked_by=worker, locked_until=now + lease, updated=now)
                 ).rowcount
                 if won != 1:
                     return None
@@ -283,7 +283,7 @@ class EventStore:
                 batch = (found, *connection.execute(companions).scalars())
                 if len(batch) > 1:
                     connection.execute(update(events).where(events.c.id.in_(batch[1:])).values(
-                        status="processing", locked_by=worker, locked_until=now + lease, attempts=events.c.attempts + 1, updated=now))
+                        status="processing", locked_by=worker, locked_until=now + lease, updated=now))
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot claim an event: {error}") from None
         return _stored(row, batch)
@@ -299,8 +299,11 @@ class EventStore:
     def complete(self, claimed: StoredEvent, now: datetime) -> None:
         self._finish(claimed, now, status="done", error=None)
 
-    def retry_later(self, claimed: StoredEvent, now: datetime, at: datetime, error: str) -> None:
-        self._finish(claimed, now, status="pending", available_at=at, error=error)
+    def retry_later(self, claimed: StoredEvent, now: datetime, at: datetime, error: str, attempt: bool = True) -> None:
+        """Processing failed (one more attempt counted), or, with `attempt=False`, could not start
+        (the ticket was busy): an interrupted or refused claim is no attempt."""
+        attempts = {"attempts": events.c.attempts + 1} if attempt else {}
+        self._finish(claimed, now, status="pending", available_at=at, error=error, **attempts)
 
     def defer(self, claimed: StoredEvent, now: datetime, at: datetime) -> None:
         """Handled for now, but look at the ticket again at `at` (not a failure: no attempt counted)."""
@@ -308,7 +311,7 @@ class EventStore:
 
     def fail(self, claimed: StoredEvent, now: datetime, error: str) -> None:
         """The dead letter: kept with its reason, taken again only by `replay`."""
-        self._finish(claimed, now, status="failed", error=error)
+        self._finish(claimed, now, status="failed", error=error, attempts=events.c.attempts + 1)
 
     def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew the lease `name` for `holder`; False while someone else holds it."""
@@ -386,6 +389,23 @@ class EventStore:
                     select(events.c.locked_by).where(events.c.status == "processing").distinct()).scalars() if name}
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot list holders: {error}") from None
+
+    def lease_holders(self) -> set[str]:
+        """Who holds a lease (a sweep, a ticket) right now, expired or not."""
+        try:
+            with self.engine.connect() as connection:
+                return {h for h in connection.execute(select(leases.c.holder).where(leases.c.holder.is_not(None)).distinct()).scalars()}
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot list lease holders: {error}") from None
+
+    def release_leases(self, process: str) -> int:
+        """Drop the leases of a process known to be gone (its name, or its threads' `name/...`)."""
+        try:
+            with self._write() as connection:
+                return connection.execute(update(leases).where(
+                    or_(leases.c.holder == process, leases.c.holder.startswith(f"{process}/", autoescape=True))).values(holder=None)).rowcount
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot release the leases of {process}: {error}") from None
 
     def release(self, holder: str, now: datetime) -> int:
         """Give back the events of a worker known to be dead, without waiting for its lease."""

@@ -70,9 +70,13 @@ class Worker:
         except IssueMappingError as unreadable:
             self._failed(event, str(unreadable), final=True)
         except TicketBusy as busy:
-            self._failed(event, str(busy), final=event.attempts >= self.max_attempts)
+            # Not this event's failure, and never final: the holder finishes, or its lease runs out.
+            log.info("event %s for %s waits: %s", event.identifier, event.issue, busy, extra={"event_identifier": event.identifier})
+            now = self.clock()
+            self.store.retry_later(event, now, now + self.backoff(1), str(busy), attempt=False)
+            self.count("retry")
         except JiraError as error:
-            self._failed(event, str(error), final=event.attempts >= self.max_attempts)
+            self._failed(event, str(error), final=event.attempts + 1 >= self.max_attempts)
         else:
             if look_again is not None:
                 self.store.defer(event, self.clock(), self.clock() + look_again)
@@ -125,7 +129,7 @@ class Worker:
             self.count("failed")
         else:
             log.warning("event %s for %s failed, will retry: %s", event.identifier, event.issue, error, extra={"event_identifier": event.identifier})
-            self.store.retry_later(event, now, now + self.backoff(event.attempts), error)
+            self.store.retry_later(event, now, now + self.backoff(event.attempts + 1), error)
             self.count("retry")
 
     def run_until(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
