@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from config.environment import JiraCredentials
 
+UNSAFE_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|//|[?#%\\\s\x00-\x1f]")
 log = logging.getLogger("jsm_autopilot.connector")
 
 
@@ -140,6 +142,9 @@ class JiraClient:
 
     def call(self, method: str, path: str, *, body: Any = None, params: dict | None = None, write: bool | None = None) -> Any:
         """Send one request with retries; return the decoded JSON (None for an empty answer)."""
+        if UNSAFE_PATH.search(path):
+            # A key or id from a webhook or a ticket must not steer the request elsewhere (SD-1/../SD-5).
+            raise JiraRefused(method, path[:120], None, "not sent: the path holds a segment that is no key or id")
         is_write = method != "GET" if write is None else write
         retryable = RETRY_WRITE if is_write else RETRY_READ
         started = self._clock()

@@ -106,3 +106,27 @@ def test_a_restart_gives_back_what_a_killed_process_of_this_host_held(site_facto
     assert store.list_events()[0].status == "pending"
     assert store.take_lease(service.sweep_lease, service.holder, now, timedelta(minutes=2))
     store.dispose()
+
+
+def test_no_key_steers_a_request_to_another_ticket(site_factory, tmp_path):
+    """An event stored by an older version with the key `SD-1/../SD-2`: the connector refuses to
+    build that URL, so nothing is written to SD-2 while SD-1 is held."""
+    from datetime import datetime, timezone
+
+    from connector.executor import Executor
+    from webhooks.store import EventStore
+    from webhooks.worker import Worker
+
+    site = site_factory(T0)
+    waiting_ticket_due_a_reminder(site)
+    other = waiting_ticket_due_a_reminder(site)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    store.add("e1", "comment_created", f"SD-1/../{other}", b"{}", True, now)
+    client = site.client()
+    Worker(store, client, site.settings, Executor(client, site.settings), clock=lambda: now).run_once()
+    [event] = store.list_events()
+    assert event.status == "failed" and "not sent" in event.error
+    assert site.comments_by_bot(other) == []
+    store.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -61,10 +61,16 @@ def _capture() -> bytes:
         (_capture()[:200], "sign", 400),  # truncated (signed as sent)
         (b"<xml>not json</xml>", "sign", 400),
         (b"[1, 2, 3]", "sign", 400),  # JSON, but not an object
-        (b'{"issue": {}}', "sign", 400),  # no webhookEvent
         (b"{" + b" " * LIMIT + b"}", "sign", 413),  # oversized
+        # Signed, yet unfit to keep or to build a URL from:
+        (b'{"webhookEvent": "jira:issue_updated", "issue": {"key": "TES-1/../TES-5"}}', "sign", 400),
+        (b'{"webhookEvent": "jira:issue_updated", "issue": {"key": "TES-' + b"9" * 300 + b'"}}', "sign", 400),
+        (b'{"webhookEvent": "comment_\\u0000created", "issue": {"key": "TES-1"}}', "sign", 400),  # NUL
+        (b'{"webhookEvent": "\\ud800", "issue": {"key": "TES-1"}}', "sign", 400),  # a lone surrogate
+        (b"[" * 30_000 + b"]" * 30_000, "sign", 400),  # nested too deeply for any parser
     ],
-    ids=["forged", "unsigned", "truncated", "not-json", "not-an-object", "no-event", "oversized"],
+    ids=["forged", "unsigned", "truncated", "not-json", "not-an-object", "oversized", "key-traversal", "key-too-long",
+         "nul-in-event", "lone-surrogate", "deep-nesting"],
 )
 def test_bad_deliveries_are_refused_and_leave_nothing(client, store, body, signature, status):
     answer = deliver(client, body, signature=signature)
@@ -78,6 +84,34 @@ def test_an_event_type_no_rule_uses_is_acknowledged_and_recorded_as_ignored(clie
     answer = deliver(client, body)
     assert answer.status_code == 202 and answer.json["status"] == "ignored"
     assert store.list_events()[0].status == "ignored"
+
+
+def test_signed_deliveries_that_are_no_issue_event_are_kept(client, store):
+    """A workflow post-function's delivery (issue and transition, no webhookEvent) means "this
+    ticket changed"; any other signed object is kept as ignored, for an admin to see in `events`."""
+    post_function = json.dumps({"timestamp": 1, "issue": {"key": "TES-4", "fields": {"summary": "x"}},
+                                "transition": {"transitionName": "Resolve"}}).encode()
+    assert deliver(client, post_function, identifier="pf-1").json["status"] == "accepted"
+    other = json.dumps({"hello": "world"}).encode()
+    assert deliver(client, other, identifier="other-1").json["status"] == "ignored"
+    surrogate_in_text = b'{"webhookEvent": "comment_created", "issue": {"key": "TES-1"}, "comment": {"body": "\\udc80"}}'
+    assert deliver(client, surrogate_in_text, identifier="s-1").status_code == 202  # kept as the bytes Jira sent
+    assert {(e.identifier, e.event, e.status) for e in store.list_events()} == {
+        ("pf-1", "issue_without_event", "pending"), ("other-1", "unknown", "ignored"), ("s-1", "comment_created", "pending")}
+
+
+def test_refused_deliveries_cannot_flood_the_log(store, caplog):
+    """692 junk requests in 10 s once made 132 MiB of log: now ten short lines a minute, then one count."""
+    clock = {"now": NOW}
+    junk_client = create_receiver(store, "TES", SECRET, LIMIT, clock=lambda: clock["now"]).test_client()
+    caplog.set_level("INFO", logger="jsm_autopilot.webhooks")
+    for n in range(700):
+        deliver(junk_client, b"{}", identifier="x" * 8000 + str(n), signature="sha256=00")
+    lines = [r.getMessage() + str(getattr(r, "event_identifier", "")) for r in caplog.records]
+    assert len(lines) == 10 and all(len(line) < 200 for line in lines)
+    clock["now"] += timedelta(minutes=1)
+    deliver(junk_client, b"{}", identifier="late", signature="sha256=00")
+    assert "690 more refused deliveries were not logged" in caplog.records[10].getMessage()
 
 
 def test_without_an_identifier_identical_bytes_are_one_delivery(client, store):

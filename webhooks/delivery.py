@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -19,6 +20,15 @@ RETRY_HEADER = "X-Atlassian-Webhook-Retry"
 # Events that can make a rule due. Others are acknowledged and recorded as ignored: Jira adds
 # event types, and refusing one only makes Jira retry it.
 HANDLED_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "comment_created", "comment_updated"})
+# A signed body without `webhookEvent` that carries an issue (a workflow post-function's delivery):
+# "this issue changed", like an update; the worker reads the ticket anyway.
+ISSUE_WITHOUT_EVENT = "issue_without_event"
+UNKNOWN_EVENT = "unknown"
+# Jira's issue keys: project key (a letter, then letters, digits, _), a dash, a number. Nothing
+# else may reach a URL path (`SD-1/../SD-5` must not).
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,14}$")
+EVENT_NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,100}$")
+PRINTABLE = re.compile(r"[^\x21-\x7e]")
 
 
 class DeliveryRejected(Exception):
@@ -74,25 +84,48 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secret: bytes | No
         raise DeliveryRejected(401, "bad signature")
 
 
-def delivery_from_http(headers: Mapping[str, str], body: bytes, secret: bytes | None, project_key: str) -> Delivery:
-    """Verify, then parse. The signature is checked on the raw bytes before any JSON parsing."""
-    verify_signature(headers, body, secret)
+def loggable(value: str | None, limit: int = 80) -> str:
+    """A header value as it may appear in a log line: printable ASCII, cut short."""
+    if value is None:
+        return "-"
+    cleaned = PRINTABLE.sub("?", value[:limit])
+    return cleaned + ("…" if len(value) > limit else "")
+
+
+def _parse(body: bytes) -> object:
     try:
-        payload = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise DeliveryRejected(400, "body is not JSON") from None
+    except RecursionError:
+        raise DeliveryRejected(400, "body is nested too deeply") from None
+
+
+def delivery_from_http(headers: Mapping[str, str], body: bytes, secret: bytes | None, project_key: str) -> Delivery:
+    """Verify, then parse. The signature is checked on the raw bytes before any JSON parsing.
+    What is kept besides the raw body (event name, issue key, identifier) is checked against
+    strict patterns, so that every store can hold it and no URL is built from anything else."""
+    verify_signature(headers, body, secret)
+    payload = _parse(body)
     if not isinstance(payload, dict):
         raise DeliveryRejected(400, "body is not a JSON object")
+    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else None
     event = payload.get("webhookEvent")
-    if not isinstance(event, str) or not event:
-        raise DeliveryRejected(400, "webhookEvent is missing")
-    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
-    key = issue.get("key") if isinstance(issue.get("key"), str) else None
+    if event is None:
+        event = ISSUE_WITHOUT_EVENT if issue is not None else UNKNOWN_EVENT
+    if not isinstance(event, str) or not EVENT_NAME.fullmatch(event):
+        raise DeliveryRejected(400, "webhookEvent is not an event name")
+    key = (issue or {}).get("key")
+    if key is not None and (not isinstance(key, str) or not ISSUE_KEY.fullmatch(key)):
+        raise DeliveryRejected(400, "issue.key is not a Jira issue key")
     # Without Jira's identifier (some Data Center setups), identical bytes are the same delivery.
     identifier = _header(headers, IDENTIFIER_HEADER) or "sha256:" + hashlib.sha256(body).hexdigest()
+    if PRINTABLE.search(identifier) or len(identifier) > 200:
+        raise DeliveryRejected(400, "X-Atlassian-Webhook-Identifier is not an identifier")
     try:
         retry = int(_header(headers, RETRY_HEADER) or 0)
     except ValueError:
         retry = 0
-    in_project = key is not None and key.upper().startswith(project_key.upper() + "-")
-    return Delivery(identifier[:200], event[:100], key, body, retry, event in HANDLED_EVENTS and in_project)
+    in_project = key is not None and key.startswith(project_key.upper() + "-")
+    handled = (event in HANDLED_EVENTS or event == ISSUE_WITHOUT_EVENT) and in_project
+    return Delivery(identifier, event, key, body, min(max(retry, 0), 1000), handled)

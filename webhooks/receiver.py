@@ -13,7 +13,7 @@ from typing import Callable
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webhooks.delivery import DeliveryRejected, delivery_from_http
+from webhooks.delivery import IDENTIFIER_HEADER, DeliveryRejected, delivery_from_http, loggable
 from webhooks.store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.webhooks")
@@ -23,12 +23,35 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class LogThrottle:
+    """At most `limit` lines a minute for what anyone on the internet can trigger (refused
+    deliveries); the rest is counted and said in one line when the next minute begins."""
+
+    def __init__(self, clock: Callable[[], datetime], limit: int = 10, window: timedelta = timedelta(minutes=1)):
+        self.clock, self.limit, self.window = clock, limit, window
+        self.started: datetime | None = None
+        self.logged = self.suppressed = 0
+
+    def allow(self) -> bool:
+        now = self.clock()
+        if self.started is None or now - self.started >= self.window:
+            if self.suppressed:
+                log.warning("%d more refused deliveries were not logged in the last minute", self.suppressed)
+            self.started, self.logged, self.suppressed = now, 0, 0
+        if self.logged < self.limit:
+            self.logged += 1
+            return True
+        self.suppressed += 1
+        return False
+
+
 def create_receiver(store: EventStore, project_key: str, secret: bytes | None, max_body_bytes: int,
                     clock: Callable[[], datetime] = utc_now, app: Flask | None = None,
                     settle: timedelta = timedelta(0), count: Callable[[str], None] = lambda outcome: None) -> Flask:
     """The receiver's routes on `app` (a new Flask app by default); `count` hears each answer."""
     app = app or Flask("jsm-autopilot")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    refusals = LogThrottle(clock)
 
     @app.post("/webhooks/jira")
     def receive_jira_webhook():
@@ -41,7 +64,8 @@ def create_receiver(store: EventStore, project_key: str, secret: bytes | None, m
             delivery = delivery_from_http(request.headers, body, secret, project_key)
         except DeliveryRejected as rejected:
             count("refused")
-            log.warning("webhook refused: %s", rejected.reason, extra={"event_identifier": request.headers.get("X-Atlassian-Webhook-Identifier")})
+            if refusals.allow():
+                log.warning("webhook refused: %s", rejected.reason, extra={"event_identifier": loggable(request.headers.get(IDENTIFIER_HEADER))})
             return jsonify({"error": rejected.reason}), rejected.status
         try:
             stored = store.add(delivery.identifier, delivery.event, delivery.issue, delivery.body, delivery.handled,
