@@ -16,15 +16,22 @@ from config.environment import CredentialsError, jira_credentials
 SOME_FAILED = 1
 
 
-def _client_or_exit(settings, command: str, budget_seconds: float = 120):
-    """The Jira client from the environment's credentials; exit 2 naming what is missing."""
-    from connector.client import JiraClient
+def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: bool = True):
+    """The Jira client from the environment's credentials, once the site answers (within 15 s);
+    exit 2 naming what is missing, or the URL and why it does not answer as Jira."""
+    from connector.client import JiraClient, JiraError
 
     try:
         credentials = jira_credentials()
     except CredentialsError as error:
         _fail(f"{command}: {error}")
-    return JiraClient(credentials, settings.project.deployment, budget_seconds=budget_seconds)
+    client = JiraClient(credentials, settings.project.deployment, budget_seconds=budget_seconds)
+    if reach:
+        try:
+            client.reach()
+        except JiraError as error:
+            _fail(f"{command}: {error.answer}; check JIRA_URL")
+    return client
 
 
 @main.command()
@@ -100,8 +107,27 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
     sys.exit(SOME_FAILED if report.failures else 0)
 
 
+def _port_free_or_exit(host: str, port: int, command: str) -> None:
+    """A clear line instead of a server library's traceback when the port is taken."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                _fail(f"{command}: port {port} is in use; choose --port")
+            _fail(f"{command}: cannot listen on {host}:{port}: {error.strerror}")
+
+
+PORT = click.IntRange(1, 65535)
+SANDBOX_PORT = 8090  # not serve's 8080: the two run side by side
+
+
 @main.command()
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=SANDBOX_PORT, show_default=True, type=PORT)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="JSON seed document (see sandbox/seed.py).")
 @click.option("--deployment", type=click.Choice(["cloud", "datacenter"]), default=None, help="Default: project.deployment from app.yaml.")
@@ -117,6 +143,7 @@ def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now
     from sandbox.state import SandboxError
 
     settings = _settings_or_exit(config)
+    _port_free_or_exit(host, port, "sandbox")
     now: datetime | None = None
     if now_text:
         try:
@@ -142,8 +169,9 @@ __all__ = ["sweep", "sandbox", "BAD_INPUT"]
 
 
 @main.command()
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=PORT)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Where to listen; behind a reverse proxy on the same host keep 127.0.0.1, in a container 0.0.0.0.")
 @click.option("--dry-run", is_flag=True, help="Shadow mode: receive webhooks and sweep, log and keep what would be done "
                                               "(see `jsm-autopilot shadow`), write nothing to Jira.")
 @config_option
@@ -164,7 +192,9 @@ def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
 
     configure_json_logging(logging.INFO)
     settings = _settings_or_exit(config)
-    client = _client_or_exit(settings, "serve")
+    _port_free_or_exit(host, port, "serve")
+    # Jira may be down while the service starts: it receives and keeps events meanwhile (/readyz says so).
+    client = _client_or_exit(settings, "serve", reach=False)
     try:
         secret = webhook_secret(settings)
         store = EventStore()
@@ -241,7 +271,7 @@ def _store_or_exit():
 @main.command()
 @click.option("--days", default=60, show_default=True, type=click.IntRange(1, 365), help="Simulated days.")
 @click.option("--keep", is_flag=True, help="Leave the sandbox and the service running, with the sandbox's HTML view.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Sandbox port with --keep (0: any free port).")
+@click.option("--port", default=SANDBOX_PORT, show_default=True, type=click.IntRange(0, 65535), help="Sandbox port with --keep (0: any free port).")
 @config_option
 def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
     """The service against a seeded sandbox: 60 simulated days, rules firing as they happen."""
@@ -267,7 +297,7 @@ def doctor(probe: bool, config: Path | None) -> None:
     from connector.probe import probe as run_probe
 
     settings = _settings_or_exit(config)
-    client = _client_or_exit(settings, "doctor", budget_seconds=30)
+    client = _client_or_exit(settings, "doctor", budget_seconds=15, reach=False)  # doctor reports it as a finding
     failed = 0
     findings = diagnose(client, settings)
     if probe:

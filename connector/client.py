@@ -50,6 +50,23 @@ class JiraAmbiguous(JiraUnavailable):
     """A write failed in a way that does not prove it was not applied; check before resending."""
 
 
+def connection_cause(error: Exception) -> str:
+    """What went wrong below HTTP, in words an admin acts on."""
+    text = str(error)
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS failed: the address may speak plain HTTP (try http://) or have a certificate this machine does not trust"
+    if isinstance(error, requests.Timeout):
+        return "no answer in time"
+    if any(marker in text for marker in ("Name or service not known", "nodename nor servname", "NameResolutionError",
+                                         "Temporary failure in name resolution", "getaddrinfo failed")):
+        return "unknown host"
+    if "Connection refused" in text or "ConnectionRefusedError" in text:
+        return "connection refused"
+    if "RemoteDisconnected" in text or "Connection aborted" in text or "Connection reset" in text:
+        return "the connection was closed without an answer"
+    return f"{type(error).__name__}: {text[:200]}"
+
+
 class _Failed(Exception):
     def __init__(self, status: int | None, answer: str, retry_after: float | None):
         super().__init__(answer)
@@ -129,6 +146,25 @@ class JiraClient:
         """The site's address, for links people follow (…/browse/KEY)."""
         return str(self._jira.url).rstrip("/")
 
+    def reach(self, budget_seconds: float = 15) -> dict:
+        """`serverInfo`, quickly: a first contact that fails within the budget and says why (a
+        wrong JIRA_URL must not mean a minute of silence and a connection library's traceback)."""
+        saved = self.budget_seconds, self.max_attempts
+        self.budget_seconds, self.max_attempts = budget_seconds, 3
+        try:
+            info = self.call("GET", self.api("serverInfo"))
+        except JiraRefused as refused:
+            raise JiraRefused("GET", self.api("serverInfo"), refused.status,
+                              f"{self.base_url} is not a Jira site (serverInfo answered {refused.status}: {refused.answer[:80]})") from None
+        except JiraUnavailable as unavailable:
+            where = f"answer {unavailable.status} from {self.base_url}" if unavailable.status else f"no answer from {self.base_url}"
+            raise JiraUnavailable("GET", self.api("serverInfo"), unavailable.status, f"{where} ({unavailable.answer})") from None
+        finally:
+            self.budget_seconds, self.max_attempts = saved
+        if not isinstance(info, dict) or "serverTime" not in info:
+            raise JiraRefused("GET", self.api("serverInfo"), 200, f"{self.base_url} is not a Jira site (serverInfo has no serverTime)")
+        return info
+
     def pause(self, seconds: float) -> None:
         """Wait as the client waits between retries (injected in tests; cut short when draining)."""
         self._sleep(seconds)
@@ -154,7 +190,7 @@ class JiraClient:
                 response = self._jira.request(method, path, data=body, params=params, advanced_mode=True)
             except (requests.ConnectionError, requests.Timeout) as error:
                 self.calls[0] += 1
-                raise _Failed(None, f"{type(error).__name__}: {error}", None) from None
+                raise _Failed(None, connection_cause(error), None) from None
             self.calls[response.status_code] += 1
             if response.status_code >= 400:
                 raise _Failed(response.status_code, _answer_of(response), _retry_after(response))

@@ -57,7 +57,8 @@ def diagnose(client: JiraClient, settings: Settings, environ=os.environ) -> Iter
     try:
         me = client.myself()
     except JiraError as error:
-        yield Finding("FAIL", f"credentials: Jira answered {error.status}", "check JIRA_URL and JIRA_USER/JIRA_API_TOKEN (Cloud) or JIRA_PAT")
+        said = f"Jira answered {error.status}" if error.status is not None else f"no answer from {client.base_url} ({error.answer})"
+        yield Finding("FAIL", f"credentials: {said}", "check JIRA_URL and JIRA_USER/JIRA_API_TOKEN (Cloud) or JIRA_PAT")
         return
     identity = me.get("accountId") or me.get("name") or me.get("key")
     yield Finding("ok", f"credentials work for {me.get('displayName') or identity}")

@@ -24,6 +24,8 @@ def _authenticated_user(state: SandboxState):
             return None
         # Jira Cloud: HTTP Basic with the account's e-mail and an API token; Data Center: the
         # user name and password (the sandbox's user names are e-mail addresses).
+        if email in state.revoked_credentials:
+            return None  # its token was revoked: 401, as Jira answers
         return state.user(email) if "@" in email and token else None
     if scheme.lower() == "bearer" and credentials in state.personal_access_tokens:
         return state.user(state.personal_access_tokens[credentials])
@@ -155,6 +157,17 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
             state.fault_rate, state.fault_statuses = float(rate), list(statuses)
             state.late_writes, state.late_delay = late["count"], float(late["delay"])
         return jsonify({"rate": rate, "statuses": statuses, "late_writes": late})
+
+    @app.post("/_sandbox/credentials")
+    def revoke_credentials():
+        """`{"revoked": [e-mail, ...]}`: those accounts' tokens are refused (401) until listed no more."""
+        body = request.get_json(silent=True) or {}
+        revoked = body.get("revoked")
+        if not isinstance(revoked, list) or not all(isinstance(r, str) for r in revoked):
+            return jsonify({"error": "revoked: a list of e-mail addresses"}), 400
+        with state.lock:
+            state.revoked_credentials = set(revoked)
+        return jsonify({"revoked": sorted(revoked)})
 
     @app.get("/_sandbox/late")
     def late_writes():

@@ -11,8 +11,66 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sandbox.state import SandboxError, SandboxState
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class SeedUser(_Part):
+    email: str
+    displayName: str | None = None
+    accountType: str | None = None
+    accountId: str | None = None
+
+
+class SeedComment(_Part):
+    author: str
+    created: str
+    body: str = ""
+    public: bool = True
+
+
+class SeedIssue(_Part):
+    type: str
+    reporter: str
+    summary: str | None = None
+    description: str = ""
+    organisation: str | None = None
+    status: str | None = None
+    created: str | None = None
+    status_since: str | None = None
+    priority: str | None = None
+    channel: Literal["email", "portal"] = "portal"
+    request_type: str | None = None
+    agent: str | None = None
+    custom_fields: dict = {}
+    properties: dict = {}
+    comments: list[SeedComment] = []
+
+
+class SeedDocument(_Part):
+    """The shape of a seed document, checked before anything is created, so that a mistake is
+    named by its place (`issues.3.reporter: Field required`) rather than met halfway through."""
+
+    now: str | None = None
+    users: list[SeedUser] = []
+    personal_access_tokens: dict[str, str] = {}
+    organisations: list[str] = []
+    issues: list[SeedIssue] = []
+
+
+def check_seed(document: object) -> None:
+    try:
+        SeedDocument.model_validate(document)
+    except ValidationError as error:
+        problems = [f"{'.'.join(str(part) for part in e['loc']) or 'the document'}: {e['msg']}" for e in error.errors()[:5]]
+        raise SandboxError(400, "; ".join(problems)) from None
 
 
 def _instant(value: object, where: str) -> datetime:
@@ -27,6 +85,11 @@ def _instant(value: object, where: str) -> datetime:
 
 def apply_seed(state: SandboxState, document: dict) -> list[str]:
     """Create what the document describes; returns the keys of the issues created."""
+    check_seed(document)
+    unknown = {i.get("organisation") for i in document.get("issues", [])} - {None} - set(document.get("organisations", [])) \
+        - {o["name"] for o in state.organisations.values()}
+    if unknown:
+        raise SandboxError(400, f"issues: organisation {sorted(unknown)[0]!r} is not listed under organisations")
     if "now" in document:
         state.now = _instant(document["now"], "now")
     for user in document.get("users", []):

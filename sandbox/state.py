@@ -118,6 +118,7 @@ class SandboxState:
         self.fault_statuses: list[int] = [429, 503]
         # Late writes: the next `late_writes` writes are applied only after `late_delay` seconds,
         # when a client with a shorter timeout has given up (a gateway timeout that still lands).
+        self.revoked_credentials: set[str] = set()
         self.late_writes = 0
         self.late_delay = 0.0
         self.late_pending = 0

@@ -18,20 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import waitress
-from flask import Response
+from flask import Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config.settings import Settings
-from connector.client import JiraClient
+from connector.client import JiraClient, JiraError
 from connector.executor import Executor
 from connector.oncall import OnCallSender
 from connector.sweep import SweepReport, sweep_once
 from connector.deliveries import DeliveryRegistry
 from service.api import add_delivery_api
 from service.guard import TicketGuard
+from service.health import Health
 from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
@@ -47,6 +48,7 @@ SECRET_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_WEBHOOK_SECRET"
 # minutes at most (on its own host, not at all: a restart releases what it held).
 SWEEP_LEASE = timedelta(minutes=2)
 SWEEP_RENEW_EVERY = 30.0  # seconds
+JIRA_PROBE_EVERY = 180.0  # seconds between GET /myself; a sixth of it while Jira refuses or is away
 
 
 class ServiceConfigurationError(Exception):
@@ -92,6 +94,7 @@ class Service:
         self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(jsm_ops_url=self.settings.oncall.jsm_ops_url),
                                  on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
         self.guard = TicketGuard(self.store, self.holder)
+        self.health = Health(self.store, self.client, utc_now)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
                                    count=lambda outcome: self.metrics.events_received.labels(outcome).inc())
@@ -106,10 +109,25 @@ class Service:
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
                    max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
                    count=lambda outcome: self.metrics.events_processed.labels(outcome).inc(),
-                   dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"))
+                   dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"), health=self.health)
             for n in range(self.settings.webhooks.workers)
         ]
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
+        self.threads.append(threading.Thread(target=self.watch_jira, name="jira-health", daemon=True))
+        self.app.add_url_rule("/readyz", "readyz", self.readiness)
+
+    def readiness(self):
+        """503 with the causes while the service cannot do its work; for load balancers and Kubernetes."""
+        causes = self.health.causes()
+        if causes:
+            return jsonify({"status": "not ready", "causes": causes}), 503
+        return jsonify({"status": "ready"}), 200
+
+    def watch_jira(self, every: float = JIRA_PROBE_EVERY) -> None:
+        """Ask Jira at once, then now and then: readiness at start, and the end of a pause."""
+        while not self.stop.is_set():
+            self.health.probe()
+            self.stop.wait(every / 6 if self.health.paused or self.health.unreachable else every)
 
     def release_events_of_dead_processes(self) -> int:
         """Called at start, before anything is taken. Workers are named host-pid-n, leases (the
@@ -140,6 +158,9 @@ class Service:
         """One sweep, if this replica holds the sweep lease; None when another replica sweeps."""
         if self.stop.is_set():
             return None
+        if self.health.paused:
+            log.info("sweep skipped: Jira refuses the credentials (see the error above)")
+            return None
         if not self.store.take_lease(self.sweep_lease, self.holder, utc_now(), SWEEP_LEASE):
             log.info("another replica is sweeping; skipped")
             return None
@@ -162,8 +183,15 @@ class Service:
                     if on_firing is not None:
                         on_firing(actions, outcome)
 
-                report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
-                                    on_firing=heard, dry_run=self.dry_run)
+                try:
+                    report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
+                                        on_firing=heard, dry_run=self.dry_run)
+                except JiraError as error:
+                    # One line, no traceback: the cause is Jira's, and /readyz says it too.
+                    if not self.health.heard(error):
+                        log.error("sweep stopped: %s", error)
+                    return None
+            self.health.answered()
             self.metrics.sweep_tickets.set(report.tickets_seen)
             log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
@@ -189,13 +217,17 @@ class Service:
         return scheduler
 
     def run(self, host: str, port: int, ready=None) -> None:
+        # Bound first: a busy port fails before anything is taken or started.
+        hooks = self.settings.webhooks
+        server = waitress.create_server(self.app, host=host, port=port, threads=8, ident="jsm-autopilot",
+                                        connection_limit=hooks.connection_limit, channel_timeout=hooks.idle_timeout_seconds,
+                                        cleanup_interval=max(1, hooks.idle_timeout_seconds // 2))
         # Worker threads hold the interpreter lock for up to the switch interval (5 ms by default)
         # before a request thread gets it; 1 ms keeps acknowledgements quick while workers run.
         sys.setswitchinterval(0.001)
         self.release_events_of_dead_processes()
         scheduler = self.scheduler()
         scheduler.start()
-        server = waitress.create_server(self.app, host=host, port=port, threads=8, ident="jsm-autopilot")
         for thread in self.threads:
             thread.start()
 

@@ -14,10 +14,16 @@ T0 = berlin(2026, 1, 5, 10, 0)
 
 
 def waiting_ticket_due_a_reminder(site) -> str:
-    key = site.create()
-    site.move(key, "Clarification required / On hold")
+    return waiting_tickets_due_a_reminder(site, 1)[0]
+
+
+def waiting_tickets_due_a_reminder(site, count: int) -> list[str]:
+    site.set_clock(T0)
+    keys = [site.create() for _ in range(count)]
+    for key in keys:
+        site.move(key, "Clarification required / On hold")
     site.set_clock(T0 + timedelta(days=10, minutes=1))
-    return key
+    return keys
 
 
 def until_late_writes_land(site):
@@ -118,8 +124,7 @@ def test_no_key_steers_a_request_to_another_ticket(site_factory, tmp_path):
     from webhooks.worker import Worker
 
     site = site_factory(T0)
-    waiting_ticket_due_a_reminder(site)
-    other = waiting_ticket_due_a_reminder(site)
+    _, other = waiting_tickets_due_a_reminder(site, 2)
     store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
     store.migrate()
     now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -130,3 +135,164 @@ def test_no_key_steers_a_request_to_another_ticket(site_factory, tmp_path):
     assert event.status == "failed" and "not sent" in event.error
     assert site.comments_by_bot(other) == []
     store.dispose()
+
+
+def test_readyz_names_what_stops_the_service_and_healthz_stays_alive(site_factory, tmp_path):
+    from service.serve import Service
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    path = tmp_path / "events.db"
+    EventStore(f"sqlite:///{path}").migrate()
+    read_only = EventStore(f"sqlite:///file:{path}?mode=ro&uri=true")
+    service = Service(site.settings, read_only, site.client(), b"secret")
+    web = service.app.test_client()
+    service.health.probe()
+    answer = web.get("/readyz")
+    assert answer.status_code == 503 and answer.json["causes"] == ["store not writable"]
+    assert web.get("/healthz").status_code == 200
+    writable = Service(site.settings, EventStore(f"sqlite:///{path}"), site.client(), b"secret")
+    writable.health.probe()
+    assert writable.app.test_client().get("/readyz").json == {"status": "ready"}
+    unreachable = Service(site.settings, EventStore(f"sqlite:///{path}"), site.client(), b"secret")
+    unreachable.client._jira.url = "http://127.0.0.1:9"  # nothing listens there
+    unreachable.client.max_attempts = 1
+    unreachable.health.probe()
+    assert unreachable.app.test_client().get("/readyz").json["causes"] == ["jira unreachable"]
+
+
+def test_a_revoked_token_pauses_the_work_keeps_every_event_and_resumes_by_itself(site_factory, tmp_path, caplog):
+    from datetime import datetime, timezone
+
+    from service.serve import Service
+    from tests.site import BOT
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    keys = waiting_tickets_due_a_reminder(site, 3)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    service = Service(site.settings, store, site.client(), b"secret")
+    now = datetime.now(timezone.utc)
+    for n, key in enumerate(keys):
+        store.add(f"e{n}", "comment_created", key, b"{}", True, now)
+    requests.post(f"{site.url}/_sandbox/credentials", json={"revoked": [BOT]}).raise_for_status()
+    caplog.set_level("INFO")
+    worker = service.workers[0]
+    worker.run_once()
+    assert service.health.paused
+    assert service.scheduled_sweep() is None  # skipped, no traceback
+    service.health.probe()
+    assert {e.status for e in store.list_events()} == {"pending"} and {e.attempts for e in store.list_events()} == {0}
+    assert service.app.test_client().get("/readyz").json["causes"] == ["jira credentials refused"]
+    refused = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(refused) == 1 and "JIRA_API_TOKEN" in refused[0].getMessage() and "401" in refused[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)
+    stop = threading.Event()
+    pausing = threading.Thread(target=worker.run_until, args=(stop, 0.01))
+    pausing.start()
+    threading.Event().wait(0.2)  # the paused worker takes nothing meanwhile
+    stop.set()
+    pausing.join()
+    assert {e.status for e in store.list_events()} == {"pending"}
+
+    requests.post(f"{site.url}/_sandbox/credentials", json={"revoked": []}).raise_for_status()
+    service.health.probe()
+    assert not service.health.paused and service.app.test_client().get("/readyz").status_code == 200
+    worker.clock = lambda: now + timedelta(minutes=1)
+    while worker.run_once():
+        pass
+    assert {e.status for e in store.list_events()} == {"done"}
+    assert all(len(site.comments_by_bot(key, public=True)) == 1 for key in keys)
+    assert "workers resume" in caplog.text
+    store.dispose()
+
+
+def test_a_wrong_jira_url_fails_fast_and_says_why(site_factory, monkeypatch):
+    """Connection refused, HTTPS against an HTTP site, or a site that is not Jira: within 15 s,
+    the URL and the cause, exit 2; doctor says "no answer from URL (connection refused)"."""
+    import time
+
+    from click.testing import CliRunner
+
+    import cli.live  # noqa: F401  (registers the commands)
+    from cli.main import main
+    from tests.site import BOT
+    from tests.test_serve_process import free_port
+
+    site = site_factory(T0)
+    monkeypatch.setenv("JIRA_USER", BOT)
+    monkeypatch.setenv("JIRA_API_TOKEN", "token")
+    monkeypatch.delenv("JIRA_PAT", raising=False)
+    port = site.url.rsplit(":", 1)[1]
+    for url, cause in ((f"http://127.0.0.1:{free_port()}", "connection refused"),
+                       (f"https://127.0.0.1:{port}", "TLS failed"),
+                       (f"{site.url}/browse", "is not a Jira site")):
+        monkeypatch.setenv("JIRA_URL", url)
+        started = time.monotonic()
+        result = CliRunner().invoke(main, ["sweep", "--once", "--dry-run"])
+        assert time.monotonic() - started < 15
+        assert result.exit_code == 2 and url in result.output and cause in result.output, result.output
+        assert "Traceback" not in result.output
+    monkeypatch.setenv("JIRA_URL", f"http://127.0.0.1:{free_port()}")
+    doctor = CliRunner().invoke(main, ["doctor"])
+    assert "no answer from http://127.0.0.1:" in doctor.output and "(connection refused)" in doctor.output
+
+
+def test_no_tracebacks_for_a_busy_port_a_bad_port_or_a_malformed_seed(tmp_path, monkeypatch):
+    import json
+    import socket
+
+    from click.testing import CliRunner
+
+    import cli.live  # noqa: F401  (registers the commands)
+    from cli.main import main
+
+    monkeypatch.setenv("JSM_AUTOPILOT_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("JIRA_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("JIRA_USER", "a@b.example")
+    monkeypatch.setenv("JIRA_API_TOKEN", "t")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("serve", "sandbox"):
+            result = CliRunner().invoke(main, [command, "--port", str(port)])
+            assert result.exit_code == 2 and f"port {port} is in use; choose --port" in result.output, result.output
+    for bad in ("0", "70000"):
+        assert CliRunner().invoke(main, ["serve", "--port", bad]).exit_code == 2
+    defaults = {(command, p.name): p.default for command in ("serve", "sandbox") for p in main.commands[command].params}
+    assert defaults[("serve", "host")] == "127.0.0.1" and defaults[("serve", "port")] == 8080 and defaults[("sandbox", "port")] == 8090
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"issues": [{"type": "Incident", "summary": "no reporter"}]}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["sandbox", "--seed", str(seed), "--port", str(port)])
+    assert result.exit_code == 2 and str(seed) in result.output and "issues.0.reporter: Field required" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_half_open_connections_do_not_starve_real_deliveries(site_factory, tmp_path):
+    """150 clients that connect and never finish their request: a real delivery and /healthz are
+    still answered at once (waitress's connection limit and idle timeout are set, not defaulted)."""
+    import socket
+    import time
+
+    from tests.test_serve_process import ServeProcess, deliver
+
+    site = site_factory(T0)
+    serve = ServeProcess(site, tmp_path)
+    serve.start()
+    stalled = []
+    try:
+        for _ in range(150):
+            sock = socket.create_connection(("127.0.0.1", serve.port))
+            sock.sendall(b"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+            stalled.append(sock)
+        started = time.monotonic()
+        assert requests.get(f"{serve.url}/healthz", timeout=5).status_code == 200
+        assert deliver(serve.url, "SD-1", "real-delivery")
+        assert time.monotonic() - started < 3
+    finally:
+        for sock in stalled:
+            sock.close()
+        serve.process.terminate()
+        serve.process.wait(timeout=30)

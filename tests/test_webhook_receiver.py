@@ -126,11 +126,11 @@ def test_unsigned_deliveries_only_when_explicitly_allowed(store):
     assert deliver(open_client, _capture(), signature=None).status_code == 202
 
 
-def test_health_follows_the_store(client):
+def test_health_is_liveness_only(client):
+    """A store that is down does not make /healthz fail: restarting would not help (/readyz says it)."""
     assert client.get("/healthz").status_code == 200
     unreachable = EventStore("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
-    down = create_receiver(unreachable, "TES", SECRET, LIMIT).test_client()
-    assert down.get("/healthz").status_code == 503
+    assert create_receiver(unreachable, "TES", SECRET, LIMIT).test_client().get("/healthz").status_code == 200
 
 
 def test_a_delivery_the_store_cannot_keep_is_not_acknowledged():

@@ -236,6 +236,17 @@ class EventStore:
         except SQLAlchemyError:
             return False
 
+    def writable(self, now: datetime) -> bool:
+        """Whether a write commits now (a read-only file, a full disk or a replica in recovery say no)."""
+        probe = "probe:writable"
+        try:
+            with self._write() as connection:
+                connection.execute(self._insert(leases).values(name=probe, holder=None, expires_at=now).on_conflict_do_nothing(index_elements=["name"]))
+                connection.execute(update(leases).where(leases.c.name == probe).values(expires_at=now))
+            return True
+        except SQLAlchemyError:
+            return False
+
     def add(self, identifier: str, event_name: str, issue: str | None, body: bytes, handled: bool,
             now: datetime, delivery_retry: int = 0, settle: timedelta = timedelta(0)) -> bool:
         """Store a delivery once; False when that identifier was already stored (a re-delivery).

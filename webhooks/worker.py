@@ -11,7 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Protocol
 
 from config.settings import Settings
 from connector.client import JiraClient, JiraError, JiraRefused
@@ -30,6 +30,16 @@ from webhooks.store import EventStore, StoredEvent, StoreUnavailable
 log = logging.getLogger("jsm_autopilot.worker")
 
 
+class JiraHealth(Protocol):
+    """What a worker tells about Jira's answers, and asks before taking work (service/health.py)."""
+
+    paused: bool
+
+    def heard(self, error: JiraError) -> bool: ...
+
+    def answered(self) -> None: ...
+
+
 @dataclass
 class Worker:
     store: EventStore
@@ -45,6 +55,9 @@ class Worker:
     # Shadow mode: decide as usual, hand the actions to `on_dry_run` and write nothing to Jira.
     dry_run: bool = False
     on_dry_run: Callable[[list[Action]], None] = lambda actions: None
+    # Told of Jira's failures and successes; while it says Jira refuses the credentials, no event
+    # is taken (service/health.py). None: no pause.
+    health: JiraHealth | None = None
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))
@@ -66,6 +79,12 @@ class Worker:
                 self.store.complete(event, self.clock())
                 self.count("done")
                 return
+            if self.health is not None and self.health.heard(refused):
+                # The account, not this event: keep it pending, uncounted, until Jira accepts us again.
+                now = self.clock()
+                self.store.retry_later(event, now, now + timedelta(seconds=30), str(refused), attempt=False)
+                self.count("paused")
+                return
             self._failed(event, str(refused), final=True)
         except IssueMappingError as unreadable:
             self._failed(event, str(unreadable), final=True)
@@ -76,8 +95,12 @@ class Worker:
             self.store.retry_later(event, now, now + self.backoff(1), str(busy), attempt=False)
             self.count("retry")
         except JiraError as error:
+            if self.health is not None:
+                self.health.heard(error)
             self._failed(event, str(error), final=event.attempts + 1 >= self.max_attempts)
         else:
+            if self.health is not None:
+                self.health.answered()
             if look_again is not None:
                 self.store.defer(event, self.clock(), self.clock() + look_again)
                 self.count("deferred")
@@ -135,6 +158,9 @@ class Worker:
     def run_until(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
         """Work until `stop` is set; finishes the event in hand before returning (drain)."""
         while not stop.is_set():
+            if self.health is not None and self.health.paused:
+                stop.wait(idle_wait)
+                continue
             try:
                 busy = self.run_once()
             except StoreUnavailable as unavailable:
