@@ -128,21 +128,23 @@ def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings")
         return []
     assert ticket.status_since is not None
     replies = ticket.comments_by(Role.CUSTOMER, after=ticket.status_since)
-    if not replies:
-        return []
-    reply = replies[-1]
-    previous_start = replies[-2].created if len(replies) > 1 else ticket.status_since
-    reset_reminders = [f for f in ticket.fired(REMINDER, after=previous_start) if f.at <= reply.created]
-    if not reset_reminders:
-        return []
-    if any(f.at >= reply.created for f in ticket.fired(RESET)):
+    # The latest reply that found reminders since the one before it: a sweep that missed its
+    # webhook may only see it after the customer wrote again, with no reminder in between.
+    reply, reset_reminders, previous_start = None, [], ticket.status_since
+    for candidate in replies:
+        found = [f for f in ticket.fired(REMINDER, after=previous_start) if f.at <= candidate.created]
+        if found:
+            reply, reset_reminders = candidate, found
+        previous_start = candidate.created
+    if reply is None or any(f.at >= reply.created for f in ticket.fired(RESET)):
         return []
     clock = clarification_clock(ticket, settings)
     assert clock is not None
+    later = replies[-1] if replies[-1] is not reply else None
     reason = (
         f"the customer replied on {local_time(reply.created, settings)} after {len(reset_reminders)} "
-        f"reminder(s); the reminder count starts again at zero and the next reminder is due at "
-        f"{local_time(clock.next_due, settings)}"
+        f"reminder(s)" + (f" and again on {local_time(later.created, settings)}" if later else "")
+        + f"; the reminder count starts again at zero and the next reminder is due at {local_time(clock.next_due, settings)}"
     )
     return [audit_note(ticket.key, RESET, reason)]
 

@@ -138,6 +138,16 @@ class TestReset:
         ticket, history = run_until(ticket, [T0 + 11 * DAY + h * timedelta(hours=1) for h in range(1, 48)], settings)
         assert [a.rule for a in history] == ["clarification.reset"]
 
+    def test_a_sweep_that_missed_the_first_replys_webhook_still_tells_agents_of_the_reset(self, settings):
+        """Issue 15.10: the customer replied after a reminder, the webhook was lost, and they
+        replied again before any sweep: the sweep sees two replies and no reminder between them."""
+        ticket, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY], settings)
+        replies = (comment(Role.CUSTOMER, T0 + 11 * DAY, "Here is the log"), comment(Role.CUSTOMER, T0 + 12 * DAY, "And the package"))
+        ticket = replace(ticket, comments=ticket.comments + replies)
+        ticket, history = run_until(ticket, [T0 + 12 * DAY + h * timedelta(hours=1) for h in range(1, 24)], settings)
+        assert [a.rule for a in history] == ["clarification.reset"]
+        assert "after 1 reminder(s) and again on" in history[0].reason
+
     def test_re_entering_the_wait_starts_a_fresh_clock(self, settings):
         ticket, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY, T0 + 20 * DAY], settings)
         back = T0 + 22 * DAY
