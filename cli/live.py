@@ -96,6 +96,8 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
             f"Sweep at {local:%Y-%m-%d %H:%M %Z}: {report.tickets_seen} candidate ticket(s), {count} firing(s) {verb}, "
             f"{report.api_calls} API call(s), {len(report.failures)} failure(s)."
         )
+        for partial in report.partial:
+            console.print(f"partly applied: {partial}")
         if report.deferred:
             console.print(f"{sum(report.deferred.values())} customer-facing firing(s) wait for working hours (hours.window): "
                           + ", ".join(f"{rule} {n}" for rule, n in sorted(report.deferred.items())) + ".")

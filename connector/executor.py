@@ -20,7 +20,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Protocol
 
 from config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
@@ -35,6 +35,18 @@ from rules.actions import (
 from rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.executor")
+
+
+class LateNoteKeeper(Protocol):
+    """Keeps notes that could not be written (webhooks/late_notes.py)."""
+
+    def keep(self, firing_id: str, note: InternalComment, now: datetime, error: str) -> None: ...
+
+    def waiting(self) -> list[tuple[str, InternalComment]]: ...
+
+    def written(self, firing_id: str) -> None: ...
+
+    def failed_again(self, firing_id: str, error: str) -> None: ...
 LOG_LIMIT = 100  # firings kept in the property; far below Jira's 32 KB per property
 JSM_INTERNAL = {"key": "sd.public.comment", "value": {"internal": True}}
 FIRING_PROPERTY = "jsm-autopilot.firing"  # on each note: {"id": <firing id>}
@@ -51,6 +63,8 @@ class FiringOutcome:
     actions: int
     applied: bool
     error: str | None = None
+    # Applied, but what followed the logged write (the note for agents) failed: said, not FAILED.
+    partial: str | None = None
 
 
 @dataclass
@@ -68,6 +82,9 @@ class Executor:
     alerts: "OnCallSender | None" = None
     # Told each applied firing's actions (the demo shows customers' texts as they received them).
     on_actions_applied: Callable[[list[Action]], None] = field(default=lambda actions: None)
+    # Where a note that failed after its firing reached Jira is kept, to be written by the next
+    # sweep (webhooks/late_notes.py); None: it is only logged.
+    late_notes: "LateNoteKeeper | None" = None
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
 
@@ -85,21 +102,53 @@ class Executor:
             if stage:
                 entry["stage"] = stage
             new_log = {"firings": (entries + [entry])[-LOG_LIMIT:]}
+            missed: list[tuple[InternalComment, JiraError]] = []
             try:
-                status = self._apply_firing(ticket, status, group, new_log, entry["id"], on_link)
+                status = self._apply_firing(ticket, status, group, new_log, entry["id"], on_link, missed)
             except JiraError as error:
                 log.error("%s %s failed: %s", ticket.key, rule, error, extra={"issue": ticket.key, "rule": rule})
                 outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(error)))
                 break  # later firings were decided on a state this one did not reach
             entries = new_log["firings"]
-            outcomes.append(FiringOutcome(ticket.key, rule, len(group), True))
+            outcomes.append(FiringOutcome(ticket.key, rule, len(group), True, partial=self._keep_missed(entry["id"], missed, now)))
             self.on_applied(rule, len(group))
             self.on_actions_applied(group)
             log.info("%s %s applied", ticket.key, rule, extra={"issue": ticket.key, "rule": rule})
         return outcomes
 
+    def _keep_missed(self, firing_id: str, missed: list[tuple[InternalComment, JiraError]], now: datetime) -> str | None:
+        """Notes that failed after their firing landed: kept for the next sweep; what to report."""
+        if not missed:
+            return None
+        note, error = missed[0]
+        kept = self.late_notes is not None
+        for lost, why in missed:
+            if self.late_notes is not None:
+                self.late_notes.keep(firing_id, lost, now, str(why))
+        said = f"applied; its note for agents failed ({error.status if error.status is not None else 'no answer'}) and " + \
+               ("is kept to be written by the next sweep" if kept else "could not be kept: agents miss it")
+        log.warning("%s %s %s", note.issue, note.rule, said, extra={"issue": note.issue, "rule": note.rule})
+        return said
+
+    def write_late_notes(self) -> int:
+        """Write the notes kept after a failure; each is recognised in Jira by its firing id, so an
+        earlier try that landed after all is not repeated. Returns how many were written."""
+        if self.late_notes is None:
+            return 0
+        written = 0
+        for firing_id, note in self.late_notes.waiting():
+            try:
+                if not self._note_landed(note.issue, note, firing_id):
+                    self._add_note(note.issue, note, firing_id)
+            except JiraError as error:
+                self.late_notes.failed_again(firing_id, str(error))
+                continue
+            self.late_notes.written(firing_id)
+            written += 1
+        return written
+
     def _apply_firing(self, ticket: Ticket, status: str, group: list[Action], new_log: dict, firing_id: str,
-                      on_link: Callable[[IssueLinkChange], None]) -> str:
+                      on_link: Callable[[IssueLinkChange], None], missed: list | None = None) -> str:
         key = ticket.key
         version = self.client.version
         public = [a for a in group if isinstance(a, PublicComment)]
@@ -145,7 +194,12 @@ class Executor:
             self._change_link(key, link)
             on_link(link)
         for note in notes:
-            self._add_note(key, note, firing_id)
+            try:
+                self._add_note(key, note, firing_id)
+            except JiraError as error:
+                if missed is None:
+                    raise
+                missed.append((note, error))  # the firing is in Jira: no rule will repeat this note
         return status
 
     def _type_change_refused(self, key: str, rule: str, new_log: dict, wanted: object, refused: JiraRefused) -> None:
@@ -259,16 +313,19 @@ class Executor:
                 return True
         return False
 
+    def _note_landed(self, key: str, note: InternalComment, firing_id: str) -> bool:
+        for comment in self.client.comments(key):
+            properties = {p.get("key"): p.get("value") for p in comment.get("properties") or [] if isinstance(p, dict)}
+            if properties.get(FIRING_PROPERTY) == {"id": firing_id} and _plain(comment.get("body")).startswith(note.body):
+                return True
+        return False
+
     def _add_note(self, key: str, note: InternalComment, firing_id: str) -> None:
         mark = {"key": FIRING_PROPERTY, "value": {"id": firing_id}}
         body = {"body": document(note.body, self.client.version, note.mentions), "properties": [JSM_INTERNAL, mark]}
 
         def landed() -> bool:
-            for comment in self.client.comments(key):
-                properties = {p.get("key"): p.get("value") for p in comment.get("properties") or [] if isinstance(p, dict)}
-                if properties.get(FIRING_PROPERTY) == mark["value"] and _plain(comment.get("body")).startswith(note.body):
-                    return True
-            return False
+            return self._note_landed(key, note, firing_id)
 
         for attempt in range(1, self.resend_attempts + 1):
             try:

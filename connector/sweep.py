@@ -56,6 +56,9 @@ class SweepReport:
     firings_waiting: int = 0
     # Customer-facing firings that wait for their region's working hours (hours.window), by rule.
     deferred: Counter = field(default_factory=Counter)
+    # Firings applied whose note for agents failed (kept for the next sweep), and notes so written.
+    partial: list[str] = field(default_factory=list)
+    late_notes_written: int = 0
 
     def planned(self, rule: str) -> None:
         """One firing decided on; on a dry run that is all that happens to it."""
@@ -64,6 +67,8 @@ class SweepReport:
             self.by_rule[rule] += 1
 
     def finished(self, outcome: FiringOutcome) -> None:
+        if outcome.partial:
+            self.partial.append(f"{outcome.issue} {outcome.rule}: {outcome.partial}")
         if outcome.applied:
             self.firings_applied += 1
             self.actions_applied += outcome.actions
@@ -83,6 +88,8 @@ class SweepReport:
             "api_calls": self.api_calls,
             "firings_waiting": self.firings_waiting,
             "deferred": dict(self.deferred),
+            "partial": self.partial,
+            "late_notes_written": self.late_notes_written,
             "failures": self.failures,
         }
 
@@ -108,6 +115,8 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     listener = on_firing or (lambda actions, outcome: None)
     context = _Context(client, settings, executor, now, report, listener, guard or NoGuard(), started, local_clock)
     try:
+        if not dry_run:
+            report.late_notes_written = executor.write_late_notes()
         if jql is not None:
             context.by_email = email_tickets(client, settings)
             for issue_json in client.search(jql, fields, expand="changelog", properties=properties):

@@ -46,7 +46,8 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
             if user is None:
                 return _error(SandboxError(401, "Client must be authenticated to access this resource."))
             g.user = user
-            fault = state.should_fail()
+            aimed = any(part in request.path for part in state.fault_paths) and request.method in state.fault_methods
+            fault = state.should_fail() if aimed else None
             writes = request.method in ("POST", "PUT", "DELETE") and "/search" not in request.path  # a POST search reads
             late = writes and state.late_writes > 0 and fault is None
             if late:
@@ -149,6 +150,12 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
             return jsonify({"error": "rate: a number from 0 to 1"}), 400
         if not statuses or not all(isinstance(s, int) and 400 <= s <= 599 for s in statuses):
             return jsonify({"error": "statuses: a list of HTTP error statuses"}), 400
+        paths = body.get("paths", [""])
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            return jsonify({"error": "paths: a list of parts of a path (faults hit only those requests)"}), 400
+        methods = body.get("methods", ["GET", "POST", "PUT", "DELETE"])
+        if not isinstance(methods, list) or not set(methods) <= {"GET", "POST", "PUT", "DELETE"}:
+            return jsonify({"error": "methods: a list of GET, POST, PUT, DELETE"}), 400
         late = body.get("late_writes", {"count": 0, "delay": 0})
         if not isinstance(late, dict) or not isinstance(late.get("count"), int) or not isinstance(late.get("delay"), (int, float)) \
                 or late["count"] < 0 or not 0 <= late["delay"] <= 60:
@@ -156,6 +163,7 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
         with state.lock:
             state.fault_rate, state.fault_statuses = float(rate), list(statuses)
             state.late_writes, state.late_delay = late["count"], float(late["delay"])
+            state.fault_paths, state.fault_methods = list(paths), set(methods)
         return jsonify({"rate": rate, "statuses": statuses, "late_writes": late})
 
     @app.post("/_sandbox/credentials")

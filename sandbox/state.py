@@ -119,6 +119,8 @@ class SandboxState:
         # Late writes: the next `late_writes` writes are applied only after `late_delay` seconds,
         # when a client with a shorter timeout has given up (a gateway timeout that still lands).
         self.revoked_credentials: set[str] = set()
+        self.fault_paths: list[str] = [""]  # faults hit requests whose path holds one of these
+        self.fault_methods = {"GET", "POST", "PUT", "DELETE"}
         self.late_writes = 0
         self.late_delay = 0.0
         self.late_pending = 0

@@ -37,6 +37,7 @@ from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
 from webhooks.receiver import create_receiver
+from webhooks.late_notes import LateNotes
 from webhooks.store import EventStore, StoreUnavailable
 from webhooks.worker import Worker
 
@@ -93,6 +94,7 @@ class Service:
         # One executor and one guard for scheduled and webhook work alike.
         self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(jsm_ops_url=self.settings.oncall.jsm_ops_url),
                                  on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
+        self.executor.late_notes = LateNotes(self.store)
         self.guard = TicketGuard(self.store, self.holder)
         self.health = Health(self.store, self.client, utc_now)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,

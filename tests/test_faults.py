@@ -296,3 +296,29 @@ def test_half_open_connections_do_not_starve_real_deliveries(site_factory, tmp_p
             sock.close()
         serve.process.terminate()
         serve.process.wait(timeout=30)
+
+
+def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_follows(site_factory, tmp_path):
+    from connector.executor import Executor
+    from webhooks.late_notes import LateNotes
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    key = waiting_ticket_due_a_reminder(site)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    client = site.client()
+    executor = Executor(client, site.settings, late_notes=LateNotes(store))
+    requests.post(f"{site.url}/_sandbox/faults", json={"rate": 1.0, "statuses": [500], "paths": ["/comment"], "methods": ["POST"]}).raise_for_status()
+    report = sweep_once(client, site.settings, executor=executor)
+    assert report.failures == [] and report.by_rule["clarification.reminder"] == 1
+    assert len(report.partial) == 1 and "kept to be written by the next sweep" in report.partial[0]
+    assert len(site.comments_by_bot(key, public=True)) == 1 and site.comments_by_bot(key, public=False) == []
+    requests.post(f"{site.url}/_sandbox/faults", json={"rate": 0}).raise_for_status()
+    later = sweep_once(client, site.settings, executor=executor)
+    assert later.late_notes_written == 1 and later.firings_applied == 0
+    [note] = site.comments_by_bot(key, public=False)
+    assert "clarification.reminder" in str(note["body"])
+    assert sweep_once(client, site.settings, executor=executor).late_notes_written == 0
+    assert len(site.comments_by_bot(key, public=False)) == 1
+    store.dispose()

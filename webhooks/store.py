@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
-SCHEMA_VERSION = 5  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage
+SCHEMA_VERSION = 6  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes
 
 
 class StoreUnavailable(Exception):
@@ -116,6 +116,17 @@ learned = Table(
     Column("name", String(64), primary_key=True),
     Column("model", Text, nullable=False),
     Column("learned_at", UTCDateTime, nullable=False),
+)
+
+# Internal notes whose firing reached Jira while the note itself did not (webhooks/late_notes.py).
+late_notes = Table(
+    "jsm_autopilot_late_notes", metadata,
+    Column("firing_id", String(64), primary_key=True),
+    Column("issue", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("note", Text, nullable=False),  # the note as JSON: body and mentions
+    Column("kept", UTCDateTime, nullable=False),
+    Column("error", Text),
 )
 
 # What `serve --dry-run` would have done: one row per distinct firing (same ticket, rule and
