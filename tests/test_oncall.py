@@ -69,6 +69,13 @@ def test_an_urgency_value_counts_as_serious(shipped):
     assert any(isinstance(a, OnCallAlert) for a in evaluate(ticket, SATURDAY, urgent))
 
 
+def shipped_site(site_factory, now: datetime):
+    """A sandbox site with the shipped app.yaml (oncall.alert and hours.window on)."""
+    site = site_factory(now)
+    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    return site
+
+
 class Receiver:
     """The on-call service's endpoint: answers 503 to the first `fail` posts, then keeps the rest."""
 
@@ -102,8 +109,7 @@ def test_a_p1_raised_on_saturday_reaches_the_receiver_once_through_serve_and_a_p
     from connector.executor import Executor
     from tests.test_serve_process import SECRET as SERVE_SECRET, ServeProcess, wait_for
 
-    site = site_factory(SATURDAY - timedelta(minutes=5))
-    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    site = shipped_site(site_factory, SATURDAY - timedelta(minutes=5))
     receiver = Receiver(fail=1)  # retried, with the same key
     serve = ServeProcess(site, tmp_path)
     serve.environment["JSM_AUTOPILOT_ONCALL_URL"] = receiver.url
@@ -131,8 +137,7 @@ def test_a_p1_raised_on_saturday_reaches_the_receiver_once_through_serve_and_a_p
 
 
 def test_through_a_sweep_alone_the_alert_is_sent_once(site_factory):
-    site = site_factory(SATURDAY)
-    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    site = shipped_site(site_factory, SATURDAY)
     receiver = Receiver()
     try:
         key = site.create(summary="Platform down", priority={"name": "P2"})
@@ -149,8 +154,7 @@ def test_through_a_sweep_alone_the_alert_is_sent_once(site_factory):
 
 
 def test_without_an_on_call_address_the_firing_fails_and_says_so(site_factory):
-    site = site_factory(SATURDAY)
-    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    site = shipped_site(site_factory, SATURDAY)
     key = site.create(summary="Platform down", priority={"name": "P1"})
     site.set_clock(SATURDAY + timedelta(minutes=10))
     report = sweep_once(site.client(), site.settings)
@@ -162,8 +166,7 @@ def test_jira_service_managements_own_alerts_take_it_once_beside_the_webhook(sit
     """The second channel: JSM operations' integration events API (GenieKey, alias de-duplicates)."""
     from connector.executor import Executor
 
-    site = site_factory(SATURDAY)
-    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    site = shipped_site(site_factory, SATURDAY)
     receiver = Receiver()
     try:
         key = site.create(summary="Plattform nicht erreichbar " + "und sehr lange Beschreibung " * 6, priority={"name": "P1"})
@@ -188,8 +191,7 @@ def test_jira_service_managements_own_alerts_take_it_once_beside_the_webhook(sit
 def test_a_wrong_jsm_operations_key_fails_the_firing_and_says_so(site_factory):
     from connector.executor import Executor
 
-    site = site_factory(SATURDAY)
-    site.settings = settings_for_site(settings_from_mapping(shipped_settings_data(), base_directory=ROOT))
+    site = shipped_site(site_factory, SATURDAY)
     key = site.create(summary="Platform down", priority={"name": "P2"})
     sender = OnCallSender(jsm_ops_key="revoked", jsm_ops_url=f"{site.url}/jsm/ops/integration/v2/alerts", sleep=lambda seconds: None)
     site.set_clock(SATURDAY + timedelta(minutes=10))
