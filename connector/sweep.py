@@ -59,6 +59,8 @@ class SweepReport:
     # Firings applied whose note for agents failed (kept for the next sweep), and notes so written.
     partial: list[str] = field(default_factory=list)
     late_notes_written: int = 0
+    # Why the search itself failed, if it did (the service's health hears it).
+    search_error: JiraError | None = None
 
     def planned(self, rule: str) -> None:
         """One firing decided on; on a dry run that is all that happens to it."""
@@ -134,6 +136,7 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
         # The search itself failed after its retries: what was done stays done; say so.
         log.error("search failed: %s", error)
         report.failures.append(f"search: {error}")
+        report.search_error = error
     report.api_calls = sum(client.calls.values()) - calls_before
     if report.firings_waiting:
         log.warning("%d customer-facing firing(s) wait for the next sweep: limits.max_firings_per_sweep is %d",

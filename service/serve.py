@@ -193,7 +193,10 @@ class Service:
                     if not self.health.heard(error):
                         log.error("sweep stopped: %s", error)
                     return None
-            self.health.answered()
+            if report.search_error is not None:
+                self.health.heard(report.search_error)
+            else:
+                self.health.answered()
             self.metrics.sweep_tickets.set(report.tickets_seen)
             log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)

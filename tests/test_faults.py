@@ -322,3 +322,20 @@ def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_f
     assert sweep_once(client, site.settings, executor=executor).late_notes_written == 0
     assert len(site.comments_by_bot(key, public=False)) == 1
     store.dispose()
+
+
+def test_a_sweep_that_meets_refused_credentials_pauses_the_service_too(site_factory, tmp_path):
+    from service.serve import Service
+    from tests.site import BOT
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    waiting_ticket_due_a_reminder(site)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    service = Service(site.settings, store, site.client(), b"secret")
+    requests.post(f"{site.url}/_sandbox/credentials", json={"revoked": [BOT]}).raise_for_status()
+    assert service.scheduled_sweep() is None  # one error line, no traceback
+    assert service.health.paused
+    assert service.scheduled_sweep() is None  # later sweeps wait for the credentials
+    store.dispose()

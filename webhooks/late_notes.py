@@ -13,7 +13,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from rules.actions import InternalComment
-from webhooks.store import EventStore, StoreUnavailable, late_notes
+from webhooks.schema import late_notes
+from webhooks.store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.late_notes")
 

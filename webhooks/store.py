@@ -13,12 +13,9 @@ import os
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator,
-    and_, create_engine, event, exists, func, insert, or_, select, text, update,
-)
+from sqlalchemy import Table, and_, create_engine, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -26,7 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
-SCHEMA_VERSION = 6  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes
+from webhooks.schema import (  # noqa: F401  (the tables are part of the store's interface)
+    SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings,
+)
 
 
 class StoreUnavailable(Exception):
@@ -51,97 +50,6 @@ class _Locked:
             return self.transaction.__exit__(*exc)
         finally:
             self.lock.__exit__(None, None, None)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the event store")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else value.replace(tzinfo=timezone.utc)
-
-
-metadata = MetaData()
-events = Table(
-    "webhook_events", metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("identifier", String(200), nullable=False, unique=True),
-    Column("event", String(100), nullable=False),
-    Column("issue", String(64)),
-    # pending -> processing -> done | failed; ignored for events no rule acts on
-    Column("status", String(16), nullable=False),
-    Column("received", UTCDateTime, nullable=False),
-    Column("available_at", UTCDateTime, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("delivery_retry", Integer, nullable=False, default=0),
-    Column("locked_by", String(100)),
-    Column("locked_until", UTCDateTime),
-    Column("error", Text),
-    Column("updated", UTCDateTime, nullable=False),
-    Column("body", LargeBinary, nullable=False),
-    Index("ix_webhook_events_claim", "status", "available_at"),
-    Index("ix_webhook_events_issue", "issue", "id"),
-)
-schema_versions = Table("jsm_autopilot_schema", metadata, Column("version", Integer, primary_key=True))
-# Named leases (the sweep) and per-ticket holds, shared by every replica that uses this store.
-leases = Table(
-    "jsm_autopilot_leases", metadata,
-    Column("name", String(200), primary_key=True),
-    Column("holder", String(100)),
-    Column("expires_at", UTCDateTime),
-    # For ticket holds: when an actor last wrote to the ticket, so a stale snapshot is re-read.
-    Column("last_write", UTCDateTime),
-)
-
-# Which Delivery ticket was created for an organisation and version (name: see connector/deliveries.py).
-deliveries = Table(
-    "jsm_autopilot_deliveries", metadata,
-    Column("name", String(200), primary_key=True),
-    Column("issue_key", String(64)),
-    Column("recorded", UTCDateTime, nullable=False),
-)
-
-# What `triage learn` learned from the site's history (config/triage_model.py, as JSON).
-learned = Table(
-    "jsm_autopilot_learned", metadata,
-    Column("name", String(64), primary_key=True),
-    Column("model", Text, nullable=False),
-    Column("learned_at", UTCDateTime, nullable=False),
-)
-
-# Internal notes whose firing reached Jira while the note itself did not (webhooks/late_notes.py).
-late_notes = Table(
-    "jsm_autopilot_late_notes", metadata,
-    Column("firing_id", String(64), primary_key=True),
-    Column("issue", String(64), nullable=False),
-    Column("rule", String(64), nullable=False),
-    Column("note", Text, nullable=False),  # the note as JSON: body and mentions
-    Column("kept", UTCDateTime, nullable=False),
-    Column("error", Text),
-)
-
-# What `serve --dry-run` would have done: one row per distinct firing (same ticket, rule and
-# actions), however often a webhook or a sweep decided it again.
-shadow_firings = Table(
-    "jsm_autopilot_shadow_firings", metadata,
-    Column("digest", String(64), primary_key=True),
-    Column("issue", String(64), nullable=False),
-    Column("rule", String(64), nullable=False),
-    Column("source", String(16), nullable=False),  # sweep | webhook
-    Column("summary", Text, nullable=False),  # the action kinds and the reason, as the log shows them
-    Column("first_seen", UTCDateTime, nullable=False),
-    Column("last_seen", UTCDateTime, nullable=False),
-    Column("times", Integer, nullable=False),
-)
 
 
 @dataclass(frozen=True)
