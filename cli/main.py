@@ -40,6 +40,7 @@ config_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="jsm-autopilot", prog_name="jsm-autopilot", message="%(prog)s %(version)s")
 def main() -> None:
     """Runs a Jira Service Management project's service-desk process."""
 

@@ -76,3 +76,17 @@ def test_the_catalogue_lists_every_rule_of_process_md_in_order():
 
 def test_every_rule_of_process_md_is_implemented():
     assert [rule.id for rule in RULES if not rule.implemented] == []
+
+
+def test_the_command_starts_without_loading_what_it_does_not_need():
+    """`--help` and `--version` load no server, no Jira client, no store, no sandbox, no n-gram or
+    holiday tables, no learning library (issue 16: a CLI that starts at once; bench/cli.py times it)."""
+    probe = ("import sys\nfrom cli.main import run\nfor argv in (['x', '--help'], ['x', '--version']):\n"
+             "    sys.argv = argv\n    try:\n        run()\n    except SystemExit:\n        pass\n"
+             "print('LOADED', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = set(done.stdout.split("LOADED", 1)[1].split())
+    heavy = {"flask", "werkzeug", "waitress", "sqlalchemy", "atlassian", "requests", "sandbox", "charsplit", "holidays",
+             "sklearn", "numpy", "icalendar", "apscheduler", "connector", "webhooks", "service"}
+    assert loaded & heavy == set()
+    assert "jsm-autopilot 0.1.0" in done.stdout
