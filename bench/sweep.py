@@ -1,6 +1,8 @@
 """API calls per applied action, and the sweep's peak memory, for projects of 1,000 and 10,000 tickets.
 
 Run: .venv/bin/python -m bench.sweep [--sizes 1000 10000]
+     .venv/bin/python -m bench.sweep --latency 100   (1,000 due actions, each Jira call 100 ms slower:
+                                                      one ticket at a time, then limits.concurrency at once)
 
 The sandbox runs in its own process (seeded from a generated document), so the memory measured
 (tracemalloc, in this process) is the sweep's alone. Goals (issue 4): at most 1.05 calls per applied
@@ -58,6 +60,15 @@ def seed_document(size: int) -> dict:
             "organisations": ["Acme Learning Ltd", "Muster AG"], "issues": issues}
 
 
+def due_reminders(tickets: int) -> dict:
+    """Waiting tickets that are all due their first reminder (a public comment and a note each)."""
+    since = NOW - timedelta(days=12)
+    return {"now": NOW.isoformat(), "users": [{"email": BOT, "accountId": AUTOMATION_ACCOUNT}],
+            "issues": [{"type": "Incident", "summary": f"Ticket {n}", "reporter": f"customer{n % 97}@example.org",
+                        "created": (since - timedelta(days=2)).isoformat(), "status": STATUSES[0],
+                        "status_since": since.isoformat(), "agent": "anna@vendor.example"} for n in range(tickets)]}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -79,14 +90,18 @@ class Figures:
         return self.api_calls / self.actions if self.actions else float("inf")
 
 
-def measure(size: int) -> Figures:
+def measure(size: int, document: dict | None = None, latency_ms: int = 0, concurrency: int | None = None) -> Figures:
     settings = load_settings(ROOT / "app.yaml")
     # The figures are of one whole pass: lift the first-start cap (limits.max_firings_per_sweep).
-    settings = settings.model_copy(update={"limits": settings.limits.model_copy(update={"max_firings_per_sweep": 100_000})})
+    limits = {"max_firings_per_sweep": 100_000, **({"concurrency": concurrency} if concurrency else {})}
+    settings = settings.model_copy(update={"limits": settings.limits.model_copy(update=limits)})
+    if latency_ms:  # any hour will do: nothing may wait for working hours here
+        settings = settings.model_copy(update={"rules": settings.rules.model_copy(
+            update={"enabled": [r for r in settings.rules.enabled if r != "hours.window"]})})
     port = free_port()
     with tempfile.TemporaryDirectory() as directory:
         seed = Path(directory) / "seed.json"
-        seed.write_text(json.dumps(seed_document(size)), encoding="utf-8")
+        seed.write_text(json.dumps(document or seed_document(size)), encoding="utf-8")
         sandbox = subprocess.Popen(
             [str(Path(sys.executable).parent / "jsm-autopilot"), "sandbox", "--port", str(port), "--seed", str(seed),
              "--config", str(ROOT / "app.yaml")],
@@ -101,6 +116,7 @@ def measure(size: int) -> Figures:
                 except requests.ConnectionError:
                     time.sleep(0.1)
             client = JiraClient(JiraCredentials(url, BOT, "token"), "cloud")
+            requests.post(f"{url}/_sandbox/faults", json={"rate": 0, "latency_ms": latency_ms}).raise_for_status()
             tracemalloc.start()
             started = time.perf_counter()
             report = sweep_once(client, settings)
@@ -115,10 +131,28 @@ def measure(size: int) -> Figures:
     return Figures(size, report.tickets_seen, report.firings_applied, report.actions_applied, report.api_calls, peak, seconds)
 
 
+def latency(milliseconds: int, tickets: int = 500) -> None:
+    """The same due work one ticket at a time and with the pool: what concurrency buys on a slow link."""
+    document = due_reminders(tickets)
+    one = measure(tickets, document, milliseconds, concurrency=1)
+    pooled = measure(tickets, document, milliseconds)
+    limit = load_settings(ROOT / "app.yaml").limits.concurrency
+    print(f"{one.actions} due actions, {milliseconds} ms per Jira call")
+    print(f"{'one ticket at a time':<28}{one.seconds:>8.1f} s  ({one.api_calls} calls)")
+    print(f"{f'{limit} tickets at once':<28}{pooled.seconds:>8.1f} s  ({pooled.api_calls} calls)")
+    speedup = one.seconds / pooled.seconds
+    print(f"speed-up x{speedup:.1f} (goal >= 3: {'met' if speedup >= 3 else 'NOT met'})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    sizes = parser.parse_args().sizes
+    parser.add_argument("--latency", type=int, default=0, help="ms per Jira call: compare one at a time with the pool")
+    arguments = parser.parse_args()
+    if arguments.latency:
+        latency(arguments.latency)
+        return
+    sizes = arguments.sizes
     results = [measure(size) for size in sizes]
     print(f"{'tickets':>8} {'candidates':>10} {'firings':>8} {'actions':>8} {'API calls':>9} {'calls/action':>12} {'peak MiB':>9} {'seconds':>8}")
     for r in results:

@@ -114,6 +114,9 @@ class Limits(_Section):
     # A first start on a site with history must not flood customers: customer-facing firings per
     # sweep beyond this wait for the next sweep (internal notes are not counted).
     max_firings_per_sweep: Annotated[int, Field(ge=1, le=100_000)] = 100
+    # Tickets a sweep reads and writes at once (each ticket's own firings stay in order). Halved
+    # while Jira answers 429, grown back one at a time after that.
+    concurrency: Annotated[int, Field(ge=1, le=32)] = 4
 
 
 class Priorities(_Section):

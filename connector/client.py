@@ -140,6 +140,7 @@ class JiraClient:
         self.calls: Counter[int] = Counter()  # by HTTP status; 0 for no answer
         self.retries = 0
         self._stopping: threading.Event | None = None
+        self._counting = threading.Lock()
 
     @property
     def base_url(self) -> str:
@@ -165,6 +166,10 @@ class JiraClient:
             raise JiraRefused("GET", self.api("serverInfo"), 200, f"{self.base_url} is not a Jira site (serverInfo has no serverTime)")
         return info
 
+    def _count(self, status: int) -> None:
+        with self._counting:  # several sweep threads share one client
+            self.calls[status] += 1
+
     def pause(self, seconds: float) -> None:
         """Wait as the client waits between retries (injected in tests; cut short when draining)."""
         self._sleep(seconds)
@@ -189,9 +194,9 @@ class JiraClient:
             try:
                 response = self._jira.request(method, path, data=body, params=params, advanced_mode=True)
             except (requests.ConnectionError, requests.Timeout) as error:
-                self.calls[0] += 1
+                self._count(0)
                 raise _Failed(None, connection_cause(error), None) from None
-            self.calls[response.status_code] += 1
+            self._count(response.status_code)
             if response.status_code >= 400:
                 raise _Failed(response.status_code, _answer_of(response), _retry_after(response))
             if not response.content:

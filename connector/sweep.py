@@ -19,6 +19,7 @@ from connector.channel import email_tickets
 from connector.deliveries import apply_delivery, deliveries_jql_to_sweep
 from connector.reading import read_ticket
 from connector.client import JiraClient, JiraError
+from connector.pool import TicketPool
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
@@ -61,22 +62,48 @@ class SweepReport:
     late_notes_written: int = 0
     # Why the search itself failed, if it did (the service's health hears it).
     search_error: JiraError | None = None
+    # Several tickets are worked on at once (connector/pool.py): every count goes through this.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _facing_reserved: int = 0
 
     def planned(self, rule: str) -> None:
         """One firing decided on; on a dry run that is all that happens to it."""
-        self.firings_planned += 1
-        if self.dry_run:
-            self.by_rule[rule] += 1
+        with self._lock:
+            self.firings_planned += 1
+            if self.dry_run:
+                self.by_rule[rule] += 1
 
     def finished(self, outcome: FiringOutcome) -> None:
-        if outcome.partial:
-            self.partial.append(f"{outcome.issue} {outcome.rule}: {outcome.partial}")
-        if outcome.applied:
-            self.firings_applied += 1
-            self.actions_applied += outcome.actions
-            self.by_rule[outcome.rule] += 1
-        else:
-            self.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
+        with self._lock:
+            if outcome.partial:
+                self.partial.append(f"{outcome.issue} {outcome.rule}: {outcome.partial}")
+            if outcome.applied:
+                self.firings_applied += 1
+                self.actions_applied += outcome.actions
+                self.by_rule[outcome.rule] += 1
+            else:
+                self.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
+
+    def failed(self, what: str) -> None:
+        with self._lock:
+            self.failures.append(what)
+
+    def seen(self, deferred: list[str]) -> None:
+        with self._lock:
+            self.deferred.update(deferred)
+
+    def reserve_customer_facing(self, firings: int, limit: int) -> bool:
+        """Room in this sweep for `firings` more customer-facing firings; else they wait."""
+        with self._lock:
+            if firings and self._facing_reserved + firings > limit:
+                self.firings_waiting += firings
+                return False
+            self._facing_reserved += firings
+            return True
+
+    def applied_customer_facing(self, firings: int) -> None:
+        with self._lock:
+            self.customer_facing += firings
 
     def as_json(self) -> dict:
         return {
@@ -121,11 +148,14 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
             report.late_notes_written = executor.write_late_notes()
         if jql is not None:
             context.by_email = email_tickets(client, settings)
-            for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
-                if stop is not None and stop.is_set():
-                    break  # the service is stopping; the next sweep goes on from Jira's state
-                report.tickets_seen += 1
-                _handle_issue(context, issue_json)
+            with TicketPool(client, settings.limits.concurrency) as pool:
+                for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
+                    if stop is not None and stop.is_set():
+                        break  # the service is stopping; the next sweep goes on from Jira's state
+                    report.tickets_seen += 1
+                    pool.submit(lambda issue_json=issue_json: _handle_issue(context, issue_json))
+            for error in pool.errors:
+                report.failed(f"{type(error).__name__}: {error}")
         if delivery_rules_enabled(settings):
             for issue_json in client.search(deliveries_jql_to_sweep(settings, now), ["summary"]):
                 if stop is not None and stop.is_set():
@@ -176,20 +206,18 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
         issue_json, ticket = _read(context, key, issue_json)
     except (IssueMappingError, JiraError) as error:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
-        report.failures.append(str(error))
+        report.failed(str(error))
         return
     decided = evaluate(ticket, context.now, settings)
-    report.deferred.update(a.rule for a in decided if isinstance(a, Deferred))
+    report.seen([a.rule for a in decided if isinstance(a, Deferred)])
     actions = due_now(decided)
     if not actions:
         return
     if report.dry_run:
         _planned(report, actions, context.listener)
         return
-    facing = _customer_facing(actions)
-    if facing and report.customer_facing + facing > settings.limits.max_firings_per_sweep:
-        # A first start on a site with history must not flood its customers: the rest wait.
-        report.firings_waiting += facing
+    # A first start on a site with history must not flood its customers: the rest wait.
+    if not report.reserve_customer_facing(_customer_facing(actions), settings.limits.max_firings_per_sweep):
         return
     try:
         with context.guard.hold(key) as held:
@@ -202,7 +230,7 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
         log.info("%s skipped: %s", key, busy, extra={"issue": key})
     except (IssueMappingError, JiraError) as error:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
-        report.failures.append(str(error))
+        report.failed(str(error))
 
 
 def _handle_delivery(context: _Context, key: str) -> None:
@@ -240,5 +268,5 @@ def _apply(context: _Context, ticket, issue_json: dict, actions: list[Action], h
         context.listener(firings[outcome.rule], outcome)
         if outcome.applied:
             held.wrote(context.local_clock())
-            report.customer_facing += _customer_facing(firings[outcome.rule])
+            report.applied_customer_facing(_customer_facing(firings[outcome.rule]))
         report.finished(outcome)

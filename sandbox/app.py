@@ -46,6 +46,9 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
             if user is None:
                 return _error(SandboxError(401, "Client must be authenticated to access this resource."))
             g.user = user
+            state.in_flight += 1
+            state.most_in_flight = max(state.most_in_flight, state.in_flight)
+            g.counted = True
             aimed = any(part in request.path for part in state.fault_paths) and request.method in state.fault_methods
             fault = state.should_fail() if aimed else None
             writes = request.method in ("POST", "PUT", "DELETE") and "/search" not in request.path  # a POST search reads
@@ -57,6 +60,8 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
         if late:
             # Outside the lock: the client times out meanwhile; then the write lands as usual.
             threading.Event().wait(state.late_delay)
+        if state.latency > 0:
+            threading.Event().wait(state.latency)  # a site across the ocean: every call takes this long
         if fault is not None:
             # Like Jira's gateway: refused before anything is applied.
             response = jsonify({"errorMessages": ["Rate limit exceeded." if fault == 429 else "Service unavailable."], "errors": {}})
@@ -70,9 +75,10 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
 
     @app.teardown_request
     def _late_write_landed(error=None) -> None:
-        if g.get("late"):
+        if g.get("late") or g.get("counted"):
             with state.lock:
-                state.late_pending -= 1
+                state.late_pending -= 1 if g.get("late") else 0
+                state.in_flight -= 1 if g.get("counted") else 0
 
     @app.after_request
     def _log_request(response: Response) -> Response:
@@ -156,6 +162,9 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
         methods = body.get("methods", ["GET", "POST", "PUT", "DELETE"])
         if not isinstance(methods, list) or not set(methods) <= {"GET", "POST", "PUT", "DELETE"}:
             return jsonify({"error": "methods: a list of GET, POST, PUT, DELETE"}), 400
+        latency_ms = body.get("latency_ms", 0)
+        if not isinstance(latency_ms, (int, float)) or not 0 <= latency_ms <= 10_000:
+            return jsonify({"error": "latency_ms: milliseconds from 0 to 10000"}), 400
         late = body.get("late_writes", {"count": 0, "delay": 0})
         if not isinstance(late, dict) or not isinstance(late.get("count"), int) or not isinstance(late.get("delay"), (int, float)) \
                 or late["count"] < 0 or not 0 <= late["delay"] <= 60:
@@ -164,6 +173,7 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
             state.fault_rate, state.fault_statuses = float(rate), list(statuses)
             state.late_writes, state.late_delay = late["count"], float(late["delay"])
             state.fault_paths, state.fault_methods = list(paths), set(methods)
+            state.latency = latency_ms / 1000
         return jsonify({"rate": rate, "statuses": statuses, "late_writes": late})
 
     @app.post("/_sandbox/credentials")
@@ -182,6 +192,12 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
         """Writes still held back by the late-write fault (a test waits for them to land)."""
         with state.lock:
             return jsonify({"waiting": state.late_writes, "pending": state.late_pending})
+
+    @app.get("/_sandbox/load")
+    def load():
+        """REST calls being served now, and the most at once since the sandbox started."""
+        with state.lock:
+            return jsonify({"in_flight": state.in_flight, "most_in_flight": state.most_in_flight})
 
     @app.get("/_sandbox/requests")
     def list_requests():

@@ -121,6 +121,8 @@ class SandboxState:
         self.revoked_credentials: set[str] = set()
         self.fault_paths: list[str] = [""]  # faults hit requests whose path holds one of these
         self.fault_methods = {"GET", "POST", "PUT", "DELETE"}
+        self.latency = 0.0  # seconds added to every REST call (/_sandbox/faults latency_ms)
+        self.in_flight = self.most_in_flight = 0
         self.late_writes = 0
         self.late_delay = 0.0
         self.late_pending = 0

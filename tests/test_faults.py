@@ -339,3 +339,26 @@ def test_a_sweep_that_meets_refused_credentials_pauses_the_service_too(site_fact
     assert service.health.paused
     assert service.scheduled_sweep() is None  # later sweeps wait for the credentials
     store.dispose()
+
+
+def test_a_sweep_works_on_several_tickets_at_once_within_its_limit_and_slows_down_on_429(site_factory, caplog):
+    """Issue 16: different tickets side by side (limits.concurrency, 4), never more; each ticket
+    its one reminder; a 429 halves how many run at once."""
+    site = site_factory(T0)
+    keys = waiting_tickets_due_a_reminder(site, 12)
+    requests.post(f"{site.url}/_sandbox/faults", json={"rate": 0, "latency_ms": 40}).raise_for_status()
+    baseline = requests.get(f"{site.url}/_sandbox/load").json()["most_in_flight"]
+    report = sweep_once(site.client(), site.settings)
+    most = requests.get(f"{site.url}/_sandbox/load").json()["most_in_flight"]
+    assert report.by_rule["clarification.reminder"] == 12 and report.failures == []
+    assert baseline <= 1 and 2 <= most <= 4
+    assert all(len(site.comments_by_bot(key, public=True)) == 1 for key in keys)
+
+    more = waiting_tickets_due_a_reminder(site, 12)
+    caplog.set_level("INFO", logger="jsm_autopilot.pool")
+    requests.post(f"{site.url}/_sandbox/faults", json={"rate": 0.3, "statuses": [429], "methods": ["PUT", "POST"],
+                                                      "paths": ["/issue/"]}).raise_for_status()
+    throttled = sweep_once(site.client(max_attempts=12), site.settings)
+    assert "Jira asked to slow down" in caplog.text
+    assert throttled.by_rule["clarification.reminder"] == 12
+    assert all(len(site.comments_by_bot(key, public=True)) == 1 for key in more)
