@@ -141,6 +141,7 @@ class JiraClient:
         self.retries = 0
         self._stopping: threading.Event | None = None
         self._counting = threading.Lock()
+        self._zone = None  # the searching account's time zone, for JQL dates
 
     @property
     def base_url(self) -> str:
@@ -250,6 +251,18 @@ class JiraClient:
 
     def myself(self) -> dict:
         return self.call("GET", self.api("myself"))
+
+    def jql_time(self, instant: datetime) -> str:
+        """An instant as JQL reads it: minutes, in the time zone of the account that searches
+        (Jira's rule for dates in JQL); asked once from `GET /myself`."""
+        if self._zone is None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                self._zone = ZoneInfo(str(self.myself().get("timeZone") or "UTC"))
+            except (ZoneInfoNotFoundError, ValueError):
+                self._zone = ZoneInfo("UTC")
+        return instant.astimezone(self._zone).strftime("%Y-%m-%d %H:%M")
 
     def search(self, jql: str, fields: list[str], expand: str | None = None, properties: list[str] | None = None,
                page_size: int = 100) -> Iterator[dict]:

@@ -11,11 +11,11 @@ import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator, Protocol
 
 from config.settings import Settings
-from connector.channel import email_tickets
+from connector.channel import email_tickets, needs_channel
 from connector.deliveries import apply_delivery, deliveries_jql_to_sweep
 from connector.reading import read_ticket
 from connector.client import JiraClient, JiraError
@@ -25,9 +25,26 @@ from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
 from connector.mapping import IssueMappingError, fields_to_read, firing_log
 from rules.actions import Action, Deferred, PublicComment, Transition, due_now, firings_of
-from rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate
+from rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate, next_due
 
 log = logging.getLogger("jsm_autopilot.sweep")
+
+
+# JQL dates have minutes, the two clocks may differ a little, and a write may be indexed late:
+# a routine sweep looks this much further back than the last one began.
+CHANGE_MARGIN = timedelta(minutes=5)
+
+
+class Schedule(Protocol):
+    """Each ticket's next due instant and the sweeps' marks (webhooks/schedule.py)."""
+
+    def set(self, issue: str, next_due: datetime | None, now: datetime) -> None: ...
+
+    def due(self, now: datetime) -> list[str]: ...
+
+    def mark(self, name: str, at: datetime) -> None: ...
+
+    def mark_of(self, name: str) -> datetime | None: ...
 
 
 def candidate_jql(settings: Settings) -> str | None:
@@ -62,6 +79,7 @@ class SweepReport:
     late_notes_written: int = 0
     # Why the search itself failed, if it did (the service's health hears it).
     search_error: JiraError | None = None
+    full: bool = True  # every candidate read (False: a routine sweep read what was due or changed)
     # Several tickets are worked on at once (connector/pool.py): every count goes through this.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _facing_reserved: int = 0
@@ -130,32 +148,40 @@ FiringListener = Callable[[list[Action], FiringOutcome | None], None]
 def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = None, dry_run: bool = False,
                executor: Executor | None = None, on_firing: FiringListener | None = None,
                guard: Guard | None = None, local_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-               stop: threading.Event | None = None) -> SweepReport:
+               stop: threading.Event | None = None, schedule: "Schedule | None" = None, full: bool = True) -> SweepReport:
     """One pass over the candidates; `now` defaults to Jira's own serverTime. With a `guard`, each
-    ticket is held while acted on, and re-read if another actor wrote to it since the search."""
+    ticket is held while acted on, and re-read if another actor wrote to it since the search.
+    With a `schedule` and `full=False` (a routine sweep), only the tickets that are due or changed
+    since the last sweep are read; every ticket evaluated gets its next due instant recorded."""
     calls_before = sum(client.calls.values())
     started = local_clock()
     now = now or client.server_time()
     report = SweepReport(now=now, dry_run=dry_run)
     jql = candidate_jql(settings)
     executor = executor or Executor(client, settings)
-    fields = fields_to_read(settings)
-    properties = [settings.automation.property_key]
     listener = on_firing or (lambda actions, outcome: None)
-    context = _Context(client, settings, executor, now, report, listener, guard or NoGuard(), started, local_clock)
+    if dry_run:
+        schedule = None  # a dry run keeps no schedule: it must not make a real sweep skip anything
+    if schedule is None or schedule.mark_of(f"{settings.project.key}:routine") is None:
+        full = True  # no schedule, or nothing scheduled yet: read everything
+    report.full = full
+    context = _Context(client, settings, executor, now, report, listener, guard or NoGuard(), started, local_clock, schedule)
     try:
         if not dry_run:
             report.late_notes_written = executor.write_late_notes()
         if jql is not None:
-            context.by_email = email_tickets(client, settings)
             with TicketPool(client, settings.limits.concurrency) as pool:
-                for issue_json in client.search(jql, fields, expand="changelog", properties=properties):
+                for issue_json in _candidates(context, jql, full):
                     if stop is not None and stop.is_set():
                         break  # the service is stopping; the next sweep goes on from Jira's state
                     report.tickets_seen += 1
                     pool.submit(lambda issue_json=issue_json: _handle_issue(context, issue_json))
             for error in pool.errors:
                 report.failed(f"{type(error).__name__}: {error}")
+            if schedule is not None and not (stop is not None and stop.is_set()):
+                schedule.mark(f"{settings.project.key}:routine", now)
+                if full:
+                    schedule.mark(f"{settings.project.key}:full", now)
         if delivery_rules_enabled(settings):
             for issue_json in client.search(deliveries_jql_to_sweep(settings, now), ["summary"]):
                 if stop is not None and stop.is_set():
@@ -190,13 +216,24 @@ class _Context:
     guard: Guard
     started: datetime
     local_clock: Callable[[], datetime]
-    by_email: set[str] = field(default_factory=set)
+    schedule: "Schedule | None" = None
+    _by_email: set[str] | None = None
+    _email_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def by_email(self) -> set[str]:
+        """The e-mail tickets still to retype: one search, made only once a ticket may need it."""
+        with self._email_lock:
+            if self._by_email is None:
+                self._by_email = email_tickets(self.client, self.settings)
+            return self._by_email
 
 
 def _read(context: _Context, key: str, issue_json: dict | None = None):
     """The ticket, from the search result when given and complete enough, else from the issue."""
     issue_json, ticket = read_ticket(context.client, context.settings, key, issue_json)
-    return issue_json, replace(ticket, channel="email") if key in context.by_email else ticket
+    if needs_channel(ticket, context.settings) and key in context.by_email():
+        ticket = replace(ticket, channel="email")
+    return issue_json, ticket
 
 
 def _handle_issue(context: _Context, issue_json: dict) -> None:
@@ -207,10 +244,14 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
     except (IssueMappingError, JiraError) as error:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
         report.failed(str(error))
+        _schedule(context, key, context.now)  # try again next sweep
         return
     decided = evaluate(ticket, context.now, settings)
     report.seen([a.rule for a in decided if isinstance(a, Deferred)])
     actions = due_now(decided)
+    # Until it is done, a firing due now keeps the ticket due: a failure or the cap below
+    # brings it back at the next sweep. After a write, `updated` brings it back anyway.
+    _schedule(context, key, context.now if actions else next_due(ticket, context.now, settings, decided))
     if not actions:
         return
     if report.dry_run:
@@ -231,6 +272,34 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
     except (IssueMappingError, JiraError) as error:
         log.error("%s unreadable: %s", key, error, extra={"issue": key})
         report.failed(str(error))
+
+
+def _schedule(context: _Context, key: str, due: datetime | None) -> None:
+    if context.schedule is not None and not context.report.dry_run:
+        context.schedule.set(key, due, context.now)
+
+
+def _candidates(context: _Context, jql: str, full: bool) -> Iterator[dict]:
+    """A full pass: every ticket in a candidate status. A routine sweep: those changed since the
+    last sweep began (less a margin for clocks and Jira's minute-precise JQL dates), then those
+    the schedule says are due, read by key."""
+    client, settings = context.client, context.settings
+    fields, properties = fields_to_read(settings), [settings.automation.property_key]
+    if full:
+        yield from client.search(jql, fields, expand="changelog", properties=properties)
+        return
+    since = context.schedule.mark_of(f"{settings.project.key}:routine") - CHANGE_MARGIN
+    where, order = jql.split(" ORDER BY ")
+    changed = f"{where} AND updated >= {jql_string(client.jql_time(since))} ORDER BY {order}"
+    seen = set()
+    for issue_json in client.search(changed, fields, expand="changelog", properties=properties):
+        seen.add(issue_json.get("key"))
+        yield issue_json
+    due = [key for key in context.schedule.due(context.now) if key not in seen]
+    for start in range(0, len(due), 100):
+        keys = ", ".join(jql_string(key) for key in due[start:start + 100])
+        yield from client.search(f"project = {jql_string(settings.project.key)} AND key IN ({keys}) ORDER BY key ASC",
+                                 fields, expand="changelog", properties=properties)
 
 
 def _handle_delivery(context: _Context, key: str) -> None:

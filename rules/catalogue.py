@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from rules import deliveries, escalation, hours, oncall, reclassify, sla, timers, triage
-from rules.actions import Action
+from rules.actions import Action, Deferred
 from rules.model import Ticket, require_aware
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ class Rule:
     on_delivery_view: bool = False
     # A rule that shapes the others' actions rather than making its own (hours.window).
     shapes_others: bool = False
+    # For a rule that falls due with time alone (a timer, an SLA clock): when it next may, if
+    # nothing changes in Jira. Other rules fire on a change, which the sweep finds by `updated`.
+    due_at: Callable[[Ticket, datetime, "Settings"], datetime | None] | None = None
 
     @property
     def implemented(self) -> bool:
@@ -127,10 +130,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         timers.REMINDER, "2.9", "public reminders while waiting for customer feedback",
         timers.due_reminder, _reminder_schedule, _waiting,
+        due_at=lambda t, now, s: timers.clarification_due_at(t, s),
     ),
     Rule(
         timers.CLARIFICATION_CLOSE, "2.9", "close a waiting ticket after the last reminder",
         timers.due_clarification_close, _clarification_close, _waiting,
+        due_at=lambda t, now, s: timers.clarification_due_at(t, s),
     ),
     Rule(
         timers.RESET, "2.9", "a customer comment restarts the reminder clock",
@@ -146,6 +151,7 @@ RULES: tuple[Rule, ...] = (
             f"feedback, with a public comment"
         ),
         _resolved,
+        due_at=lambda t, now, s: timers.resolved_close_due_at(t, s),
     ),
     Rule(
         timers.RESOLVED_CONFIRM, "2.9", "a confirming customer comment closes a Resolved ticket",
@@ -227,12 +233,14 @@ RULES: tuple[Rule, ...] = (
         sla.reaction,
         lambda s: _sla_targets(s, "reaction", "from creation to the first public agent answer"),
         reclassify.open_statuses,
+        due_at=lambda t, now, s: sla.due_at(t, sla.REACTION, now, s),
     ),
     Rule(
         sla.RESOLUTION, "2.5.1", "warn and escalate before and when the resolution time is missed",
         sla.resolution,
         lambda s: _sla_targets(s, "resolution", f"from acceptance to {s.statuses.resolved!r}, paused in {s.statuses.clarification!r}"),
         reclassify.open_statuses,
+        due_at=lambda t, now, s: sla.due_at(t, sla.RESOLUTION, now, s),
     ),
     Rule(
         escalation.COMPLAINT, "4.1", "a complaint is handed to agents and the team lead",
@@ -268,6 +276,22 @@ def next_check(ticket: Ticket, now: datetime, settings: "Settings") -> datetime 
     if moment is not None and moment > now and ticket.type in waiting_types:
         return moment
     return None
+
+
+def next_due(ticket: Ticket, now: datetime, settings: "Settings", decided: list[Action]) -> datetime | None:
+    """The first moment after `now` at which a rule may fire on this ticket with nothing changed
+    in Jira, given what was `decided` at `now` (a firing waiting for working hours comes then).
+    None: only a change can make a rule fire. Incremental sweeps read a ticket again then."""
+    moments = [a.not_before for a in decided if isinstance(a, Deferred)]
+    settled = next_check(ticket, now, settings)
+    if settled is not None:
+        moments.append(settled)
+    for rule in RULES:
+        if rule.due_at is not None and settings.is_enabled(rule.id):
+            moment = rule.due_at(ticket, now, settings)
+            if moment is not None:
+                moments.append(moment)
+    return min((m for m in moments if m > now), default=None)
 
 
 def evaluate(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

@@ -124,6 +124,17 @@ def sla_clock(ticket: Ticket, rule: str, now: datetime, settings: "Settings") ->
     return SlaClock(rule, region, started, limit, elapsed, running, warn_at, missed_at)
 
 
+def due_at(ticket: Ticket, rule: str, now: datetime, settings: "Settings") -> datetime | None:
+    """When this clock's next note falls due, if nothing changes in Jira (None: no note to come)."""
+    clock = sla_clock(ticket, rule, now, settings)
+    if clock is None or not clock.running:
+        return None
+    said = {f.stage for f in ticket.fired(rule, since=clock.started)}
+    if MISSED in said:
+        return None
+    return clock.missed_at if WARNING in said else clock.warn_at
+
+
 def _span(amount: timedelta) -> str:
     minutes = int(amount.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)

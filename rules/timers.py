@@ -173,6 +173,19 @@ def due_resolved_close(ticket: Ticket, now: datetime, settings: "Settings") -> l
     return _close_with_comment(ticket, RESOLVED_CLOSE, reason, "resolved_close", settings, days_resolved=days)
 
 
+def clarification_due_at(ticket: Ticket, settings: "Settings") -> datetime | None:
+    """When the next reminder or the close falls due, if nothing changes in Jira."""
+    clock = clarification_clock(ticket, settings)
+    return clock.next_due if clock is not None else None
+
+
+def resolved_close_due_at(ticket: Ticket, settings: "Settings") -> datetime | None:
+    since = _resolved_since(ticket, settings)
+    if since is None or ticket.last_customer_comment(after=since) is not None:
+        return None
+    return add_duration(since, settings.timers.resolved.close_after, settings.project.zone)
+
+
 def reply_judgement(settings: "Settings") -> dict:
     """The word lists `judge_reply` takes, from `confirmation` in app.yaml."""
     confirmation = settings.confirmation

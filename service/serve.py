@@ -38,6 +38,7 @@ from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
 from webhooks.receiver import create_receiver
 from webhooks.late_notes import LateNotes
+from webhooks.schedule import TicketSchedule
 from webhooks.store import EventStore, StoreUnavailable
 from webhooks.worker import Worker
 
@@ -95,6 +96,7 @@ class Service:
         self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(jsm_ops_url=self.settings.oncall.jsm_ops_url),
                                  on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
         self.executor.late_notes = LateNotes(self.store)
+        self.schedule = TicketSchedule(self.store)
         self.guard = TicketGuard(self.store, self.holder)
         self.health = Health(self.store, self.client, utc_now)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
@@ -111,7 +113,8 @@ class Service:
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
                    max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
                    count=lambda outcome: self.metrics.events_processed.labels(outcome).inc(),
-                   dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"), health=self.health)
+                   dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"), health=self.health,
+                   schedule=self.schedule)
             for n in range(self.settings.webhooks.workers)
         ]
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
@@ -156,7 +159,11 @@ class Service:
     def sweep_lease(self) -> str:
         return f"sweep:{self.settings.project.key}"
 
-    def scheduled_sweep(self, on_firing=None) -> SweepReport | None:
+    def full_pass(self, on_firing=None) -> SweepReport | None:
+        """The nightly sweep that reads every candidate and so repairs the schedule."""
+        return self.scheduled_sweep(on_firing, full=True)
+
+    def scheduled_sweep(self, on_firing=None, full: bool = False) -> SweepReport | None:
         """One sweep, if this replica holds the sweep lease; None when another replica sweeps."""
         if self.stop.is_set():
             return None
@@ -187,7 +194,7 @@ class Service:
 
                 try:
                     report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
-                                        on_firing=heard, dry_run=self.dry_run)
+                                        on_firing=heard, dry_run=self.dry_run, schedule=self.schedule, full=full)
                 except JiraError as error:
                     # One line, no traceback: the cause is Jira's, and /readyz says it too.
                     if not self.health.heard(error):
@@ -218,7 +225,7 @@ class Service:
             hour, minute = (int(part) for part in schedule.full_pass_at.split(":"))
             # The trigger needs the zone itself: it does not take the scheduler's.
             trigger = CronTrigger(hour=hour, minute=minute, timezone=self.settings.project.zone)
-            scheduler.add_job(self.scheduled_sweep, trigger, id="full-pass", **options)
+            scheduler.add_job(self.full_pass, trigger, id="full-pass", **options)
         return scheduler
 
     def run(self, host: str, port: int, ready=None) -> None:

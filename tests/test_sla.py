@@ -206,3 +206,12 @@ def test_through_sweeps_on_the_sandbox_the_lead_then_the_head_are_told_once_each
     assert mentioned == [[LEAD_DACH], [HEAD]]
     logged = site.issue(key)["properties"][site.settings.automation.property_key]["firings"]
     assert [f.get("stage") for f in logged if f["rule"] == REACTION] == ["warning", "missed"]
+
+
+def test_the_next_sla_note_is_when_an_incremental_sweep_reads_the_ticket_again(shipped):
+    from rules.catalogue import next_due
+
+    created = datetime(2026, 2, 6, 16, 0, tzinfo=BERLIN)  # Friday: the warning is due Monday 10:12
+    assert next_due(defect(created), created + SECOND, shipped, []) == datetime(2026, 2, 9, 10, 12, tzinfo=BERLIN)
+    warned = defect(created, firings=(Firing(REACTION, datetime(2026, 2, 9, 10, 12, tzinfo=BERLIN), stage="warning"),))
+    assert next_due(warned, datetime(2026, 2, 9, 10, 13, tzinfo=BERLIN), shipped, []) == datetime(2026, 2, 9, 11, 0, tzinfo=BERLIN)

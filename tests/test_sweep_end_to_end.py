@@ -30,13 +30,13 @@ def build_project(site: Site) -> dict[str, str]:
     return keys
 
 
-def run_days(site: Site, keys: dict[str, str], client, fault_rate: float = 0.0) -> list:
+def run_days(site: Site, keys: dict[str, str], client, fault_rate: float = 0.0, schedule=None) -> list:
     reports = []
     for day in range(0, 61):
         moment = T0 + day * DAY
         site.set_clock(moment)
         site.faults(fault_rate)
-        reports.append(sweep_once(client, site.settings))
+        reports.append(sweep_once(client, site.settings, schedule=schedule, full=schedule is None))
         site.faults(0)
         if day == 15:
             site.set_clock(moment + timedelta(hours=3))
@@ -101,6 +101,31 @@ def test_the_same_run_with_thirty_percent_failures_ends_the_same(site_factory):
     assert len(injected) > 30, "the faults did happen"
     assert min(sleeps) >= 1.0, "Retry-After: 1 was honoured on every retry"
     assert final_state(faulty, faulty_keys) == final_state(clean, clean_keys)
+
+
+def test_routine_sweeps_that_read_only_what_is_due_or_changed_end_as_full_passes_do(site_factory, tmp_path):
+    """Issue 16: with a schedule, a routine sweep reads the tickets due by time (the schedule) or
+    changed in Jira (`updated`), and 60 days end exactly as with a full pass every day."""
+    from webhooks.schedule import TicketSchedule
+    from webhooks.store import EventStore
+
+    full = site_factory(T0 - DAY)
+    full_keys = build_project(full)
+    full_reports = run_days(full, full_keys, full.client())
+
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    routine = site_factory(T0 - DAY)
+    routine_keys = build_project(routine)
+    reports = run_days(routine, routine_keys, routine.client(), schedule=TicketSchedule(store))
+    assert all(not r.failures for r in reports)
+    assert reports[0].full and not any(r.full for r in reports[1:])
+    assert final_state(routine, routine_keys) == final_state(full, full_keys)
+    read = sum(r.tickets_seen for r in reports)
+    assert read < sum(r.tickets_seen for r in full_reports) / 4, "routine sweeps read only what is due or changed"
+    quiet = [r for r in reports[1:] if r.firings_applied == 0 and r.tickets_seen == 0]
+    assert quiet and max(r.api_calls for r in quiet) <= 3, "an idle sweep: serverInfo, the changed search, the deliveries"
+    store.dispose()
 
 
 def test_a_second_sweep_at_the_same_instant_writes_nothing(site_factory):

@@ -323,3 +323,31 @@ class TestWhatRulesIgnore:
     def test_the_clock_reports_what_is_next(self, settings):
         clock = clarification_clock(waiting_ticket(T0), settings)
         assert clock.next_step == "reminder" and clock.next_due == T0 + 10 * DAY
+
+
+class TestNextDue:
+    """When a ticket must be read again with nothing changed in Jira (incremental sweeps, issue 16)."""
+
+    def test_a_waiting_ticket_is_due_at_each_reminder_then_the_close(self, settings):
+        from rules.catalogue import next_due
+
+        ticket = waiting_ticket(T0)
+        assert next_due(ticket, T0 + ONE_SECOND, settings, []) == T0 + 10 * DAY
+        ticket, _ = run_until(ticket, [T0 + 10 * DAY], settings)
+        assert next_due(ticket, T0 + 10 * DAY + ONE_SECOND, settings, []) == T0 + 20 * DAY
+        assert rules_fired(evaluate(ticket, T0 + 20 * DAY, settings)) == {"clarification.reminder"}
+
+    def test_a_resolved_ticket_is_due_at_its_close_and_a_working_ticket_never(self, settings):
+        from rules.catalogue import next_due
+
+        assert next_due(resolved_ticket(T0), T0 + DAY, settings, []) == T0 + 50 * DAY
+        working = replace(waiting_ticket(T0), status="In Progress")
+        assert next_due(working, T0 + DAY, settings, []) is None
+
+    def test_what_waits_for_working_hours_is_due_when_the_desk_opens(self, settings):
+        from rules.actions import Deferred
+        from rules.catalogue import next_due
+
+        monday = berlin(2026, 2, 9, 8, 0)
+        waiting = Deferred("SD-1", "clarification.reminder", "why", not_before=monday)
+        assert next_due(waiting_ticket(T0), T0 + 10 * DAY, settings, [waiting]) == monday

@@ -6,7 +6,7 @@ from datetime import timezone
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
 
-SCHEMA_VERSION = 6  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes
+SCHEMA_VERSION = 7  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule
 
 
 class UTCDateTime(TypeDecorator):
@@ -97,4 +97,19 @@ shadow_firings = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("last_seen", UTCDateTime, nullable=False),
     Column("times", Integer, nullable=False),
+)
+
+# When each ticket is next due with nothing changed in Jira (rules.catalogue.next_due), and when
+# the sweeps last looked: routine sweeps read only what is due or changed (webhooks/schedule.py).
+ticket_schedule = Table(
+    "jsm_autopilot_ticket_schedule", metadata,
+    Column("issue", String(64), primary_key=True),
+    Column("next_due", UTCDateTime),  # null: only a change in Jira can make a rule fire
+    Column("read_at", UTCDateTime, nullable=False),
+    Index("ix_ticket_schedule_due", "next_due"),
+)
+sweep_marks = Table(
+    "jsm_autopilot_sweep_marks", metadata,
+    Column("name", String(100), primary_key=True),  # "<project>:routine" | "<project>:full"
+    Column("at", UTCDateTime, nullable=False),  # Jira's time when that sweep began
 )

@@ -24,7 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
 from webhooks.schema import (  # noqa: F401  (the tables are part of the store's interface)
-    SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings,
+    SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
+    ticket_schedule,
 )
 
 

@@ -22,9 +22,10 @@ from connector.deliveries import apply_delivery, deliveries_to_refresh
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
 from connector.reading import read_issue
 from rules.actions import Action, due_now
-from rules.catalogue import delivery_rules_enabled, evaluate, next_check
+from rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
 from rules.deliveries import is_delivery
 from webhooks.receiver import utc_now
+from webhooks.schedule import TicketSchedule
 from webhooks.store import EventStore, StoredEvent, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.worker")
@@ -58,6 +59,8 @@ class Worker:
     # Told of Jira's failures and successes; while it says Jira refuses the credentials, no event
     # is taken (service/health.py). None: no pause.
     health: JiraHealth | None = None
+    # Where the ticket's next due instant is kept for incremental sweeps (webhooks/schedule.py).
+    schedule: "TicketSchedule | None" = None
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))
@@ -117,7 +120,11 @@ class Worker:
             if needs_channel(ticket, self.settings) and came_by_email(self.client, self.settings, ticket.key):
                 ticket = replace(ticket, channel="email")
             now = self.client.server_time()
-            actions = due_now(evaluate(ticket, now, self.settings))
+            decided = evaluate(ticket, now, self.settings)
+            actions = due_now(decided)
+            if self.schedule is not None and not self.dry_run:
+                # Due now until done: a failure below brings the ticket back at the next sweep.
+                self.schedule.set(ticket.key, now if actions else next_due(ticket, now, self.settings, decided), now)
             if self.dry_run:
                 self.on_dry_run(actions)
                 actions = []
