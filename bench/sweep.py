@@ -3,6 +3,8 @@
 Run: .venv/bin/python -m bench.sweep [--sizes 1000 10000]
      .venv/bin/python -m bench.sweep --latency 100   (1,000 due actions, each Jira call 100 ms slower:
                                                       one ticket at a time, then limits.concurrency at once)
+     .venv/bin/python -m bench.sweep --steady        (routine sweeps with a schedule, 1% of the tickets due:
+                                                      calls per action, then an idle sweep's calls)
 
 The sandbox runs in its own process (seeded from a generated document), so the memory measured
 (tracemalloc, in this process) is the sweep's alone. Goals (issue 4): at most 1.05 calls per applied
@@ -131,6 +133,88 @@ def measure(size: int, document: dict | None = None, latency_ms: int = 0, concur
     return Figures(size, report.tickets_seen, report.firings_applied, report.actions_applied, report.api_calls, peak, seconds)
 
 
+def steady_document(size: int) -> dict:
+    """Tickets waiting for the customer; 1% of them fall due their first reminder between the
+    full pass (an hour before NOW) and the routine sweep at NOW."""
+    issues = []
+    for n in range(size):
+        since = NOW - timedelta(days=10, minutes=30) if n % 100 == 0 else NOW - timedelta(days=3)
+        issues.append({"type": "Incident", "summary": f"Ticket {n}", "reporter": f"customer{n % 97}@example.org",
+                       "created": (since - timedelta(days=2)).isoformat(), "status": STATUSES[0],
+                       "status_since": since.isoformat(), "agent": "anna@vendor.example"})
+    return {"now": NOW.isoformat(), "users": [{"email": BOT, "accountId": AUTOMATION_ACCOUNT}], "issues": issues}
+
+
+def steady(size: int) -> dict:
+    """A full pass an hour before NOW fills the schedule; at NOW a routine sweep reads only what
+    is due; a minute later another finds nothing to do."""
+    from webhooks.schedule import TicketSchedule
+    from webhooks.store import EventStore
+
+    settings = load_settings(ROOT / "app.yaml")
+    settings = settings.model_copy(update={"rules": settings.rules.model_copy(
+        update={"enabled": [r for r in settings.rules.enabled if r != "hours.window"]})})
+    port = free_port()
+    with tempfile.TemporaryDirectory() as directory:
+        seed = Path(directory) / "seed.json"
+        seed.write_text(json.dumps(steady_document(size)), encoding="utf-8")
+        sandbox = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jsm-autopilot"), "sandbox", "--port", str(port), "--seed", str(seed),
+             "--config", str(ROOT / "app.yaml")], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        store = EventStore(f"sqlite:///{Path(directory) / 'events.db'}")
+        store.migrate()
+        schedule = TicketSchedule(store)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(600):
+                try:
+                    requests.get(f"{url}/_sandbox/requests", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            client = JiraClient(JiraCredentials(url, BOT, "token"), "cloud")
+            runs = {}
+            for name, at, full in (("full pass", NOW - timedelta(hours=1), True), ("routine", NOW, False),
+                                   ("idle", NOW + timedelta(minutes=1), False)):
+                requests.post(f"{url}/_sandbox/clock", json={"now": at.isoformat()}).raise_for_status()
+                tracemalloc.start()
+                started = time.perf_counter()
+                report = sweep_once(client, settings, schedule=schedule, full=full)
+                seconds = time.perf_counter() - started
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                if report.failures:
+                    raise SystemExit(f"the sweep failed: {report.failures[:3]}")
+                runs[name] = (report, seconds, peak)
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+            store.dispose()
+    return runs
+
+
+def steady_main(sizes: list[int]) -> None:
+    print(f"{'tickets':>8} {'sweep':>10} {'read':>6} {'actions':>8} {'API calls':>9} {'calls/action':>12} {'peak MiB':>9} {'seconds':>8}")
+    peaks, last = [], None
+    for size in sizes:
+        runs = steady(size)
+        for name, (report, seconds, peak) in runs.items():
+            per = f"{report.api_calls / report.actions_applied:.3f}" if report.actions_applied else "-"
+            print(f"{size:>8} {name:>10} {report.tickets_seen:>6} {report.actions_applied:>8} {report.api_calls:>9} {per:>12} "
+                  f"{peak / 2**20:>9.2f} {seconds:>8.1f}")
+        peaks.append(runs["full pass"][2])  # routine sweeps hold one search page (<= 100 tickets), whatever the size
+        last = runs
+    if len(peaks) > 1:
+        ratio = peaks[-1] / peaks[0]
+        print(f"peak memory of the full pass, {sizes[-1]} vs {sizes[0]} tickets: x{ratio:.2f} "
+              f"(goal: flat, within 20%: {'met' if abs(ratio - 1) <= 0.2 else 'NOT met'})")
+    routine, idle = last["routine"][0], last["idle"][0]
+    per_action = routine.api_calls / routine.actions_applied
+    print(f"goals: <= 1.1 calls per action ({'met' if per_action <= 1.1 else 'NOT met'}), idle sweep <= 3 calls "
+          f"({'met' if idle.api_calls <= 3 else 'NOT met'})")
+    print(f"steady: {per_action:.3f} calls per action; idle sweep {idle.api_calls} calls")
+
+
 def latency(milliseconds: int, tickets: int = 500) -> None:
     """The same due work one ticket at a time and with the pool: what concurrency buys on a slow link."""
     document = due_reminders(tickets)
@@ -148,7 +232,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--latency", type=int, default=0, help="ms per Jira call: compare one at a time with the pool")
+    parser.add_argument("--steady", action="store_true", help="routine sweeps with a schedule, 1%% of the tickets due")
     arguments = parser.parse_args()
+    if arguments.steady:
+        steady_main(arguments.sizes)
+        return
     if arguments.latency:
         latency(arguments.latency)
         return
