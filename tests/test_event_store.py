@@ -151,3 +151,22 @@ def test_an_event_settles_before_a_worker_takes_it_with_its_burst(store):
     assert store.claim("w", T0 + timedelta(seconds=1), LEASE) is None
     taken = store.claim("w", T0 + settle, LEASE)
     assert taken.identifier == "1" and len(taken.batch) == 2  # the later one rides along
+
+
+def test_deliveries_arriving_together_share_commits_and_each_is_stored_once(store):
+    """Group commit (issue 16): requests that arrive while one commit is flushed share the next;
+    each still learns whether its delivery was new, and a re-delivery in the same batch is not."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(8)
+
+    def send(n: int) -> bool:
+        if n < 8:
+            start.wait()
+        return store.add(f"id-{n % 150}", "comment_created", f"SD-{n % 7 + 1}", b"{}", True, T0)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(send, range(300)))
+    assert sum(answers) == 150  # each identifier new exactly once
+    assert len(store.list_events(limit=1000)) == 150

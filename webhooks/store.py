@@ -33,6 +33,43 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or refused the operation."""
 
 
+class GroupCommit:
+    """Group commit for deliveries: each request waits for the commit that holds its row (the 2xx
+    still goes out only after it), but the requests that arrive while one commit is flushed to disk
+    share the next, instead of each waiting for a flush of its own."""
+
+    def __init__(self, commit):
+        self._commit = commit
+        self._turn = threading.Condition()
+        self._pending: list[list] = []  # [values, outcome]; outcome: None until decided
+        self._committing = False
+
+    def add(self, values: dict) -> bool:
+        entry = [values, None]
+        with self._turn:
+            self._pending.append(entry)
+            while entry[1] is None and self._committing:
+                self._turn.wait()
+            if entry[1] is None:  # no commit under way: this request leads the next one
+                self._committing = True
+                batch, self._pending = self._pending, []
+            else:
+                batch = []
+        if batch:
+            try:
+                outcomes: list = self._commit([values for values, _ in batch])
+            except StoreUnavailable as error:
+                outcomes = [error] * len(batch)
+            with self._turn:
+                for pending, outcome in zip(batch, outcomes):
+                    pending[1] = outcome
+                self._committing = False
+                self._turn.notify_all()
+        if isinstance(entry[1], StoreUnavailable):
+            raise entry[1]
+        return entry[1]
+
+
 class _Locked:
     def __init__(self, lock, engine: Engine):
         self.lock, self.engine = lock, engine
@@ -116,6 +153,9 @@ class EventStore:
         # 100 ms) when threads collide; queueing this process's writers on a lock instead keeps
         # acknowledgement latency flat. Other processes still meet the busy timeout.
         self._writing = nullcontext() if self.is_postgres else threading.Lock()
+        self._group = GroupCommit(self._insert_deliveries)
+        # Built once: building the statement for each delivery cost more than executing it.
+        self._insert_delivery = self._insert(events).on_conflict_do_nothing(index_elements=["identifier"]).returning(events.c.id)
 
     def _insert(self, table: Table):
         """INSERT with this backend's ON CONFLICT DO NOTHING."""
@@ -173,14 +213,19 @@ class EventStore:
         A worker takes it `settle` after receipt, with whatever else came for its ticket meanwhile."""
         values = dict(identifier=identifier, event=event_name, issue=issue, status="pending" if handled else "ignored",
                       received=now, available_at=now + settle, attempts=0, delivery_retry=delivery_retry, updated=now, body=body)
-        statement = (self._insert(events).values(**values)
-                     .on_conflict_do_nothing(index_elements=["identifier"]).returning(events.c.id))
+        return self._group.add(values)
+
+    def _insert_deliveries(self, batch: list[dict]) -> list[bool]:
+        """One transaction, one disk flush, for every delivery that arrived while the last one committed."""
+        stored = []
         try:
             with self._write() as connection:
-                # RETURNING yields the new row's id, or nothing when the identifier was already there.
-                return connection.execute(statement).scalar() is not None
+                for values in batch:
+                    # RETURNING yields the new row's id, or nothing when the identifier was already there.
+                    stored.append(connection.execute(self._insert_delivery, values).scalar() is not None)
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot store the delivery: {error}") from None
+        return stored
 
     def claim(self, worker: str, now: datetime, lease: timedelta) -> StoredEvent | None:
         """The oldest event that is due, whose ticket no other worker holds and has nothing older waiting."""
