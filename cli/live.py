@@ -204,7 +204,12 @@ def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
     except (ServiceConfigurationError, StoreUnavailable) as error:
         _fail(f"serve: {error}")
     settings = with_learned_triage(settings, store)
-    Service(settings, store, client, secret, api_token(), dry_run=dry_run).run(
+    from config.loader import load_settings
+
+    def reload():
+        return with_learned_triage(load_settings(config), store)
+
+    Service(settings, store, client, secret, api_token(), dry_run=dry_run, reload_from=reload).run(
         host, port, ready=lambda p: click.echo(f"ready on port {p}" + (" (dry run: nothing is written to Jira)" if dry_run else ""), err=True))
 
 

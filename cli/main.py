@@ -39,10 +39,15 @@ config_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="jsm-autopilot", prog_name="jsm-autopilot", message="%(prog)s %(version)s")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Runs a Jira Service Management project's service-desk process."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        click.echo("\nNew here? Start with `jsm-autopilot demo`: the service against a sandbox, rules firing as they happen.")
+        ctx.exit(0)
 
 
 def run() -> None:

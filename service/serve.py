@@ -16,6 +16,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 import waitress
 from flask import Response, jsonify
@@ -24,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from config.loader import SettingsError
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor
@@ -86,6 +88,8 @@ class Service:
     api_token: bytes | None = None
     # Shadow mode: receive, sweep and decide, log and keep what would be done, write nothing to Jira.
     dry_run: bool = False
+    # Reads app.yaml again (SIGHUP): None when the settings did not come from a file.
+    reload_from: "Callable[[], Settings] | None" = None
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -120,6 +124,27 @@ class Service:
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
         self.threads.append(threading.Thread(target=self.watch_jira, name="jira-health", daemon=True))
         self.app.add_url_rule("/readyz", "readyz", self.readiness)
+
+    def reload_settings(self) -> bool:
+        """Read app.yaml again; the rules and their numbers apply from the next event and sweep.
+        A file that does not validate changes nothing: the previous settings stay in force."""
+        if self.reload_from is None:
+            return False
+        try:
+            fresh = self.reload_from()
+        except SettingsError as error:
+            log.error("app.yaml not reloaded, the previous settings stay in force: %s", error, extra={"reload": "refused"})
+            return False
+        if fresh.project.key != self.settings.project.key:
+            log.error("app.yaml not reloaded: project.key changed (%s -> %s); that takes a restart",
+                      self.settings.project.key, fresh.project.key, extra={"reload": "refused"})
+            return False
+        self.settings = self.executor.settings = fresh
+        for worker in self.workers:
+            worker.settings = fresh
+        log.warning("app.yaml reloaded: %d rule(s) on (%s)", len(fresh.rules.enabled), ", ".join(fresh.rules.enabled),
+                    extra={"reload": "applied"})
+        return True
 
     def readiness(self):
         """503 with the causes while the service cannot do its work; for load balancers and Kubernetes."""
@@ -249,6 +274,8 @@ class Service:
 
         signal.signal(signal.SIGTERM, shut_down)
         signal.signal(signal.SIGINT, shut_down)
+        # Off the signal handler: reading and validating a file is no work for one.
+        signal.signal(signal.SIGHUP, lambda signum, frame: threading.Thread(target=self.reload_settings, name="reload").start())
         log.info("serving on http://%s:%s/webhooks/jira with %d worker(s)", host, server.effective_port, len(self.threads))
         if self.dry_run:
             log.warning("dry run (shadow mode): nothing is written to Jira; `jsm-autopilot shadow` lists what would have been done",

@@ -1,0 +1,88 @@
+"""Issue 17, part: what an admin expects of a running service and of the command itself."""
+
+from __future__ import annotations
+
+import json
+import signal
+from datetime import datetime, timedelta, timezone
+
+import yaml
+from click.testing import CliRunner
+
+from config.loader import load_settings
+from tests.test_serve_process import ServeProcess, wait_for
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def test_the_command_alone_shows_the_usage_and_where_to_start():
+    from cli.main import main
+
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 0 and "Usage:" in result.output and "jsm-autopilot demo" in result.output
+
+
+def test_a_rule_switched_off_in_app_yaml_stops_at_the_next_event_and_a_broken_file_changes_nothing(site_factory, tmp_path, caplog):
+    from service.serve import Service
+    from webhooks.store import EventStore
+
+    site = site_factory(T0 - timedelta(days=1))
+    keys = [site.create(summary=f"waiting {n}") for n in range(2)]
+    site.set_clock(T0)
+    for key in keys:
+        site.move(key, "Clarification required / On hold")
+    site.set_clock(T0 + timedelta(days=10))
+    config = tmp_path / "app.yaml"
+    data = yaml.safe_load(site.settings.model_dump_json())
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    service = Service(site.settings, store, site.client(), b"secret", reload_from=lambda: load_settings(config))
+    worker = service.workers[0]
+    worker.clock = lambda: datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+    broken = dict(data, schedule={"sweep_every": "15m", "full_pass_at": "3:00"})
+    config.write_text(yaml.safe_dump(broken), encoding="utf-8")
+    assert service.reload_settings() is False
+    assert "schedule.full_pass_at" in caplog.text and "previous settings stay in force" in caplog.text
+    assert service.settings.is_enabled("clarification.reminder")
+
+    data["rules"]["enabled"] = [r for r in data["rules"]["enabled"] if r != "clarification.reminder"]
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert service.reload_settings() is True
+    store.add("e1", "comment_created", keys[0], b"{}", True, datetime(2027, 1, 1, tzinfo=timezone.utc))
+    assert worker.run_once()
+    assert site.comments_by_bot(keys[0], public=True) == []  # switched off: nothing sent
+    store.dispose()
+
+
+def reloads(log) -> list[str]:
+    found = []
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if "reload" in entry:
+            found.append(entry["reload"])
+    return found
+
+
+def test_serve_reloads_app_yaml_on_sighup_and_keeps_running_on_a_broken_one(site_factory, tmp_path):
+    site = site_factory(T0)
+    serve = ServeProcess(site, tmp_path)
+    config = next(part for part in serve.command if part.endswith("app.yaml"))
+    serve.start()
+    try:
+        data = yaml.safe_load(open(config, encoding="utf-8"))
+        data["rules"]["enabled"] = data["rules"]["enabled"][:3]
+        open(config, "w", encoding="utf-8").write(yaml.safe_dump(data))
+        serve.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: reloads(serve.log) == ["applied"], 20, "the reload")
+        open(config, "w", encoding="utf-8").write("project: [unclosed\n")
+        serve.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: reloads(serve.log) == ["applied", "refused"], 20, "the refusal")
+        assert serve.healthy()
+    finally:
+        serve.process.terminate()
+        serve.process.wait(timeout=30)
