@@ -181,7 +181,7 @@ def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
     """Run the webhook receiver (POST /webhooks/jira, GET /healthz) and its workers.
 
     Needs the Jira credentials, JSM_AUTOPILOT_WEBHOOK_SECRET, and JSM_AUTOPILOT_DB (an SQLAlchemy
-    URL; default sqlite:///jsm-autopilot.db). JSM_AUTOPILOT_API_TOKEN switches on POST
+    URL; default an SQLite file in $XDG_STATE_HOME/jsm-autopilot/). JSM_AUTOPILOT_API_TOKEN switches on POST
     /api/deliveries. SIGTERM drains and exits cleanly.
     """
     import logging
@@ -218,7 +218,7 @@ def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
 @click.option("--limit", default=1000, show_default=True, type=int)
 def shadow(as_json: bool, limit: int) -> None:
     """What `serve --dry-run` would have done, from the store: one line per firing, oldest first."""
-    found = _store_or_exit().list_shadow(limit)
+    found = _store_or_exit("shadow").list_shadow(limit)
     if as_json:
         click.echo(json.dumps([f.as_json() for f in found], indent=2, ensure_ascii=False))
         return
@@ -237,11 +237,13 @@ def events(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> None:
     """List stored webhook events, newest first (store: $JSM_AUTOPILOT_DB)."""
     if ctx.invoked_subcommand is not None:
         return
-    listed = [e.as_json() for e in _store_or_exit().list_events(failed_only=failed, limit=limit)]
+    store = _store_or_exit()
+    listed = [e.as_json() for e in store.list_events(failed_only=failed, limit=limit)]
     if as_json:
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
         return
     console = _console()
+    console.print(f"store: {store.location}", style="dim")
     if not listed:
         console.print("No events." if not failed else "No failed events.")
     for e in listed:
@@ -258,21 +260,22 @@ def replay(identifier: str | None, failed: bool) -> None:
 
     if (identifier is None) == (not failed):
         _fail("events replay: give an event identifier or --failed")
-    count = _store_or_exit().replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
+    count = _store_or_exit("events replay").replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
     click.echo(f"{count} event(s) queued again.")
     if identifier is not None and count == 0:
         sys.exit(SOME_FAILED)
 
 
-def _store_or_exit():
+def _store_or_exit(command: str = "events"):
+    """The store `serve` writes to, for a command that reads it: never made here."""
     from webhooks.store import EventStore, StoreUnavailable
 
     try:
-        store = EventStore()
+        store = EventStore(create=False)
         store.migrate()
         return store
     except StoreUnavailable as error:
-        _fail(f"events: {error}")
+        _fail(f"{command}: {error}")
 
 
 @main.command()

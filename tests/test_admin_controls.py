@@ -86,3 +86,22 @@ def test_serve_reloads_app_yaml_on_sighup_and_keeps_running_on_a_broken_one(site
     finally:
         serve.process.terminate()
         serve.process.wait(timeout=30)
+
+
+def test_the_store_is_found_in_the_state_directory_and_never_invented_by_a_command_that_reads(tmp_path, monkeypatch):
+    import cli.live  # noqa: F401  (registers the commands)
+    from cli.main import main
+    from webhooks.store import EventStore, database_url
+
+    monkeypatch.delenv("JSM_AUTOPILOT_DB", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    expected = tmp_path / "state" / "jsm-autopilot" / "jsm-autopilot.db"
+    assert database_url() == f"sqlite:///{expected}"
+    for command in (["events"], ["events", "--json"], ["shadow"], ["events", "replay", "--failed"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2 and f"no store at {expected}" in result.output, (command, result.output)
+    assert not (tmp_path / "state").exists() and list(tmp_path.iterdir()) == [], "nothing was created"
+    EventStore().migrate()  # what serve does: the directory and the file are made
+    result = CliRunner().invoke(main, ["events"])
+    assert result.exit_code == 0 and f"store: {expected}" in result.output and "No events." in result.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
-DEFAULT_DATABASE = "sqlite:///jsm-autopilot.db"
+STATE_DIRECTORY_NAME = "jsm-autopilot"
 from webhooks.schema import (  # noqa: F401  (the tables are part of the store's interface)
     SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
     ticket_schedule,
@@ -133,13 +134,38 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def database_url() -> str:
-    return os.environ.get(DATABASE_ENVIRONMENT_VARIABLE) or DEFAULT_DATABASE
+def default_database_path(environ=os.environ) -> Path:
+    """In the user's state directory (XDG Base Directory: `$XDG_STATE_HOME`, else ~/.local/state),
+    never the working directory: the service finds the same store wherever it is started from."""
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / STATE_DIRECTORY_NAME / "jsm-autopilot.db"
+
+
+def database_url(environ=os.environ) -> str:
+    return environ.get(DATABASE_ENVIRONMENT_VARIABLE) or f"sqlite:///{default_database_path(environ)}"
+
+
+class StoreMissing(StoreUnavailable):
+    """A command that only reads found no store where it looked (and made none)."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL or an in-memory database)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    return Path(path.removeprefix("file:")) if path and path != ":memory:" else None
 
 
 class EventStore:
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, create: bool = True):
+        """`create=False` for commands that only read: a missing SQLite file is `StoreMissing`."""
         self.url = url or database_url()
+        file = sqlite_file(self.url)
+        if file is not None and not file.exists():
+            if not create:
+                raise StoreMissing(f"no store at {file} (set {DATABASE_ENVIRONMENT_VARIABLE} to the one `serve` uses)")
+            file.parent.mkdir(parents=True, exist_ok=True)
         try:
             if self.url.startswith("sqlite"):
                 self.engine: Engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -164,6 +190,12 @@ class EventStore:
     def _write(self):
         """A write transaction, queued behind this process's other writers on SQLite."""
         return _Locked(self._writing, self.engine)
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as a person reads it (never a password)."""
+        file = sqlite_file(self.url)
+        return str(file) if file is not None else self._safe_url()
 
     def _safe_url(self) -> str:
         # Never log a password that may be in the URL.
