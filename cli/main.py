@@ -21,8 +21,9 @@ def _settings_or_exit(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except SettingsError as error:
+        click.echo(f"{error.source}: {len(error.problems)} problem(s)", err=True)
         for problem in error.problems:
-            click.echo(problem, err=True)
+            click.echo(f"  {problem}", err=True)
         sys.exit(BAD_INPUT)
 
 

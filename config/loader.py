@@ -47,16 +47,41 @@ def _secret_keys(data: object, prefix: tuple = ()) -> list[str]:
     return found
 
 
+# What a missing section or key is, in the words of the admin who has to write it.
+REQUIRED = {
+    "automation.account": "the automation's accountId on Cloud, its user name on Data Center",
+    "fields": "the custom field ids of your site, as in the shipped app.yaml; `doctor` checks them",
+    "confirmation": "the phrases that confirm a solution; copy them from the shipped app.yaml",
+    "project": "project.key and project.timezone",
+    "project.key": "your JSM project's key, like SD",
+}
+CLOCK_KEYS = ("full_pass_at", "start", "end")
+
+
+def _message(location: tuple, detail: dict) -> str:
+    """pydantic's wording, turned into what to write."""
+    kind, given, key = detail["type"], detail.get("input"), str(location[-1]) if location else ""
+    if kind == "extra_forbidden":
+        return "unknown setting (check the spelling against README)"
+    if kind == "missing":
+        what = REQUIRED.get(_key_path(location))
+        return f"required ({what})" if what else "required"
+    if key in CLOCK_KEYS and isinstance(given, int) and not isinstance(given, bool):
+        # YAML reads 3:00 as the number 180 (minutes in base 60): the time has to be a string.
+        return f'write it in quotes: "{given // 60:02d}:{given % 60:02d}"'
+    if key in CLOCK_KEYS and kind == "string_pattern_mismatch":
+        return f'expected HH:MM, like "03:00", got {given!r}'
+    if key == "key" and location[:1] == ("project",) and kind == "string_pattern_mismatch":
+        return f"an upper-case Jira project key like SD, got {given!r}"
+    message = detail["msg"]
+    return message[len("Value error, "):] if message.startswith("Value error, ") else message
+
+
 def _problems_from(error: ValidationError) -> list[str]:
     problems = []
     for detail in error.errors(include_url=False):
         location = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
-        message = detail["msg"]
-        if detail["type"] == "extra_forbidden":
-            message = "unknown setting (check the spelling against README)"
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        problems.append(f"{_key_path(location)}: {message}")
+        problems.append(f"{_key_path(location)}: {_message(location, detail)}")
     return problems
 
 

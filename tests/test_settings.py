@@ -16,6 +16,11 @@ from config.loader import SettingsError, load_settings, settings_from_mapping
 from tests.conftest import GERMAN_STATUSES, ROOT, shipped_settings_data
 
 
+
+def first_problem(stderr: str) -> str:
+    """The first problem `check` lists, under the line that names the file."""
+    return stderr.splitlines()[1].strip()
+
 def write_config(tmp_path: Path, data: dict | str) -> Path:
     path = tmp_path / "app.yaml"
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -39,10 +44,12 @@ def test_check_accepts_the_shipped_file_and_summarises_the_numbers():
 def test_check_refuses_a_timer_that_is_not_a_duration_naming_the_key(tmp_path):
     data = shipped_settings_data()
     data["timers"]["clarification"]["reminder_every"] = "banana"
-    result = run_check("--config", str(write_config(tmp_path, data)))
+    config = write_config(tmp_path, data)
+    result = run_check("--config", str(config))
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "timers.clarification.reminder_every: expected a duration like 10d, 2w, 12h, 30m or 30s, got 'banana'"
+        f"{config}: 1 problem(s)",
+        "  timers.clarification.reminder_every: expected a duration like 10d, 2w, 12h, 30m or 30s, got 'banana'",
     ]
 
 
@@ -52,9 +59,9 @@ def test_check_reports_one_line_per_problem(tmp_path):
     data["timers"]["clarification"]["reminders"] = 0
     data["statuses"]["closd"] = "Closed"
     data["project"]["timezone"] = "Mars/Olympus"
-    lines = run_check("--config", str(write_config(tmp_path, data))).stderr.splitlines()
-    assert len(lines) == 4
-    assert {line.split(":")[0] for line in lines} == {
+    header, *lines = run_check("--config", str(write_config(tmp_path, data))).stderr.splitlines()
+    assert header.endswith(": 4 problem(s)") and len(lines) == 4
+    assert {line.strip().split(":")[0] for line in lines} == {
         "timers.resolved.close_after",
         "timers.clarification.reminders",
         "statuses.closd",
@@ -68,13 +75,13 @@ def test_check_reads_the_file_named_by_the_environment(tmp_path):
     path = write_config(tmp_path, data)
     result = run_check(env={"JSM_AUTOPILOT_CONFIG": str(path)})
     assert result.exit_code == 2
-    assert result.stderr.startswith("project.key:")
+    assert first_problem(result.stderr).startswith("project.key:")
 
 
 def test_check_names_the_line_of_broken_yaml(tmp_path):
     result = run_check("--config", str(write_config(tmp_path, "project:\n  key: SD\n   timezone: [\n")))
     assert result.exit_code == 2
-    assert result.stderr.startswith("line 3, column")
+    assert first_problem(result.stderr).startswith("line 3, column")
 
 
 def test_check_says_when_the_file_is_missing(tmp_path):
@@ -90,7 +97,7 @@ def test_the_console_script_is_installed_and_exits_two_on_a_broken_file(tmp_path
     script = Path(sys.executable).parent / "jsm-autopilot"
     done = subprocess.run([str(script), "check", "--config", str(path)], capture_output=True, text=True)
     assert done.returncode == 2
-    assert done.stderr.startswith("timers.clarification.reminder_every:")
+    assert first_problem(done.stderr).startswith("timers.clarification.reminder_every:")
 
 
 @pytest.mark.parametrize("key", ["token", "api_token", "password"])
@@ -152,7 +159,7 @@ class TestTemplates:
         data["templates"]["directory"] = "wording"
         result = run_check("--config", str(write_config(tmp_path, data)))
         assert result.exit_code == 2
-        assert result.stderr.startswith("templates.directory: de/resolved_close.txt")
+        assert first_problem(result.stderr).startswith("templates.directory: de/resolved_close.txt")
         assert "summary" in result.stderr
 
 
@@ -169,3 +176,22 @@ class TestEnvironment:
     def test_missing_variables_are_named(self):
         with pytest.raises(CredentialsError, match="JIRA_USER, JIRA_API_TOKEN"):
             jira_credentials({"JIRA_URL": "https://x.atlassian.net"})
+
+
+def test_validation_speaks_the_admins_language_and_names_the_file(tmp_path):
+    data = shipped_settings_data()
+    data["project"]["key"] = "sd"
+    del data["automation"]["account"]
+    data["schedule"]["full_pass_at"] = 180  # what YAML makes of an unquoted 3:00
+    data["regions"]["emea"]["hours"]["start"] = "8"
+    config = write_config(tmp_path, data)
+    result = run_check("--config", str(config))
+    assert result.exit_code == 2
+    said = result.stderr
+    assert said.splitlines()[0] == f"{config}: 4 problem(s)"
+    assert "project.key: an upper-case Jira project key like SD, got 'sd'" in said
+    assert "automation.account: required (the automation's accountId on Cloud" in said
+    assert 'schedule.full_pass_at: write it in quotes: "03:00"' in said
+    assert 'regions.emea.hours.start: expected HH:MM, like "03:00", got \'8\'' in said
+    missing = run_check("--config", str(tmp_path / "absent.yaml"))
+    assert missing.exit_code == 2 and str(tmp_path / "absent.yaml") in missing.stderr
