@@ -195,3 +195,10 @@ def test_validation_speaks_the_admins_language_and_names_the_file(tmp_path):
     assert 'regions.emea.hours.start: expected HH:MM, like "03:00", got \'8\'' in said
     missing = run_check("--config", str(tmp_path / "absent.yaml"))
     assert missing.exit_code == 2 and str(tmp_path / "absent.yaml") in missing.stderr
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "examples" / "config").glob("*.yaml")) + [ROOT / "app.yaml"], ids=lambda p: p.name)
+def test_every_example_configuration_passes_check(config):
+    result = run_check("--config", str(config))
+    assert result.exit_code == 0, result.stderr
+    assert "valid." in result.stdout
