@@ -105,3 +105,25 @@ def test_the_store_is_found_in_the_state_directory_and_never_invented_by_a_comma
     EventStore().migrate()  # what serve does: the directory and the file are made
     result = CliRunner().invoke(main, ["events"])
     assert result.exit_code == 0 and f"store: {expected}" in result.output and "No events." in result.output
+
+
+def test_the_systemd_unit_is_valid_and_hardened(tmp_path):
+    """deploy/jsm-autopilot.service, checked by systemd itself where it is installed."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    unit = (Path(__file__).resolve().parent.parent / "deploy" / "jsm-autopilot.service").read_text(encoding="utf-8")
+    for setting in ("User=jsm-autopilot", "ProtectSystem=strict", "StateDirectory=jsm-autopilot", "NoNewPrivileges=yes",
+                    "EnvironmentFile=/etc/jsm-autopilot/environment", "ExecReload=/bin/kill -HUP $MAINPID", "--host 127.0.0.1"):
+        assert setting in unit
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed here")
+    local = tmp_path / "jsm-autopilot.service"
+    local.write_text(unit.replace("/opt/jsm-autopilot/bin/jsm-autopilot", str(Path(sys.executable).parent / "jsm-autopilot")),
+                     encoding="utf-8")
+    checked = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True, text=True)
+    assert checked.returncode == 0 and checked.stderr.strip() == "", checked.stderr
