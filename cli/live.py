@@ -39,8 +39,9 @@ def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: 
 @click.option("--dry-run", is_flag=True, help="Evaluate and print; apply nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--at", "at", default=None, help="Evaluate at this ISO-8601 time instead of the site's serverTime.")
+@click.option("--issue", default=None, help="Only this ticket (a key like SD-12): act on it now, whatever its status.")
 @config_option
-def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path | None) -> None:
+def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str | None, config: Path | None) -> None:
     """Find the tickets where a rule is due, and apply it, exactly once.
 
     Reads JIRA_URL with JIRA_USER and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center).
@@ -54,6 +55,11 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
 
     if not once:
         _fail("sweep: give --once; repeated sweeps run inside `jsm-autopilot serve`")
+    if issue is not None:
+        from webhooks.delivery import ISSUE_KEY
+
+        if not ISSUE_KEY.fullmatch(issue):
+            _fail(f"sweep: --issue {issue!r} is not a Jira issue key like SD-12")
     now = None
     if at is not None:
         try:
@@ -79,7 +85,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, config: Path
     try:
         with exclusive_sweep(settings.project.key):
             executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
-            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor)
+            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor, issue=issue)
     except AlreadyRunning as running:
         click.echo(f"sweep: {running}", err=True)
         sys.exit(SOME_FAILED)

@@ -57,6 +57,7 @@ def run() -> None:
     import cli.deliveries  # noqa: F401  (registers delivery)
     import cli.confirm  # noqa: F401  (registers confirm)
     import cli.triage  # noqa: F401  (registers triage)
+    import cli.why  # noqa: F401  (registers why)
 
     main()
 

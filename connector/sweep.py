@@ -148,11 +148,13 @@ FiringListener = Callable[[list[Action], FiringOutcome | None], None]
 def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = None, dry_run: bool = False,
                executor: Executor | None = None, on_firing: FiringListener | None = None,
                guard: Guard | None = None, local_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-               stop: threading.Event | None = None, schedule: "Schedule | None" = None, full: bool = True) -> SweepReport:
+               stop: threading.Event | None = None, schedule: "Schedule | None" = None, full: bool = True,
+               issue: str | None = None) -> SweepReport:
     """One pass over the candidates; `now` defaults to Jira's own serverTime. With a `guard`, each
     ticket is held while acted on, and re-read if another actor wrote to it since the search.
     With a `schedule` and `full=False` (a routine sweep), only the tickets that are due or changed
-    since the last sweep are read; every ticket evaluated gets its next due instant recorded."""
+    since the last sweep are read; every ticket evaluated gets its next due instant recorded.
+    With `issue`, only that ticket (whatever its status) and no Delivery tickets."""
     calls_before = sum(client.calls.values())
     started = local_clock()
     now = now or client.server_time()
@@ -169,6 +171,9 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     try:
         if not dry_run:
             report.late_notes_written = executor.write_late_notes()
+        if issue is not None:
+            jql = f"project = {jql_string(settings.project.key)} AND key = {jql_string(issue)} ORDER BY key ASC"
+            full = True
         if jql is not None:
             with TicketPool(client, settings.limits.concurrency) as pool:
                 for issue_json in _candidates(context, jql, full):
@@ -182,7 +187,7 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
                 schedule.mark(f"{settings.project.key}:routine", now)
                 if full:
                     schedule.mark(f"{settings.project.key}:full", now)
-        if delivery_rules_enabled(settings):
+        if delivery_rules_enabled(settings) and issue is None:
             for issue_json in client.search(deliveries_jql_to_sweep(settings, now), ["summary"]):
                 if stop is not None and stop.is_set():
                     break

@@ -127,3 +127,43 @@ def test_the_systemd_unit_is_valid_and_hardened(tmp_path):
                      encoding="utf-8")
     checked = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stderr.strip() == "", checked.stderr
+
+
+def test_why_says_for_each_rule_whether_it_fires_and_if_not_when_and_sweep_acts_on_one_ticket(site_factory, monkeypatch):
+    import cli.live  # noqa: F401  (registers the commands)
+    import cli.why  # noqa: F401
+    from cli.main import main
+    from tests.site import BOT
+    from tests.test_faults import waiting_tickets_due_a_reminder
+
+    site = site_factory(T0)
+    first, second = waiting_tickets_due_a_reminder(site, 2)
+    site.set_clock(T0 + timedelta(days=5))
+    monkeypatch.setenv("JIRA_URL", site.url)
+    monkeypatch.setenv("JIRA_USER", BOT)
+    monkeypatch.setenv("JIRA_API_TOKEN", "token")
+    monkeypatch.delenv("JIRA_PAT", raising=False)
+    config = ["--config", str(write_site_config(site))]
+    early = CliRunner().invoke(main, ["why", first, "--json", *config])
+    assert early.exit_code == 0, early.output
+    by_rule = {entry["rule"]: entry for entry in json.loads(early.stdout)}
+    assert by_rule["clarification.reminder"]["state"] == "due" and by_rule["clarification.reminder"]["due"].startswith("2026-01-15")
+    assert by_rule["delivery.create"]["state"] in ("idle", "off") and by_rule["resolved.close"]["state"] == "idle"
+    site.set_clock(T0 + timedelta(days=10, minutes=2))
+    table = CliRunner().invoke(main, ["why", first, *config]).stdout
+    assert "clarification.reminder   fires  no customer feedback since" in table
+    assert CliRunner().invoke(main, ["why", "SD-1/../SD-2", *config]).exit_code == 2
+
+    acted = CliRunner().invoke(main, ["sweep", "--once", "--issue", second, "--json", *config])
+    assert acted.exit_code == 0, acted.output
+    assert json.loads(acted.stdout)["by_rule"] == {"clarification.reminder": 1}
+    assert len(site.comments_by_bot(second, public=True)) == 1 and site.comments_by_bot(first, public=True) == []
+
+
+def write_site_config(site):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "app.yaml"
+    path.write_text(yaml.safe_dump(yaml.safe_load(site.settings.model_dump_json())), encoding="utf-8")
+    return path

@@ -1,0 +1,84 @@
+"""`jsm-autopilot why KEY [--at WHEN]`: for one live ticket, every rule and what it does now.
+
+The answer an agent wants when nothing happened ("why was no reminder sent?"): each enabled rule
+either fires now (with its reason), waits for the desk's working hours, falls due later by time
+alone (when), or waits for a change in Jira (what the rule looks for)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cli.live import _client_or_exit
+from cli.main import _fail, _parse_instant, _settings_or_exit, config_option, main
+from cli.triage import with_learned_triage
+
+
+def verdicts(ticket, now, settings) -> list[dict]:
+    """One entry per rule of the catalogue: `state` is fires | waits | due | idle | off."""
+    from rules import hours
+    from rules.actions import Deferred
+    from rules.catalogue import RULES
+    from rules.wording import local_time
+
+    found = []
+    for rule in RULES:
+        entry = {"rule": rule.id, "state": "off", "why": "switched off (rules.enabled)"}
+        if settings.is_enabled(rule.id) and rule.function is None:
+            why = ("shapes the others: what the customer sees waits for the region's working hours" if rule.shapes_others
+                   else "decided with the Delivery ticket it concerns (see `sweep`)")
+            entry = {"rule": rule.id, "state": "idle", "why": why}
+        elif settings.is_enabled(rule.id):
+            actions = hours.within_hours(rule.function(ticket, now, settings), ticket.organisation, now, settings)
+            waiting = [a for a in actions if isinstance(a, Deferred)]
+            if waiting:
+                entry = {"rule": rule.id, "state": "waits", "why": waiting[0].reason,
+                         "not_before": waiting[0].not_before.isoformat()}
+            elif actions:
+                entry = {"rule": rule.id, "state": "fires", "why": actions[0].reason}
+            else:
+                due = rule.due_at(ticket, now, settings) if rule.due_at is not None else None
+                if due is not None and due > now:
+                    entry = {"rule": rule.id, "state": "due", "why": f"not yet, due {local_time(due, settings)}",
+                             "due": due.isoformat()}
+                else:
+                    what = rule.describe(settings) if rule.describe is not None else rule.summary
+                    entry = {"rule": rule.id, "state": "idle", "why": f"nothing to do now; it acts on: {what}"}
+        found.append(entry)
+    return found
+
+
+@main.command()
+@click.argument("key")
+@click.option("--at", "at", default=None, help="Decide as at this ISO-8601 time instead of the site's serverTime.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array: rule, state, why (and due or not_before).")
+@config_option
+def why(key: str, at: str | None, as_json: bool, config: Path | None) -> None:
+    """For one ticket, whether each rule fires now, and if not, why not and when it will."""
+    from connector.client import JiraError
+    from connector.mapping import IssueMappingError
+    from connector.reading import read_ticket
+    from webhooks.delivery import ISSUE_KEY
+
+    settings = with_learned_triage(_settings_or_exit(config))
+    if not ISSUE_KEY.fullmatch(key):
+        _fail(f"why: {key!r} is not a Jira issue key like SD-12")
+    client = _client_or_exit(settings, "why")
+    try:
+        now = _parse_instant(at) if at else client.server_time()
+        _, ticket = read_ticket(client, settings, key)
+    except click.BadParameter as error:
+        _fail(f"--at: {error.message}")
+    except (JiraError, IssueMappingError) as error:
+        _fail(f"why: {key}: {error}")
+    found = verdicts(ticket, now, settings)
+    if as_json:
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{key} ({ticket.type}, {ticket.status}) at {now.isoformat()}:")
+    for entry in found:
+        click.echo(f"  {entry['rule']:<24} {entry['state']:<6} {entry['why']}")
+    sys.exit(0)
