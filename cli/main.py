@@ -58,6 +58,7 @@ def run() -> None:
     import cli.confirm  # noqa: F401  (registers confirm)
     import cli.triage  # noqa: F401  (registers triage)
     import cli.why  # noqa: F401  (registers why)
+    import cli.audit  # noqa: F401  (registers audit and events show)
 
     main()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Protocol
@@ -65,6 +66,16 @@ class FiringOutcome:
     error: str | None = None
     # Applied, but what followed the logged write (the note for agents) failed: said, not FAILED.
     partial: str | None = None
+    # Not tried: it waits (limits.max_firings_per_sweep); `error` says why.
+    skipped: bool = False
+
+    @property
+    def outcome(self) -> str:
+        return "skipped" if self.skipped else "partial" if self.partial else "applied" if self.applied else "failed"
+
+
+# Who decided the firings being applied in this thread: "sweep", "webhook:<identifier>", "api".
+firing_source: ContextVar[str] = ContextVar("firing_source", default="sweep")
 
 
 @dataclass
@@ -85,6 +96,8 @@ class Executor:
     # Where a note that failed after its firing reached Jira is kept, to be written by the next
     # sweep (webhooks/late_notes.py); None: it is only logged.
     late_notes: "LateNoteKeeper | None" = None
+    # Told every firing's outcome with its actions and the decision's time (the audit trail).
+    on_outcome: Callable[[FiringOutcome, list[Action], datetime], None] = field(default=lambda outcome, group, now: None)
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
 
@@ -108,9 +121,11 @@ class Executor:
             except JiraError as error:
                 log.error("%s %s failed: %s", ticket.key, rule, error, extra={"issue": ticket.key, "rule": rule})
                 outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(error)))
+                self.on_outcome(outcomes[-1], group, now)
                 break  # later firings were decided on a state this one did not reach
             entries = new_log["firings"]
             outcomes.append(FiringOutcome(ticket.key, rule, len(group), True, partial=self._keep_missed(entry["id"], missed, now)))
+            self.on_outcome(outcomes[-1], group, now)
             self.on_applied(rule, len(group))
             self.on_actions_applied(group)
             log.info("%s %s applied", ticket.key, rule, extra={"issue": ticket.key, "rule": rule})

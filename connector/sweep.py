@@ -264,6 +264,9 @@ def _handle_issue(context: _Context, issue_json: dict) -> None:
         return
     # A first start on a site with history must not flood its customers: the rest wait.
     if not report.reserve_customer_facing(_customer_facing(actions), settings.limits.max_firings_per_sweep):
+        for rule, group in firings_of(actions).items():
+            waiting = f"waits for the next sweep: limits.max_firings_per_sweep ({settings.limits.max_firings_per_sweep}) reached"
+            context.executor.on_outcome(FiringOutcome(key, rule, len(group), False, waiting, skipped=True), group, context.now)
         return
     try:
         with context.guard.hold(key) as held:

@@ -18,7 +18,7 @@ from flask import Flask, jsonify, request
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
 from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
-from connector.executor import Executor
+from connector.executor import Executor, firing_source
 from connector.holds import Guard, TicketBusy
 
 log = logging.getLogger("jsm_autopilot.api")
@@ -36,6 +36,7 @@ def add_delivery_api(app: Flask, settings: Settings, client: JiraClient, executo
     """`always_dry_run`: shadow mode, where every request is answered as a dry run."""
     @app.post("/api/deliveries")
     def create_delivery():
+        firing_source.set("api")  # this request's context only: the audit names the API as the cause
         if token is None:
             return jsonify({"error": f"the API is off: set {API_TOKEN_ENVIRONMENT_VARIABLE} to enable it"}), 503
         scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")

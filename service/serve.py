@@ -28,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from config.loader import SettingsError
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
-from connector.executor import Executor
+from connector.executor import Executor, firing_source
 from connector.oncall import OnCallSender
 from connector.sweep import SweepReport, sweep_once
 from connector.deliveries import DeliveryRegistry
@@ -39,6 +39,7 @@ from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
 from webhooks.receiver import create_receiver
+from webhooks.audit import AuditTrail
 from webhooks.late_notes import LateNotes
 from webhooks.schedule import TicketSchedule
 from webhooks.store import EventStore, StoreUnavailable
@@ -100,6 +101,9 @@ class Service:
         self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(jsm_ops_url=self.settings.oncall.jsm_ops_url),
                                  on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
         self.executor.late_notes = LateNotes(self.store)
+        self.audit = AuditTrail(self.store)
+        self.executor.on_outcome = lambda outcome, group, now: self.audit.record(
+            now, outcome.issue, outcome.rule, outcome.outcome, group[0].reason, outcome.error or outcome.partial, firing_source.get())
         self.schedule = TicketSchedule(self.store)
         self.guard = TicketGuard(self.store, self.holder)
         self.health = Health(self.store, self.client, utc_now)

@@ -167,3 +167,40 @@ def write_site_config(site):
     path = Path(tempfile.mkdtemp()) / "app.yaml"
     path.write_text(yaml.safe_dump(yaml.safe_load(site.settings.model_dump_json())), encoding="utf-8")
     return path
+
+
+def test_audit_lists_what_fired_and_events_show_links_an_event_to_its_firings(site_factory, tmp_path, monkeypatch):
+    import cli.audit  # noqa: F401  (registers the commands)
+    import cli.live  # noqa: F401
+    from cli.main import main
+    from service.serve import Service
+    from tests.test_faults import waiting_tickets_due_a_reminder
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    by_event, by_sweep = waiting_tickets_due_a_reminder(site, 2)
+    monkeypatch.setenv("JSM_AUTOPILOT_DB", f"sqlite:///{tmp_path / 'events.db'}")
+    store = EventStore()
+    store.migrate()
+    service = Service(site.settings, store, site.client(), b"secret")
+    store.add("delivery-1", "comment_created", by_event, b"{}", True, datetime(2026, 6, 1, tzinfo=timezone.utc))
+    service.workers[0].clock = lambda: datetime(2026, 6, 1, 0, 1, tzinfo=timezone.utc)
+    assert service.workers[0].run_once()
+    requests_faults = __import__("requests").post
+    requests_faults(f"{site.url}/_sandbox/faults", json={"rate": 1.0, "statuses": [400], "methods": ["PUT"], "paths": [f"/{by_sweep}"]})
+    service.scheduled_sweep(full=True)
+
+    listed = json.loads(CliRunner().invoke(main, ["audit", "--json"]).stdout)
+    assert {(f["issue"], f["rule"], f["outcome"], f["source"]) for f in listed} == {
+        (by_event, "clarification.reminder", "applied", "webhook:delivery-1"),
+        (by_sweep, "clarification.reminder", "failed", "sweep")}
+    failed = json.loads(CliRunner().invoke(main, ["audit", "--outcome", "failed", "--json"]).stdout)
+    assert len(failed) == 1 and "400" in failed[0]["error"] and "no customer feedback" in failed[0]["reason"]
+    mine = json.loads(CliRunner().invoke(main, ["audit", "--issue", by_event, "--since", "2026-01-15T00:00:00+00:00", "--json"]).stdout)
+    assert [f["issue"] for f in mine] == [by_event]
+    assert json.loads(CliRunner().invoke(main, ["audit", "--since", "2026-01-16T00:00:00+00:00", "--json"]).stdout) == []
+    assert json.loads(CliRunner().invoke(main, ["audit", "--rule", "resolved.close", "--json"]).stdout) == []
+    shown = json.loads(CliRunner().invoke(main, ["events", "show", "delivery-1", "--json"]).stdout)
+    assert shown["status"] == "done" and [f["issue"] for f in shown["firings"]] == [by_event]
+    assert CliRunner().invoke(main, ["events", "show", "nope"]).exit_code == 2
+    store.dispose()

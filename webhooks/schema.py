@@ -6,7 +6,7 @@ from datetime import timezone
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
 
-SCHEMA_VERSION = 7  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule
+SCHEMA_VERSION = 8  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit
 
 
 class UTCDateTime(TypeDecorator):
@@ -112,4 +112,19 @@ sweep_marks = Table(
     "jsm_autopilot_sweep_marks", metadata,
     Column("name", String(100), primary_key=True),  # "<project>:routine" | "<project>:full"
     Column("at", UTCDateTime, nullable=False),  # Jira's time when that sweep began
+)
+
+# Every firing decided and what became of it, for `jsm-autopilot audit` and `events show`.
+audit_firings = Table(
+    "jsm_autopilot_audit", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),  # Jira's time of the decision
+    Column("issue", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),  # applied | partial | failed | skipped
+    Column("reason", Text, nullable=False),
+    Column("error", Text),  # Jira's answer on failure
+    Column("source", String(250), nullable=False),  # sweep | webhook:<identifier> | api
+    Index("ix_audit_at", "at"),
+    Index("ix_audit_source", "source"),
 )

@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 from config.settings import Settings
 from connector.client import JiraClient, JiraError, JiraRefused
 from connector.channel import came_by_email, needs_channel
-from connector.executor import Executor
+from connector.executor import Executor, firing_source
 from connector.holds import Guard, NoGuard, TicketBusy
 from connector.deliveries import apply_delivery, deliveries_to_refresh
 from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
@@ -74,6 +74,14 @@ class Worker:
         return True
 
     def process(self, event: StoredEvent) -> None:
+        # What fires now was caused by this event: the audit trail says so.
+        source = firing_source.set(f"webhook:{event.identifier}")
+        try:
+            self._process(event)
+        finally:
+            firing_source.reset(source)
+
+    def _process(self, event: StoredEvent) -> None:
         try:
             look_again = self._evaluate_ticket(event)
         except JiraRefused as refused:
