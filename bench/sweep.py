@@ -71,6 +71,24 @@ def due_reminders(tickets: int) -> dict:
                         "status_since": since.isoformat(), "agent": "anna@vendor.example"} for n in range(tickets)]}
 
 
+def start_sandbox_process(directory: Path, document: dict) -> tuple[subprocess.Popen, str]:
+    """The sandbox in its own process (so tracemalloc here sees the sweep alone), seeded, answering."""
+    port = free_port()
+    seed = directory / "seed.json"
+    seed.write_text(json.dumps(document), encoding="utf-8")
+    sandbox = subprocess.Popen([str(Path(sys.executable).parent / "jsm-autopilot"), "sandbox", "--port", str(port), "--seed",
+                                str(seed), "--config", str(ROOT / "app.yaml")], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            requests.get(f"{url}/_sandbox/requests", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)  # another process starting: real time, in a benchmark
+    return sandbox, url
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -100,23 +118,9 @@ def measure(size: int, document: dict | None = None, latency_ms: int = 0, concur
     if latency_ms:  # any hour will do: nothing may wait for working hours here
         settings = settings.model_copy(update={"rules": settings.rules.model_copy(
             update={"enabled": [r for r in settings.rules.enabled if r != "hours.window"]})})
-    port = free_port()
     with tempfile.TemporaryDirectory() as directory:
-        seed = Path(directory) / "seed.json"
-        seed.write_text(json.dumps(document or seed_document(size)), encoding="utf-8")
-        sandbox = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jsm-autopilot"), "sandbox", "--port", str(port), "--seed", str(seed),
-             "--config", str(ROOT / "app.yaml")],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        sandbox, url = start_sandbox_process(Path(directory), document or seed_document(size))
         try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(600):
-                try:
-                    requests.get(f"{url}/_sandbox/requests", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
             client = JiraClient(JiraCredentials(url, BOT, "token"), "cloud")
             requests.post(f"{url}/_sandbox/faults", json={"rate": 0, "latency_ms": latency_ms}).raise_for_status()
             tracemalloc.start()
@@ -154,24 +158,12 @@ def steady(size: int) -> dict:
     settings = load_settings(ROOT / "app.yaml")
     settings = settings.model_copy(update={"rules": settings.rules.model_copy(
         update={"enabled": [r for r in settings.rules.enabled if r != "hours.window"]})})
-    port = free_port()
     with tempfile.TemporaryDirectory() as directory:
-        seed = Path(directory) / "seed.json"
-        seed.write_text(json.dumps(steady_document(size)), encoding="utf-8")
-        sandbox = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jsm-autopilot"), "sandbox", "--port", str(port), "--seed", str(seed),
-             "--config", str(ROOT / "app.yaml")], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sandbox, url = start_sandbox_process(Path(directory), steady_document(size))
         store = EventStore(f"sqlite:///{Path(directory) / 'events.db'}")
         store.migrate()
         schedule = TicketSchedule(store)
         try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(600):
-                try:
-                    requests.get(f"{url}/_sandbox/requests", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
             client = JiraClient(JiraCredentials(url, BOT, "token"), "cloud")
             runs = {}
             for name, at, full in (("full pass", NOW - timedelta(hours=1), True), ("routine", NOW, False),
