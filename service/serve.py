@@ -229,6 +229,9 @@ class Service:
                     if not self.health.heard(error):
                         log.error("sweep stopped: %s", error)
                     return None
+                except StoreUnavailable as unavailable:
+                    log.error("sweep stopped: %s", unavailable)  # /readyz says "store not writable"
+                    return None
             if report.search_error is not None:
                 self.health.heard(report.search_error)
             else:

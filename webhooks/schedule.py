@@ -45,10 +45,14 @@ class TicketSchedule:
             raise StoreUnavailable(f"cannot read the schedule: {error}") from None
 
     def mark(self, name: str, at: datetime) -> None:
-        with self.store._write() as connection:
-            done = connection.execute(update(sweep_marks).where(sweep_marks.c.name == name).values(at=at)).rowcount
-            if not done:
-                connection.execute(self.store._insert(sweep_marks).values(name=name, at=at).on_conflict_do_nothing(index_elements=["name"]))
+        try:
+            with self.store._write() as connection:
+                done = connection.execute(update(sweep_marks).where(sweep_marks.c.name == name).values(at=at)).rowcount
+                if not done:
+                    connection.execute(self.store._insert(sweep_marks).values(name=name, at=at).on_conflict_do_nothing(index_elements=["name"]))
+        except SQLAlchemyError as error:
+            # The next routine sweep then looks further back: it reads more, and misses nothing.
+            log.warning("sweep mark %s not kept: %s", name, error)
 
     def mark_of(self, name: str) -> datetime | None:
         try:
