@@ -204,3 +204,55 @@ def test_audit_lists_what_fired_and_events_show_links_an_event_to_its_firings(si
     assert shown["status"] == "done" and [f["issue"] for f in shown["firings"]] == [by_event]
     assert CliRunner().invoke(main, ["events", "show", "nope"]).exit_code == 2
     store.dispose()
+
+
+def test_the_readme_walk_through_ends_in_shadow_mode_with_nothing_written(tmp_path):
+    """The README's walk-through, step by step, as processes: sandbox, serve --dry-run, shadow."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import requests
+
+    from tests.test_serve_process import free_port
+
+    root = Path(__file__).resolve().parent.parent
+    script = Path(sys.executable).parent / "jsm-autopilot"
+    sandbox_port, serve_port = free_port(), free_port()
+    environment = {**os.environ, "JIRA_URL": f"http://127.0.0.1:{sandbox_port}", "JIRA_USER": "autopilot@vendor.example",
+                   "JIRA_API_TOKEN": "any", "JSM_AUTOPILOT_WEBHOOK_SECRET": "walk-through",
+                   "JSM_AUTOPILOT_DB": f"sqlite:///{tmp_path / 'walk-through.db'}", "JSM_AUTOPILOT_CONFIG": str(root / "app.yaml")}
+    assert subprocess.run([str(script), "check"], env=environment, capture_output=True).returncode == 0
+    processes = [subprocess.Popen([str(script), "sandbox", "--port", str(sandbox_port), "--seed", str(root / "examples" / "sandbox-seed.json")],
+                                  env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{sandbox_port}/_sandbox/requests"), 30, "the sandbox")
+        processes.append(subprocess.Popen([str(script), "serve", "--dry-run", "--port", str(serve_port)], env=environment,
+                                          stdout=subprocess.DEVNULL, stderr=(tmp_path / "serve.log").open("w")))
+        wait_for(lambda: _answers(f"http://127.0.0.1:{serve_port}/healthz"), 30, "serve")
+        requests.post(f"http://127.0.0.1:{sandbox_port}/_sandbox/webhooks",
+                      json={"url": f"http://127.0.0.1:{serve_port}/webhooks/jira", "secret": "walk-through"}).raise_for_status()
+
+        def listed() -> list:
+            done = subprocess.run([str(script), "shadow", "--json"], env=environment, capture_output=True, text=True)
+            return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else []
+
+        wait_for(lambda: listed(), 60, "the first sweep's shadow firings")
+        assert {"clarification.reminder", "resolved.confirm"} <= {f["rule"] for f in listed()}
+        writes = [r for r in requests.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/requests").json()["requests"]
+                  if r["method"] in ("PUT", "DELETE") or (r["method"] == "POST" and "/search" not in r["path"])]
+        assert writes == [], "shadow mode wrote to Jira"
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
