@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.live import SOME_FAILED, _client_or_exit
-from cli.main import _console, _describe_action, _fail, _settings_or_exit, config_option, main
+from cli.main import BAD_INPUT, _console, _describe_action, _fail, _settings_or_exit, config_option, main
 
 # Below this many tickets a delivery is done before a bar would be worth drawing.
 PROGRESS_FROM = 5
@@ -59,9 +59,12 @@ def delivery() -> None:
 @click.option("--environment", default=None, help="The environment the patch goes to, e.g. 'Dedicated Cloud'.")
 @click.option("--dry-run", is_flag=True, help="Show what would be created or changed; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--service-url", envvar="JSM_AUTOPILOT_SERVICE_URL", default=None,
+              help="The running service (e.g. https://autopilot.example.com): ask it, through POST /api/deliveries with "
+                   "$JSM_AUTOPILOT_API_TOKEN, instead of talking to Jira from here. The way for a release manager's machine.")
 @config_option
 def create(organisation: str, version: str, estimated_date: str | None, docs: tuple[str, ...], environment: str | None,
-           dry_run: bool, as_json: bool, config: Path | None) -> None:
+           dry_run: bool, as_json: bool, service_url: str | None, config: Path | None) -> None:
     """Create the Delivery ticket of a patch for an organisation, or update the one that exists.
 
     It lists the organisation's Delivery Pending tickets of that version and those marked CUSTOM,
@@ -88,6 +91,8 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         request = DeliveryRequest.parse(data, settings)
     except DeliveryRequestError as error:
         _fail(f"--{error.field.replace('_', '-')}: {error.problem}")
+    if service_url is not None:
+        _through_the_service(service_url, data, dry_run, as_json)
     client = _client_or_exit(settings, "delivery create")
     try:
         store = EventStore()
@@ -127,3 +132,43 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         for failure in result.failures:
             console.print(f"failed: {failure}")
     sys.exit(SOME_FAILED if result.failures else 0)
+
+
+def _through_the_service(service_url: str, data: dict, dry_run: bool, as_json: bool) -> None:
+    """Ask the running service, which holds the one store that keeps deliveries unique."""
+    import requests
+
+    from service.api import API_TOKEN_ENVIRONMENT_VARIABLE
+
+    token = os.environ.get(API_TOKEN_ENVIRONMENT_VARIABLE)
+    if not token:
+        _fail(f"delivery create: --service-url needs the service's API token in {API_TOKEN_ENVIRONMENT_VARIABLE}")
+    body = {**data, "dry_run": dry_run}
+    if "estimated_date" in body:
+        body["estimated_date"] = body["estimated_date"].isoformat()
+    url = f"{service_url.rstrip('/')}/api/deliveries"
+    try:
+        answer = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=300)
+    except requests.RequestException as error:
+        click.echo(f"delivery create: no answer from {url}: {type(error).__name__}", err=True)
+        sys.exit(SOME_FAILED)
+    try:
+        result = answer.json()
+    except ValueError:
+        click.echo(f"delivery create: {url} answered {answer.status_code} without JSON; is it jsm-autopilot?", err=True)
+        sys.exit(SOME_FAILED)
+    if answer.status_code in (400, 401, 503) and "error" in result:
+        where = f"--{result['field'].replace('_', '-')}: " if result.get("field") else ""
+        code = BAD_INPUT if answer.status_code in (400, 401) else SOME_FAILED
+        click.echo(f"delivery create: {where}{result['error']} ({answer.status_code} from {url})", err=True)
+        sys.exit(code)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    elif "error" in result:
+        click.echo(f"delivery create: {result['error']} ({answer.status_code})", err=True)
+    else:
+        verb = "Would create or update" if result.get("dry_run") else "Created" if result.get("created") else "Updated"
+        listed = ", ".join(result.get("included") or []) or "no tickets yet"
+        click.echo(f"{verb} {result.get('key') or 'a Delivery ticket'} through {service_url}: {len(result.get('included') or [])} "
+                   f"ticket(s): {listed}")
+    sys.exit(0 if answer.status_code < 300 else SOME_FAILED)

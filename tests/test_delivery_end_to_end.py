@@ -426,3 +426,31 @@ def test_a_missing_request_type_is_named(shop):
     shop.site.settings = settings  # the app.yaml the CLI reads
     result = shop.cli("--organisation", ACME, "--version", "14.21.3.1")
     assert result.exit_code == 2 and "deliveries.request_type" in result.output and "Patch delivery" in result.output
+
+
+def test_a_release_managers_machine_asks_the_running_service(shop):
+    """`delivery create --service-url`: the service's store keeps the delivery unique; the
+    release manager's machine needs no Jira credentials and keeps no store of its own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    api = RunningApi(shop)
+    try:
+        service_url = api.url.rsplit("/api/deliveries", 1)[0]
+        command = [str(Path(sys.executable).parent / "jsm-autopilot"), "delivery", "create", "--organisation", ACME,
+                   "--version", "14.21.3.1", "--json", "--service-url", service_url, "--config", str(config_for(shop.site, shop.tmp_path))]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "JSM_AUTOPILOT_"))}
+        env.update({"JSM_AUTOPILOT_API_TOKEN": "release-token", "XDG_STATE_HOME": str(shop.tmp_path / "no-store-here")})
+        first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stderr
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        answers = [json.loads(first.stdout), json.loads(again.stdout)]
+        assert [a["created"] for a in answers] == [True, False] and answers[0]["key"] == answers[1]["key"]
+        assert shop.deliveries() == [answers[0]["key"]]
+        assert not (shop.tmp_path / "no-store-here").exists()
+        refused = subprocess.run(command, env={**env, "JSM_AUTOPILOT_API_TOKEN": "wrong"}, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "bearer token" in refused.stderr
+    finally:
+        api.close()
