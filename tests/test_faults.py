@@ -162,6 +162,8 @@ def test_readyz_names_what_stops_the_service_and_healthz_stays_alive(site_factor
 
 
 def test_a_revoked_token_pauses_the_work_keeps_every_event_and_resumes_by_itself(site_factory, tmp_path, caplog):
+    """Jira answers a revoked token with 401 on every resource (platform spec: "401: Returned if the
+    authentication credentials are incorrect or missing"); sandbox/REAL_JIRA.md."""
     from datetime import datetime, timezone
 
     from service.serve import Service
