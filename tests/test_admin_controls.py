@@ -26,12 +26,10 @@ def test_a_rule_switched_off_in_app_yaml_stops_at_the_next_event_and_a_broken_fi
     from service.serve import Service
     from webhooks.store import EventStore
 
-    site = site_factory(T0 - timedelta(days=1))
-    keys = [site.create(summary=f"waiting {n}") for n in range(2)]
-    site.set_clock(T0)
-    for key in keys:
-        site.move(key, "Clarification required / On hold")
-    site.set_clock(T0 + timedelta(days=10))
+    from tests.test_faults import waiting_tickets_due_a_reminder
+
+    site = site_factory(T0)
+    keys = waiting_tickets_due_a_reminder(site, 2)
     config = tmp_path / "app.yaml"
     data = yaml.safe_load(site.settings.model_dump_json())
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
