@@ -267,6 +267,8 @@ class WebhookSettings(_Section):
     # comment_created); waiting this long lets one read of the ticket answer them all.
     settle_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+    # Workers wait up to this long for the receiver to be quiet before each claim; 0: never.
+    yield_to_intake_seconds: Annotated[float, Field(ge=0, le=10)] = 0.5
     # The HTTP server (waitress): connections open at once, and how long an idle or half-sent one
     # may hold its place. Jira's deliveries are small and quick; a slow client is dropped.
     connection_limit: Annotated[int, Field(ge=10, le=10000)] = 1000

@@ -38,6 +38,7 @@ from service.health import Health
 from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
+from webhooks.intake_first import IntakeFirst
 from webhooks.receiver import create_receiver
 from webhooks.audit import AuditTrail
 from webhooks.late_notes import LateNotes
@@ -107,9 +108,11 @@ class Service:
         self.schedule = TicketSchedule(self.store)
         self.guard = TicketGuard(self.store, self.holder)
         self.health = Health(self.store, self.client, utc_now)
+        self.intake_first = IntakeFirst()
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
-                                   count=lambda outcome: self.metrics.events_received.labels(outcome).inc())
+                                   count=lambda outcome: self.metrics.events_received.labels(outcome).inc(),
+                                   intake_first=self.intake_first)
         self.app.add_url_rule("/metrics", "metrics", lambda: Response(self.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST))
         # Each API request holds the delivery under its own name: requests run on several threads.
         registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api", wait=timedelta(seconds=60)))
@@ -122,7 +125,8 @@ class Service:
                    max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
                    count=lambda outcome: self.metrics.events_processed.labels(outcome).inc(),
                    dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"), health=self.health,
-                   schedule=self.schedule)
+                   schedule=self.schedule, intake_first=self.intake_first if self.settings.webhooks.yield_to_intake_seconds else None,
+                   yield_to_intake=self.settings.webhooks.yield_to_intake_seconds)
             for n in range(self.settings.webhooks.workers)
         ]
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]

@@ -170,3 +170,20 @@ def test_deliveries_arriving_together_share_commits_and_each_is_stored_once(stor
         answers = list(pool.map(send, range(300)))
     assert sum(answers) == 150  # each identifier new exactly once
     assert len(store.list_events(limit=1000)) == 150
+
+
+def test_deliveries_go_on_after_postgresql_dropped_the_intake_connection(store):
+    """The intake pool skips the ping before each use (issue 16); a connection the server dropped
+    (a restart, an idle timeout) is replaced and the batch written again, not answered 503."""
+    if not store.is_postgres:
+        pytest.skip("SQLite has no server connection to drop")
+    from sqlalchemy import text
+
+    assert add(store, "before") is True
+    with store.engine.begin() as connection:
+        dropped = connection.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert dropped >= 1
+    assert add(store, "after") is True
+    assert add(store, "after") is False
+    assert sorted(e.identifier for e in store.list_events()) == ["after", "before"]

@@ -150,3 +150,32 @@ def test_the_signature_method_is_read_from_its_prefix(client, store, caplog):
     upper = "SHA256=" + signature_for(body, SECRET)[len("sha256="):].upper()
     assert deliver(client, body, signature=upper).status_code == 202
     assert len(store.list_events()) == 1
+
+
+def test_workers_hold_back_while_deliveries_arrive_and_not_longer(store):
+    """Deliveries before work (issue 16): a worker waits until no delivery has arrived for the
+    burst gap, and a wait of 0 seconds gives up at once while one has just arrived."""
+    from webhooks.intake_first import BURST_GAP, IntakeFirst
+
+    now = [100.0]
+    intake_first = IntakeFirst(clock=lambda: now[0])
+    app = create_receiver(store, "TES", SECRET, LIMIT, clock=lambda: NOW, intake_first=intake_first)
+    assert intake_first.wait_until_quiet(at_most=0) is True  # nothing arrived yet
+    assert deliver(app.test_client(), CAPTURES[0].read_bytes()).status_code == 202
+    assert intake_first.wait_until_quiet(at_most=0) is False
+    now[0] += BURST_GAP / 2
+    assert intake_first.wait_until_quiet(at_most=0) is False
+    now[0] += BURST_GAP / 2
+    assert intake_first.wait_until_quiet(at_most=0) is True
+
+
+def test_a_delivery_being_answered_keeps_workers_back_however_long_it_takes():
+    from webhooks.intake_first import IntakeFirst
+
+    now = [0.0]
+    intake_first = IntakeFirst(clock=lambda: now[0])
+    with intake_first.answering():
+        now[0] += 60
+        assert intake_first.wait_until_quiet(at_most=0) is False
+    now[0] += 1
+    assert intake_first.wait_until_quiet(at_most=0) is True

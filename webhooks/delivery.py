@@ -61,6 +61,10 @@ def signature_for(body: bytes, secret: bytes, method: str = "sha256") -> str:
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
+    # Werkzeug's headers answer any spelling at once; a plain mapping is searched.
+    found = headers.get(name)
+    if found is not None:
+        return found
     for key, value in headers.items():
         if key.lower() == name.lower():
             return value

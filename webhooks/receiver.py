@@ -14,6 +14,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.delivery import IDENTIFIER_HEADER, DeliveryRejected, delivery_from_http, loggable
+from webhooks.intake_first import IntakeFirst
 from webhooks.store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.webhooks")
@@ -47,14 +48,22 @@ class LogThrottle:
 
 def create_receiver(store: EventStore, project_key: str, secret: bytes | None, max_body_bytes: int,
                     clock: Callable[[], datetime] = utc_now, app: Flask | None = None,
-                    settle: timedelta = timedelta(0), count: Callable[[str], None] = lambda outcome: None) -> Flask:
-    """The receiver's routes on `app` (a new Flask app by default); `count` hears each answer."""
+                    settle: timedelta = timedelta(0), count: Callable[[str], None] = lambda outcome: None,
+                    intake_first: IntakeFirst | None = None) -> Flask:
+    """The receiver's routes on `app` (a new Flask app by default); `count` hears each answer;
+    `intake_first` is told while a delivery is being answered, so that workers hold back."""
     app = app or Flask("jsm-autopilot")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     refusals = LogThrottle(clock)
 
+    intake_first = intake_first or IntakeFirst()
+
     @app.post("/webhooks/jira")
     def receive_jira_webhook():
+        with intake_first.answering():
+            return _receive()
+
+    def _receive():
         try:
             body = request.get_data(cache=False)
         except RequestEntityTooLarge:

@@ -20,7 +20,7 @@ from sqlalchemy import Table, and_, create_engine, event, exists, func, insert, 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 STATE_DIRECTORY_NAME = "jsm-autopilot"
@@ -172,6 +172,12 @@ class EventStore:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
                 self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10)
+            # Deliveries have a pool of their own, in autocommit: the batch is one INSERT, atomic by
+            # itself, so one round trip instead of BEGIN, INSERT, COMMIT and the ping before each
+            # use. One leader commits at a time (GroupCommit), so one connection serves; one the
+            # server dropped is replaced and the batch written again (_insert_deliveries).
+            self._intake_engine = self.engine if self.url.startswith("sqlite") else \
+                create_engine(self.url, pool_pre_ping=False, pool_size=1, max_overflow=2, isolation_level="AUTOCOMMIT")
         except (SQLAlchemyError, ImportError) as error:
             raise StoreUnavailable(f"cannot open {self._safe_url()}: {error}") from None
         self.is_postgres = self.engine.dialect.name == "postgresql"
@@ -181,15 +187,15 @@ class EventStore:
         self._writing = nullcontext() if self.is_postgres else threading.Lock()
         self._group = GroupCommit(self._insert_deliveries)
         # Built once: building the statement for each delivery cost more than executing it.
-        self._insert_delivery = self._insert(events).on_conflict_do_nothing(index_elements=["identifier"]).returning(events.c.id)
+        self._insert_delivery = self._insert(events).on_conflict_do_nothing(index_elements=["identifier"]).returning(events.c.identifier)
 
     def _insert(self, table: Table):
         """INSERT with this backend's ON CONFLICT DO NOTHING."""
         return postgresql_insert(table) if self.is_postgres else sqlite_insert(table)
 
-    def _write(self):
+    def _write(self, engine: Engine | None = None):
         """A write transaction, queued behind this process's other writers on SQLite."""
-        return _Locked(self._writing, self.engine)
+        return _Locked(self._writing, engine or self.engine)
 
     @property
     def location(self) -> str:
@@ -249,14 +255,27 @@ class EventStore:
 
     def _insert_deliveries(self, batch: list[dict]) -> list[bool]:
         """One transaction, one disk flush, for every delivery that arrived while the last one committed."""
-        stored = []
-        try:
-            with self._write() as connection:
-                for values in batch:
-                    # RETURNING yields the new row's id, or nothing when the identifier was already there.
-                    stored.append(connection.execute(self._insert_delivery, values).scalar() is not None)
-        except SQLAlchemyError as error:
-            raise StoreUnavailable(f"cannot store the delivery: {error}") from None
+        firsts: dict[str, dict] = {}
+        for values in batch:
+            firsts.setdefault(values["identifier"], values)
+        unique = list(firsts.values())
+        for attempt in (1, 2):
+            try:
+                with self._write(self._intake_engine) as connection:
+                    # One multi-row INSERT (SQLAlchemy's insertmanyvalues); RETURNING names the
+                    # rows that were new, not those whose identifier was already there.
+                    inserted = set(connection.execute(self._insert_delivery, unique).scalars())
+                break
+            except DBAPIError as error:
+                if attempt == 1 and error.connection_invalidated:
+                    continue  # the server dropped an idle connection (a restart): a new one
+                raise StoreUnavailable(f"cannot store the delivery: {error}") from None
+            except SQLAlchemyError as error:
+                raise StoreUnavailable(f"cannot store the delivery: {error}") from None
+        stored, seen = [], set()
+        for values in batch:  # a re-delivery within the same batch is a duplicate too
+            stored.append(values["identifier"] in inserted and values["identifier"] not in seen)
+            seen.add(values["identifier"])
         return stored
 
     def claim(self, worker: str, now: datetime, lease: timedelta) -> StoredEvent | None:
@@ -486,6 +505,7 @@ class EventStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._intake_engine.dispose()
 
 
 def _stored(row, batch: tuple[int, ...] = ()) -> StoredEvent:

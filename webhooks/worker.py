@@ -24,6 +24,7 @@ from connector.reading import read_issue
 from rules.actions import Action, due_now
 from rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
 from rules.deliveries import is_delivery
+from webhooks.intake_first import IntakeFirst
 from webhooks.receiver import utc_now
 from webhooks.schedule import TicketSchedule
 from webhooks.store import EventStore, StoredEvent, StoreUnavailable
@@ -61,6 +62,10 @@ class Worker:
     health: JiraHealth | None = None
     # Where the ticket's next due instant is kept for incremental sweeps (webhooks/schedule.py).
     schedule: "TicketSchedule | None" = None
+    # Deliveries before work (webhooks/intake_first.py): wait up to this long for the receiver to
+    # be quiet before each claim. None: no wait.
+    intake_first: IntakeFirst | None = None
+    yield_to_intake: float = 0.5
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))
@@ -176,6 +181,8 @@ class Worker:
             if self.health is not None and self.health.paused:
                 stop.wait(idle_wait)
                 continue
+            if self.intake_first is not None:
+                self.intake_first.wait_until_quiet(self.yield_to_intake)
             try:
                 busy = self.run_once()
             except StoreUnavailable as unavailable:
