@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -140,8 +141,11 @@ SANDBOX_PORT = 8090  # not serve's 8080: the two run side by side
 @click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="JSON seed document (see sandbox/seed.py).")
 @click.option("--deployment", type=click.Choice(["cloud", "datacenter"]), default=None, help="Default: project.deployment from app.yaml.")
 @click.option("--now", "now_text", default=None, help="Start the sandbox clock here (ISO-8601); default: the real time.")
+@click.option("--webhook-url", default=None, help="Send signed webhooks there (as POST /_sandbox/webhooks does), signed with "
+                                                 "JSM_AUTOPILOT_WEBHOOK_SECRET.")
 @config_option
-def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now_text: str | None, config: Path | None) -> None:
+def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now_text: str | None, webhook_url: str | None,
+            config: Path | None) -> None:
     """Serve a JSM sandbox: Jira's REST subset for one project, with a clock you control."""
     from werkzeug.serving import run_simple
 
@@ -165,6 +169,12 @@ def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now
         except (ValueError, KeyError, SandboxError) as error:
             _fail(f"{seed}: {error}")
         click.echo(f"Seeded {len(keys)} issue(s) from {seed}.")
+    if webhook_url is not None:
+        if not webhook_url.startswith(("http://", "https://")):
+            _fail(f"--webhook-url: an http(s) address, not {webhook_url!r}")
+        secret = os.environ.get("JSM_AUTOPILOT_WEBHOOK_SECRET")
+        state.webhooks.configure(webhook_url, secret.encode() if secret else None)
+        click.echo(f"Webhooks go to {webhook_url} ({'signed' if secret else 'unsigned: JSM_AUTOPILOT_WEBHOOK_SECRET is not set'}).")
     click.echo(
         f"JSM sandbox ({state.deployment}) for project {settings.project.key} on http://{host}:{port}\n"
         f"  clock: POST /_sandbox/clock {{\"now\": ISO-8601}}   faults: POST /_sandbox/faults {{\"rate\": 0.3}}\n"
@@ -177,7 +187,7 @@ __all__ = ["sweep", "sandbox", "BAD_INPUT"]
 
 
 @main.command()
-@click.option("--port", default=8080, show_default=True, type=PORT)
+@click.option("--port", default=8080, show_default=True, type=PORT, envvar="JSM_AUTOPILOT_PORT", show_envvar=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Where to listen; behind a reverse proxy on the same host keep 127.0.0.1, in a container 0.0.0.0.")
 @click.option("--dry-run", is_flag=True, help="Shadow mode: receive webhooks and sweep, log and keep what would be done "

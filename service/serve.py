@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from service.health import Health
 from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
+from service.identity import node_name, process_name
 from webhooks.intake_first import IntakeFirst
 from webhooks.receiver import create_receiver
 from webhooks.audit import AuditTrail
@@ -96,7 +96,7 @@ class Service:
     def __post_init__(self) -> None:
         self.stop = threading.Event()
         self.client.stop_retrying_when(self.stop)
-        self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        self.holder = process_name()
         self.metrics = Metrics(self.client)
         # One executor and one guard for scheduled and webhook work alike.
         self.executor = Executor(self.client, self.settings, alerts=OnCallSender.from_environment(jsm_ops_url=self.settings.oncall.jsm_ops_url),
@@ -119,7 +119,7 @@ class Service:
         add_delivery_api(self.app, self.settings, self.client, self.executor, registry, self.guard, self.api_token,
                          count=lambda outcome: self.metrics.api_requests.labels(outcome).inc(), always_dry_run=self.dry_run)
         self.shadow = ShadowLog(self.store, utc_now)
-        prefix = f"{socket.gethostname()}-{os.getpid()}"
+        prefix = process_name()
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
                    max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
@@ -168,12 +168,12 @@ class Service:
             self.stop.wait(every / 6 if self.health.paused or self.health.unreachable else every)
 
     def release_events_of_dead_processes(self) -> int:
-        """Called at start, before anything is taken. Workers are named host-pid-n, leases (the
-        sweep, ticket holds) host-pid or host-pid/thread: what a process of this host that no
-        longer runs (killed) held is given back at once. So is what our own pid held: in a
-        container every start is pid 1 again, and a new process holds nothing yet. Other hosts'
-        events and leases wait for their expiry."""
-        host = socket.gethostname()
+        """Called at start, before anything is taken. Workers are named node-pid-n, leases (the
+        sweep, ticket holds) node-pid or node-pid/thread, the node being host and PID namespace
+        (service/identity.py): what a process of this node that no longer runs (killed) held is
+        given back at once. So is what our own pid held: a new process holds nothing yet. Other
+        nodes' events and leases, sibling containers' among them, wait for their expiry."""
+        host = node_name()
 
         def gone(holder: str) -> bool:
             if not holder.startswith(f"{host}-"):

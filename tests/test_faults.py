@@ -87,11 +87,13 @@ def test_a_busy_ticket_never_makes_an_event_a_dead_letter(site_factory, tmp_path
 
 def test_a_restart_gives_back_what_a_killed_process_of_this_host_held(site_factory, tmp_path):
     """Events, the sweep lease and ticket holds of a dead pid (and of our own pid's previous life,
-    as in a container where every start is pid 1) are released at start; other hosts' are not."""
+    as in a container where every start is pid 1) are released at start; other hosts' are not,
+    nor are those of a container on the host's network: same host name, its own pid 1."""
     import os
     import socket
     from datetime import datetime, timezone
 
+    from service.identity import node_name
     from service.serve import Service
     from webhooks.store import EventStore
 
@@ -99,16 +101,20 @@ def test_a_restart_gives_back_what_a_killed_process_of_this_host_held(site_facto
     store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
     store.migrate()
     now = datetime.now(timezone.utc)
-    host, dead = socket.gethostname(), 2 ** 22 + 7  # above the kernel's pid limit: never alive
+    host, dead = node_name(), 2 ** 22 + 7  # above the kernel's pid limit: never alive
+    assert host.startswith(socket.gethostname() + ".pidns")
+    sibling_container = f"{socket.gethostname()}.pidns4026532999-1"
     service = Service(site.settings, store, site.client(), b"secret")
     store.take_lease(service.sweep_lease, f"{host}-{dead}", now, timedelta(minutes=30))
     store.take_lease("ticket:SD-1", f"{host}-{dead}/140", now, timedelta(minutes=30))
     store.take_lease("ticket:SD-2", f"{host}-{os.getpid()}/99", now, timedelta(minutes=30))
     store.take_lease("ticket:SD-3", "elsewhere-12/5", now, timedelta(minutes=30))
+    store.take_lease("ticket:SD-4", f"{sibling_container}/7", now, timedelta(minutes=30))
+    store.take_lease("ticket:SD-5", f"{socket.gethostname()}-1/7", now, timedelta(minutes=30))  # an older version's name
     store.add("e1", "comment_created", "SD-1", b"{}", True, now)
     assert store.claim(f"{host}-{dead}-1", now, timedelta(minutes=5)) is not None
     assert service.release_events_of_dead_processes() == 4
-    assert store.lease_holders() == {"elsewhere-12/5"}
+    assert store.lease_holders() == {"elsewhere-12/5", f"{sibling_container}/7", f"{socket.gethostname()}-1/7"}
     assert store.list_events()[0].status == "pending"
     assert store.take_lease(service.sweep_lease, service.holder, now, timedelta(minutes=2))
     store.dispose()
