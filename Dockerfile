@@ -5,6 +5,7 @@ ARG BASE=python:3.11-slim-bookworm
 
 # Installs the wheelhouse into a virtual environment; only that environment reaches the runtime.
 FROM ${BASE} AS install
+LABEL jsm-autopilot.stage=install
 COPY wheelhouse/ /tmp/wheelhouse/
 RUN python3 -m venv /opt/jsm-autopilot \
  && /opt/jsm-autopilot/bin/pip install --no-index --find-links /tmp/wheelhouse --no-compile --disable-pip-version-check jsm-autopilot \

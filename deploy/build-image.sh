@@ -100,5 +100,7 @@ docker run --rm --pull never --network host --user "$(id -u):$(id -g)" -e HOME=/
 
 say "image $tag on $base"
 docker build --network host --build-arg "BASE=$base" --tag "$tag" --file Dockerfile "$context" >&2
+# The install stage (wheelhouse and pip) is not part of the image; do not let each build keep one.
+docker image prune --force --filter label=jsm-autopilot.stage=install >/dev/null
 say "built $tag ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
 echo "$tag"
