@@ -192,8 +192,10 @@ __all__ = ["sweep", "sandbox", "BAD_INPUT"]
               help="Where to listen; behind a reverse proxy on the same host keep 127.0.0.1, in a container 0.0.0.0.")
 @click.option("--dry-run", is_flag=True, help="Shadow mode: receive webhooks and sweep, log and keep what would be done "
                                               "(see `jsm-autopilot shadow`), write nothing to Jira.")
+@click.option("--watch-config", is_flag=True, help="Reload app.yaml when the file changes (as on SIGHUP; a broken file "
+                                                   "is refused and the previous settings stay).")
 @config_option
-def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
+def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path | None) -> None:
     """Run the webhook receiver (POST /webhooks/jira, GET /healthz) and its workers.
 
     Needs the Jira credentials, JSM_AUTOPILOT_WEBHOOK_SECRET, and JSM_AUTOPILOT_DB (an SQLAlchemy
@@ -220,12 +222,13 @@ def serve(port: int, host: str, dry_run: bool, config: Path | None) -> None:
     except (ServiceConfigurationError, StoreUnavailable) as error:
         _fail(f"serve: {error}")
     settings = with_learned_triage(settings, store)
-    from config.loader import load_settings
+    from config.loader import default_config_path, load_settings
 
     def reload():
         return with_learned_triage(load_settings(config), store)
 
-    Service(settings, store, client, secret, api_token(), dry_run=dry_run, reload_from=reload).run(
+    watched = (config if config is not None else default_config_path()) if watch_config else None
+    Service(settings, store, client, secret, api_token(), dry_run=dry_run, reload_from=reload, watch_config=watched).run(
         host, port, ready=lambda p: click.echo(f"ready on port {p}" + (" (dry run: nothing is written to Jira)" if dry_run else ""), err=True))
 
 

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -37,6 +38,7 @@ from service.health import Health
 from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
+from service.config_watch import ConfigWatch
 from service.identity import node_name, process_name
 from webhooks.intake_first import IntakeFirst
 from webhooks.receiver import create_receiver
@@ -92,6 +94,8 @@ class Service:
     dry_run: bool = False
     # Reads app.yaml again (SIGHUP): None when the settings did not come from a file.
     reload_from: "Callable[[], Settings] | None" = None
+    # `serve --watch-config`: reload when this file changes, as on SIGHUP (service/config_watch.py).
+    watch_config: "Path | None" = None
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -131,6 +135,9 @@ class Service:
         ]
         self.threads = [threading.Thread(target=w.run_until, args=(self.stop,), name=w.name, daemon=True) for w in self.workers]
         self.threads.append(threading.Thread(target=self.watch_jira, name="jira-health", daemon=True))
+        if self.watch_config is not None:
+            watch = ConfigWatch(self.watch_config, self.reload_settings)
+            self.threads.append(threading.Thread(target=watch.run_until, args=(self.stop,), name="config-watch", daemon=True))
         self.app.add_url_rule("/readyz", "readyz", self.readiness)
 
     def reload_settings(self) -> bool:

@@ -254,3 +254,46 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=1).status_code == 200
     except requests.ConnectionError:
         return False
+
+
+def test_the_config_watch_reloads_once_per_change_and_follows_a_swapped_symlink(tmp_path):
+    """As a Kubernetes ConfigMap changes: the file is a link to a new target, swapped at once."""
+    from service.config_watch import ConfigWatch
+
+    first, second = tmp_path / "v1.yaml", tmp_path / "v2.yaml"
+    first.write_text("project: {key: SD}\n", encoding="utf-8")
+    second.write_text("project: {key: SD}\nrules: {enabled: []}\n", encoding="utf-8")
+    link = tmp_path / "app.yaml"
+    link.symlink_to(first)
+    reloaded = []
+    watch = ConfigWatch(link, lambda: reloaded.append(link.read_text()))
+    assert watch.look() is False and reloaded == []
+    swap = tmp_path / "swap"
+    swap.symlink_to(second)
+    swap.replace(link)
+    assert watch.look() is True and reloaded == [second.read_text()]
+    assert watch.look() is False, "one reload per change"
+    link.unlink()
+    assert watch.look() is False, "a file gone for a moment changes nothing"
+    link.symlink_to(second)
+    assert watch.look() is False, "back as it was: nothing to reload"
+
+
+def test_serve_with_watch_config_reloads_a_changed_file_and_refuses_a_broken_one(site_factory, tmp_path):
+    site = site_factory(T0)
+    serve = ServeProcess(site, tmp_path)
+    serve.command.append("--watch-config")
+    config = next(part for part in serve.command if part.endswith("app.yaml"))
+    serve.start()
+    try:
+        data = yaml.safe_load(open(config, encoding="utf-8"))
+        data["rules"]["enabled"] = data["rules"]["enabled"][:3]
+        open(config, "w", encoding="utf-8").write(yaml.safe_dump(data))
+        wait_for(lambda: reloads(serve.log)[-1:] == ["applied"], 20, "the reload")
+        open(config, "w", encoding="utf-8").write("project: [unclosed\n")
+        wait_for(lambda: reloads(serve.log)[-1:] == ["refused"], 20, "the refusal")
+        assert reloads(serve.log) == ["file changed", "applied", "file changed", "refused"]
+        assert serve.healthy()
+    finally:
+        serve.process.terminate()
+        serve.process.wait(timeout=30)
