@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import click
 
-from cli.live import _store_or_exit, events
-from cli.main import _fail, _parse_instant, main
+from cli.live import _client_or_exit, _store_or_exit, events
+from cli.main import _fail, _parse_instant, _settings_or_exit, config_option, main
 
 OUTCOME_CHOICES = click.Choice(["applied", "partial", "failed", "skipped"])
 
@@ -47,14 +48,49 @@ def _print(firings: list, as_json: bool) -> None:
 @click.option("--outcome", type=OUTCOME_CHOICES, default=None)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array: at, issue, rule, outcome, reason, error, source.")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
-def audit(since: str | None, rule: str | None, issue: str | None, outcome: str | None, as_json: bool, limit: int) -> None:
+@click.option("--from-jira", is_flag=True, help="Also read the firing logs on the tickets (updated since --since, default "
+                                               "7 days, or --issue) and add what the store does not know.")
+@config_option
+def audit(since: str | None, rule: str | None, issue: str | None, outcome: str | None, as_json: bool, limit: int,
+          from_jira: bool, config: Path | None) -> None:
     """What fired, across all tickets, newest first: when, ticket, rule, reason, outcome, cause."""
-    from webhooks.audit import AuditTrail
+    from webhooks.audit import AuditTrail, only_in_firing_logs
 
     store = _store_or_exit("audit")
     if not as_json:
         click.echo(f"store: {store.location}", err=True)
-    _print(AuditTrail(store).list(_since(since), rule, issue, outcome, limit=limit), as_json)
+    after = _since(since)
+    firings = AuditTrail(store).list(after, rule, issue, outcome, limit=limit)
+    if from_jira:
+        logged = [entry for entry in _firing_logs(config, issue, after or datetime.now(timezone.utc) - timedelta(days=7))
+                  if (rule is None or entry[1] == rule) and (after is None or entry[2] >= after)]
+        # Against all the store knows of them, whatever --outcome and --limit show.
+        added = only_in_firing_logs(AuditTrail(store).list(after, rule, issue, limit=100_000), logged)
+        if outcome in (None, "applied"):
+            firings = sorted(firings + added, key=lambda f: f.at, reverse=True)[:limit]
+    _print(firings, as_json)
+
+
+def _firing_logs(config: Path | None, issue: str | None, updated_after: datetime) -> list[tuple[str, str, datetime, str]]:
+    """(issue, rule, at, stage) of every entry in the firing logs of the tickets concerned."""
+    from connector.client import JiraError
+    from connector.jql import jql_string
+    from connector.mapping import IssueMappingError, firings_of
+
+    settings = _settings_or_exit(config)
+    client = _client_or_exit(settings, "audit --from-jira")
+    jql = f"project = {jql_string(settings.project.key)} AND " + (
+        f"key = {jql_string(issue)}" if issue else f'updated >= "{client.jql_time(updated_after)}"')
+    entries = []
+    try:
+        for found in client.search(jql + " ORDER BY key ASC", ["summary"], properties=[settings.automation.property_key]):
+            try:
+                entries += [(found["key"], f.rule, f.at, f.stage) for f in firings_of(found, settings)]
+            except IssueMappingError as unreadable:
+                click.echo(f"audit: {unreadable} (left out)", err=True)
+    except JiraError as error:
+        _fail(f"audit --from-jira: {error}")
+    return entries
 
 
 @events.command("show")

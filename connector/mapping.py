@@ -133,6 +133,11 @@ def firing_log(issue: Mapping[str, Any], settings: "Settings") -> Mapping[str, A
     return value if isinstance(value, Mapping) else {}
 
 
+def firings_of(issue: Mapping[str, Any], settings: "Settings") -> tuple[Firing, ...]:
+    """The automation's firing log of an issue as read by a search with its property."""
+    return _firings(issue, str(issue.get("key")), settings)
+
+
 def _firings(issue: Mapping[str, Any], key: str, settings: "Settings") -> tuple[Firing, ...]:
     raw = firing_log(issue, settings).get("firings") or []
     where = f"properties.{settings.automation.property_key}.firings"

@@ -297,3 +297,43 @@ def test_serve_with_watch_config_reloads_a_changed_file_and_refuses_a_broken_one
     finally:
         serve.process.terminate()
         serve.process.wait(timeout=30)
+
+
+def test_audit_from_jira_adds_what_only_the_tickets_firing_logs_know(site_factory, tmp_path, monkeypatch):
+    """A reminder sent by a sweep with another store (`sweep --once` on another machine) is in the
+    ticket's firing log only: `audit --from-jira` lists it once, and the store's own firing once."""
+    import cli.audit  # noqa: F401  (registers the commands)
+    from cli.main import main
+    from service.serve import Service
+    from tests.site import BOT
+    from tests.test_faults import waiting_tickets_due_a_reminder
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    by_event, elsewhere = waiting_tickets_due_a_reminder(site, 2)
+    monkeypatch.setenv("JSM_AUTOPILOT_DB", f"sqlite:///{tmp_path / 'events.db'}")
+    store = EventStore()
+    store.migrate()
+    service = Service(site.settings, store, site.client(), b"secret")
+    store.add("delivery-1", "comment_created", by_event, b"{}", True, datetime(2026, 6, 1, tzinfo=timezone.utc))
+    assert service.workers[0].run_once()
+    other = EventStore(f"sqlite:///{tmp_path / 'other.db'}")
+    other.migrate()
+    assert Service(site.settings, other, site.client(), b"secret").scheduled_sweep(full=True).firings_applied == 1
+    for name, value in (("JIRA_URL", site.url), ("JIRA_USER", BOT), ("JIRA_API_TOKEN", "token")):
+        monkeypatch.setenv(name, value)
+    config = str(write_site_config(site))
+
+    def audit(*options: str) -> set:
+        result = CliRunner().invoke(main, ["audit", "--json", *options])
+        assert result.exit_code == 0, result.output
+        return {(f["issue"], f["rule"], f["outcome"], f["source"]) for f in json.loads(result.stdout)}
+
+    mine = (by_event, "clarification.reminder", "applied", "webhook:delivery-1")
+    assert audit() == {mine}
+    merged = audit("--from-jira", "--config", config, "--since", "2026-01-01T00:00:00+00:00")
+    assert merged == {mine, (elsewhere, "clarification.reminder", "applied", "firing log")}
+    assert audit("--from-jira", "--config", config, "--issue", by_event) == {mine}, "the store's firing is not listed twice"
+    assert audit("--from-jira", "--config", config, "--since", "2026-01-01T00:00:00+00:00", "--outcome", "failed") == set()
+    store.dispose()
+    other.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -62,3 +62,24 @@ class AuditTrail:
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot read the audit trail: {error}") from None
         return [AuditedFiring(r.at, r.issue, r.rule, r.outcome, r.reason, r.error, r.source) for r in rows]
+
+
+# A firing's instant in the store and in the ticket's firing log are both Jira's server time,
+# taken a moment apart (the log entry is written with the action).
+SAME_FIRING = timedelta(minutes=2)
+
+
+def only_in_firing_logs(stored: list[AuditedFiring], logged: list[tuple[str, str, datetime, str]]) -> list[AuditedFiring]:
+    """The firings of the tickets' firing logs (`(issue, rule, at, stage)`) that the store does not
+    know: written by `sweep --once` on another machine, by an older version before the audit table
+    existed, or by a replica whose store was replaced. Each stored firing accounts for one entry."""
+    unmatched = [f for f in stored if f.outcome in ("applied", "partial")]
+    found = []
+    for issue, rule, at, stage in logged:
+        match = next((f for f in unmatched if f.issue == issue and f.rule == rule and abs(f.at - at) <= SAME_FIRING), None)
+        if match is not None:
+            unmatched.remove(match)
+            continue
+        reason = "in the ticket's firing log only" + (f" ({stage})" if stage else "")
+        found.append(AuditedFiring(at, issue, rule, "applied", reason, None, "firing log"))
+    return found
