@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.live import SOME_FAILED, _client_or_exit
-from service.identity import process_name
 from cli.main import BAD_INPUT, _console, _describe_action, _fail, _settings_or_exit, config_option, main
 
 # Below this many tickets a delivery is done before a bar would be worth drawing.
@@ -99,6 +98,8 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         store.migrate()
     except StoreUnavailable as error:
         _fail(f"delivery create: {error}")
+    from service.identity import process_name
+
     holder = f"{process_name()}-cli"
     guard = TicketGuard(store, holder)
     registry = DeliveryRegistry(store, TicketGuard(store, holder, wait=guard.wait * 4))
