@@ -19,7 +19,7 @@ from cli.triage import with_learned_triage
 
 def verdicts(ticket, now, settings) -> list[dict]:
     """One entry per rule of the catalogue: `state` is fires | waits | due | idle | off."""
-    from rules import hours
+    from rules import explain, hours
     from rules.actions import Deferred
     from rules.catalogue import RULES
     from rules.wording import local_time
@@ -41,9 +41,13 @@ def verdicts(ticket, now, settings) -> list[dict]:
                 entry = {"rule": rule.id, "state": "fires", "why": actions[0].reason}
             else:
                 due = rule.due_at(ticket, now, settings) if rule.due_at is not None else None
+                more = explain.detail(rule.id, ticket, now, settings)
+                elsewhere = explain.not_in_status(rule.candidate_statuses(settings), ticket) if rule.candidate_statuses else None
                 if due is not None and due > now:
-                    entry = {"rule": rule.id, "state": "due", "why": f"not yet, due {local_time(due, settings)}",
-                             "due": due.isoformat()}
+                    entry = {"rule": rule.id, "state": "due", "why": f"not yet, due {local_time(due, settings)}"
+                             + (f" ({more})" if more else ""), "due": due.isoformat()}
+                elif elsewhere or more:
+                    entry = {"rule": rule.id, "state": "idle", "why": elsewhere or more}
                 else:
                     what = rule.describe(settings) if rule.describe is not None else rule.summary
                     entry = {"rule": rule.id, "state": "idle", "why": f"nothing to do now; it acts on: {what}"}

@@ -147,6 +147,9 @@ def test_why_says_for_each_rule_whether_it_fires_and_if_not_when_and_sweep_acts_
     by_rule = {entry["rule"]: entry for entry in json.loads(early.stdout)}
     assert by_rule["clarification.reminder"]["state"] == "due" and by_rule["clarification.reminder"]["due"].startswith("2026-01-15")
     assert by_rule["delivery.create"]["state"] in ("idle", "off") and by_rule["resolved.close"]["state"] == "idle"
+    assert by_rule["clarification.reminder"]["why"].endswith("(reminder 1 of 3, the clock counted from entering "
+                                                             "'Clarification required / On hold')")
+    assert by_rule["resolved.close"]["why"] == f"acts only in 'Resolved'; {first} is in 'Clarification required / On hold'"
     site.set_clock(T0 + timedelta(days=10, minutes=2))
     table = CliRunner().invoke(main, ["why", first, *config]).stdout
     assert "clarification.reminder   fires  no customer feedback since" in table

@@ -1,0 +1,63 @@
+"""Why a rule does not fire now, in the terms an agent asks in (`jsm-autopilot why`).
+
+Pure, like the rules: the same ticket snapshot, time and settings. Each answer names the one
+condition that holds the rule back, or adds where a timer stands ("reminder 2 of 3")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable
+
+from rules import timers
+from rules.model import Ticket
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+Explanation = Callable[[Ticket, datetime, "Settings"], "str | None"]
+
+
+def not_in_status(candidate_statuses: tuple[str, ...], ticket: Ticket) -> str | None:
+    if ticket.status in candidate_statuses:
+        return None
+    wanted = ", ".join(repr(status) for status in candidate_statuses)
+    return f"acts only in {wanted}; {ticket.key} is in {ticket.status!r}"
+
+
+def _clarification(ticket: Ticket, now: datetime, settings: "Settings") -> str | None:
+    clock = timers.clarification_clock(ticket, settings)
+    if clock is None:
+        return None
+    total = settings.timers.clarification.reminders
+    if clock.next_step == "reminder":
+        counted = "the customer's last reply" if clock.clock_start != ticket.status_since else f"entering {ticket.status!r}"
+        return f"reminder {len(clock.reminders) + 1} of {total}, the clock counted from {counted}"
+    return f"all {total} reminders sent; closes {settings.timers.clarification.close_after_last_reminder} after the last"
+
+
+def _resolved(ticket: Ticket, now: datetime, settings: "Settings") -> str | None:
+    if ticket.status != settings.statuses.resolved or ticket.status_since is None:
+        return None
+    reply = ticket.last_customer_comment(after=ticket.status_since)
+    if reply is None:
+        return f"no customer comment since Resolved; closes {settings.timers.resolved.close_after} after it without one"
+    from rules.feedback import judge_reply
+
+    decision = judge_reply(reply.body, **timers.reply_judgement(settings))
+    if decision.close:
+        return f"the customer confirmed ({decision.phrase!r}): the ticket closes"
+    return f"the last customer comment does not confirm ({decision.why}): handed back to {settings.statuses.hand_back_to!r}"
+
+
+# What each rule adds, by rule id; a rule without an entry is explained by its statuses and summary.
+DETAILS: dict[str, Explanation] = {
+    timers.REMINDER: _clarification,
+    timers.CLARIFICATION_CLOSE: _clarification,
+    timers.RESOLVED_CLOSE: _resolved,
+    timers.RESOLVED_CONFIRM: _resolved,
+}
+
+
+def detail(rule_id: str, ticket: Ticket, now: datetime, settings: "Settings") -> str | None:
+    explain = DETAILS.get(rule_id)
+    return explain(ticket, now, settings) if explain is not None else None
