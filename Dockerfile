@@ -14,6 +14,8 @@ RUN python3 -m venv /opt/jsm-autopilot \
  && /opt/jsm-autopilot/bin/jsm-autopilot --version
 
 FROM ${BASE}
+LABEL org.opencontainers.image.title=jsm-autopilot \
+      org.opencontainers.image.description="Runs a Jira Service Management project's service-desk process"
 ARG UID=10001
 RUN (getent group jsm-autopilot || groupadd --system --gid ${UID} jsm-autopilot) \
  && useradd --system --uid ${UID} --gid jsm-autopilot --home-dir /var/lib/jsm-autopilot --no-create-home --shell /usr/sbin/nologin jsm-autopilot \

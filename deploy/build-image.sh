@@ -100,7 +100,9 @@ docker run --rm --pull never --network host --user "$(id -u):$(id -g)" -e HOME=/
 
 say "image $tag on $base"
 docker build --network host --build-arg "BASE=$base" --tag "$tag" --file Dockerfile "$context" >&2
-# The install stage (wheelhouse and pip) is not part of the image; do not let each build keep one.
+# The install stage (wheelhouse and pip) is not part of the image, and the image this tag named
+# before is now nameless: neither is kept, or each build would leave most of a gigabyte behind.
 docker image prune --force --filter label=jsm-autopilot.stage=install >/dev/null
+docker image prune --force --filter label=org.opencontainers.image.title=jsm-autopilot >/dev/null
 say "built $tag ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
 echo "$tag"
