@@ -172,13 +172,15 @@ def test_deliveries_arriving_together_share_commits_and_each_is_stored_once(stor
     assert len(store.list_events(limit=1000)) == 150
 
 
-def test_deliveries_go_on_after_postgresql_dropped_the_intake_connection(store):
+def test_deliveries_go_on_after_postgresql_dropped_the_intake_connection():
     """The intake pool skips the ping before each use (issue 16); a connection the server dropped
     (a restart, an idle timeout) is replaced and the batch written again, not answered 503."""
-    if not store.is_postgres:
-        pytest.skip("SQLite has no server connection to drop")
     from sqlalchemy import text
 
+    from tests.conftest import empty_postgres_store
+
+    store = empty_postgres_store()
+    store.migrate()
     assert add(store, "before") is True
     with store.engine.begin() as connection:
         dropped = connection.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -187,3 +189,4 @@ def test_deliveries_go_on_after_postgresql_dropped_the_intake_connection(store):
     assert add(store, "after") is True
     assert add(store, "after") is False
     assert sorted(e.identifier for e in store.list_events()) == ["after", "before"]
+    store.dispose()
