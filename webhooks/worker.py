@@ -123,6 +123,9 @@ class Worker:
             else:
                 self.store.complete(event, self.clock())
                 self.count("done")
+                # One line per claim, not per delivery: a ticket's burst is worked at once.
+                log.info("event %s for %s done (%d event(s) of the ticket)", event.identifier, event.issue, len(event.batch or (event.id,)),
+                         extra={"event_identifier": event.identifier, "issue": event.issue})
 
     def _evaluate_ticket(self, event: StoredEvent) -> timedelta | None:
         """Act on the ticket; the delay after which it should be looked at again, if any."""
