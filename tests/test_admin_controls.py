@@ -6,6 +6,7 @@ import json
 import signal
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -66,20 +67,27 @@ def reloads(log) -> list[str]:
     return found
 
 
-def test_serve_reloads_app_yaml_on_sighup_and_keeps_running_on_a_broken_one(site_factory, tmp_path):
+@pytest.mark.parametrize("told_by", ["sighup", "watch-config"])
+def test_serve_reloads_app_yaml_and_keeps_running_on_a_broken_one(site_factory, tmp_path, told_by):
+    """On SIGHUP, or with `--watch-config` when the file changes, with no signal."""
     site = site_factory(T0)
     serve = ServeProcess(site, tmp_path)
+    if told_by == "watch-config":
+        serve.command.append("--watch-config")
     config = next(part for part in serve.command if part.endswith("app.yaml"))
+    seen = [] if told_by == "sighup" else ["file changed"]
     serve.start()
     try:
         data = yaml.safe_load(open(config, encoding="utf-8"))
         data["rules"]["enabled"] = data["rules"]["enabled"][:3]
         open(config, "w", encoding="utf-8").write(yaml.safe_dump(data))
-        serve.process.send_signal(signal.SIGHUP)
-        wait_for(lambda: reloads(serve.log) == ["applied"], 20, "the reload")
+        if told_by == "sighup":
+            serve.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: reloads(serve.log) == [*seen, "applied"], 20, "the reload")
         open(config, "w", encoding="utf-8").write("project: [unclosed\n")
-        serve.process.send_signal(signal.SIGHUP)
-        wait_for(lambda: reloads(serve.log) == ["applied", "refused"], 20, "the refusal")
+        if told_by == "sighup":
+            serve.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: reloads(serve.log) == [*seen, "applied", *seen, "refused"], 20, "the refusal")
         assert serve.healthy()
     finally:
         serve.process.terminate()
@@ -111,8 +119,6 @@ def test_the_systemd_unit_is_valid_and_hardened(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
-
-    import pytest
 
     unit = (Path(__file__).resolve().parent.parent / "deploy" / "jsm-autopilot.service").read_text(encoding="utf-8")
     for setting in ("User=jsm-autopilot", "ProtectSystem=strict", "StateDirectory=jsm-autopilot", "NoNewPrivileges=yes",
@@ -170,16 +176,14 @@ def write_site_config(site):
     return path
 
 
-def test_audit_lists_what_fired_and_events_show_links_an_event_to_its_firings(site_factory, tmp_path, monkeypatch):
-    import cli.audit  # noqa: F401  (registers the commands)
-    import cli.live  # noqa: F401
-    from cli.main import main
+def one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch):
+    """Two tickets due a reminder; the first gets it through the stored event `delivery-1`.
+    Returns the store (at $JSM_AUTOPILOT_DB), the service and both keys."""
     from service.serve import Service
     from tests.test_faults import waiting_tickets_due_a_reminder
     from webhooks.store import EventStore
 
-    site = site_factory(T0)
-    by_event, by_sweep = waiting_tickets_due_a_reminder(site, 2)
+    by_event, other = waiting_tickets_due_a_reminder(site, 2)
     monkeypatch.setenv("JSM_AUTOPILOT_DB", f"sqlite:///{tmp_path / 'events.db'}")
     store = EventStore()
     store.migrate()
@@ -187,6 +191,16 @@ def test_audit_lists_what_fired_and_events_show_links_an_event_to_its_firings(si
     store.add("delivery-1", "comment_created", by_event, b"{}", True, datetime(2026, 6, 1, tzinfo=timezone.utc))
     service.workers[0].clock = lambda: datetime(2026, 6, 1, 0, 1, tzinfo=timezone.utc)
     assert service.workers[0].run_once()
+    return store, service, by_event, other
+
+
+def test_audit_lists_what_fired_and_events_show_links_an_event_to_its_firings(site_factory, tmp_path, monkeypatch):
+    import cli.audit  # noqa: F401  (registers the commands)
+    import cli.live  # noqa: F401
+    from cli.main import main
+
+    site = site_factory(T0)
+    store, service, by_event, by_sweep = one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch)
     requests_faults = __import__("requests").post
     requests_faults(f"{site.url}/_sandbox/faults", json={"rate": 1.0, "statuses": [400], "methods": ["PUT"], "paths": [f"/{by_sweep}"]})
     service.scheduled_sweep(full=True)
@@ -282,25 +296,6 @@ def test_the_config_watch_reloads_once_per_change_and_follows_a_swapped_symlink(
     assert watch.look() is False, "back as it was: nothing to reload"
 
 
-def test_serve_with_watch_config_reloads_a_changed_file_and_refuses_a_broken_one(site_factory, tmp_path):
-    site = site_factory(T0)
-    serve = ServeProcess(site, tmp_path)
-    serve.command.append("--watch-config")
-    config = next(part for part in serve.command if part.endswith("app.yaml"))
-    serve.start()
-    try:
-        data = yaml.safe_load(open(config, encoding="utf-8"))
-        data["rules"]["enabled"] = data["rules"]["enabled"][:3]
-        open(config, "w", encoding="utf-8").write(yaml.safe_dump(data))
-        wait_for(lambda: reloads(serve.log)[-1:] == ["applied"], 20, "the reload")
-        open(config, "w", encoding="utf-8").write("project: [unclosed\n")
-        wait_for(lambda: reloads(serve.log)[-1:] == ["refused"], 20, "the refusal")
-        assert reloads(serve.log) == ["file changed", "applied", "file changed", "refused"]
-        assert serve.healthy()
-    finally:
-        serve.process.terminate()
-        serve.process.wait(timeout=30)
-
 
 def test_audit_from_jira_adds_what_only_the_tickets_firing_logs_know(site_factory, tmp_path, monkeypatch):
     """A reminder sent by a sweep with another store (`sweep --once` on another machine) is in the
@@ -309,17 +304,10 @@ def test_audit_from_jira_adds_what_only_the_tickets_firing_logs_know(site_factor
     from cli.main import main
     from service.serve import Service
     from tests.site import BOT
-    from tests.test_faults import waiting_tickets_due_a_reminder
     from webhooks.store import EventStore
 
     site = site_factory(T0)
-    by_event, elsewhere = waiting_tickets_due_a_reminder(site, 2)
-    monkeypatch.setenv("JSM_AUTOPILOT_DB", f"sqlite:///{tmp_path / 'events.db'}")
-    store = EventStore()
-    store.migrate()
-    service = Service(site.settings, store, site.client(), b"secret")
-    store.add("delivery-1", "comment_created", by_event, b"{}", True, datetime(2026, 6, 1, tzinfo=timezone.utc))
-    assert service.workers[0].run_once()
+    store, _, by_event, elsewhere = one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch)
     other = EventStore(f"sqlite:///{tmp_path / 'other.db'}")
     other.migrate()
     assert Service(site.settings, other, site.client(), b"secret").scheduled_sweep(full=True).firings_applied == 1
