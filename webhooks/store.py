@@ -24,71 +24,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 STATE_DIRECTORY_NAME = "jsm-autopilot"
+from webhooks.group_commit import GroupCommit, Locked, StoreUnavailable  # noqa: F401  (StoreUnavailable: part of the interface)
 from webhooks.schema import (  # noqa: F401  (the tables are part of the store's interface)
     SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
     ticket_schedule,
 )
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached or refused the operation."""
-
-
-class GroupCommit:
-    """Group commit for deliveries: each request waits for the commit that holds its row (the 2xx
-    still goes out only after it), but the requests that arrive while one commit is flushed to disk
-    share the next, instead of each waiting for a flush of its own."""
-
-    def __init__(self, commit):
-        self._commit = commit
-        self._turn = threading.Condition()
-        self._pending: list[list] = []  # [values, outcome]; outcome: None until decided
-        self._committing = False
-
-    def add(self, values: dict) -> bool:
-        entry = [values, None]
-        with self._turn:
-            self._pending.append(entry)
-            while entry[1] is None and self._committing:
-                self._turn.wait()
-            if entry[1] is None:  # no commit under way: this request leads the next one
-                self._committing = True
-                batch, self._pending = self._pending, []
-            else:
-                batch = []
-        if batch:
-            try:
-                outcomes: list = self._commit([values for values, _ in batch])
-            except StoreUnavailable as error:
-                outcomes = [error] * len(batch)
-            with self._turn:
-                for pending, outcome in zip(batch, outcomes):
-                    pending[1] = outcome
-                self._committing = False
-                self._turn.notify_all()
-        if isinstance(entry[1], StoreUnavailable):
-            raise entry[1]
-        return entry[1]
-
-
-class _Locked:
-    def __init__(self, lock, engine: Engine):
-        self.lock, self.engine = lock, engine
-
-    def __enter__(self):
-        self.lock.__enter__()
-        try:
-            self.transaction = self.engine.begin()
-            return self.transaction.__enter__()
-        except BaseException:
-            self.lock.__exit__(None, None, None)
-            raise
-
-    def __exit__(self, *exc):
-        try:
-            return self.transaction.__exit__(*exc)
-        finally:
-            self.lock.__exit__(None, None, None)
 
 
 @dataclass(frozen=True)
@@ -195,7 +135,7 @@ class EventStore:
 
     def _write(self, engine: Engine | None = None):
         """A write transaction, queued behind this process's other writers on SQLite."""
-        return _Locked(self._writing, engine or self.engine)
+        return Locked(self._writing, engine or self.engine)
 
     @property
     def location(self) -> str:
