@@ -9,6 +9,7 @@ Words are compared by their Snowball stems (inflections, umlauts and ß: "Abstü
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -16,7 +17,10 @@ from typing import Mapping
 import snowballstemmer
 
 _WORD = re.compile(r"\w+")
-_STEMMERS = {"en": snowballstemmer.stemmer("english"), "de": snowballstemmer.stemmer("german")}
+LANGUAGES = {"en": "english", "de": "german"}
+# A Snowball stemmer keeps the word it works on in the object, so each thread has its own: sweeps
+# and workers evaluate tickets on several threads at once.
+_per_thread = threading.local()
 MIN_COMPOUND_LENGTH = 8  # shorter words are not split
 MIN_SPLIT_SCORE = 0.0  # CharSplit's confidence; below it the word is kept whole
 
@@ -26,7 +30,10 @@ def _tokens(text: str) -> list[str]:
 
 
 def _stem(word: str, language: str) -> str:
-    return _STEMMERS[language].stemWord(word)
+    stemmers = getattr(_per_thread, "stemmers", None)
+    if stemmers is None:
+        stemmers = _per_thread.stemmers = {code: snowballstemmer.stemmer(name) for code, name in LANGUAGES.items()}
+    return stemmers[language].stemWord(word)
 
 
 def _parts(word: str) -> list[str]:
@@ -99,7 +106,7 @@ class Vocabulary:
         Keywords with the same stems ("configure", "configuration") count once."""
         found: dict[str, dict[tuple[str, ...], str]] = {}
         words = _tokens(text)
-        for language in _STEMMERS:
+        for language in LANGUAGES:
             sequence = [_stem(w, language) for w in words]
             parts = {_stem(p, language) for w in words for p in _parts(w)} if language == "de" else set(sequence)
             for type_key, keyword, stems in self._phrases(language):

@@ -98,3 +98,32 @@ def test_evaluate_prints_accuracy_per_language_and_type_and_how_often_it_is_sile
                                                    "--config", str(ROOT / "app.yaml")]).stdout)
     assert figures["by_type"]["non_software_defect"] == {"tickets": 1, "right": 0, "silent": 1, "accuracy": 0.0, "silent_share": 1.0}
     assert set(figures["by_language"]) == {"en", "de"} and figures["method"] == "keywords"
+
+
+def test_stemming_from_many_threads_gives_the_same_stems():
+    """Sweeps evaluate tickets on several threads (limits.concurrency) and so do the workers. A
+    Snowball stemmer keeps the word it works on in the object: shared between threads, one
+    thread's word ran into another's ("IndexError: string index out of range" in a CI run)."""
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from config.vocabulary import _stem
+
+    words = [f"{stem}{ending}" for stem in ("abstürz", "benutzerverwaltung", "rechnung", "crash", "installation", "lizenzschlüssel")
+             for ending in ("", "e", "en", "ungen", "ing", "ed", "s", "lich", "keiten")] * 40
+    expected = [(_stem(word, "de"), _stem(word, "en")) for word in words]
+    start = threading.Barrier(8)
+
+    def stem_all(_: int) -> list[tuple[str, str]]:
+        start.wait()
+        return [(_stem(word, "de"), _stem(word, "en")) for word in words]
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(stem_all, range(8)))
+    finally:
+        sys.setswitchinterval(previous)
+    assert all(result == expected for result in results)
