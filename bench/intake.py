@@ -1,6 +1,6 @@
 """Webhook intake of `jsm-autopilot serve`: deliveries per second and acknowledgement latency.
 
-Run: .venv/bin/python -m bench.intake [--deliveries 2000] [--clients 8]
+Run: .venv/bin/python -m bench.intake [--deliveries 2000] [--clients 8] [--rounds 3]
 
 Sends signed deliveries from concurrent clients on loopback to `serve` (workers running against
 an empty sandbox), on SQLite and, when it answers, on PostgreSQL (`JSM_AUTOPILOT_BENCH_POSTGRES`,

@@ -36,9 +36,10 @@ def _clarification(ticket: Ticket, now: datetime, settings: "Settings") -> str |
 
 
 def _resolved(ticket: Ticket, now: datetime, settings: "Settings") -> str | None:
-    if ticket.status != settings.statuses.resolved or ticket.status_since is None:
+    since = timers.resolved_since(ticket, settings)
+    if since is None:
         return None
-    reply = ticket.last_customer_comment(after=ticket.status_since)
+    reply = ticket.last_customer_comment(after=since)
     if reply is None:
         return f"no customer comment since Resolved; closes {settings.timers.resolved.close_after} after it without one"
     from rules.feedback import judge_reply

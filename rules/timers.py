@@ -149,7 +149,7 @@ def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings")
     return [audit_note(ticket.key, RESET, reason)]
 
 
-def _resolved_since(ticket: Ticket, settings: "Settings") -> datetime | None:
+def resolved_since(ticket: Ticket, settings: "Settings") -> datetime | None:
     if not ticket.complete or ticket.status != settings.statuses.resolved:
         return None
     return ticket.status_since
@@ -158,7 +158,7 @@ def _resolved_since(ticket: Ticket, settings: "Settings") -> datetime | None:
 def due_resolved_close(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
     """`resolved.close`: close a Resolved ticket after the waiting period without customer feedback."""
     require_aware(now, "now")
-    since = _resolved_since(ticket, settings)
+    since = resolved_since(ticket, settings)
     if since is None or ticket.last_customer_comment(after=since) is not None:
         return []
     close_after = settings.timers.resolved.close_after
@@ -180,7 +180,7 @@ def clarification_due_at(ticket: Ticket, settings: "Settings") -> datetime | Non
 
 
 def resolved_close_due_at(ticket: Ticket, settings: "Settings") -> datetime | None:
-    since = _resolved_since(ticket, settings)
+    since = resolved_since(ticket, settings)
     if since is None or ticket.last_customer_comment(after=since) is not None:
         return None
     return add_duration(since, settings.timers.resolved.close_after, settings.project.zone)
@@ -196,7 +196,7 @@ def reply_judgement(settings: "Settings") -> dict:
 def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
     """`resolved.confirm`: a confirming reply closes at once; any other reply goes back to agents."""
     require_aware(now, "now")
-    since = _resolved_since(ticket, settings)
+    since = resolved_since(ticket, settings)
     reply = ticket.last_customer_comment(after=since) if since is not None else None
     if reply is None:
         return []
