@@ -100,6 +100,23 @@ def test_naive_times_are_refused(store):
         add(store, "1", at=datetime(2026, 1, 1))
 
 
+def test_a_delivery_that_cannot_be_written_leaves_intake_open_for_the_next(store):
+    """The request that commits for the others (group commit) may fail on a value the store
+    refuses; it answers 503 and the next delivery is still stored, not left waiting for a commit
+    that never ends."""
+    from webhooks.store import StoreUnavailable
+
+    result: list = []
+    failing = threading.Thread(target=lambda: result.append(pytest.raises(StoreUnavailable, add, store, "bad", at=datetime(2026, 1, 1))))
+    failing.start()
+    failing.join(timeout=10)
+    assert result and "naive" in str(result[0].value)
+    after = threading.Thread(target=lambda: result.append(add(store, "good")))
+    after.start()
+    after.join(timeout=10)
+    assert result[1:] == [True] and [e.identifier for e in store.list_events()] == ["good"]
+
+
 def test_concurrent_workers_never_take_the_same_event_or_ticket(store):
     for n in range(120):
         add(store, f"e{n}", f"SD-{n % 7}")

@@ -39,6 +39,8 @@ class GroupCommit:
                 outcomes: list = self._commit([values for values, _ in batch])
             except StoreUnavailable as error:
                 outcomes = [error] * len(batch)
+            except Exception as error:  # noqa: BLE001  (any: the next leader must still be chosen, or intake stops)
+                outcomes = [StoreUnavailable(f"cannot store the delivery: {error!r}")] * len(batch)
             with self._turn:
                 for pending, outcome in zip(batch, outcomes):
                     pending[1] = outcome

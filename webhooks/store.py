@@ -20,10 +20,11 @@ from sqlalchemy import Table, and_, create_engine, event, exists, func, insert, 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 STATE_DIRECTORY_NAME = "jsm-autopilot"
+from webhooks.delivery_writer import DeliveryWriter
 from webhooks.group_commit import GroupCommit, Locked, StoreUnavailable  # noqa: F401  (StoreUnavailable: part of the interface)
 from webhooks.schema import (  # noqa: F401  (the tables are part of the store's interface)
     SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
@@ -97,6 +98,10 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path.removeprefix("file:")) if path and path != ":memory:" else None
 
 
+# What a delivery's row is given on arrival; the rest stays at its column's default.
+DELIVERY_COLUMNS = ("identifier", "event", "issue", "status", "received", "available_at", "attempts", "delivery_retry", "updated", "body")
+
+
 class EventStore:
     def __init__(self, url: str | None = None, create: bool = True):
         """`create=False` for commands that only read: a missing SQLite file is `StoreMissing`."""
@@ -115,7 +120,7 @@ class EventStore:
             # Deliveries have a pool of their own, in autocommit: the batch is one INSERT, atomic by
             # itself, so one round trip instead of BEGIN, INSERT, COMMIT and the ping before each
             # use. One leader commits at a time (GroupCommit), so one connection serves; one the
-            # server dropped is replaced and the batch written again (_insert_deliveries).
+            # server dropped is replaced and the batch written again (DeliveryWriter).
             self._intake_engine = self.engine if self.url.startswith("sqlite") else \
                 create_engine(self.url, pool_pre_ping=False, pool_size=1, max_overflow=2, isolation_level="AUTOCOMMIT")
         except (SQLAlchemyError, ImportError) as error:
@@ -125,9 +130,8 @@ class EventStore:
         # 100 ms) when threads collide; queueing this process's writers on a lock instead keeps
         # acknowledgement latency flat. Other processes still meet the busy timeout.
         self._writing = nullcontext() if self.is_postgres else threading.Lock()
+        self._deliveries = DeliveryWriter(self._intake_engine, events, DELIVERY_COLUMNS, "identifier", self._writing)
         self._group = GroupCommit(self._insert_deliveries)
-        # Built once: building the statement for each delivery cost more than executing it.
-        self._insert_delivery = self._insert(events).on_conflict_do_nothing(index_elements=["identifier"]).returning(events.c.identifier)
 
     def _insert(self, table: Table):
         """INSERT with this backend's ON CONFLICT DO NOTHING."""
@@ -194,24 +198,11 @@ class EventStore:
         return self._group.add(values)
 
     def _insert_deliveries(self, batch: list[dict]) -> list[bool]:
-        """One transaction, one disk flush, for every delivery that arrived while the last one committed."""
+        """One statement, one commit, one disk flush, for every delivery that arrived while the last one committed."""
         firsts: dict[str, dict] = {}
         for values in batch:
             firsts.setdefault(values["identifier"], values)
-        unique = list(firsts.values())
-        for attempt in (1, 2):
-            try:
-                with self._write(self._intake_engine) as connection:
-                    # One multi-row INSERT (SQLAlchemy's insertmanyvalues); RETURNING names the
-                    # rows that were new, not those whose identifier was already there.
-                    inserted = set(connection.execute(self._insert_delivery, unique).scalars())
-                break
-            except DBAPIError as error:
-                if attempt == 1 and error.connection_invalidated:
-                    continue  # the server dropped an idle connection (a restart): a new one
-                raise StoreUnavailable(f"cannot store the delivery: {error}") from None
-            except SQLAlchemyError as error:
-                raise StoreUnavailable(f"cannot store the delivery: {error}") from None
+        inserted = self._deliveries.write(list(firsts.values()))
         stored, seen = [], set()
         for values in batch:  # a re-delivery within the same batch is a duplicate too
             stored.append(values["identifier"] in inserted and values["identifier"] not in seen)
