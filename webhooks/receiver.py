@@ -6,11 +6,12 @@ answers in milliseconds and keeps accepting while Jira itself is unreachable.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks.delivery import IDENTIFIER_HEADER, DeliveryRejected, delivery_from_http, loggable
@@ -91,7 +92,8 @@ def create_receiver(store: EventStore, project_key: str, secret: bytes | None, m
         # The store is the record of what was received (`jsm-autopilot events`), and the metrics
         # count it: a line per delivery at INFO cost a tenth of intake during a burst.
         log.debug("webhook %s: %s", delivery.event, status, extra={"event_identifier": delivery.identifier, "issue": delivery.issue})
-        return jsonify({"status": status, "identifier": delivery.identifier}), 202
+        # Not jsonify: Flask's provider (sorted keys, its own response class lookup) took twice as long.
+        return Response(json.dumps({"status": status, "identifier": delivery.identifier}), 202, mimetype="application/json")
 
     @app.errorhandler(RequestEntityTooLarge)
     def _body_too_large(_error):
