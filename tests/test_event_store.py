@@ -207,3 +207,32 @@ def test_deliveries_go_on_after_postgresql_dropped_the_intake_connection():
     assert add(store, "after") is False
     assert sorted(e.identifier for e in store.list_events()) == ["after", "before"]
     store.dispose()
+
+
+def test_a_delivery_is_stored_as_the_rest_of_the_store_reads_it(store):
+    """Deliveries are written on the driver's connection, not through SQLAlchemy's execution
+    (issue 16); the rows must still be what SQLAlchemy would have stored: times in UTC whatever
+    zone they came in, the body's bytes unchanged, the event taken when its settle time is over."""
+    berlin = timezone(timedelta(hours=2))
+    body = bytes(range(256)) + b'{"webhookEvent": "comment_created"}'
+    assert store.add("zoned", "comment_created", "SD-4", body, True, T0.astimezone(berlin), settle=timedelta(seconds=30)) is True
+    [stored] = store.list_events()
+    assert stored.received == T0 and stored.received.utcoffset() == timedelta(0)
+    assert stored.body == body and (stored.event, stored.issue, stored.status, stored.attempts) == ("comment_created", "SD-4", "pending", 0)
+    assert store.claim("w", T0 + timedelta(seconds=29), LEASE) is None
+    assert store.claim("w", T0 + timedelta(seconds=30), LEASE).identifier == "zoned"
+
+
+def test_a_batch_larger_than_one_statement_is_stored_whole_and_names_what_was_new(store):
+    from webhooks.delivery_writer import ROWS_PER_STATEMENT
+
+    def row(n: int) -> dict:
+        return dict(identifier=f"id-{n}", event="comment_created", issue="SD-1", status="pending", received=T0,
+                    available_at=T0, attempts=0, delivery_retry=0, updated=T0, body=b"{}")
+
+    already = [row(n) for n in range(0, 2 * ROWS_PER_STATEMENT + 50, 7)]
+    assert store._deliveries.write(already) == {r["identifier"] for r in already}
+    everything = [row(n) for n in range(2 * ROWS_PER_STATEMENT + 50)]
+    new = store._deliveries.write(everything)
+    assert new == {r["identifier"] for r in everything} - {r["identifier"] for r in already}
+    assert store.counts()["pending"] == len(everything)
