@@ -37,7 +37,7 @@ class DeliveryWriter:
     and one commit. `lock` queues the write behind this process's other writers (SQLite)."""
 
     def __init__(self, engine: Engine, table: Table, columns: tuple[str, ...], key: str, lock: AbstractContextManager):
-        self.engine, self.lock, self.columns = engine, lock, columns
+        self.engine, self.lock = engine, lock
         dialect = engine.dialect
         self._processors = [(name, table.c[name].type.bind_processor(dialect)) for name in columns]
         quote = dialect.identifier_preparer.quote

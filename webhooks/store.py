@@ -137,9 +137,9 @@ class EventStore:
         """INSERT with this backend's ON CONFLICT DO NOTHING."""
         return postgresql_insert(table) if self.is_postgres else sqlite_insert(table)
 
-    def _write(self, engine: Engine | None = None):
+    def _write(self):
         """A write transaction, queued behind this process's other writers on SQLite."""
-        return Locked(self._writing, engine or self.engine)
+        return Locked(self._writing, self.engine)
 
     @property
     def location(self) -> str:
