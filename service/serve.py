@@ -18,7 +18,6 @@ from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-import waitress
 from flask import Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,6 +34,7 @@ from connector.deliveries import DeliveryRegistry
 from service.api import add_delivery_api
 from service.guard import TicketGuard
 from service.health import Health
+from service.http_server import create_server
 from service.metrics import Metrics
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
@@ -274,7 +274,7 @@ class Service:
     def run(self, host: str, port: int, ready=None) -> None:
         # Bound first: a busy port fails before anything is taken or started.
         hooks = self.settings.webhooks
-        server = waitress.create_server(self.app, host=host, port=port, threads=8, ident="jsm-autopilot",
+        server = create_server(self.app, host=host, port=port, threads=8, ident="jsm-autopilot",
                                         connection_limit=hooks.connection_limit, channel_timeout=hooks.idle_timeout_seconds,
                                         cleanup_interval=max(1, hooks.idle_timeout_seconds // 2))
         # Worker threads hold the interpreter lock for up to the switch interval (5 ms by default)
