@@ -29,6 +29,7 @@ from rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
 from rules.catalogue import RULES
 from sandbox.demo_project import AGENT, BOT, ORGANISATIONS, demo_script, demo_seed
 from sandbox.seed import apply_seed
+from service.http_server import create_server
 from service.serve import Service
 from webhooks.receiver import utc_now
 from webhooks.store import EventStore
@@ -143,7 +144,7 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
             heard[actions[0].rule] = list(actions)
 
     service.executor.on_actions_applied = hear
-    server = waitress.create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    server = create_server(service.app, host="127.0.0.1", port=0, threads=4)  # as serve answers
     threading.Thread(target=server.run, name="demo-receiver", daemon=True).start()
     for thread in service.threads:
         thread.start()
