@@ -4,10 +4,10 @@ Since waitress 2.1 (Pylons/waitress#364, for #349) a task thread flushes its own
 `write_soon`, holding the channel's output lock during the socket send. In that moment the main
 loop sees output waiting (`writable()`), cannot take the lock, and select() reports the socket
 writable at once: it spins, holding the interpreter lock, until the task thread gets it back,
-which takes a switch interval. With deliveries answered together after a group commit, `bench.intake` counted
-80 loop turns a delivery and the loop took half of `serve`'s CPU. Nothing is lost by waiting
-instead: a task that leaves output unsent pulls the trigger (waitress does, with its default
-`send_bytes` of 1), and so does every task when it ends.
+which takes a switch interval. With deliveries answered together after a group commit, the
+receiver under `bench.intake`'s load made 84 loop turns a delivery, and the loop took 0.4 ms of
+its 1.1 ms of CPU. Nothing is lost by waiting instead: a task that leaves output unsent pulls the
+trigger (waitress does, with its default `send_bytes` of 1), and so does every task when it ends.
 """
 
 from __future__ import annotations

@@ -275,8 +275,8 @@ class Service:
         # Bound first: a busy port fails before anything is taken or started.
         hooks = self.settings.webhooks
         server = create_server(self.app, host=host, port=port, threads=8, ident="jsm-autopilot",
-                                        connection_limit=hooks.connection_limit, channel_timeout=hooks.idle_timeout_seconds,
-                                        cleanup_interval=max(1, hooks.idle_timeout_seconds // 2))
+                               connection_limit=hooks.connection_limit, channel_timeout=hooks.idle_timeout_seconds,
+                               cleanup_interval=max(1, hooks.idle_timeout_seconds // 2))
         # Worker threads hold the interpreter lock for up to the switch interval (5 ms by default)
         # before a request thread gets it; 1 ms keeps acknowledgements quick while workers run.
         sys.setswitchinterval(0.001)
