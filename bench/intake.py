@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import requests
 
@@ -138,6 +139,31 @@ def measured(name: str, pid: int, url: str, deliveries: list[tuple[str, bytes]],
     return figures(name, seconds, answered, cpu)[0], cpu, answered
 
 
+def paired_rounds(name: str, target: tuple[str, int], bare: tuple[str, int], count: int, clients: int, rounds: int,
+                  warmed_up: Callable[[], object] = lambda: None,
+                  after_round: Callable[[float], None] = lambda ratio: None) -> tuple[list[float], list[float], list[float]]:
+    """A warm-up burst to each server, not measured (the first requests of a process pay once for
+    what later ones reuse: connections, compiled statements, lazily built objects), then `rounds`
+    pairs of bursts, bare Flask then the target (url, pid): each pair's throughput and CPU ratios,
+    and the target's latencies."""
+    tag = "".join(character for character in name if character.isalnum())  # identifiers take no spaces
+    warm_up = bodies(WARM_UP_DELIVERIES, f"-{tag}-warm-up")
+    load(bare[0], warm_up, clients)
+    load(target[0], warm_up, clients)
+    warmed_up()
+    ratios, cpu_ratios, latencies = [], [], []
+    for round_number in range(1, rounds + 1):
+        deliveries = bodies(count, f"-{tag}-{round_number}")
+        bare_rate, bare_cpu, _ = measured("bare Flask", bare[1], bare[0], deliveries, clients)
+        rate, cpu, answered = measured(name[:15], target[1], target[0], deliveries, clients)
+        ratios.append(rate / bare_rate)
+        if bare_cpu:
+            cpu_ratios.append(cpu / bare_cpu)
+        latencies += answered
+        after_round(ratios[-1])
+    return ratios, cpu_ratios, latencies
+
+
 def serve_rounds(database: str, bare: tuple[str, int], count: int, clients: int, rounds: int, sandbox_port: int) -> tuple[list[float], list[float], float]:
     """Bare Flask, then `serve`, `rounds` times over, each burst to an idle service: the ratio of
     each pair, and p99 over every `serve` answer. Pairs close in time cancel the machine's drift."""
@@ -146,28 +172,17 @@ def serve_rounds(database: str, bare: tuple[str, int], count: int, clients: int,
                    "JIRA_API_TOKEN": "token", "JSM_AUTOPILOT_WEBHOOK_SECRET": SECRET, "JSM_AUTOPILOT_DB": database}
     process = subprocess.Popen([str(SCRIPT), "serve", "--host", "127.0.0.1", "--port", str(port), "--config", str(ROOT / "app.yaml")],
                                env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ratios, cpu_ratios, latencies = [], [], []
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url)
-        name = "serve SQLite" if database.startswith("sqlite") else "serve Postgres"
-        # Not measured: the first requests of a process pay once for what later ones reuse
-        # (connections, compiled statements, lazily built objects), in bare Flask less than in `serve`.
-        warm_up = bodies(WARM_UP_DELIVERIES, f"-{name[6:]}-warm-up")
-        load(bare[0], warm_up, clients)
-        load(url, warm_up, clients)
-        backlog_handled(database)
-        for round_number in range(1, rounds + 1):
-            deliveries = bodies(count, f"-{name[6:]}-{round_number}")
-            bare_rate, bare_cpu, _ = measured("bare Flask", bare[1], bare[0], deliveries, clients)
-            serve_rate, serve_cpu, answered = measured(name, process.pid, url, deliveries, clients)
-            ratios.append(serve_rate / bare_rate)
-            if bare_cpu:
-                cpu_ratios.append(serve_cpu / bare_cpu)
-            latencies += answered
+
+        def caught_up(ratio: float) -> None:
             # Workers hold back while deliveries arrive (webhooks/intake_first.py): say when they caught up.
-            print(f"{'':<15} every event handled {backlog_handled(database):.1f} s after the last delivery; "
-                  f"serve/bare {ratios[-1]:.2f}")
+            print(f"{'':<15} every event handled {backlog_handled(database):.1f} s after the last delivery; serve/bare {ratio:.2f}")
+
+        ratios, cpu_ratios, latencies = paired_rounds("serve SQLite" if database.startswith("sqlite") else "serve Postgres",
+                                                      (url, process.pid), bare, count, clients, rounds,
+                                                      warmed_up=lambda: backlog_handled(database), after_round=caught_up)
         return ratios, cpu_ratios, sorted(latencies)[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
     finally:
         process.terminate()

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.intake import WARM_UP_DELIVERIES, bodies, free_port, load, measured, postgres_or_none, wait_healthy
+from bench.intake import free_port, paired_rounds, postgres_or_none, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = b"bench-secret"
@@ -68,18 +68,7 @@ def rounds_against(store_name: str, label: str, bare: tuple[str, int], options) 
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url)
-        tag = "".join(character for character in label if character.isalnum())  # identifiers take no spaces
-        warm_up = bodies(WARM_UP_DELIVERIES, f"-{tag}-warm-up")
-        load(bare[0], warm_up, options.clients)
-        load(url, warm_up, options.clients)
-        ratios, cpu_ratios = [], []
-        for round_number in range(1, options.rounds + 1):
-            deliveries = bodies(options.deliveries, f"-{tag}-{round_number}")
-            bare_rate, bare_cpu, _ = measured("bare Flask", bare[1], bare[0], deliveries, options.clients)
-            rate, cpu, _ = measured(label[:15], child.pid, url, deliveries, options.clients)
-            ratios.append(rate / bare_rate)
-            if bare_cpu:
-                cpu_ratios.append(cpu / bare_cpu)
+        ratios, cpu_ratios, _ = paired_rounds(label, (url, child.pid), bare, options.deliveries, options.clients, options.rounds)
         return statistics.median(ratios), statistics.median(cpu_ratios) if cpu_ratios else float("nan")
     finally:
         child.terminate()
