@@ -1,4 +1,5 @@
-"""waitress for `serve`, without its main loop spinning while task threads answer.
+"""waitress for `serve`: its main loop does not spin while task threads answer, and an answer
+whose body is known whole leaves in one send.
 
 Since waitress 2.1 (Pylons/waitress#364, for #349) a task thread flushes its own output inside
 `write_soon`, holding the channel's output lock during the socket send. In that moment the main
@@ -8,6 +9,10 @@ which takes a switch interval. With deliveries answered together after a group c
 receiver under `bench.intake`'s load made 84 loop turns a delivery, and the loop took 0.4 ms of
 its 1.1 ms of CPU. Nothing is lost by waiting instead: a task that leaves output unsent pulls the
 trigger (waitress does, with its default `send_bytes` of 1), and so does every task when it ends.
+
+waitress hands a response's header and body to the socket in two sends. One send instead: the
+receiver alone with no store under the same load went from 1,600-1,680 to 2,030-2,270 deliveries
+a second (CPU 0.50 -> 0.36-0.41 ms a delivery), with SQLite from 1,060-1,180 to 1,300-1,380.
 """
 
 from __future__ import annotations
@@ -15,9 +20,29 @@ from __future__ import annotations
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
+from waitress.task import WSGITask
+
+
+class OneSendTask(WSGITask):
+    """Header and body in one send when the body is known whole: waitress sends them apart, which
+    costs each 202 a second system call, a second release of the interpreter lock and a second
+    segment for the client to wait for."""
+
+    def write(self, data):
+        if self.wrote_header or not self.complete:  # not complete: waitress says start_response was not called
+            return super().write(data)
+        header = self.build_response_header()
+        self.wrote_header = True
+        if not self.has_body or self.content_length is None or len(data) > self.content_length:
+            self.channel.write_soon(header)
+            return super().write(data)  # waitress's own handling: no body, chunks, excess
+        self.content_bytes_written += len(data)
+        self.channel.write_soon(header + data)
 
 
 class TaskFlushingChannel(HTTPChannel):
+    task_class = OneSendTask
+
     def writable(self) -> bool:
         wanted = super().writable()
         if wanted and self.requests and not (self.will_close or self.close_when_flushed):

@@ -1,14 +1,17 @@
-"""`serve`'s waitress channel: its main loop waits while a task thread sends, and loses no output."""
+"""`serve`'s waitress channel: its main loop waits while a task thread sends, and loses no output;
+an answer whose body is known whole leaves in one send, byte for byte what waitress sends."""
 
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+import waitress
 from waitress.adjustments import Adjustments
 
 from service.http_server import TaskFlushingChannel, create_server
@@ -116,5 +119,70 @@ def test_answers_sent_at_the_same_moment_on_many_connections_all_arrive():
         with ThreadPoolExecutor(8) as clients:
             answered = [status for statuses in clients.map(exchange, range(8)) for status in statuses]
         assert answered == [202] * 160
+    finally:
+        server.close()
+
+
+def answering(environ, start_response):
+    """Answers of every shape waitress frames differently."""
+    path = environ["PATH_INFO"]
+    if path == "/json":
+        start_response("202 Accepted", [("Content-Type", "application/json"), ("Content-Length", "22")])
+        return [b'{"status": "accepted"}']
+    if path == "/no-length":  # one chunk: waitress sets Content-Length itself
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"no length given"]
+    if path == "/stream":  # no length known: chunked
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (part for part in (b"one ", b"two"))
+    if path == "/excess":  # more than Content-Length: waitress cuts it
+        start_response("200 OK", [("Content-Length", "4")])
+        return [b"four and more"]
+    if path == "/empty":  # a body where none may be: waitress drops it
+        start_response("204 No Content", [])
+        return [b"dropped"]
+    start_response("200 OK", [("Content-Length", "5")])  # HEAD: the app sends no body
+    return [b"" if environ["REQUEST_METHOD"] == "HEAD" else b"hello"]
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return re.sub(rb"Date: [^\r]*\r\n", b"", received)
+
+
+@pytest.mark.parametrize("request_line", [b"GET /json", b"GET /no-length", b"GET /stream", b"GET /excess", b"DELETE /empty",
+                                          b"HEAD /head", b"GET /head"])
+def test_answers_are_byte_for_byte_what_waitress_sends(request_line):
+    plain = waitress.create_server(answering, host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=plain.run, daemon=True).start()
+    ours = serving(answering)
+    request = request_line + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    try:
+        expected = raw_exchange(plain.effective_port, request)
+        assert expected.startswith(b"HTTP/1.1 ")
+        assert raw_exchange(ours.effective_port, request) == expected
+    finally:
+        plain.close()
+        ours.close()
+
+
+def test_an_answer_with_its_whole_body_leaves_in_one_send(monkeypatch):
+    """waitress alone hands the header and the body to the socket apart: two sends, two releases of
+    the interpreter lock, two segments for Jira to wait for."""
+    handed = []
+    write_soon = TaskFlushingChannel.write_soon
+    monkeypatch.setattr(TaskFlushingChannel, "write_soon", lambda channel, data: handed.append(bytes(data)) or write_soon(channel, data))
+    server = serving(answering)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+        for _ in range(3):  # one connection kept alive
+            connection.request("POST", "/json", b"{}")
+            assert connection.getresponse().read() == b'{"status": "accepted"}'
+        assert len(handed) == 3
+        assert all(data.startswith(b"HTTP/1.1 202 Accepted\r\n") and data.endswith(b'\r\n\r\n{"status": "accepted"}') for data in handed)
     finally:
         server.close()
