@@ -5,7 +5,8 @@ Run: .venv/bin/python -m bench.intake [--deliveries 2000] [--clients 8] [--round
 Sends signed deliveries from concurrent clients on loopback to `serve` (workers running against
 an empty sandbox), on SQLite and, when it answers, on PostgreSQL (`JSM_AUTOPILOT_BENCH_POSTGRES`,
 default the local test database, emptied), then the same load to a bare Flask endpoint that only
-answers 204 on the same WSGI server (waitress, 8 threads). Each store gets several rounds, a burst
+answers (202 with a small JSON body, as the receiver does) on the same WSGI server (`serve`'s
+waitress, 8 threads; bench/bare_app.py). Each store gets several rounds, a burst
 to bare Flask then the same to `serve` (fresh identifiers), so that each ratio compares two runs a
 few seconds apart; the median ratio is reported. Goals (issue 16): at least 0.8 of the bare
 throughput, p99 under 50 ms. Each burst also gives the server's CPU time per delivery (from /proc):
