@@ -3,8 +3,8 @@
 It answers as the receiver does, 202 with a small JSON body, so that the two differ only in the
 work. (It answered 204 until 2026-12-01: waitress closes the connection after every 204, as a 204
 carries no Content-Length, so each delivery to the baseline paid a new TCP connection and the
-baseline ran at about 0.8 of what Flask does here. Every ratio measured against it was a fifth
-too kind.)
+baseline ran at about 0.8 of what Flask does here. Every ratio measured against it was about a
+quarter too high.)
 """
 
 from __future__ import annotations
