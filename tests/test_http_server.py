@@ -31,7 +31,8 @@ def output_waiting(channel: TaskFlushingChannel) -> None:
     channel.total_outbufs_len = len(b"HTTP/1.1 202 Accepted\r\n")
 
 
-def held_by_another_thread(lock) -> tuple[threading.Event, threading.Event]:
+def held_by_another_thread(lock) -> threading.Event:
+    """Set the returned event to let go."""
     taken, done = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -41,14 +42,14 @@ def held_by_another_thread(lock) -> tuple[threading.Event, threading.Event]:
 
     threading.Thread(target=hold, daemon=True).start()
     taken.wait(10)
-    return taken, done
+    return done
 
 
 def test_the_loop_does_not_poll_a_channel_whose_task_is_sending_its_answer(channel):
     channel.requests = [object()]  # a task is answering
     output_waiting(channel)
     assert channel.writable()  # the lock is free: the loop may flush
-    _, release = held_by_another_thread(channel.outbuf_lock)
+    release = held_by_another_thread(channel.outbuf_lock)
     try:
         assert not channel.writable()  # the task sends and pulls the trigger if anything is left
     finally:
@@ -57,7 +58,7 @@ def test_the_loop_does_not_poll_a_channel_whose_task_is_sending_its_answer(chann
 
 def test_output_of_a_finished_task_or_a_closing_channel_is_flushed_whoever_holds_the_lock(channel):
     output_waiting(channel)
-    _, release = held_by_another_thread(channel.outbuf_lock)
+    release = held_by_another_thread(channel.outbuf_lock)
     try:
         assert channel.writable()  # no task: nobody else will send it
         channel.requests = [object()]
@@ -71,8 +72,9 @@ def test_output_of_a_finished_task_or_a_closing_channel_is_flushed_whoever_holds
     assert not channel.writable()
 
 
-def serving(app, **options):
-    server = create_server(app, host="127.0.0.1", port=0, **{"threads": 4, **options})
+def serving(app, make=create_server, **options):
+    """`make`: serve's server by default, or plain waitress's to compare with."""
+    server = make(app, host="127.0.0.1", port=0, **{"threads": 4, **options})
     threading.Thread(target=server.run, daemon=True).start()
     return server
 
@@ -157,9 +159,7 @@ def raw_exchange(port: int, request: bytes) -> bytes:
 @pytest.mark.parametrize("request_line", [b"GET /json", b"GET /no-length", b"GET /stream", b"GET /excess", b"DELETE /empty",
                                           b"HEAD /head", b"GET /head"])
 def test_answers_are_byte_for_byte_what_waitress_sends(request_line):
-    plain = waitress.create_server(answering, host="127.0.0.1", port=0, threads=2)
-    threading.Thread(target=plain.run, daemon=True).start()
-    ours = serving(answering)
+    plain, ours = serving(answering, make=waitress.create_server), serving(answering)
     request = request_line + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     try:
         expected = raw_exchange(plain.effective_port, request)
