@@ -179,3 +179,85 @@ def test_a_delivery_being_answered_keeps_workers_back_however_long_it_takes():
         assert intake_first.wait_until_quiet(at_most=0) is False
     now[0] += 1
     assert intake_first.wait_until_quiet(at_most=0) is True
+
+
+def _without_length(client, body: bytes, identifier: str, signature: str | None = "sign"):
+    """As a WSGI server hands on a chunked request: no CONTENT_LENGTH, the stream ends with the body."""
+    import io
+
+    sent = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier}
+    if signature == "sign":
+        sent["X-Hub-Signature"] = signature_for(body, SECRET)
+    elif signature is not None:
+        sent["X-Hub-Signature"] = signature
+    return client.post("/webhooks/jira", input_stream=io.BytesIO(body), headers=sent,
+                       environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+
+
+def test_deliveries_with_and_without_a_length_get_the_same_answers(client, store):
+    """The fast lane (a Content-Length within the limit) and Flask's route (anything else) answer
+    alike, from status and body to content type: forged, not JSON, ignored, accepted, duplicate."""
+    version = json.dumps({"webhookEvent": "jira:version_released"}).encode()
+    cases = [(_capture(), "sha256=00", "a"), (b"not json", "sign", "b"), (version, "sign", "c"), (_capture(), "sign", "d"),
+             (_capture(), "sign", "d")]
+    answers = {}
+    for lane, send in (("fast", deliver), ("flask", _without_length)):
+        seen = []
+        for body, signature, name in cases:
+            answer = send(client, body, identifier=f"{lane}-{name}", signature=signature)
+            payload = dict(answer.json, identifier=None) if "identifier" in answer.json else answer.json
+            seen.append((answer.status_code, answer.mimetype, payload))
+        answers[lane] = seen
+    assert answers["fast"] == answers["flask"]
+    assert [status for status, _, _ in answers["fast"]] == [401, 400, 202, 202, 202]
+    assert [payload.get("status") for _, _, payload in answers["fast"][2:]] == ["ignored", "accepted", "duplicate"]
+    assert len(store.list_events()) == 4
+
+
+def test_a_delivery_with_its_length_skips_flasks_request_machinery(client):
+    """Why the lane exists: Flask's per-request work cost as much as the delivery's own (FastLane's
+    docstring). A hook on the app therefore sees the fallback route and /healthz, not the lane."""
+    hooked = []
+    client.application.before_request(lambda: hooked.append(1) and None)
+    assert deliver(client, _capture()).status_code == 202
+    assert hooked == []
+    assert _without_length(client, _capture(), identifier="id-2").status_code == 202
+    assert hooked == [1]
+    assert client.get("/healthz").status_code == 200
+    assert client.open("/webhooks/jira", method="PUT", data=_capture()).status_code == 405  # the lane is for POST alone
+    assert client.post("/healthz", data=_capture()).status_code == 405  # and for its own path
+    assert hooked == [1, 1, 1, 1]
+
+
+def test_the_lane_refuses_a_body_shorter_than_its_length_and_survives_a_failing_store(store, caplog):
+    """waitress hands on only complete bodies, but another server may not; and an unexpected
+    error becomes a 500 with a log line, as Flask would answer it, not a dead request thread."""
+    import io
+
+    from webhooks.receiver import FastLane, Intake, IntakeFirst
+
+    body = _capture()
+    answers = []
+
+    def call(lane: FastLane, length: int) -> bytes:
+        environ = {"PATH_INFO": "/webhooks/jira", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(length),
+                   "wsgi.input": io.BytesIO(body), "HTTP_X_HUB_SIGNATURE": signature_for(body, SECRET)}
+        return b"".join(lane(environ, lambda status, headers: answers.append((status, dict(headers)))))
+
+    def never(*_):
+        raise AssertionError("the fallback was not expected here")
+
+    intake = Intake(store, "TES", SECRET, lambda: NOW, timedelta(0), lambda outcome: None, IntakeFirst())
+    assert json.loads(call(FastLane(never, intake, LIMIT), len(body) + 10)) == {"error": "body shorter than its Content-Length"}
+    assert answers[-1][0] == "400 Bad Request" and store.list_events() == []
+
+    class Broken:
+        def add(self, *args):
+            raise RuntimeError("a bug")
+
+    failing = Intake(Broken(), "TES", SECRET, lambda: NOW, timedelta(0), lambda outcome: None, IntakeFirst())
+    answer = call(FastLane(never, failing, LIMIT), len(body))
+    assert json.loads(answer) == {"error": "internal error"}
+    assert answers[-1] == ("500 Internal Server Error", {"Content-Type": "application/json", "Content-Length": str(len(answer))})
+    assert any(record.exc_info and "a bug" in str(record.exc_info[1]) for record in caplog.records)
+    assert json.loads(call(FastLane(never, intake, LIMIT), len(body)))["status"] == "accepted"
