@@ -12,43 +12,68 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or refused the operation."""
 
 
+class _Waiting:
+    """One request in line for a commit. `woken` is held until the leader lets the request go,
+    with its outcome, or without one to lead the next commit."""
+
+    __slots__ = ("values", "outcome", "woken")
+
+    def __init__(self, values: dict):
+        self.values, self.outcome = values, None
+        self.woken = threading.Lock()
+        self.woken.acquire()
+
+
 class GroupCommit:
     """Group commit for deliveries: each request waits for the commit that holds its row (the 2xx
     still goes out only after it), but the requests that arrive while one commit is flushed to disk
-    share the next, instead of each waiting for a flush of its own."""
+    share the next, instead of each waiting for a flush of its own.
+
+    Each waiting request has a lock of its own, which the leader releases: one wake-up a request.
+    (A shared condition woke every waiter at each commit to compete for its lock again, and cost
+    the receiver a tenth of its CPU in a burst.)"""
 
     def __init__(self, commit):
         self._commit = commit
-        self._turn = threading.Condition()
-        self._pending: list[list] = []  # [values, outcome]; outcome: None until decided
+        self._line = threading.Lock()
+        self._pending: list[_Waiting] = []
         self._committing = False
 
     def add(self, values: dict) -> bool:
-        entry = [values, None]
-        with self._turn:
-            self._pending.append(entry)
-            while entry[1] is None and self._committing:
-                self._turn.wait()
-            if entry[1] is None:  # no commit under way: this request leads the next one
-                self._committing = True
-                batch, self._pending = self._pending, []
-            else:
-                batch = []
-        if batch:
-            try:
-                outcomes: list = self._commit([values for values, _ in batch])
-            except StoreUnavailable as error:
-                outcomes = [error] * len(batch)
-            except Exception as error:  # noqa: BLE001  (any: the next leader must still be chosen, or intake stops)
-                outcomes = [StoreUnavailable(f"cannot store the delivery: {error!r}")] * len(batch)
-            with self._turn:
-                for pending, outcome in zip(batch, outcomes):
-                    pending[1] = outcome
-                self._committing = False
-                self._turn.notify_all()
-        if isinstance(entry[1], StoreUnavailable):
-            raise entry[1]
-        return entry[1]
+        mine = _Waiting(values)
+        with self._line:
+            self._pending.append(mine)
+            leads = not self._committing
+            self._committing = True
+        if not leads:
+            mine.woken.acquire()
+        if mine.outcome is None:  # no commit under way, or the last leader handed over
+            self._lead(mine)
+        if isinstance(mine.outcome, StoreUnavailable):
+            raise mine.outcome
+        return mine.outcome
+
+    def _lead(self, mine: _Waiting) -> None:
+        with self._line:
+            batch, self._pending = self._pending, []
+        try:
+            outcomes: list = self._commit([waiting.values for waiting in batch])
+            if len(outcomes) != len(batch):  # a waiter left without an outcome would think it leads
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(batch)} deliveries")
+        except StoreUnavailable as error:
+            outcomes = [error] * len(batch)
+        except Exception as error:  # noqa: BLE001  (any: the next leader must still be chosen, or intake stops)
+            outcomes = [StoreUnavailable(f"cannot store the delivery: {error!r}")] * len(batch)
+        for waiting, outcome in zip(batch, outcomes):
+            waiting.outcome = outcome
+        with self._line:
+            successor = self._pending[0] if self._pending else None
+            self._committing = successor is not None
+        if successor is not None:  # first, so that its commit is under way while the others wake
+            successor.woken.release()
+        for waiting in batch:
+            if waiting is not mine:
+                waiting.woken.release()
 
 
 class Locked:

@@ -98,6 +98,7 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path.removeprefix("file:")) if path and path != ":memory:" else None
 
 
+SQLITE_CONNECT = {"check_same_thread": False, "timeout": 30}
 # What a delivery's row is given on arrival; the rest stays at its column's default.
 DELIVERY_COLUMNS = ("identifier", "event", "issue", "status", "received", "available_at", "attempts", "delivery_retry", "updated", "body")
 
@@ -112,17 +113,21 @@ class EventStore:
                 raise StoreMissing(f"no store at {file} (set {DATABASE_ENVIRONMENT_VARIABLE} to the one `serve` uses)")
             file.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if self.url.startswith("sqlite"):
-                self.engine: Engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+            sqlite = self.url.startswith("sqlite")
+            if sqlite:
+                self.engine: Engine = create_engine(self.url, connect_args=SQLITE_CONNECT)
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
                 self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10)
-            # Deliveries have a pool of their own, in autocommit: the batch is one INSERT, atomic by
-            # itself, so one round trip instead of BEGIN, INSERT, COMMIT and the ping before each
-            # use. One leader commits at a time (GroupCommit), so one connection serves; one the
-            # server dropped is replaced and the batch written again (DeliveryWriter).
-            self._intake_engine = self.engine if self.url.startswith("sqlite") else \
-                create_engine(self.url, pool_pre_ping=False, pool_size=1, max_overflow=2, isolation_level="AUTOCOMMIT")
+            # Deliveries have an engine of their own, in autocommit: the batch is one INSERT, atomic
+            # by itself, so one statement instead of BEGIN, INSERT, COMMIT (and, on PostgreSQL, one
+            # round trip and no ping before each use). One leader commits at a time (GroupCommit),
+            # so one connection serves; one the server dropped is replaced and the batch written
+            # again (DeliveryWriter).
+            self._intake_engine = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=2,
+                                                **({"connect_args": SQLITE_CONNECT} if sqlite else {"pool_pre_ping": False}))
+            if sqlite:
+                event.listen(self._intake_engine, "connect", _sqlite_pragmas)
         except (SQLAlchemyError, ImportError) as error:
             raise StoreUnavailable(f"cannot open {self._safe_url()}: {error}") from None
         self.is_postgres = self.engine.dialect.name == "postgresql"
@@ -435,6 +440,7 @@ class EventStore:
             raise StoreUnavailable(f"cannot look for work: {error}") from None
 
     def dispose(self) -> None:
+        self._deliveries.close()
         self.engine.dispose()
         self._intake_engine.dispose()
 
