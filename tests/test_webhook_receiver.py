@@ -181,11 +181,11 @@ def test_a_delivery_being_answered_keeps_workers_back_however_long_it_takes():
     assert intake_first.wait_until_quiet(at_most=0) is True
 
 
-def _without_length(client, body: bytes, identifier: str, signature: str | None = "sign"):
+def _without_length(client, body: bytes, identifier: str, signature: str | None = "sign", **headers):
     """As a WSGI server hands on a chunked request: no CONTENT_LENGTH, the stream ends with the body."""
     import io
 
-    sent = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier}
+    sent = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier, **headers}
     if signature == "sign":
         sent["X-Hub-Signature"] = signature_for(body, SECRET)
     elif signature is not None:
@@ -261,3 +261,18 @@ def test_the_lane_refuses_a_body_shorter_than_its_length_and_survives_a_failing_
     assert answers[-1] == ("500 Internal Server Error", {"Content-Type": "application/json", "Content-Length": str(len(answer))})
     assert any(record.exc_info and "a bug" in str(record.exc_info[1]) for record in caplog.records)
     assert json.loads(call(FastLane(never, intake, LIMIT), len(body)))["status"] == "accepted"
+
+
+def test_jiras_retry_count_is_kept_with_the_delivery_in_either_lane(client, store):
+    """X-Atlassian-Webhook-Retry says how often Jira tried before: kept for whoever looks at a
+    delivery that arrived late. The lane reads its headers from the environ by their WSGI names."""
+    from sqlalchemy import select
+
+    from webhooks.schema import events
+
+    deliver(client, _capture(), identifier="fast", **{"X-Atlassian-Webhook-Retry": "3"})
+    _without_length(client, _capture(), identifier="flask", **{"X-Atlassian-Webhook-Retry": "2"})
+    deliver(client, _capture(), identifier="first")
+    with store.engine.connect() as connection:
+        kept = dict(connection.execute(select(events.c.identifier, events.c.delivery_retry)).all())
+    assert kept == {"fast": 3, "flask": 2, "first": 0}

@@ -12,11 +12,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
-from webhooks.delivery import IDENTIFIER_HEADER, DeliveryRejected, delivery_from_http, loggable
+from webhooks.delivery import IDENTIFIER_HEADER, DeliveryRejected, delivery_from_http, delivery_headers, loggable
 from webhooks.intake_first import IntakeFirst
 from webhooks.store import EventStore, StoreUnavailable
 
@@ -114,7 +113,7 @@ class FastLane:
             status, answer = 400, _error("body shorter than its Content-Length")
         else:
             try:
-                status, answer = self.intake.answer(EnvironHeaders(environ), body)
+                status, answer = self.intake.answer(delivery_headers(environ), body)
             except Exception:  # noqa: BLE001  (as Flask would: log it, answer 500, keep serving)
                 log.exception("webhook delivery failed")
                 status, answer = 500, _error("internal error")
