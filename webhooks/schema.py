@@ -6,7 +6,7 @@ from datetime import timezone
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
 
-SCHEMA_VERSION = 8  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit
+SCHEMA_VERSION = 9  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit; 9: claim indexes
 
 
 class UTCDateTime(TypeDecorator):
@@ -44,9 +44,13 @@ events = Table(
     Column("error", Text),
     Column("updated", UTCDateTime, nullable=False),
     Column("body", LargeBinary, nullable=False),
-    Index("ix_webhook_events_claim", "status", "available_at"),
-    Index("ix_webhook_events_issue", "issue", "id"),
+    # A claim walks one status in id order and stops at the first free event; whether its ticket
+    # is busy or has an older event waiting is one lookup by ticket and status.
+    Index("ix_webhook_events_status_id", "status", "id"),
+    Index("ix_webhook_events_issue_status", "issue", "status", "id"),
 )
+# Indexes of earlier versions, dropped by `migrate`: every index costs each delivery's insert.
+RETIRED_INDEXES = ("ix_webhook_events_claim", "ix_webhook_events_issue")
 schema_versions = Table("jsm_autopilot_schema", metadata, Column("version", Integer, primary_key=True))
 # Named leases (the sweep) and per-ticket holds, shared by every replica that uses this store.
 leases = Table(

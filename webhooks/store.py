@@ -21,13 +21,14 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateIndex
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 STATE_DIRECTORY_NAME = "jsm-autopilot"
 from webhooks.delivery_writer import DeliveryWriter
 from webhooks.group_commit import GroupCommit, Locked, StoreUnavailable  # noqa: F401  (StoreUnavailable: part of the interface)
 from webhooks.schema import (  # noqa: F401  (the tables are part of the store's interface)
-    SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
+    RETIRED_INDEXES, SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
     ticket_schedule,
 )
 
@@ -164,11 +165,15 @@ class EventStore:
         try:
             metadata.create_all(self.engine)
             with self.engine.begin() as connection:
+                for retired in RETIRED_INDEXES:
+                    connection.execute(text(f"DROP INDEX IF EXISTS {retired}"))
+                for index in events.indexes:  # create_all makes no index for a table that exists
+                    connection.execute(CreateIndex(index, if_not_exists=True))
                 current = connection.execute(select(func.max(schema_versions.c.version))).scalar()
                 if current is None:
                     connection.execute(insert(schema_versions).values(version=SCHEMA_VERSION))
                 elif current < SCHEMA_VERSION:
-                    # Versions so far only added tables, which create_all has just made.
+                    # Versions so far only added tables and indexes, made just above.
                     connection.execute(update(schema_versions).values(version=SCHEMA_VERSION))
                 elif current > SCHEMA_VERSION:
                     raise StoreUnavailable(f"the database has schema {current}, newer than this version knows ({SCHEMA_VERSION})")
@@ -217,18 +222,22 @@ class EventStore:
     def claim(self, worker: str, now: datetime, lease: timedelta) -> StoredEvent | None:
         """The oldest event that is due, whose ticket no other worker holds and has nothing older waiting."""
         e, busy, older = events.alias("e"), events.alias("busy"), events.alias("older")
-        claimable = or_(e.c.status == "pending", and_(e.c.status == "processing", e.c.locked_until < now))
-        ticket_busy = exists().where(busy.c.issue == e.c.issue, busy.c.id != e.c.id, busy.c.status == "processing",
+        ticket_busy = exists().where(busy.c.issue == e.c.issue, busy.c.status == "processing", busy.c.id != e.c.id,
                                      busy.c.locked_until >= now)
-        older_waiting = exists().where(older.c.issue == e.c.issue, older.c.id < e.c.id,
-                                       older.c.status.in_(("pending", "processing")))
-        query = select(e.c.id).where(claimable, e.c.available_at <= now, ~ticket_busy, ~older_waiting).order_by(e.c.id).limit(1)
+        older_waiting = exists().where(older.c.issue == e.c.issue, older.c.status.in_(("pending", "processing")),
+                                       older.c.id < e.c.id)
+        free = and_(e.c.available_at <= now, ~ticket_busy, ~older_waiting)
+        # One query per status, each walking its index in id order to the first free event. One
+        # query for both sorted every due event, its subqueries run for each, before taking the
+        # first: 20 ms with 4,000 events waiting, under the write lock that intake needs too.
+        candidates = [select(e.c.id).where(e.c.status == "pending", free).order_by(e.c.id).limit(1),
+                      select(e.c.id).where(e.c.status == "processing", e.c.locked_until < now, free).order_by(e.c.id).limit(1)]
         if self.is_postgres:
-            query = query.with_for_update(skip_locked=True, of=e)
+            candidates = [query.with_for_update(skip_locked=True, of=e) for query in candidates]
         still_claimable = or_(events.c.status == "pending", and_(events.c.status == "processing", events.c.locked_until < now))
         try:
             with self._write() as connection:
-                found = connection.execute(query).scalar()
+                found = min((id_ for query in candidates if (id_ := connection.execute(query).scalar()) is not None), default=None)
                 if found is None:
                     return None
                 won = connection.execute(
