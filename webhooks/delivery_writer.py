@@ -33,8 +33,8 @@ class _Dropped(Exception):
 
 
 class DeliveryWriter:
-    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, for a batch of rows, in one statement
-    and one commit. `lock` queues the write behind this process's other writers (SQLite)."""
+    """INSERT ... ON CONFLICT (key) DO NOTHING (RETURNING key on PostgreSQL), for a batch of rows,
+    in one statement and one commit. `lock` queues the write behind this process's other writers (SQLite)."""
 
     def __init__(self, engine: Engine, table: Table, columns: tuple[str, ...], key: str, lock: AbstractContextManager):
         self.engine, self.lock = engine, lock
@@ -46,7 +46,12 @@ class DeliveryWriter:
         self._width = len(columns)
         self._cursor = dialect.loaded_dbapi.RawCursor if self._raw_cursor else (lambda driver_connection: driver_connection.cursor())
         self._head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in columns)}) VALUES "
-        self._tail = f" ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(key)}"
+        # SQLite without RETURNING: it hands back each returned row in a step of its own, and each
+        # step lets go of the interpreter lock and waits to take it back. Which rows were new is
+        # known without them (`_new_keys`).
+        self._tail = f" ON CONFLICT ({quote(key)}) DO NOTHING" + (f" RETURNING {quote(key)}" if self._raw_cursor else "")
+        self._key_at = columns.index(key)
+        self._new_since = f"SELECT {quote(key)} FROM {quote(table.name)} WHERE rowid > ? AND rowid <= ?"
         self._statements: dict[int, str] = {}
         self._driver_error = dialect.loaded_dbapi.Error
         # Held from one batch to the next: a pool checkout and return cost more CPU than the INSERT
@@ -110,13 +115,29 @@ class DeliveryWriter:
                 self._connection.close()
                 self._connection = None
 
+    def _new_keys(self, cursor, parameters: list) -> list:
+        """SQLite: the keys this INSERT stored. All of them when it stored a row for each (a
+        re-delivery is rare); else the rows it numbered, one past the table's largest rowid each
+        (SQLite's rule for a table without AUTOINCREMENT, and one writer at a time)."""
+        keys = parameters[self._key_at::self._width]
+        stored = cursor.rowcount
+        if stored == len(keys):
+            return keys
+        if stored <= 0:
+            return []
+        last = cursor.lastrowid
+        return [row[0] for row in cursor.execute(self._new_since, (last - stored, last)).fetchall()]
+
     def _insert(self, connection, statements: list[tuple[str, list]]) -> set:
         cursor = self._cursor(connection.dbapi_connection)
         try:
             new = set()
             for statement, parameters in statements:
                 cursor.execute(statement, parameters)
-                new.update(row[0] for row in cursor.fetchall())
+                if self._raw_cursor:
+                    new.update(row[0] for row in cursor.fetchall())
+                else:
+                    new.update(self._new_keys(cursor, parameters))
             connection.commit()  # the intake engine is in autocommit: nothing left to do there
             return new
         finally:
