@@ -35,7 +35,7 @@ from service.api import add_delivery_api
 from service.guard import TicketGuard
 from service.health import Health
 from service.http_server import create_server
-from service.metrics import Metrics
+from service.metrics import Metrics, counting
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
 from service.config_watch import ConfigWatch
@@ -115,19 +115,19 @@ class Service:
         self.intake_first = IntakeFirst()
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
-                                   count=lambda outcome: self.metrics.events_received.labels(outcome).inc(),
+                                   count=counting(self.metrics.events_received),
                                    intake_first=self.intake_first)
         self.app.add_url_rule("/metrics", "metrics", lambda: Response(self.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST))
         # Each API request holds the delivery under its own name: requests run on several threads.
         registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api", wait=timedelta(seconds=60)))
         add_delivery_api(self.app, self.settings, self.client, self.executor, registry, self.guard, self.api_token,
-                         count=lambda outcome: self.metrics.api_requests.labels(outcome).inc(), always_dry_run=self.dry_run)
+                         count=counting(self.metrics.api_requests), always_dry_run=self.dry_run)
         self.shadow = ShadowLog(self.store, utc_now)
         prefix = process_name()
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
                    max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
-                   count=lambda outcome: self.metrics.events_processed.labels(outcome).inc(),
+                   count=counting(self.metrics.events_processed),
                    dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"), health=self.health,
                    schedule=self.schedule, intake_first=self.intake_first if self.settings.webhooks.yield_to_intake_seconds else None,
                    yield_to_intake=self.settings.webhooks.yield_to_intake_seconds)

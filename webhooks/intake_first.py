@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
 # Deliveries closer together than this are one burst. Between two requests of one client the
 # receiver is idle for a moment, so "nothing in flight" alone would open the gate mid-burst.
@@ -23,23 +22,15 @@ BURST_GAP = 0.05
 class IntakeFirst:
     def __init__(self, clock: Callable[[], float] = time.monotonic, gap: float = BURST_GAP) -> None:
         self.clock, self.gap = clock, gap
-        self._quiet = threading.Condition()
+        self._quiet = threading.Condition(threading.Lock())
         self._in_flight = 0
         self._last_arrival = float("-inf")
+        self._answering = _Answering(self)
 
-    @contextmanager
-    def answering(self) -> Iterator[None]:
-        """Around one delivery, from reading its body to its answer."""
-        with self._quiet:
-            self._in_flight += 1
-            self._last_arrival = self.clock()
-        try:
-            yield
-        finally:
-            # No notify: a waiting worker looks again within `gap` anyway, and waking it on
-            # every answer cost the receiver more than the worker gained.
-            with self._quiet:
-                self._in_flight -= 1
+    def answering(self) -> "_Answering":
+        """Around one delivery, from its checks to its answer. (A class, not a generator
+        context manager: on every delivery, the generator's machinery cost more than the count.)"""
+        return self._answering
 
     def _quiet_for(self) -> float:
         """0 while a delivery is answered, else how long since the last one arrived."""
@@ -55,3 +46,22 @@ class IntakeFirst:
                     return False
                 self._quiet.wait(min(left, self.gap - quiet))
             return True
+
+
+class _Answering:
+    __slots__ = ("intake_first",)
+
+    def __init__(self, intake_first: IntakeFirst):
+        self.intake_first = intake_first
+
+    def __enter__(self) -> None:
+        intake_first = self.intake_first
+        with intake_first._quiet:
+            intake_first._in_flight += 1
+            intake_first._last_arrival = intake_first.clock()
+
+    def __exit__(self, *exc) -> None:
+        # No notify: a waiting worker looks again within `gap` anyway, and waking it on every
+        # answer cost the receiver more than the worker gained.
+        with self.intake_first._quiet:
+            self.intake_first._in_flight -= 1
