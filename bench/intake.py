@@ -1,6 +1,6 @@
 """Webhook intake of `jsm-autopilot serve`: deliveries per second and acknowledgement latency.
 
-Run: .venv/bin/python -m bench.intake [--deliveries 2000] [--clients 8] [--rounds 3]
+Run: .venv/bin/python -m bench.intake [--deliveries 2000] [--clients 8] [--rounds 5]
 
 Sends signed deliveries from concurrent clients on loopback to `serve` (workers running against
 an empty sandbox), on SQLite and, when it answers, on PostgreSQL (`JSM_AUTOPILOT_BENCH_POSTGRES`,
@@ -222,7 +222,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=2000, help="per burst")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="pairs of bursts, bare Flask then serve, per store")
+    parser.add_argument("--rounds", type=int, default=5, help="pairs of bursts, bare Flask then serve, per store (the median ratio is the figure)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         sandbox_port, bare_port = free_port(), free_port()
