@@ -30,8 +30,8 @@ class GroupCommit:
     share the next, instead of each waiting for a flush of its own.
 
     Each waiting request has a lock of its own, which the leader releases: one wake-up a request.
-    (A shared condition woke every waiter at each commit to compete for its lock again, and cost
-    the receiver a tenth of its CPU in a burst.)"""
+    (A shared condition woke every waiter at each commit, and each then competed for the
+    condition's lock again before it could answer.)"""
 
     def __init__(self, commit):
         self._commit = commit
