@@ -25,13 +25,17 @@ def client(store):
     return app.test_client()
 
 
-def deliver(client, body: bytes, identifier: str = "id-1", signature: str | None = "sign", **headers):
+def _headers(body: bytes, identifier: str, signature: str | None, headers: dict) -> dict:
     sent = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier, **headers}
     if signature == "sign":
         sent["X-Hub-Signature"] = signature_for(body, SECRET)
     elif signature is not None:
         sent["X-Hub-Signature"] = signature
-    return client.post("/webhooks/jira", data=body, headers=sent)
+    return sent
+
+
+def deliver(client, body: bytes, identifier: str = "id-1", signature: str | None = "sign", **headers):
+    return client.post("/webhooks/jira", data=body, headers=_headers(body, identifier, signature, headers))
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
@@ -185,12 +189,7 @@ def _without_length(client, body: bytes, identifier: str, signature: str | None 
     """As a WSGI server hands on a chunked request: no CONTENT_LENGTH, the stream ends with the body."""
     import io
 
-    sent = {"Content-Type": "application/json", "X-Atlassian-Webhook-Identifier": identifier, **headers}
-    if signature == "sign":
-        sent["X-Hub-Signature"] = signature_for(body, SECRET)
-    elif signature is not None:
-        sent["X-Hub-Signature"] = signature
-    return client.post("/webhooks/jira", input_stream=io.BytesIO(body), headers=sent,
+    return client.post("/webhooks/jira", input_stream=io.BytesIO(body), headers=_headers(body, identifier, signature, headers),
                        environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
 
 
