@@ -18,15 +18,22 @@ a second (CPU 0.50 -> 0.36-0.41 ms a delivery), with SQLite from 1,060-1,180 to 
 from __future__ import annotations
 
 import waitress
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import WSGITask
+
+from service.intake_lane import IntakeDispatcher, answered
 
 
 class OneSendTask(WSGITask):
     """Header and body in one send when the body is known whole: waitress sends them apart, which
     costs each 202 a second system call, a second release of the interpreter lock and a second
     segment for the client to wait for."""
+
+    def execute(self):
+        if not answered(self):  # a delivery the intake thread answered (service/intake_lane.py)
+            super().execute()
 
     def write(self, data):
         if self.wrote_header or not self.complete:  # not complete: waitress says start_response was not called
@@ -53,8 +60,13 @@ class TaskFlushingChannel(HTTPChannel):
 
 
 def create_server(app, **options):
-    """`waitress.create_server` with the channel above; the options are waitress's."""
+    """`waitress.create_server` with the channel above; the options are waitress's. An app with the
+    webhook receiver's fast lane (`app.wsgi_app`) gets its deliveries answered by the intake thread."""
     sockets: dict = {}
+    lane = getattr(app, "wsgi_app", None)
+    if getattr(lane, "intake", None) is not None:
+        options["_dispatcher"] = IntakeDispatcher(lane)
+        options["_dispatcher"].set_thread_count(options.get("threads", Adjustments.threads))
     server = waitress.create_server(app, map=sockets, **options)
     for listener in sockets.values():  # one per address the host resolves to
         if isinstance(listener, BaseWSGIServer):

@@ -251,7 +251,7 @@ def test_the_lane_refuses_a_body_shorter_than_its_length_and_survives_a_failing_
     assert answers[-1][0] == "400 Bad Request" and store.list_events() == []
 
     class Broken:
-        def add(self, *args):
+        def add_many(self, *args):
             raise RuntimeError("a bug")
 
     failing = Intake(Broken(), "TES", SECRET, lambda: NOW, timedelta(0), lambda outcome: None, IntakeFirst())

@@ -40,18 +40,24 @@ class GroupCommit:
         self._committing = False
 
     def add(self, values: dict) -> bool:
-        mine = _Waiting(values)
+        return self.add_many([values])[0]
+
+    def add_many(self, rows: list[dict]) -> list:
+        """Each row's outcome, all from one commit: the rows join the line together, so the
+        leader that takes the first takes them all."""
+        mine = [_Waiting(values) for values in rows]
+        first = mine[0]
         with self._line:
-            self._pending.append(mine)
+            self._pending.extend(mine)
             leads = not self._committing
             self._committing = True
         if not leads:
-            mine.woken.acquire()
-        if mine.outcome is None:  # no commit under way, or the last leader handed over
-            self._lead(mine)
-        if isinstance(mine.outcome, StoreUnavailable):
-            raise mine.outcome
-        return mine.outcome
+            first.woken.acquire()
+        if first.outcome is None:  # no commit under way, or the last leader handed over
+            self._lead(first)
+        if isinstance(first.outcome, StoreUnavailable):
+            raise first.outcome
+        return [waiting.outcome for waiting in mine]
 
     def _lead(self, mine: _Waiting) -> None:
         with self._line:

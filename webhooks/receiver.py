@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
-from webhooks.delivery import IDENTIFIER_HEADER, DeliveryRejected, delivery_from_http, delivery_headers, loggable
+from webhooks.delivery import IDENTIFIER_HEADER, Delivery, DeliveryRejected, delivery_from_http, delivery_headers, loggable
 from webhooks.intake_first import IntakeFirst
 from webhooks.store import EventStore, StoreUnavailable
 
@@ -61,33 +61,49 @@ class Intake:
         self.refusals = LogThrottle(clock)
 
     def answer(self, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
-        with self.intake_first.answering():
-            return self._answer(headers, body)
+        return self.answers([(headers, body)])[0]
 
-    def _answer(self, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
+    def answers(self, deliveries: list[tuple[Mapping[str, str], bytes]]) -> list[tuple[int, bytes]]:
+        """Each delivery's answer; those that pass the checks are stored in one commit."""
+        with self.intake_first.answering():
+            answered: list = [self._checked(headers, body) for headers, body in deliveries]
+            passed = [(at, delivery) for at, delivery in enumerate(answered) if isinstance(delivery, Delivery)]
+            if passed:
+                for (at, delivery), stored in zip(passed, self._stored([delivery for _, delivery in passed])):
+                    answered[at] = stored
+            return answered
+
+    def _checked(self, headers: Mapping[str, str], body: bytes) -> Delivery | tuple[int, bytes]:
         try:
-            delivery = delivery_from_http(headers, body, self.secret, self.project_key)
+            return delivery_from_http(headers, body, self.secret, self.project_key)
         except DeliveryRejected as rejected:
             self.count("refused")
             if self.refusals.allow():
                 log.warning("webhook refused: %s", rejected.reason, extra={"event_identifier": loggable(headers.get(IDENTIFIER_HEADER))})
             return rejected.status, _error(rejected.reason)
+
+    def _stored(self, deliveries: list[Delivery]) -> list[tuple[int, bytes]]:
         try:
-            stored = self.store.add(delivery.identifier, delivery.event, delivery.issue, delivery.body, delivery.handled,
-                                    self.clock(), delivery.retry, self.settle)
+            stored = self.store.add_many([(delivery.identifier, delivery.event, delivery.issue, delivery.body, delivery.handled,
+                                           delivery.retry) for delivery in deliveries], self.clock(), self.settle)
         except StoreUnavailable as unavailable:
-            # Not acknowledged, so Jira delivers it again later: nothing is lost.
-            log.error("webhook not stored: %s", unavailable, extra={"event_identifier": delivery.identifier})
-            self.count("unavailable")
-            return 503, _error("store unavailable, retry later")
-        status = "accepted" if stored else "duplicate"
-        if not delivery.handled:
-            status = "ignored" if stored else status
-        self.count(status)
-        # The store is the record of what was received (`jsm-autopilot events`), and the metrics
-        # count it: a line per delivery at INFO cost a tenth of intake during a burst.
-        log.debug("webhook %s: %s", delivery.event, status, extra={"event_identifier": delivery.identifier, "issue": delivery.issue})
-        return 202, json.dumps({"status": status, "identifier": delivery.identifier}).encode()
+            # Not acknowledged, so Jira delivers them again later: nothing is lost.
+            log.error("%d webhook deliveries not stored: %s", len(deliveries), unavailable,
+                      extra={"event_identifier": deliveries[0].identifier})
+            for _ in deliveries:
+                self.count("unavailable")
+            return [(503, _error("store unavailable, retry later"))] * len(deliveries)
+        answers = []
+        for delivery, new in zip(deliveries, stored):
+            status = "accepted" if new else "duplicate"
+            if not delivery.handled:
+                status = "ignored" if new else status
+            self.count(status)
+            # The store is the record of what was received (`jsm-autopilot events`), and the metrics
+            # count it: a line per delivery at INFO cost a tenth of intake during a burst.
+            log.debug("webhook %s: %s", delivery.event, status, extra={"event_identifier": delivery.identifier, "issue": delivery.issue})
+            answers.append((202, json.dumps({"status": status, "identifier": delivery.identifier}).encode()))
+        return answers
 
 
 class FastLane:

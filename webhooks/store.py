@@ -204,9 +204,17 @@ class EventStore:
             now: datetime, delivery_retry: int = 0, settle: timedelta = timedelta(0)) -> bool:
         """Store a delivery once; False when that identifier was already stored (a re-delivery).
         A worker takes it `settle` after receipt, with whatever else came for its ticket meanwhile."""
-        values = dict(identifier=identifier, event=event_name, issue=issue, status="pending" if handled else "ignored",
-                      received=now, available_at=now + settle, attempts=0, delivery_retry=delivery_retry, updated=now, body=body)
-        return self._group.add(values)
+        return self.add_many([(identifier, event_name, issue, body, handled, delivery_retry)], now, settle)[0]
+
+    def add_many(self, deliveries: list[tuple[str, str, str | None, bytes, bool, int]], now: datetime,
+                 settle: timedelta = timedelta(0)) -> list[bool]:
+        """`add` for several deliveries (identifier, event, issue, body, handled, retry) in one
+        commit: whether each was new."""
+        available_at = now + settle
+        return self._group.add_many([
+            dict(identifier=identifier, event=event_name, issue=issue, status="pending" if handled else "ignored",
+                 received=now, available_at=available_at, attempts=0, delivery_retry=retry, updated=now, body=body)
+            for identifier, event_name, issue, body, handled, retry in deliveries])
 
     def _insert_deliveries(self, batch: list[dict]) -> list[bool]:
         """One statement, one commit, one disk flush, for every delivery that arrived while the last one committed."""
