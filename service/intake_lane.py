@@ -7,8 +7,8 @@ to answer: two more sleeps and wake-ups a delivery, each also a wait for the int
 Here the main loop hands a complete delivery to one intake thread, woken only when it is idle;
 that thread checks every delivery that has arrived, stores them in one commit (the same group
 commit as the Flask route's), and answers each on its own connection. The task threads still
-answer everything else, and deliveries the lane does not take (no Content-Length, chunked, too
-large, not parsed by waitress), through the WSGI app as before.
+answer everything else, and deliveries the lane does not take (too large, or refused by waitress's
+parser), through the WSGI app as before.
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ class IntakeDispatcher(ThreadedTaskDispatcher):
         if not isinstance(channel, HTTPChannel) or not channel.requests:
             return False
         request = channel.requests[0]
-        return (request.command == "POST" and request.path == self.lane.path and request.error is None
-                and not request.chunked and "CONTENT_LENGTH" in request.headers
-                and request.content_length <= self.lane.max_body_bytes)
+        if request.command != "POST" or request.path != self.lane.path or request.error is not None:
+            return False
+        length = _length(request)
+        return length is not None and length <= self.lane.max_body_bytes
 
     def add_task(self, task) -> None:
         if not self.takes(task):
@@ -97,9 +98,16 @@ class IntakeDispatcher(ThreadedTaskDispatcher):
         return super().shutdown(cancel_pending, timeout)
 
 
+def _length(request) -> int | None:
+    """The body's length: its Content-Length, which waitress also sets for a chunked body it has
+    put together (`request.content_length` stays 0 then)."""
+    length = request.headers.get("CONTENT_LENGTH")
+    return int(length) if length and length.isascii() and length.isdigit() else None
+
+
 def _delivery(request) -> tuple[dict[str, str], bytes]:
     headers = request.headers
-    body = request.get_body_stream().read(request.content_length)
+    body = request.get_body_stream().read(_length(request))
     return {name: headers[key] for name, key in WAITRESS_HEADERS if key in headers}, body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -115,6 +116,42 @@ def test_a_delivery_that_cannot_be_written_leaves_intake_open_for_the_next(store
     after.start()
     after.join(timeout=10)
     assert result[1:] == [True] and [e.identifier for e in store.list_events()] == ["good"]
+
+
+def test_deliveries_added_together_are_each_told_whether_they_were_new(store):
+    add(store, "old")
+    deliveries = [(identifier, "comment_created", "SD-1", b"{}", True, 0) for identifier in ("new", "old", "new", "other")]
+    assert store.add_many(deliveries, T0) == [True, False, False, True]  # a repeat within the batch is a duplicate too
+    assert sorted(e.identifier for e in store.list_events()) == ["new", "old", "other"]
+
+
+def test_rows_added_together_wait_for_a_commit_under_way_and_share_the_next():
+    from webhooks.group_commit import GroupCommit
+
+    batches: list[list] = []
+    under_way, release = threading.Event(), threading.Event()
+
+    def commit(rows: list[dict]) -> list:
+        batches.append([row["n"] for row in rows])
+        if len(batches) == 1:
+            under_way.set()
+            release.wait(10)
+        return [row["n"] * 10 for row in rows]
+
+    group, outcomes = GroupCommit(commit), {}
+    first = threading.Thread(target=lambda: outcomes.update(first=group.add({"n": 1})))
+    first.start()
+    assert under_way.wait(10)
+    together = threading.Thread(target=lambda: outcomes.update(together=group.add_many([{"n": 2}, {"n": 3}])))
+    together.start()
+    deadline = time.monotonic() + 10
+    while len(group._pending) < 2 and time.monotonic() < deadline:  # waiting for the other thread
+        time.sleep(0.001)
+    release.set()
+    first.join(10)
+    together.join(10)
+    assert batches == [[1], [2, 3]]
+    assert outcomes == {"first": 10, "together": [20, 30]}
 
 
 def test_concurrent_workers_never_take_the_same_event_or_ticket(store):
