@@ -28,8 +28,8 @@ SECRET = b"bench-secret"
 
 
 class _NoStore:
-    def add(self, *delivery, **options) -> bool:
-        return True
+    def add_many(self, deliveries, *options) -> list[bool]:
+        return [True] * len(deliveries)
 
 
 class _SleepingCommit:
@@ -40,8 +40,8 @@ class _SleepingCommit:
 
         self._group = GroupCommit(lambda batch: time.sleep(seconds) or [True] * len(batch))
 
-    def add(self, *delivery, **options) -> bool:
-        return self._group.add({})
+    def add_many(self, deliveries, *options) -> list[bool]:
+        return self._group.add_many([{} for _ in deliveries])
 
 
 def serve_receiver(store_name: str, port: int, commit_ms: float) -> None:

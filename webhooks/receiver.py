@@ -113,7 +113,9 @@ class FastLane:
     object. Profiling `bench.intake` showed that machinery costing as much CPU as the delivery's
     own checks and its share of the commit; the same server answered a plain WSGI callable with
     half of Flask's CPU a request. Anything else (no length, a chunked body, too large, another
-    path or method) goes on to Flask, whose route and 413 answer it through the same `Intake`."""
+    path or method) goes on to Flask, whose route and 413 answer it through the same `Intake`.
+    Under `serve`'s own server most deliveries do not come here at all: its intake thread answers
+    them in batches (service/intake_lane.py); this lane answers them under any other WSGI server."""
 
     def __init__(self, wsgi_app, intake: Intake, max_body_bytes: int, path: str = WEBHOOK_PATH):
         self.wsgi_app, self.intake, self.max_body_bytes, self.path = wsgi_app, intake, max_body_bytes, path
