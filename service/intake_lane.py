@@ -69,7 +69,10 @@ class IntakeDispatcher(ThreadedTaskDispatcher):
                     return
                 channels = list(self._arrived)
                 self._arrived.clear()
-            self.answer(channels)
+            try:
+                self.answer(channels)
+            except Exception:  # noqa: BLE001  (a bug here must not end the thread: every later delivery would wait)
+                log.exception("webhook deliveries failed")
 
     def answer(self, channels: list[HTTPChannel]) -> None:
         """Check and store the deliveries, then write each answer on its connection."""

@@ -236,6 +236,16 @@ def test_a_connection_that_cannot_be_answered_leaves_the_others_answered(store, 
         dispatcher.shutdown()
 
 
+def test_a_batch_that_fails_outside_the_store_is_logged_and_the_thread_answers_the_next(served, store, caplog):
+    server, _ = served
+    dispatcher = server.task_dispatcher
+    with dispatcher._arrival:  # a connection that lost its request: a bug, not a delivery
+        dispatcher._arrived.append(SimpleNamespace(requests=[]))
+        dispatcher._arrival.notify()
+    until(lambda: "webhook deliveries failed" in caplog.text, "the failure logged")
+    assert post(server, _capture(), "after-1")[:2] == (202, {"status": "accepted", "identifier": "after-1"})
+
+
 def test_a_delivery_still_waiting_at_shutdown_is_never_acknowledged(store):
     gated = Gated(store)
     server, _ = serving(gated)
