@@ -65,9 +65,14 @@ def create_server(app, **options):
     sockets: dict = {}
     lane = getattr(app, "wsgi_app", None)
     if getattr(lane, "intake", None) is not None:
-        options["_dispatcher"] = IntakeDispatcher(lane)
-        options["_dispatcher"].set_thread_count(options.get("threads", Adjustments.threads))
-    server = waitress.create_server(app, map=sockets, **options)
+        dispatcher = options["_dispatcher"] = IntakeDispatcher(lane)
+        dispatcher.set_thread_count(options.get("threads", Adjustments.threads))
+    try:
+        server = waitress.create_server(app, map=sockets, **options)
+    except BaseException:  # a busy port, say: no threads left behind
+        if "_dispatcher" in options:
+            options["_dispatcher"].shutdown(timeout=1)
+        raise
     for listener in sockets.values():  # one per address the host resolves to
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = TaskFlushingChannel

@@ -122,6 +122,7 @@ def test_deliveries_added_together_are_each_told_whether_they_were_new(store):
     add(store, "old")
     deliveries = [(identifier, "comment_created", "SD-1", b"{}", True, 0) for identifier in ("new", "old", "new", "other")]
     assert store.add_many(deliveries, T0) == [True, False, False, True]  # a repeat within the batch is a duplicate too
+    assert store.add_many([], T0) == []
     assert sorted(e.identifier for e in store.list_events()) == ["new", "old", "other"]
 
 

@@ -275,3 +275,14 @@ def test_a_delivery_still_waiting_at_shutdown_is_never_acknowledged(store):
     finally:
         gated.release.set()
         server.close()
+
+
+def test_a_server_that_cannot_listen_leaves_no_intake_thread_behind(store):
+    app = create_receiver(store, "TES", SECRET, LIMIT, clock=lambda: NOW)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        before = {thread for thread in threading.enumerate() if thread.name == "webhook-intake"}
+        with pytest.raises(OSError):
+            create_server(app, host="127.0.0.1", port=taken.getsockname()[1], threads=2)
+    until(lambda: {thread for thread in threading.enumerate() if thread.name == "webhook-intake"} == before, "no new intake thread")

@@ -45,6 +45,8 @@ class GroupCommit:
     def add_many(self, rows: list[dict]) -> list:
         """Each row's outcome, all from one commit: the rows join the line together, so the
         leader that takes the first takes them all."""
+        if not rows:
+            return []
         mine = [_Waiting(values) for values in rows]
         first = mine[0]
         with self._line:
