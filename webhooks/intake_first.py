@@ -28,8 +28,9 @@ class IntakeFirst:
         self._answering = _Answering(self)
 
     def answering(self) -> "_Answering":
-        """Around one delivery, from its checks to its answer. (A class, not a generator
-        context manager: on every delivery, the generator's machinery cost more than the count.)"""
+        """Around deliveries being answered (one, or the intake thread's batch), from their checks
+        to their answers. (A class, not a generator context manager: on every delivery, the
+        generator's machinery cost more than the count.)"""
         return self._answering
 
     def _quiet_for(self) -> float:
