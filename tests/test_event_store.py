@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -139,15 +138,22 @@ def test_rows_added_together_wait_for_a_commit_under_way_and_share_the_next():
             release.wait(10)
         return [row["n"] * 10 for row in rows]
 
+    class Line(list):
+        """The group's line, saying when rows join it."""
+        joined = threading.Event()
+
+        def extend(self, rows) -> None:
+            super().extend(rows)
+            self.joined.set()
+
     group, outcomes = GroupCommit(commit), {}
     first = threading.Thread(target=lambda: outcomes.update(first=group.add({"n": 1})))
     first.start()
     assert under_way.wait(10)
+    group._pending = line = Line()  # the first leader has taken its batch: the line is empty
     together = threading.Thread(target=lambda: outcomes.update(together=group.add_many([{"n": 2}, {"n": 3}])))
     together.start()
-    deadline = time.monotonic() + 10
-    while len(group._pending) < 2 and time.monotonic() < deadline:  # waiting for the other thread
-        time.sleep(0.001)
+    assert line.joined.wait(10)
     release.set()
     first.join(10)
     together.join(10)
