@@ -22,11 +22,11 @@ from waitress.task import ThreadedTaskDispatcher
 from werkzeug.http import HTTP_STATUS_CODES
 
 from webhooks.delivery import DELIVERY_HEADERS
+from webhooks.receiver import INTERNAL_ERROR
 
 log = logging.getLogger("jsm_autopilot.webhooks")
 # The delivery's headers by waitress's names (upper case, underscores), with the names Intake reads.
 WAITRESS_HEADERS = tuple((name, wsgi_name.removeprefix("HTTP_")) for name, wsgi_name in DELIVERY_HEADERS)
-INTERNAL_ERROR = (500, b'{"error": "internal error"}')
 
 
 class IntakeDispatcher(ThreadedTaskDispatcher):

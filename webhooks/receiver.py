@@ -134,7 +134,7 @@ class FastLane:
                 status, answer = self.intake.answer(delivery_headers(environ), body)
             except Exception:  # noqa: BLE001  (as Flask would: log it, answer 500, keep serving)
                 log.exception("webhook delivery failed")
-                status, answer = 500, _error("internal error")
+                status, answer = INTERNAL_ERROR
         start_response(f"{status} {HTTP_STATUS_CODES[status]}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
         return [answer]
@@ -147,6 +147,10 @@ def _content_length(environ) -> int | None:
 
 def _error(reason: str) -> bytes:
     return json.dumps({"error": reason}).encode()
+
+
+# What a delivery gets when answering it failed on a bug, in either lane.
+INTERNAL_ERROR = (500, _error("internal error"))
 
 
 def create_receiver(store: EventStore, project_key: str, secret: bytes | None, max_body_bytes: int,
