@@ -87,7 +87,7 @@ def check(config: Path | None) -> None:
     console.print(f"Rules on ({len(on)}):")
     console.print(table)
     console.print(f"Rules off ({len(off)}): {', '.join(off) or 'none'}")
-    console.print(f"Not implemented yet ({len(pending)}): {', '.join(pending) or 'none'}")
+    console.print(f"Planned, not implemented yet ({len(pending)}): {', '.join(pending) or 'none'}")
     languages = sorted({o.language for o in settings.organisations.values()} | {settings.language.default})
     console.print(
         f"Customer comments in {', '.join(languages)} (default {settings.language.default}); "

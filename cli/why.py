@@ -27,7 +27,9 @@ def verdicts(ticket, now, settings) -> list[dict]:
     found = []
     for rule in RULES:
         entry = {"rule": rule.id, "state": "off", "why": "switched off (rules.enabled)"}
-        if settings.is_enabled(rule.id) and rule.function is None:
+        if not rule.implemented:
+            entry = {"rule": rule.id, "state": "off", "why": "planned in PROCESS.md, not implemented yet"}
+        elif settings.is_enabled(rule.id) and rule.function is None:
             why = ("shapes the others: what the customer sees waits for the region's working hours" if rule.shapes_others
                    else "decided with the Delivery ticket it concerns (see `sweep`)")
             entry = {"rule": rule.id, "state": "idle", "why": why}

@@ -87,6 +87,7 @@ RULES: tuple[Rule, ...] = (
         lambda s: f"a ticket that came in by e-mail (JQL request-channel-type = email) is typed {s.issue_types.request!r}",
         lambda s: (s.statuses.opened,),
     ),
+    Rule("intake.email_share", "2.5", "an e-mailed ticket without an organisation is shared with its reporter's one organisation"),
     Rule(
         reclassify.ACCEPT, "3", "first agent response moves Opened to In Review and records acceptance",
         reclassify.accept_on_first_response,
@@ -214,6 +215,14 @@ RULES: tuple[Rule, ...] = (
                            f"one internal note per date asking agents for a new one",
         on_delivery_view=True,
     ),
+    # Planned in PROCESS.md: listed in its order, not implemented until the issue that builds each lands.
+    Rule("customisation.estimation", "3.5", "at Estimation in progress, the organisation's sales contact is told in an internal note"),
+    Rule("customisation.offer", "3.5", "Estimation available: sales told; reminders and the close counted from the offer date"),
+    Rule("customisation.ordered", "3.5", "at Ordered, a public comment: a consultant writes the functional concept"),
+    Rule("customisation.implementation", "3.5", "an accepted concept goes to development, and its delivery comes back"),
+    Rule("consulting.route", "3.3", "a Consulting Request with a budget: its Consulting Lead or the Learning Consulting Team"),
+    Rule("incident.details", "2.5.1", "a new Incident without log files, URL or date is asked once for what is missing"),
+    Rule("defect.handoff", "3.1", "a Software Defect goes to the development project, and its fix version comes back"),
     Rule(
         hours.WINDOW, "1", "customer-facing actions wait for the region's working hours",
         describe=lambda s: (f"public comments and status changes due outside a region's working hours wait for its next "

@@ -64,18 +64,31 @@ def test_importing_the_core_loads_no_http_or_framework():
         assert module not in loaded, f"importing rules loads {module}"
 
 
-def _process_rule_ids() -> list[str]:
-    text = (SHARED / "PROCESS.md").read_text(encoding="utf-8")
-    rules_part = text.split("## Rules", 1)[1].split("## What every automated action must satisfy", 1)[0]
-    return re.findall(r"^- `([a-z_]+\.[a-z_]+)`", rules_part, flags=re.MULTILINE)
+def _rules_of(process_md: str) -> list[tuple[str, bool]]:
+    """Each rule id of a PROCESS.md text in its order, and whether it is marked *(planned)*."""
+    rules_part = process_md.split("## Rules", 1)[1].split("## What every automated action must satisfy", 1)[0]
+    found = re.findall(r"^- `([a-z_]+\.[a-z_]+)`( \*\(planned\)\*)?", rules_part, flags=re.MULTILINE)
+    return [(rule_id, bool(marker)) for rule_id, marker in found]
+
+
+def _process_rules() -> list[tuple[str, bool]]:
+    return _rules_of((SHARED / "PROCESS.md").read_text(encoding="utf-8"))
 
 
 def test_the_catalogue_lists_every_rule_of_process_md_in_order():
-    assert [rule.id for rule in RULES] == _process_rule_ids()
+    assert [rule.id for rule in RULES] == [rule_id for rule_id, _ in _process_rules()]
 
 
-def test_every_rule_of_process_md_is_implemented():
-    assert [rule.id for rule in RULES if not rule.implemented] == []
+def test_every_rule_of_process_md_is_implemented_unless_it_is_marked_planned():
+    planned = {rule_id for rule_id, is_planned in _process_rules() if is_planned}
+    assert [rule.id for rule in RULES if not rule.implemented and rule.id not in planned] == []
+
+
+def test_only_the_marker_right_after_the_id_exempts_a_rule():
+    text = ("## Rules\n- `a.built` (2.9): mentions *(planned)* later in its text.\n"
+            "- `b.later` *(planned)* (3.5): not built yet.\n- Month-end billing: not a rule id.\n"
+            "## What every automated action must satisfy\n- `c.outside` *(planned)*\n")
+    assert _rules_of(text) == [("a.built", False), ("b.later", True)]
 
 
 def test_the_command_starts_without_loading_what_it_does_not_need():
