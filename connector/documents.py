@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, tzinfo
 
 from rules.actions import Table
 
@@ -68,8 +69,22 @@ def table_document(table: Table, api_version: str) -> dict | str:
     return "\n".join(lines)
 
 
-def field_value(value: object, api_version: str) -> object:
-    """A core value as Jira takes it in `fields`: tables become documents, the rest stays."""
+def jira_datetime(instant: datetime) -> str:
+    """Jira's own date-time format, `2023-03-23T07:45:29.056+0200`: it refuses Python's isoformat
+    (six-digit fraction, colon in the offset) with a 400 (pycontribs/jira#1358, mojira/arisa-kt#27)."""
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}" + instant.strftime("%z")
+
+
+def field_value(value: object, api_version: str, schema_type: str | None = None, timezone: tzinfo | None = None) -> object:
+    """A core value as Jira takes it in `fields`: tables become documents; a moment or a day is
+    written as the field's schema type (`datetime` or `date`, from GET /field) asks; the rest stays.
+    A moment written to a date field is the day it falls on in `timezone` (the site's)."""
     if isinstance(value, Table):
         return table_document(value, api_version)
+    if isinstance(value, datetime):
+        if schema_type == "date":
+            return (value.astimezone(timezone) if timezone is not None else value).date().isoformat()
+        return jira_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
     return value

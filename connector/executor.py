@@ -20,7 +20,7 @@ import logging
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Callable, Protocol
 
 from config.settings import Settings
@@ -100,6 +100,8 @@ class Executor:
     on_outcome: Callable[[FiringOutcome, list[Action], datetime], None] = field(default=lambda outcome, group, now: None)
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    # Each field's schema type (GET /field), read once when a moment or a day is first written.
+    _field_types: dict[str, str] | None = None
 
     def apply(self, ticket: Ticket, firing_log: dict, actions: list[Action], now: datetime,
               on_link: Callable[[IssueLinkChange], None] = lambda link: None) -> list[FiringOutcome]:
@@ -169,7 +171,7 @@ class Executor:
         public = [a for a in group if isinstance(a, PublicComment)]
         transitions = [a for a in group if isinstance(a, Transition)]
         notes = [a for a in group if isinstance(a, InternalComment)]
-        changes = {a.field: field_value(a.value, version) for a in group if isinstance(a, FieldChange)}
+        changes = {a.field: self._field_value(a) for a in group if isinstance(a, FieldChange)}
         for alert in (a for a in group if isinstance(a, OnCallAlert)):
             # Before the logged write: a resend after a failure below carries the same dedupe key.
             if self.alerts is None:
@@ -288,6 +290,16 @@ class Executor:
             fields.pop("resolution", None)
         if not fields:
             del body["fields"]
+
+    def _field_value(self, change: FieldChange) -> object:
+        """The change's value as Jira takes it; a moment or a day in the format of the field's schema."""
+        schema_type = None
+        if isinstance(change.value, (datetime, date)):
+            if self._field_types is None:
+                described = self.client.call("GET", self.client.api("field"))
+                self._field_types = {f["id"]: (f.get("schema") or {}).get("type") for f in described}
+            schema_type = self._field_types.get(change.field)
+        return field_value(change.value, self.client.version, schema_type, self.settings.project.zone)
 
     def _offered(self, ticket: Ticket, status: str, target: Transition) -> dict:
         cache_key = (ticket.type, status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 
 AUDIT_PREFIX = "jsm-autopilot"
@@ -104,8 +104,14 @@ class LinkedIssue(Action):
 @dataclass(frozen=True)
 class FieldChange(Action):
     field: str
-    value: object  # a Jira field value, or a `Table` the connector writes as ADF or wiki markup
+    # A Jira field value; a `Table` the connector writes as ADF or wiki markup; a datetime or date
+    # the connector writes in the format the field's schema asks for.
+    value: object
     kind: ClassVar[str] = "field_change"
+
+    def as_json(self) -> dict:
+        shown = self.value.isoformat() if isinstance(self.value, (datetime, date)) else self.value
+        return {**super().as_json(), "value": shown}
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def accept_on_first_response(ticket: Ticket, now: datetime, settings: "Settings"
     reason = f"the service desk first answered on {local_time(accepted, settings)}; resolution time starts then"
     actions: list[Action] = []
     if settings.fields.accepted_at:
-        actions.append(FieldChange(ticket.key, ACCEPT, reason, field=settings.fields.accepted_at, value=accepted.isoformat()))
+        actions.append(FieldChange(ticket.key, ACCEPT, reason, field=settings.fields.accepted_at, value=accepted))
     actions.append(Transition(ticket.key, ACCEPT, reason, to_status=settings.statuses.in_review, transition=settings.transitions.accept))
     actions.append(audit_note(ticket.key, ACCEPT, reason))
     return actions

@@ -10,6 +10,7 @@ from datetime import datetime
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from config.settings import Settings
+from sandbox.admin_api import FIELD_KINDS
 from sandbox.app import create_app
 from sandbox.state import SandboxState, account_id_for
 from sandbox.workflow import Workflow
@@ -23,6 +24,9 @@ def new_state(settings: Settings, deployment: str | None = None, now: datetime |
         fault_seed=fault_seed, organizations_field=settings.fields.organizations,
     )
     state.settings = settings  # the site's own configuration: its statuses, priorities, fields
+    # Date and date-time fields take only Jira's own formats (sandbox/platform_api.py moment_refused).
+    state.field_types = {field_id: FIELD_KINDS[role][1]["type"] for role, field_id in settings.fields.model_dump().items()
+                         if field_id and field_id.startswith("customfield_")}
     state.security_levels = {r.security_level: f"Support {name}" for name, r in settings.regions.items() if r.security_level}
     types = settings.issue_types
     # The portal's request types: what customers raise, and the one Delivery tickets are made of.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -38,6 +40,29 @@ RESOLUTION_FIELD = {
     "hasDefaultValue": False, "operations": ["set"],
     "allowedValues": [{"self": "", "id": i, "name": n, "description": n} for i, n in RESOLUTIONS.items()],
 }
+
+
+# Jira's own formats, and nothing else: Python's isoformat (six-digit fraction, `+02:00`) and a
+# date-time without its fraction or zone are refused (pycontribs/jira#1358, which lists what a
+# Cloud site took and refused; sooperset/mcp-atlassian#709 and #863: "Error parsing time").
+JIRA_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{2,3}[+-]\d{4}")
+JIRA_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def moment_refused(schema_type: str | None, value: Any) -> str | None:
+    """Jira's error for a date or date-time field's value it cannot parse; None when it takes it."""
+    if value is None or schema_type not in ("date", "datetime"):
+        return None
+    if not isinstance(value, str):
+        return "Operation value must be a string"
+    pattern = JIRA_DATETIME if schema_type == "datetime" else JIRA_DATE
+    if pattern.fullmatch(value):
+        try:
+            datetime.strptime(value[:10], "%Y-%m-%d")
+            return None
+        except ValueError:
+            pass
+    return f"Error parsing time: {value}" if schema_type == "datetime" else f"Error parsing date string: {value}"
 
 
 def _page_arguments(most: int) -> tuple[int, int]:
@@ -112,6 +137,9 @@ def blueprint(state: SandboxState) -> Blueprint:
             elif name.startswith("customfield_") or name == "environment":
                 if version == "3" and name == "environment" and value is not None and not isinstance(value, dict):
                     raise SandboxError(400, "", {name: "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
+                refused = moment_refused(state.field_types.get(name), value)
+                if refused:
+                    raise SandboxError(400, "", {name: refused})
                 old, issue.custom_fields[name] = issue.custom_fields.get(name), value
             else:
                 raise SandboxError(400, "", {name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."})

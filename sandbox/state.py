@@ -101,6 +101,7 @@ class SandboxState:
         self.project_key = project_key
         self.deployment = deployment
         self.organizations_field = organizations_field
+        self.field_types: dict[str, str] = {}  # a custom field's schema type ("date", "datetime", ...)
         self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         self.users_by_email: dict[str, User] = {}
         self.users_by_id: dict[str, User] = {}

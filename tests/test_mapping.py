@@ -227,3 +227,21 @@ def test_on_data_center_the_automation_is_known_by_its_user_name(settings):
     ticket = ticket_from_issue_json(issue.json(), settings)
     assert ticket.reporter == "claire"
     assert ticket.comments[0].role is Role.AUTOMATION
+
+
+def test_a_moment_is_written_as_the_fields_schema_asks():
+    """Jira's date-time format has a millisecond fraction and an offset without a colon; a date field
+    takes the day the moment falls on in the site's zone (Europe/Berlin: 23:30 UTC is the next day)."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from connector.documents import field_value
+
+    moment = datetime(2026, 3, 23, 23, 30, 29, 56789, tzinfo=timezone.utc)
+    berlin = ZoneInfo("Europe/Berlin")
+    assert field_value(moment, "3", "datetime", berlin) == "2026-03-23T23:30:29.056+0000"
+    assert field_value(moment.astimezone(ZoneInfo("Asia/Kolkata")), "2", "datetime", berlin) == "2026-03-24T05:00:29.056+0530"
+    assert field_value(moment, "3", "date", berlin) == "2026-03-24"
+    assert field_value(moment - timedelta(minutes=31), "3", "date", berlin) == "2026-03-23"
+    assert field_value(date(2026, 12, 1), "3", "date", berlin) == "2026-12-01"
+    assert field_value({"name": "P2"}, "3", None, berlin) == {"name": "P2"}

@@ -238,6 +238,45 @@ def test_on_data_center_an_internal_note_does_not_accept_an_opened_ticket_and_a_
     assert all(r["path"].startswith(("/rest/api/2/", "/rest/pat/")) for r in site.requests_made())
 
 
+# -- date and date-time fields ------------------------------------------------------------------
+
+def test_date_time_fields_take_only_jiras_own_format(site_factory):
+    """pycontribs/jira#1358 lists what a Cloud site took (`2022-04-14T22:40:15.00+0000`) and refused
+    (`+00:00`, no fraction, a six-digit fraction, no zone); sooperset/mcp-atlassian#709 and #863 show
+    the answer, "Error parsing time". Date fields take `YYYY-MM-DD` (Atlassian's REST examples)."""
+    site = site_factory(T0)
+    key = site.create()
+    agent = as_user(AGENT)
+    accepted, estimated = site.settings.fields.accepted_at, site.settings.fields.estimated_delivery_date
+    for refused in ("2023-03-23T07:45:29.056000+02:00", "2023-03-23T07:45:29.056+02:00", "2023-03-23T07:45:29+0200",
+                    "2023-03-23T07:45:29.056", "2023-03-23T07:45:29.056Z", "2023-02-30T07:45:29.056+0200", 1679550329):
+        answer = agent.put(site.api(f"issue/{key}"), json={"fields": {accepted: refused}})
+        assert answer.status_code == 400, refused
+        assert answer.json()["errors"][accepted] in (f"Error parsing time: {refused}", "Operation value must be a string")
+    for refused in ("2026-12-01T00:00:00.000+0000", "01.12.2026", "2026-13-01"):
+        answer = agent.put(site.api(f"issue/{key}"), json={"fields": {estimated: refused}})
+        assert (answer.status_code, answer.json()["errors"]) == (400, {estimated: f"Error parsing date string: {refused}"})
+    assert site.state.issue(key).custom_fields.get(accepted) is None
+    agent.put(site.api(f"issue/{key}"), json={"fields": {accepted: "2023-03-23T07:45:29.056+0200",
+                                                         estimated: "2026-12-01"}}).raise_for_status()
+    assert site.state.issue(key).custom_fields[accepted] == "2023-03-23T07:45:29.056+0200"
+
+
+def test_intake_accept_writes_the_acceptance_in_jiras_format_on_cloud_and_data_center(site_factory):
+    for deployment in ("cloud", "datacenter"):
+        site = site_factory(T0, deployment=deployment)
+        key = site.create()
+        answered = T0 + timedelta(minutes=3, seconds=7, microseconds=56789)
+        site.set_clock(answered)
+        site.comment(key, "We are on it.", by=AGENT)
+        site.set_clock(answered + timedelta(minutes=5))
+        report = sweep_once(site.client(), site.settings)
+        assert report.failures == [] and report.by_rule["intake.accept"] == 1, deployment
+        # The answer's moment as Jira wrote it, to the millisecond, with the offset Jira gave.
+        assert site.state.issue(key).custom_fields[site.settings.fields.accepted_at] == "2026-01-05T09:03:07.056+0000"
+        assert site.state.issue(key).status == "In Review by Service Desk"
+
+
 # -- customers ---------------------------------------------------------------------------------
 
 def organisation_with_contacts(site, *emails: str) -> int:

@@ -32,7 +32,7 @@ class TestAccept:
         opened = ticket(status="Opened", comments=(comment(Role.CUSTOMER, T0 + MINUTE), comment(Role.AGENT, answered, "Looking into it")))
         actions = fired(evaluate(opened, answered + MINUTE, settings), "intake.accept")
         assert [type(a) for a in actions] == [FieldChange, Transition, InternalComment]
-        assert actions[0].field == settings.fields.accepted_at and actions[0].value == answered.isoformat()
+        assert actions[0].field == settings.fields.accepted_at and actions[0].value == answered
         assert actions[1].to_status == "In Review by Service Desk"
         assert after_actions(opened, actions, answered + MINUTE).status == "In Review by Service Desk"
         assert fired(evaluate(after_actions(opened, actions, answered + MINUTE), answered + 2 * MINUTE, settings), "intake.accept") == []
