@@ -341,3 +341,15 @@ class JiraClient:
     def set_issue_property(self, key: str, property_key: str, value: Any) -> None:
         # PUT of a whole value is idempotent, so it may be retried like a read.
         self.call("PUT", self.api(f"issue/{key}/properties/{property_key}"), body=value, write=False)
+
+
+def paged_values(client: JiraClient, path: str, params: dict | None = None) -> Iterator[dict]:
+    """Every value of a servicedeskapi page series (start, limit, isLastPage)."""
+    start = 0
+    while True:
+        page = client.call("GET", path, params={**(params or {}), "start": start, "limit": 50})
+        values = page.get("values") or []
+        yield from values
+        if page.get("isLastPage", True) or not values:
+            return
+        start += len(values)

@@ -22,13 +22,13 @@ from typing import Callable, Iterable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.settings import Settings
-from connector.client import JiraAmbiguous, JiraClient, JiraRefused
+from connector.client import JiraAmbiguous, JiraClient, JiraRefused, paged_values
 from connector.documents import document
 from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, NoGuard
 from connector.jql import jql_string
-from connector.mapping import adf_to_text, fields_to_read, firing_log, ticket_from_issue_json
-from connector.reading import read_issue, read_ticket
+from connector.mapping import adf_to_text, fields_to_read, firing_log
+from connector.reading import read_issue, read_ticket, ticket_of
 from rules.actions import Action, IssueLinkChange, due_now, firings_of
 from rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
 from rules.model import Ticket
@@ -187,7 +187,7 @@ def apply_delivery(client: JiraClient, settings: Settings, executor: Executor, d
             else:
                 with guard.hold(key) as held:
                     fresh_json = read_issue(client, settings, key)
-                    fresh = ticket_from_issue_json(fresh_json, settings)
+                    fresh = ticket_of(client, settings, fresh_json)
                     again = replace(view, pending=_swap(view.pending, fresh), linked=_swap(view.linked, fresh))
                     group = [a for a in due_now(evaluate_delivery(again, now, settings)) if a.issue == key]
                     outcomes += _apply(executor, settings, fresh, fresh_json, group, now, held, listener, steps)
@@ -273,18 +273,6 @@ def organisation_id(client: JiraClient, name: str) -> str:
         if organisation.get("name") == name:
             return str(organisation["id"])
     raise DeliveryRequestError("organisation", f"no JSM organisation is named {name!r}")
-
-
-def paged_values(client: JiraClient, path: str, params: dict | None = None) -> Iterable[dict]:
-    """Every value of a servicedeskapi page series (start, limit, isLastPage)."""
-    start = 0
-    while True:
-        page = client.call("GET", path, params={**(params or {}), "start": start, "limit": 50})
-        values = page.get("values") or []
-        yield from values
-        if page.get("isLastPage", True) or not values:
-            return
-        start += len(values)
 
 
 def service_desk_id(client: JiraClient, settings: Settings) -> str:

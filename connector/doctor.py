@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from config.settings import Settings
-from connector.client import JiraClient, JiraError
-from connector.deliveries import DeliveryRequestError, paged_values, request_type_id, service_desk_id
+from connector.client import JiraClient, JiraError, paged_values
+from connector.deliveries import DeliveryRequestError, request_type_id, service_desk_id
 from connector.jql import jql_string
 from connector.webhook_admin import RECEIVER_PATH, WEBHOOK_EVENTS, WebhookAdmin
 

@@ -7,7 +7,7 @@ wiki strings on v2 and in webhooks; users carry `accountId` on Cloud and `name`/
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -96,7 +96,12 @@ def _properties_of(container: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def is_public_comment(comment: Mapping[str, Any]) -> bool:
-    """Cloud says so in `jsdPublic`; Data Center only in the `sd.public.comment` property."""
+    """Cloud says so in `jsdPublic`; Data Center only in the `sd.public.comment` property. A comment
+    restricted to a role or group (`visibility`) is internal whatever `jsdPublic` says: Jira keeps
+    the two apart and answers `jsdPublic: true` for it (atlassian/atlassian-mcp-server#139)."""
+    visibility = comment.get("visibility")
+    if isinstance(visibility, Mapping) and (visibility.get("value") or visibility.get("identifier")):
+        return False
     if isinstance(comment.get("jsdPublic"), bool):
         return comment["jsdPublic"]
     marker = _properties_of(comment).get(JSM_PUBLIC_COMMENT_PROPERTY)
@@ -105,13 +110,28 @@ def is_public_comment(comment: Mapping[str, Any]) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class People:
+    """What the issue alone does not tell of its commenters, read from Jira (connector/people.py):
+    which are agents of the project, and which belong to the ticket's organisations."""
+
+    agents: frozenset[str] = frozenset()
+    members: frozenset[str] = frozenset()
+
+
 def _role_of(author: str | None, reporter: str | None, participants: frozenset[str], settings: "Settings",
-             account_type: object = None) -> Role:
-    """The reporter, a participant, or any portal customer (Jira Cloud marks their accounts
-    `accountType: customer`: a contact of the organisation who is neither) is the customer."""
+             account_type: object = None, people: People = People()) -> Role:
+    """The customer is the reporter, a participant, a member of the organisation or a portal-only
+    account (`accountType: customer`), unless the account is an agent of the project: customers
+    may have Atlassian accounts too, so `accountType` alone never decides. Other apps' accounts
+    (`accountType: app`, e.g. Automation for Jira) are neither customer nor agent (PROCESS.md)."""
     if author is not None and author == settings.automation.account:
         return Role.AUTOMATION
-    if author is not None and (author == reporter or author in participants or account_type == "customer"):
+    if account_type == "app":
+        return Role.APP
+    if author is not None and author in people.agents:
+        return Role.AGENT
+    if author is not None and (author == reporter or author in participants or author in people.members or account_type == "customer"):
         return Role.CUSTOMER
     return Role.AGENT
 
@@ -154,6 +174,7 @@ def _firings(issue: Mapping[str, Any], key: str, settings: "Settings") -> tuple[
 
 def _comments(
     key: str, raw_comments: list, reporter: str | None, participants: frozenset[str], settings: "Settings",
+    people: People = People(),
 ) -> tuple[Comment, ...]:
     comments = []
     for index, raw in enumerate(raw_comments):
@@ -168,7 +189,7 @@ def _comments(
         body = adf_to_text(raw.get("body"))
         public = is_public_comment(raw)
         account_type = raw["author"].get("accountType") if isinstance(raw.get("author"), Mapping) else None
-        role = _role_of(author, reporter, participants, settings, account_type)
+        role = _role_of(author, reporter, participants, settings, account_type, people)
         if role is Role.CUSTOMER and not public:
             # Customers cannot write internal comments: an internal note by the reporter or a
             # participant is an agent's (one raising a ticket for a customer), never feedback.
@@ -297,6 +318,7 @@ def _participants(fields: Mapping[str, Any], settings: "Settings") -> frozenset[
 def _ticket(
     issue: Mapping[str, Any], key: str, fields: Mapping[str, Any], raw_comments: list,
     status_since: datetime | None, created: datetime | None, complete: bool, settings: "Settings",
+    people: People = People(),
 ) -> Ticket:
     reporter = user_identity(fields.get("reporter"))
     participants = _participants(fields, settings)
@@ -315,7 +337,7 @@ def _ticket(
         resolved=parse_jira_datetime(resolved_raw, key, "fields.resolutiondate") if resolved_raw else None,
         reporter=reporter,
         participants=participants,
-        comments=_comments(key, raw_comments, reporter, participants, settings),
+        comments=_comments(key, raw_comments, reporter, participants, settings, people),
         summary=summary if isinstance(summary, str) else "",
         description=adf_to_text(fields.get("description")).strip(),
         custom_fields=_custom_fields(fields, settings),
@@ -326,8 +348,9 @@ def _ticket(
     )
 
 
-def ticket_from_issue_json(issue: object, settings: "Settings") -> Ticket:
-    """A complete snapshot from a search/jql or get-issue result with the changelog expanded."""
+def ticket_from_issue_json(issue: object, settings: "Settings", people: People = People()) -> Ticket:
+    """A complete snapshot from a search/jql or get-issue result with the changelog expanded;
+    `people` tells who among the commenters is an agent or a member of the organisation."""
     if not isinstance(issue, Mapping):
         raise IssueMappingError("(unknown issue)", "(issue)", "expected an object")
     key = issue.get("key")
@@ -345,7 +368,7 @@ def ticket_from_issue_json(issue: object, settings: "Settings") -> Ticket:
     if isinstance(total, int) and total > len(raw_comments):
         raise IssueMappingError(key, "fields.comment", f"holds {len(raw_comments)} of {total} comments; fetch them all")
     status_since = _status_since(issue, key, created)
-    ticket = _ticket(issue, key, fields, raw_comments, status_since, created, True, settings)
+    ticket = _ticket(issue, key, fields, raw_comments, status_since, created, True, settings, people)
     return replace(ticket, type_since=_last_change(issue, key, created, "issuetype", strict=False),
                    field_changes=_field_changes(issue, key, settings))
 

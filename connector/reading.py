@@ -17,6 +17,7 @@ from __future__ import annotations
 from config.settings import Settings
 from connector.client import JiraClient
 from connector.mapping import fields_to_read, ticket_from_issue_json
+from connector.people import directory_of
 from rules.model import Ticket
 
 PAGE = 100  # the most either paged resource returns at once
@@ -50,7 +51,13 @@ def complete_issue(client: JiraClient, issue_json: dict) -> dict:
 def read_ticket(client: JiraClient, settings: Settings, key: str, issue_json: dict | None = None) -> tuple[dict, Ticket]:
     """The ticket from a search result (completed where Jira cut it short), else read from Jira."""
     issue_json = complete_issue(client, issue_json) if issue_json is not None else read_issue(client, settings, key)
-    return issue_json, ticket_from_issue_json(issue_json, settings)
+    return issue_json, ticket_of(client, settings, issue_json)
+
+
+def ticket_of(client: JiraClient, settings: Settings, issue_json: dict) -> Ticket:
+    """The ticket of a complete issue, with its commenters' roles asked of Jira where the issue
+    alone cannot tell (connector/people.py)."""
+    return ticket_from_issue_json(issue_json, settings, directory_of(client, settings).people_for(issue_json))
 
 
 def _short(values: object, total: object) -> bool:

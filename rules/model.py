@@ -10,9 +10,10 @@ from typing import Mapping
 
 
 class Role(str, Enum):
-    CUSTOMER = "customer"  # the reporter or a request participant
-    AGENT = "agent"  # anyone else on the site
+    CUSTOMER = "customer"  # the reporter, a request participant or a member of the organisation, not an agent
+    AGENT = "agent"  # an agent of the project, or anyone else on the site who is not the customer
     AUTOMATION = "automation"  # jsm-autopilot's own account
+    APP = "app"  # another app (Automation for Jira, ...): neither the customer nor an agent's answer
 
 
 def require_aware(value: datetime, what: str) -> datetime:

@@ -72,7 +72,8 @@ def demo_seed(start: datetime, settings: "Settings") -> dict:
     # A ticket that came in by e-mail an hour ago, typed Incident by the mail handler (intake.email_request).
     issues.append({"type": types.incident, "summary": "Kurs lässt sich nicht öffnen", "reporter": "erika@beispiel.example",
                    "organisation": "Beispiel GmbH", "created": (start - timedelta(hours=1)).isoformat(), "channel": "email"})
-    return {"now": start.isoformat(), "users": [{"email": BOT, "displayName": "Service Desk Automation"}, {"email": AGENT, "displayName": "Anna Agent"}],
+    return {"now": start.isoformat(), "users": [{"email": BOT, "displayName": "Service Desk Automation", "agent": True},
+                                        {"email": AGENT, "displayName": "Anna Agent", "agent": True}],
             "organisations": list(ORGANISATIONS), "issues": issues}
 
 

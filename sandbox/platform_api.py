@@ -65,6 +65,22 @@ def moment_refused(schema_type: str | None, value: Any) -> str | None:
     return f"Error parsing time: {value}" if schema_type == "datetime" else f"Error parsing date string: {value}"
 
 
+PROJECT_ROLES = ("Administrators", "Service Desk Team", "Service Desk Customers")
+
+
+def comment_visibility(value: Any) -> dict | None:
+    """A comment's role or group restriction as Jira keeps it; an unknown role is refused with the
+    message Cloud gives (atlassian/atlassian-mcp-server#105: "Role with id: Users does not exist.")."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") not in ("role", "group"):
+        raise SandboxError(400, "", {"commentLevel": "Visibility must have a type of role or group."})
+    name = str(value.get("value") or value.get("identifier") or "")
+    if value["type"] == "role" and name not in PROJECT_ROLES:
+        raise SandboxError(400, f"Role with id: {name} does not exist.")
+    return {"type": value["type"], "value": name}
+
+
 def _page_arguments(most: int) -> tuple[int, int]:
     try:
         start = max(0, int(request.args.get("startAt", 0)))
@@ -166,8 +182,10 @@ def blueprint(state: SandboxState) -> Blueprint:
     def add_comment(issue: StoredIssue, data: dict, version: str):
         properties = {p["key"]: p.get("value") for p in data.get("properties") or [] if isinstance(p, dict) and "key" in p}
         marker = properties.get("sd.public.comment")
+        # A role restriction leaves jsdPublic true: the two are separate (atlassian/atlassian-mcp-server#139).
         public = not (isinstance(marker, dict) and marker.get("internal") is True)
-        return state.add_comment(issue, g.user, body_text(data.get("body"), version), public, properties)
+        return state.add_comment(issue, g.user, body_text(data.get("body"), version), public, properties,
+                                 comment_visibility(data.get("visibility")))
 
     def apply_properties(issue: StoredIssue, properties: list) -> None:
         for entry in properties or []:
@@ -211,6 +229,25 @@ def blueprint(state: SandboxState) -> Blueprint:
     @api.get(API + "/myself")
     def myself(version):
         return jsonify(renderer(version).user(g.user))
+
+    @api.get(API + "/user/assignable/search")
+    def assignable_users(version):
+        """Only agents (licensed JSM users in the Service Desk Team role) can be assigned a service
+        project's issues (Atlassian KB "User cannot be assigned Jira Service Management issues");
+        portal-only customers and customers with Atlassian accounts never are."""
+        project = request.args.get("project") or ""
+        if project.upper() not in (state.project_key, "10000"):
+            raise SandboxError(404, f"No project could be found with key '{project}'.")
+        wanted = request.args.get("accountId") if version == "3" else request.args.get("username")
+        if not wanted and not request.args.get("query"):
+            raise SandboxError(400, "The query parameter 'accountId' or 'query' is required." if version == "3"
+                               else "The query parameter 'username' or 'query' is required.")
+        with state.lock:
+            r = renderer(version)
+            agents = [u for u in state.users_by_id.values() if state.is_agent(u)]
+            found = [u for u in agents if wanted in (u.account_id, u.email)] if wanted else \
+                [u for u in agents if request.args["query"].lower() in (u.email + " " + u.display_name).lower()]
+            return jsonify([r.user(u) for u in found])
 
     @api.post(API + "/issue")
     def create_issue(version):

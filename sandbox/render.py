@@ -166,6 +166,12 @@ class Renderer:
             # Data Center has no jsdPublic: visibility is only the sd.public.comment property
             # (Atlassian, JSM Data Center REST: "Comment visibility" via entity properties).
             rendered["jsdPublic"] = comment.public
+        if comment.visibility:
+            # Cloud also names it by `identifier` (the role's name, a group's id); Data Center does not.
+            shown = dict(comment.visibility)
+            if self.state.deployment == "cloud":
+                shown.setdefault("identifier", shown.get("value", ""))
+            rendered["visibility"] = shown
         if with_properties:
             rendered["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
         return rendered

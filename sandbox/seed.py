@@ -1,6 +1,6 @@
 """Seeding the sandbox from a JSON document, so a test or the demo starts from a realistic project.
 
-{"now": ISO, "users": [{"email", "displayName", "accountType", "accountId"}],
+{"now": ISO, "users": [{"email", "displayName", "accountType", "accountId", "agent"}],
  "personal_access_tokens": {"<token>": "<email>"}, "organisations": ["Muster AG", ...],
  "issues": [{"type", "summary", "reporter", "organisation", "status", "created", "status_since",
              "priority", "channel" ("email" | "portal"), "request_type" (default: that of its type),
@@ -27,6 +27,7 @@ class SeedUser(_Part):
     displayName: str | None = None
     accountType: str | None = None
     accountId: str | None = None
+    agent: bool = False  # an agent of the project (Service Desk Team)
 
 
 class SeedComment(_Part):
@@ -93,7 +94,9 @@ def apply_seed(state: SandboxState, document: dict) -> list[str]:
     if "now" in document:
         state.now = _instant(document["now"], "now")
     for user in document.get("users", []):
-        state.user(user["email"], user.get("displayName"), user.get("accountType"), user.get("accountId"))
+        made = state.user(user["email"], user.get("displayName"), user.get("accountType"), user.get("accountId"))
+        if user.get("agent"):
+            state.agents.add(made.account_id)
     state.personal_access_tokens.update(document.get("personal_access_tokens", {}))
     by_name = {o["name"]: o["id"] for o in state.organisations.values()}
     for name in document.get("organisations", []):

@@ -55,6 +55,8 @@ class StoredComment:
     created: datetime
     public: bool = True
     properties: dict[str, Any] = field(default_factory=dict)
+    # Comment security: {"type": "role"|"group", "value": name}; kept apart from `public` (jsdPublic).
+    visibility: dict[str, str] | None = None
 
 
 @dataclass
@@ -135,12 +137,19 @@ class SandboxState:
         self.registered_webhooks: list[dict] = []
         self.security_levels: dict[str, str] = {}  # the project's issue security levels, id -> name
         self.project_admins: set[str] = set()  # accountIds that may delete issues
+        # Agents of the project (the Service Desk Team role, with a JSM licence): only they can be
+        # assigned its issues. Other Atlassian accounts are customers where the request makes them so.
+        self.agents: set[str] = set()  # accountIds or e-mail addresses
         self.service_desk_id = "1"
         self.request_types: dict[str, dict] = {}  # id -> {"name", "issue_type"}
         self.settings = None  # the site's configuration (statuses, priorities, fields), when known
         self._next_issue_number: dict[str, int] = {}
         self.other_projects: set[str] = set()  # e.g. a product-management project
         self._next_id = 10000
+
+    def is_agent(self, user: User) -> bool:
+        """An agent of the project: an Atlassian account in the Service Desk Team role."""
+        return user.account_type == "atlassian" and (user.account_id in self.agents or user.email in self.agents)
 
     def next_id(self) -> int:
         self._next_id += 1
@@ -222,8 +231,8 @@ class SandboxState:
         self.record_change(issue, author, items)
 
     def add_comment(self, issue: StoredIssue, author: User, text: str, public: bool = True,
-                    properties: dict | None = None) -> StoredComment:
-        comment = StoredComment(self.next_id(), author, text, self.now, public, dict(properties or {}))
+                    properties: dict | None = None, visibility: dict | None = None) -> StoredComment:
+        comment = StoredComment(self.next_id(), author, text, self.now, public, dict(properties or {}), visibility)
         issue.comments.append(comment)
         issue.updated = self.now
         return comment

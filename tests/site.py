@@ -23,6 +23,9 @@ class Site:
         self.url = running.url
         self.state = running.state
         self.version = "3" if running.state.deployment == "cloud" else "2"
+        # The service desk team: the automation's account and the agent the tests act as.
+        with self.state.lock:
+            self.state.agents |= {AGENT, BOT}
 
     def _as(self, email: str) -> requests.Session:
         session = requests.Session()

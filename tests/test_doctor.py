@@ -149,8 +149,8 @@ def test_doctor_probe_fails_where_the_site_makes_comments_internal(site_factory,
     site = populated_site(site_factory)
     original = site.state.add_comment
 
-    def internal_by_default(issue, author, text, public=True, properties=None):
-        return original(issue, author, text, False, {"sd.public.comment": {"internal": True}})
+    def internal_by_default(issue, author, text, public=True, properties=None, visibility=None):
+        return original(issue, author, text, False, {"sd.public.comment": {"internal": True}}, visibility)
 
     site.state.add_comment = internal_by_default
     lines = run(site, tmp_path, ["doctor", "--probe"]).stdout.splitlines()

@@ -19,8 +19,8 @@ from connector.channel import came_by_email, needs_channel
 from connector.executor import Executor, firing_source
 from connector.holds import Guard, NoGuard, TicketBusy
 from connector.deliveries import apply_delivery, deliveries_to_refresh
-from connector.mapping import IssueMappingError, firing_log, ticket_from_issue_json
-from connector.reading import read_issue
+from connector.mapping import IssueMappingError, firing_log
+from connector.reading import read_issue, ticket_of
 from rules.actions import Action, due_now
 from rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
 from rules.deliveries import is_delivery
@@ -132,7 +132,7 @@ class Worker:
         # Held while reading, deciding and writing: no sweep or other worker acts on it meanwhile.
         with self.guard.hold(event.issue) as held:
             issue_json = read_issue(self.client, self.settings, event.issue)
-            ticket = ticket_from_issue_json(issue_json, self.settings)
+            ticket = ticket_of(self.client, self.settings, issue_json)
             if needs_channel(ticket, self.settings) and came_by_email(self.client, self.settings, ticket.key):
                 ticket = replace(ticket, channel="email")
             now = self.client.server_time()
