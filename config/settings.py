@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -102,6 +102,10 @@ class Transitions(_Section):
     hand_back: Name | None = None
     resolve: Name | None = None
     accept: Name | None = None  # Opened -> In Review by Service Desk
+    # Values for required fields a site put on its transition screens, by field id, as Jira takes
+    # them (`customfield_10400: {value: "No"}`). A required field not named here (nor Resolution,
+    # nor one with a default) fails the firing once, with a note naming it.
+    screen_fields: dict[Annotated[str, Field(pattern=r"^(customfield_\d+|[a-z][A-Za-z]*)$")], Any] = {}
 
 
 class Resolutions(_Section):

@@ -30,7 +30,8 @@ from connector.jql import jql_string
 from connector.mapping import adf_to_text
 from connector.oncall import AlertFailed, OnCallSender
 from rules.actions import (
-    Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note, due_now,
+    REFUSED, Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note,
+    due_now,
     firings_of,
 )
 from rules.model import Ticket
@@ -55,6 +56,10 @@ FIRING_PROPERTY = "jsm-autopilot.firing"  # on each note: {"id": <firing id>}
 
 def jira_timestamp(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class ScreenFieldsMissing(JiraRefused):
+    """A transition's screen requires a field the settings give no value for."""
 
 
 @dataclass
@@ -193,7 +198,11 @@ class Executor:
             body["fields"] = changes
         if transitions:
             target = transitions[-1]
-            self._fill_screen(body, self._offered(ticket, status, target))
+            try:
+                self._fill_screen(key, body, self._offered(ticket, status, target))
+            except ScreenFieldsMissing as missing:
+                self._screen_refused(key, group[0].rule, new_log, missing)
+                raise
             self._write_once(key, firing_id, lambda: self._send_transition(ticket, status, target, body))
             status = target.to_status
         elif public or changes:
@@ -218,6 +227,16 @@ class Executor:
                     raise
                 missed.append((note, error))  # the firing is in Jira: no rule will repeat this note
         return status
+
+    def _screen_refused(self, key: str, rule: str, new_log: dict, missing: "ScreenFieldsMissing") -> None:
+        """A screen asks for a field the service cannot fill: no retry can change that until an
+        admin maps it. Log the firing as refused, so the rule does not fire again while the ticket
+        stays in this status (rules/catalogue.py evaluate), and tell agents once."""
+        new_log["firings"][-1] = {**new_log["firings"][-1], "stage": REFUSED}
+        self.client.set_issue_property(key, self.settings.automation.property_key, new_log)
+        reason = (f"not carried out: {missing.answer}. An agent can do it by hand, or an admin can add the "
+                  f"field to transitions.screen_fields")
+        self._add_note(key, audit_note(key, rule, reason), self.new_firing_id())
 
     def _type_change_refused(self, key: str, rule: str, new_log: dict, wanted: object, refused: JiraRefused) -> None:
         """Jira refuses an edit of the issue type into another workflow (that takes Move, which
@@ -275,21 +294,37 @@ class Executor:
                 raise
             # Perhaps the cached list was stale: ask once more, then let Jira's answer stand.
             self._transitions.pop((ticket.type, status), None)
-            self._fill_screen(body, self._offered(ticket, status, target))
+            self._fill_screen(ticket.key, body, self._offered(ticket, status, target))
             self.client.transition(ticket.key, body)
 
-    def _fill_screen(self, body: dict, offered: dict) -> None:
-        """The transition, and the Resolution where its screen requires one (JSM's default
-        workflows ask for it on the way into Resolved and Closed; without it Jira answers 400)."""
+    def _fill_screen(self, key: str, body: dict, offered: dict) -> None:
+        """The transition, and what its screen requires (`expand=transitions.fields`): the
+        Resolution (JSM's default workflows ask for it on the way into Resolved and Closed), the
+        values `transitions.screen_fields` maps, a field's own default. Raises `ScreenFieldsMissing`
+        naming any other required field, before anything is sent: Jira would answer 400."""
         body["transition"] = {"id": str(offered["id"])}
         fields = body.setdefault("fields", {})
-        resolution = (offered.get("fields") or {}).get("resolution")
-        if isinstance(resolution, dict) and resolution.get("required"):
-            fields["resolution"] = {"name": self.settings.resolutions.done}
-        else:
-            fields.pop("resolution", None)
+        screen = offered.get("fields") or {}
+        mapped = self.settings.transitions.screen_fields
+        missing = []
+        fields.pop("resolution", None)
+        for field_id, meta in screen.items():
+            if not isinstance(meta, dict) or not meta.get("required") or field_id in fields:
+                continue
+            if field_id == "resolution":
+                fields["resolution"] = {"name": self.settings.resolutions.done}
+            elif field_id in mapped:
+                fields[field_id] = mapped[field_id]
+            elif meta.get("hasDefaultValue") and "defaultValue" in meta:
+                fields[field_id] = meta["defaultValue"]
+            elif field_id != "comment":
+                missing.append(f"{meta.get('name') or field_id} ({field_id})")
         if not fields:
             del body["fields"]
+        if missing:
+            raise ScreenFieldsMissing("POST", f"issue/{key}/transitions", 400,
+                                      f"the screen of {offered.get('name')!r} requires {', '.join(missing)}, which "
+                                      f"transitions.screen_fields in app.yaml does not give")
 
     def _field_value(self, change: FieldChange) -> object:
         """The change's value as Jira takes it; a moment or a day in the format of the field's schema."""

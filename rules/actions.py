@@ -7,6 +7,8 @@ from datetime import date, datetime
 from typing import ClassVar
 
 AUDIT_PREFIX = "jsm-autopilot"
+# The stage of a logged firing Jira refused for a reason no retry fixes (a screen field nobody maps).
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from rules import deliveries, escalation, hours, oncall, reclassify, sla, timers, triage
-from rules.actions import Action, Deferred
+from rules.actions import REFUSED, Action, Deferred
 from rules.model import Ticket, require_aware
 
 if TYPE_CHECKING:
@@ -308,6 +308,13 @@ def evaluate(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action
     require_aware(now, "now")
     actions: list[Action] = []
     for rule in RULES:
-        if rule.function is not None and settings.is_enabled(rule.id):
+        if rule.function is not None and settings.is_enabled(rule.id) and not refused_here(ticket, rule.id):
             actions.extend(rule.function(ticket, now, settings))
     return hours.within_hours(actions, ticket.organisation, now, settings)
+
+
+def refused_here(ticket: Ticket, rule_id: str) -> bool:
+    """Whether Jira refused this rule's firing for good (REFUSED) since the ticket entered its
+    status: agents were told; it is tried again only once the ticket has moved."""
+    return any(f.stage == REFUSED and (ticket.status_since is None or f.at >= ticket.status_since)
+               for f in ticket.fired(rule_id))

@@ -313,10 +313,11 @@ def blueprint(state: SandboxState) -> Blueprint:
             with_fields = "transitions.fields" in (csv_values(request.args.get("expand")) or [])
             offered = []
             for t in state.workflow.transitions_from(issue.status):
-                shown = {"id": t.id, "name": t.name, "to": r.status(t.to_status), "hasScreen": t.requires_resolution,
+                extra = state.screen_fields.get(t.to_status) or {}
+                shown = {"id": t.id, "name": t.name, "to": r.status(t.to_status), "hasScreen": t.requires_resolution or bool(extra),
                          "isGlobal": False, "isInitial": False, "isAvailable": True, "isConditional": False, "isLooped": False}
                 if with_fields:
-                    shown["fields"] = {"resolution": RESOLUTION_FIELD} if t.requires_resolution else {}
+                    shown["fields"] = {**({"resolution": RESOLUTION_FIELD} if t.requires_resolution else {}), **extra}
                 offered.append(shown)
             return jsonify({"expand": "transitions", "transitions": offered})
 
@@ -345,6 +346,12 @@ def blueprint(state: SandboxState) -> Blueprint:
                     raise SandboxError(400, "", {"resolution": "Resolution is required."})
                 if resolution not in RESOLUTIONS.values():
                     raise SandboxError(400, "", {"resolution": f"Resolution '{given}' is not valid."})
+            # A required screen field left out: "<Name> is required." under its id (textfuel/lazyjira#111).
+            absent = {field_id: f"{meta.get('name', field_id)} is required."
+                      for field_id, meta in (state.screen_fields.get(chosen.to_status) or {}).items()
+                      if meta.get("required") and fields.get(field_id) in (None, "", [], {})}
+            if absent:
+                raise SandboxError(400, "", absent)
             items = apply_fields(issue, fields, version)
             state.record_change(issue, g.user, items)
             state.move(issue, chosen.to_status, g.user, resolution)

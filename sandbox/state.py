@@ -140,6 +140,9 @@ class SandboxState:
         # Agents of the project (the Service Desk Team role, with a JSM licence): only they can be
         # assigned its issues. Other Atlassian accounts are customers where the request makes them so.
         self.agents: set[str] = set()  # accountIds or e-mail addresses
+        # Required fields a site put on the screens of transitions into a status, beyond Resolution:
+        # {status: {field id: FieldMetadata}}, shown by expand=transitions.fields, enforced on POST.
+        self.screen_fields: dict[str, dict[str, dict]] = {}
         self.service_desk_id = "1"
         self.request_types: dict[str, dict] = {}  # id -> {"name", "issue_type"}
         self.settings = None  # the site's configuration (statuses, priorities, fields), when known

@@ -205,6 +205,49 @@ def test_the_service_closes_and_resolves_through_screens_that_require_a_resoluti
     assert site.state.issue(confirmed).status == "Closed"
 
 
+ROOT_CAUSE = {"required": True, "name": "Root cause", "key": "customfield_10400", "operations": ["set"],
+              "schema": {"type": "option", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:select", "customId": 10400},
+              "allowedValues": [{"id": "1", "value": "Product"}, {"id": "2", "value": "Customer"}]}
+
+
+def test_a_screen_with_a_required_custom_field_fails_the_firing_once_with_a_note_naming_it(site_factory):
+    """A site's own screens may require more than the Resolution: Jira answers 400 with "<Name> is
+    required." under the field's id (textfuel/lazyjira#111); `expand=transitions.fields` shows it
+    (platform spec FieldMetadata: required, name, key, schema, operations)."""
+    site = site_factory(T0)
+    site.state.screen_fields["Closed"] = {"customfield_10400": ROOT_CAUSE}
+    first, second = site.create(), site.create()
+    site.move(first, "Resolved")
+    agent = as_user(AGENT)
+    offered = agent.get(site.api(f"issue/{second}/transitions"), params={"expand": "transitions.fields"}).json()["transitions"]
+    to_closed = next(t for t in offered if t["to"]["name"] == "Closed")
+    assert to_closed["fields"]["customfield_10400"]["required"] is True
+    refused = agent.post(site.api(f"issue/{second}/transitions"), json={"transition": {"id": to_closed["id"]},
+                                                                       "fields": {"resolution": {"name": "Done"}}})
+    assert (refused.status_code, refused.json()["errors"]) == (400, {"customfield_10400": "Root cause is required."})
+
+    client = site.client()
+    site.set_clock(T0 + 50 * DAY)
+    report = sweep_once(client, site.settings)
+    assert len(report.failures) == 1 and report.failures[0].startswith(f"{first} resolved.close: ")
+    assert "Root cause (customfield_10400)" in report.failures[0]
+    notes = site.comments_by_bot(first, public=False)
+    assert len(notes) == 1 and "Root cause (customfield_10400)" in site.state.issue(first).comments[-1].text
+    assert "transitions.screen_fields" in site.state.issue(first).comments[-1].text
+    assert site.comments_by_bot(first, public=True) == [] and site.state.issue(first).status == "Resolved"
+    site.set_clock(T0 + 51 * DAY)
+    assert sweep_once(client, site.settings).failures == []
+    assert len(site.comments_by_bot(first, public=False)) == 1, "failed once, not in a loop"
+
+    mapped = site.settings.model_copy(update={"transitions": site.settings.transitions.model_copy(
+        update={"screen_fields": {"customfield_10400": {"value": "Customer"}}})})
+    site.move(second, "Resolved")
+    site.set_clock(T0 + 102 * DAY)
+    assert sweep_once(client, mapped).by_rule == {"resolved.close": 1}
+    assert site.state.issue(second).status == "Closed"
+    assert site.state.issue(second).custom_fields["customfield_10400"] == {"value": "Customer"}
+
+
 def test_a_personal_access_token_is_made_with_the_password_and_works_as_bearer(site_factory):
     """Source: Atlassian, "Using Personal Access Tokens" (Data Center): POST
     /rest/pat/latest/tokens with Basic auth as the user; the answer carries `rawToken`, shown once."""

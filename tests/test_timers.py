@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rules.actions import InternalComment, PublicComment, Transition
+from rules.actions import REFUSED, InternalComment, PublicComment, Transition
 from rules.catalogue import evaluate
-from rules.model import Comment, Role, Ticket
+from rules.model import Comment, Firing, Role, Ticket
 from rules.timers import clarification_clock
 from tests.conftest import ONE_SECOND, berlin
 from tests.tickets import PARTICIPANT, after_actions, comment, resolved_ticket, waiting_ticket
@@ -165,6 +165,19 @@ class TestResolved:
         assert rules_fired(actions) == {"resolved.close"}
         assert next(a for a in actions if isinstance(a, Transition)).to_status == "Closed"
         assert next(a for a in actions if isinstance(a, PublicComment)).template == "resolved_close"
+
+    def test_a_close_jira_refused_for_good_is_not_tried_again_until_the_ticket_moves(self, settings):
+        """A firing logged as refused (a screen field nobody maps) stays refused in this status; one
+        refused before the ticket entered it, or a firing that went through, holds nothing back."""
+        ticket = resolved_ticket(T0)
+        refused = replace(ticket, firings=(Firing("resolved.close", T0 + 50 * DAY, "f1", REFUSED),))
+        assert evaluate(refused, T0 + 51 * DAY, settings) == []
+        on_entry = replace(ticket, firings=(Firing("resolved.close", T0, "f1", REFUSED),))
+        assert evaluate(on_entry, T0 + 51 * DAY, settings) == []
+        earlier = replace(ticket, firings=(Firing("resolved.close", T0 - ONE_SECOND, "f1", REFUSED),))
+        assert rules_fired(evaluate(earlier, T0 + 51 * DAY, settings)) == {"resolved.close"}
+        other_rule = replace(ticket, firings=(Firing("clarification.close", T0 + DAY, "f1", REFUSED),))
+        assert rules_fired(evaluate(other_rule, T0 + 51 * DAY, settings)) == {"resolved.close"}
 
     def test_a_customer_comment_stops_the_fifty_day_clock(self, settings):
         ticket = resolved_ticket(T0, comment(Role.CUSTOMER, T0 + 3 * DAY, "Now something else is broken"))
