@@ -99,7 +99,8 @@ def jsm_ops_alert(alert: OnCallAlert, link: str) -> dict:
     message = f"{alert.issue}: {alert.summary}"
     if len(message) > MESSAGE_LIMIT:
         message = message[:MESSAGE_LIMIT - 1] + "…"
-    # Only the body fields Atlassian documents for this resource; the rank goes in as a tag.
-    return {"message": message, "alias": alert.dedupe_key, "source": "jsm-autopilot",
+    # Only the body fields Atlassian documents for this resource; the rank is the alert's priority
+    # (a P1 or P2 ticket pages as P1 or P2, not as the default P3).
+    return {"message": message, "alias": alert.dedupe_key, "source": "jsm-autopilot", "priority": alert.level,
             "entity": alert.issue, "tags": ["jsm-autopilot", alert.region, alert.level], "description": f"{alert.reason}\n{link}",
             "details": {"issue": alert.issue, "link": link, "region": alert.region, "rule": alert.rule, "priority": alert.priority or ""}}

@@ -34,8 +34,9 @@ def complete_issue(client: JiraClient, issue_json: dict) -> dict:
     key = issue_json["key"]
     changelog = issue_json.get("changelog")
     if isinstance(changelog, dict) and _short(changelog.get("histories"), changelog.get("total")):
-        histories = _all_histories(client, key) if client.deployment == "cloud" else _issue_histories(client, key)
-        issue_json["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
+        # Each keeps Jira's own count: a changelog still short of it stays visibly short, and the
+        # mapping refuses to decide on it rather than on a partial history.
+        issue_json["changelog"] = _all_histories(client, key) if client.deployment == "cloud" else _issue_changelog(client, key)
     fields = issue_json.get("fields") or {}
     comment = fields.get("comment")
     if isinstance(comment, dict):
@@ -64,15 +65,21 @@ def _short(values: object, total: object) -> bool:
     return isinstance(values, list) and isinstance(total, int) and total > len(values)
 
 
-def _all_histories(client: JiraClient, key: str) -> list[dict]:
+def _all_histories(client: JiraClient, key: str) -> dict:
     histories: list[dict] = []
     while True:
         page = client.call("GET", client.api(f"issue/{key}/changelog"), params={"startAt": len(histories), "maxResults": PAGE})
         values = page.get("values") or []
         histories.extend(values)
-        if page.get("isLast", True) or not values or len(histories) >= int(page.get("total") or 0):
-            return histories
+        total = int(page.get("total") or 0)
+        if page.get("isLast", True) or not values or len(histories) >= total:
+            return {"startAt": 0, "maxResults": len(histories), "total": max(total, len(histories)), "histories": histories}
 
 
-def _issue_histories(client: JiraClient, key: str) -> list[dict]:
-    return (client.get_issue(key, ["created"], expand="changelog").get("changelog") or {}).get("histories") or []
+def _issue_changelog(client: JiraClient, key: str) -> dict:
+    """Data Center inlines the changelog on the issue, with its `total`."""
+    changelog = client.get_issue(key, ["created"], expand="changelog").get("changelog") or {}
+    histories = changelog.get("histories") or []
+    total = changelog.get("total")
+    return {"startAt": 0, "maxResults": len(histories), "total": total if isinstance(total, int) else len(histories),
+            "histories": histories}

@@ -13,7 +13,10 @@ from flask import Blueprint, jsonify, request
 
 from sandbox.state import SandboxState
 
-FIELDS = {"message", "alias", "description", "responders", "visibleTo", "actions", "tags", "details", "entity", "source"}
+FIELDS = {"message", "alias", "description", "responders", "visibleTo", "actions", "tags", "details", "entity", "source",
+          "priority", "user", "note"}
+# The alert's rank: P1 (critical) to P5, P3 when absent (the create-alert reference, as Opsgenie's).
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 LIMITS = {"message": 130, "alias": 512, "description": 15000, "entity": 512, "source": 100}
 
 
@@ -36,6 +39,8 @@ def blueprint(state: SandboxState) -> Blueprint:
         for name, limit in LIMITS.items():
             if isinstance(body.get(name), str) and len(body[name]) > limit:
                 problems.append(f"{name}: at most {limit} characters")
+        if "priority" in body and body["priority"] not in PRIORITIES:
+            problems.append(f"priority: one of {', '.join(PRIORITIES)}")
         details = body.get("details", {})
         if not isinstance(details, dict) or not all(isinstance(v, str) for v in details.values()):
             problems.append("details: a map of strings")
@@ -45,7 +50,8 @@ def blueprint(state: SandboxState) -> Blueprint:
             alias = body.get("alias") or body["message"]
             known = next((a for a in state.ops_alerts if a["alias"] == alias and a["status"] == "open"), None)
             if known is None:
-                state.ops_alerts.append({**body, "alias": alias, "status": "open", "count": 1, "createdAt": state.now.isoformat()})
+                state.ops_alerts.append({"priority": "P3", **body, "alias": alias, "status": "open", "count": 1,
+                                         "createdAt": state.now.isoformat()})
             else:
                 known["count"] += 1
         return jsonify({"result": "Request will be processed", "took": 0.01, "requestId": str(uuid.uuid4())}), 202

@@ -210,7 +210,16 @@ def blueprint(state: SandboxState) -> Blueprint:
         trimmed = {name: r._field(issue, name) for name in ("summary", "issuetype", "project", "priority", "status")}
         trimmed["assignee"] = None
         for comment in comments:
-            state.webhooks.emit({"timestamp": int(state.now.timestamp() * 1000), "webhookEvent": "comment_created",
+            stamp = int(state.now.timestamp() * 1000)
+            if state.deployment != "cloud":
+                # Data Center's comment events carry the comment alone (its `self` names the issue
+                # by id), and a complete jira:issue_updated follows as issue_commented
+                # (mattermost-plugin-jira's recorded Server payloads; its PR #118).
+                state.webhooks.emit({"timestamp": stamp, "webhookEvent": "comment_created", "comment": r.comment(issue, comment)})
+                state.webhooks.emit({"timestamp": stamp, "webhookEvent": "jira:issue_updated", "issue_event_type_name": "issue_commented",
+                                     "user": r.user(comment.author), "issue": r.issue(issue, None), "comment": r.comment(issue, comment)})
+                continue
+            state.webhooks.emit({"timestamp": stamp, "webhookEvent": "comment_created",
                                  "comment": r.comment(issue, comment),
                                  "issue": {"id": str(issue.id), "self": f"{r.base_url}/rest/api/2/issue/{issue.id}", "key": issue.key, "fields": trimmed}})
 

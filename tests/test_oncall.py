@@ -183,6 +183,7 @@ def test_jira_service_managements_own_alerts_take_it_once_beside_the_webhook(sit
         assert alert["alias"] == f"jsm-autopilot:{key}:oncall.alert" and alert["count"] == 1
         assert alert["message"].startswith(f"{key}: Plattform") and len(alert["message"]) == 130  # shortened, not refused
         assert "P1" in alert["tags"] and alert["details"]["link"].endswith(f"/browse/{key}")
+        assert alert["priority"] == "P1", "a P1 ticket pages as P1, not as the default P3"
         assert [a["issue"] for a in receiver.alerts] == [key]
     finally:
         receiver.close()

@@ -109,6 +109,58 @@ def test_a_waiting_ticket_whose_status_change_was_pushed_out_by_link_churn_is_re
     assert paged, "the full changelog was read from the paged resource"
 
 
+def newest_histories_only(keep: int):
+    """A WSGI wrapper under which every changelog Jira returns holds only its newest `keep`
+    histories, with the true `total`: a site answering short, on every path."""
+    import json as json_module
+
+    def cut(value):
+        if isinstance(value, dict):
+            changelog = value.get("changelog")
+            if isinstance(changelog, dict) and isinstance(changelog.get("histories"), list):
+                newest = sorted(changelog["histories"], key=lambda h: h["created"])[-keep:]
+                value["changelog"] = {**changelog, "maxResults": keep, "total": len(changelog["histories"]), "histories": newest}
+            for inner in value.values():
+                cut(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                cut(inner)
+
+    def wrap(app):
+        def short(environ, start_response):
+            captured = {}
+
+            def keep_start(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+                return lambda data: None
+
+            body = b"".join(app(environ, keep_start))
+            headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+            if any(k.lower() == "content-type" and "json" in v for k, v in headers) and b'"changelog"' in body:
+                document = json_module.loads(body)
+                cut(document)
+                body = json_module.dumps(document).encode()
+            start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
+            return [body]
+        return short
+    return wrap
+
+
+def test_on_data_center_a_changelog_still_short_after_a_full_read_is_no_ground_for_a_decision(site_factory):
+    """Data Center inlines the changelog on the issue; should even that read come back short of its
+    `total`, the service says so and acts on nothing, rather than take creation for the status change."""
+    site = site_factory(T0, deployment="datacenter", wrap=newest_histories_only(5))
+    key = site.create()
+    site.move(key, WAITING)
+    site.set_clock(T0 + DAY)
+    churn_links(site, key, 10)  # the status change is the oldest of 21 histories; 5 are shown
+    site.set_clock(T0 + 10 * DAY)
+    report = sweep_once(site.client(), site.settings)
+    assert report.firings_applied == 0 and site.comments_by_bot(key) == []
+    assert [f for f in report.failures if f.startswith(f"{key}:")] == [
+        f"{key}: changelog: holds 5 of 21 histories and no status change; fetch the full changelog"]
+
+
 # -- comments ----------------------------------------------------------------------------------
 
 def test_search_inlines_20_comments_with_the_real_total(site_factory):

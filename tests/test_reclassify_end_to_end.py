@@ -251,3 +251,24 @@ def test_a_type_change_jira_refuses_leaves_one_note_for_agents_and_is_not_tried_
     assert len(notes) == 1 and "intake.email_request" in notes[0] and "by hand" in notes[0]
     assert site.comments_by_bot(mailed, public=True) == []
     assert site.state.issue(mailed).issue_type == "Incident"
+
+
+def test_a_data_center_comment_event_without_an_issue_is_worked_by_the_issue_id(site_factory, tmp_path):
+    """Data Center's comment_created carries only the comment; its `self` names the issue by id
+    (mattermost-plugin-jira's recorded Server payloads, its PR #118). It is stored under that id,
+    handled, and the worker finds the key and project in Jira."""
+    site = site_factory(T0, deployment="datacenter")
+    path = WebhookPath(site, tmp_path)
+    try:
+        key = site.create()
+        path.drain()
+        issue_id = str(site.state.issue(key).id)
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {site.personal_access_token(AGENT)}"
+        session.post(site.api(f"issue/{key}/comment"), json={"body": "We are looking into it."}).raise_for_status()
+        path.drain()
+        stored = {(e.event, e.issue): e.status for e in path.store.list_events(limit=20)}
+        assert stored[("comment_created", issue_id)] == "done"
+        assert site.state.issue(key).status == "In Review by Service Desk"
+    finally:
+        path.close()

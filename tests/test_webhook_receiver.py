@@ -275,3 +275,20 @@ def test_jiras_retry_count_is_kept_with_the_delivery_in_either_lane(client, stor
     with store.engine.connect() as connection:
         kept = dict(connection.execute(select(events.c.identifier, events.c.delivery_retry)).all())
     assert kept == {"fast": 3, "flask": 2, "first": 0}
+
+
+def test_a_data_center_comment_event_names_its_issue_by_the_id_in_the_comments_address():
+    """Recorded Server shape (mattermost-plugin-jira testdata webhook-server-comment-created.json):
+    no `issue`, the comment's `self` ends /rest/api/2/issue/<id>/comment/<id>."""
+    from webhooks.delivery import delivery_from_http
+
+    def delivered(address):
+        body = json.dumps({"timestamp": 1559607317234, "webhookEvent": "comment_created",
+                           "comment": {"self": address, "id": "10082", "body": "unik"}}).encode()
+        return delivery_from_http({"X-Atlassian-Webhook-Identifier": "d-1"}, body, None, "SD")
+
+    found = delivered("http://jira.example:8080/rest/api/2/issue/10013/comment/10082")
+    assert (found.issue, found.handled) == ("10013", True)
+    for odd in ("http://jira.example/rest/api/2/issue/10013/../comment/1", "http://jira.example/rest/api/2/issue/SD-1/comment/1",
+                "http://jira.example/rest/api/2/issue/0/comment/1", None):
+        assert (delivered(odd).issue, delivered(odd).handled) == (None, False), odd

@@ -30,6 +30,10 @@ UNKNOWN_EVENT = "unknown"
 # else may reach a URL path (`SD-1/../SD-5` must not).
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,14}$")
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,100}$")
+# Data Center's comment_* events carry no `issue`: only the comment, whose `self` names the issue
+# by its id (mattermost-plugin-jira's recorded Server payloads and PR #118). The worker reads the
+# issue by that id and finds its key and project there.
+COMMENT_SELF = re.compile(r"/rest/api/(?:2|latest)/issue/([1-9][0-9]{0,17})/comment/[0-9]+$")
 PRINTABLE = re.compile(r"[^\x21-\x7e]")
 
 
@@ -144,5 +148,20 @@ def delivery_from_http(headers: Mapping[str, str], body: bytes, secret: bytes | 
     except ValueError:
         retry = 0
     in_project = key is not None and key.startswith(project_key.upper() + "-")
+    if issue is None and event.startswith("comment_"):
+        key = issue_id_of_comment(payload.get("comment"))
+        in_project = key is not None  # which project it is in, only Jira can say: the worker asks
     handled = (event in HANDLED_EVENTS or event == ISSUE_WITHOUT_EVENT) and in_project
     return Delivery(identifier, event, key, body, min(max(retry, 0), 1000), handled)
+
+
+def issue_id_of_comment(comment: object) -> str | None:
+    """The issue id in a comment's `self` address, as Data Center's comment events give it."""
+    address = comment.get("self") if isinstance(comment, dict) else None
+    found = COMMENT_SELF.search(address) if isinstance(address, str) else None
+    return found.group(1) if found else None
+
+
+def is_issue_id(issue: str) -> bool:
+    """An event stored under the issue's id (Data Center's comment events) rather than its key."""
+    return issue.isdigit()

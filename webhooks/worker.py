@@ -24,6 +24,7 @@ from connector.reading import read_issue, ticket_of
 from rules.actions import Action, due_now
 from rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
 from rules.deliveries import is_delivery
+from webhooks.delivery import is_issue_id
 from webhooks.intake_first import IntakeFirst
 from webhooks.receiver import utc_now
 from webhooks.schedule import TicketSchedule
@@ -129,9 +130,18 @@ class Worker:
 
     def _evaluate_ticket(self, event: StoredEvent) -> timedelta | None:
         """Act on the ticket; the delay after which it should be looked at again, if any."""
+        key = event.issue
+        if is_issue_id(key):
+            # A Data Center comment event names the issue by id only: its key (held like any
+            # other) and its project come from Jira; another project's comment is nothing to do.
+            key = str(self.client.get_issue(key, ["project"])["key"])
+            if not key.startswith(self.settings.project.key.upper() + "-"):
+                log.info("event %s is about %s, outside %s; nothing to do", event.identifier, key, self.settings.project.key,
+                         extra={"event_identifier": event.identifier})
+                return None
         # Held while reading, deciding and writing: no sweep or other worker acts on it meanwhile.
-        with self.guard.hold(event.issue) as held:
-            issue_json = read_issue(self.client, self.settings, event.issue)
+        with self.guard.hold(key) as held:
+            issue_json = read_issue(self.client, self.settings, key)
             ticket = ticket_of(self.client, self.settings, issue_json)
             if needs_channel(ticket, self.settings) and came_by_email(self.client, self.settings, ticket.key):
                 ticket = replace(ticket, channel="email")
