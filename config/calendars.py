@@ -63,6 +63,27 @@ class WorkCalendar:
             day += timedelta(days=1)
         raise ValueError(f"region {self.name} has no working day within {SEARCH_DAYS} days")
 
+    def is_open(self, instant: datetime, business_hours_only: bool = False) -> bool:
+        """Whether the desk works at `instant`: on every weekday that is not a holiday, around the
+        clock (the international team); only in the region's hours when `business_hours_only`."""
+        if business_hours_only:
+            return self.is_working(instant)
+        return self.is_working_day(instant.astimezone(self.zone).date())
+
+    def next_open(self, instant: datetime, business_hours_only: bool = False) -> datetime:
+        """`instant` itself when open, else the start of the next open day (00:00 local), or of the
+        next working hour when `business_hours_only`."""
+        if business_hours_only:
+            return self.next_working(instant)
+        if self.is_open(instant):
+            return instant
+        day = instant.astimezone(self.zone).date() + timedelta(days=1)
+        for _ in range(SEARCH_DAYS):
+            if self.is_working_day(day):
+                return datetime.combine(day, time(0), tzinfo=self.zone)
+            day += timedelta(days=1)
+        raise ValueError(f"region {self.name} has no working day within {SEARCH_DAYS} days")
+
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from `start` to `end` (the SLA clocks of guide 2.5.1 run only in it)."""
         if end <= start:

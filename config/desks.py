@@ -81,8 +81,14 @@ class OnCall(_Section):
     """oncall.alert: what makes a new Incident serious enough to wake the on-call service."""
 
     priorities: list[Literal["p1", "p2", "p3", "p4"]] = Field(default_factory=lambda: ["p1", "p2"])
-    # Values of fields.urgency (the request form's urgency) that count as serious, as Jira shows them.
+    # Customers cannot set a priority on the portal (guide 2.5), so a new Incident without one is
+    # serious by what it carries: these values of fields.urgency or fields.impact (as Jira shows
+    # them), else one of these phrases in its summary or description (per language, any matches).
     urgent_values: list[Name] = []
+    impact_values: list[Name] = []
+    outage_phrases: dict[str, list[Annotated[str, Field(min_length=3)]]] = {}
+    # The rank such a serious Incident without a priority counts as: its alert's, and its SLA targets'.
+    unprioritised_as: Literal["p1", "p2", "p3", "p4"] = "p2"
     # Jira Service Management operations' alert endpoint, used when JSM_AUTOPILOT_JSM_OPS_API_KEY is set.
     jsm_ops_url: Annotated[str, Field(pattern=r"^https?://")] = "https://api.atlassian.com/jsm/ops/integration/v2/alerts"
 
@@ -123,6 +129,9 @@ class Escalation(_Section):
 class ServiceHours(_Section):
     # The region whose hours apply to tickets of organisations without one (null: those never wait).
     default_region: Name | None = None
+    # Weekdays are worked around the clock (guide chapter 1); what customers see waits only over the
+    # region's weekends and public holidays. True: it also waits for the regional desk's hours.
+    business_hours_only: bool = False
 
 
 def _working_duration(text: object) -> Duration:

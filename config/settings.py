@@ -143,8 +143,10 @@ class Fields(_Section):
     # A date-time field on Delivery tickets: when a hosted customer's system will be maintained
     # (delivery.maintenance announces it); null: the rule has nothing to announce.
     maintenance_date: FieldId | None = None
-    # The request's urgency (a select list), for oncall.urgent_values; null: priority alone decides.
+    # The request's urgency and impact (select lists on the portal form), for oncall.urgent_values
+    # and oncall.impact_values; null: not asked.
     urgency: FieldId | None = None
+    impact: FieldId | None = None
 
 
 class ClarificationTimers(_Section):

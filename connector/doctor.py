@@ -30,6 +30,8 @@ FIELD_ROLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "documentation_links": ("type", ("string",), "a text field"),
     "environment": ("type", ("string",), "a text field"),
     "confidential": ("type", ("option", "string"), "a select list or text field"),
+    "urgency": ("type", ("option", "string"), "a select list or text field"),
+    "impact": ("type", ("option", "string"), "a select list or text field"),
 }
 
 

@@ -230,11 +230,14 @@ RULES: tuple[Rule, ...] = (
         shapes_others=True,
     ),
     Rule(
-        oncall.ALERT, "1", "a serious Incident outside working hours alerts the on-call service",
+        oncall.ALERT, "1", "a serious Incident on a weekend or public holiday alerts the on-call service",
         oncall.alert_on_call,
         lambda s: (f"a new {s.issue_types.incident} at {', '.join(getattr(s.priorities, p) for p in s.oncall.priorities)}"
-                   + (f" or urgency {', '.join(s.oncall.urgent_values)}" if s.oncall.urgent_values else "")
-                   + " raised outside its region's working hours: POST to $JSM_AUTOPILOT_ONCALL_URL, and the customer is told"),
+                   + (f", or without a priority at urgency {', '.join(s.oncall.urgent_values)}" if s.oncall.urgent_values else "")
+                   + (f", impact {', '.join(s.oncall.impact_values)}" if s.oncall.impact_values else "")
+                   + (f", or one of {sum(len(p) for p in s.oncall.outage_phrases.values())} outage phrases"
+                      if s.oncall.outage_phrases else "")
+                   + " raised on its region's weekend or public holiday: POST to $JSM_AUTOPILOT_ONCALL_URL, and the customer is told"),
         lambda s: (s.statuses.opened, s.statuses.in_review),
     ),
     Rule(

@@ -31,8 +31,10 @@ def _clarification(ticket: Ticket, now: datetime, settings: "Settings") -> str |
     total = settings.timers.clarification.reminders
     if clock.next_step == "reminder":
         counted = "the customer's last reply" if clock.clock_start != ticket.status_since else f"entering {ticket.status!r}"
-        return f"reminder {len(clock.reminders) + 1} of {total}, the clock counted from {counted}"
-    return f"all {total} reminders sent; closes {settings.timers.clarification.close_after_last_reminder} after the last"
+        return f"reminder {clock.slot_of(clock.next_due)} of {total}, the clock counted from {counted}"
+    late = clock.close_at != clock.scheduled_close
+    return (f"the last reminder sent; closes {settings.timers.clarification.close_after_last_reminder} after "
+            + ("it, as it went out late" if late else "its day, on the schedule fixed when the clock started"))
 
 
 def _resolved(ticket: Ticket, now: datetime, settings: "Settings") -> str | None:

@@ -1,8 +1,10 @@
-"""`hours.window` (guide chapter 1; seeds 003/004): the regional desks work Monday to Friday
-08:00-17:00 local time, except on public holidays. Durations stay calendar days ("10 days"), but
-what the customer sees from the automation is carried out inside the responsible region's working
-hours: a customer-facing firing that falls due outside them waits for the next working hour.
-Internal notes to agents do not wait.
+"""`hours.window` (guide chapter 1; seeds 003/004): "On weekdays, the imc Service Desk is manned
+around the clock"; the regional desk works Monday to Friday 08:00-17:00 local time, "except on
+national holidays", and on weekends and public holidays requests are not processed. So what the
+customer sees from the automation waits over the region's closed days (weekends, public holidays)
+until the start (00:00 local) of the next open day; `service_hours.business_hours_only` makes it
+wait for the regional desk's hours as well. Durations stay calendar days. Internal notes to agents
+never wait.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ def within_hours(actions: list[Action], organisation: str | None, now: datetime,
     if region is None:
         return actions
     calendar = settings.calendar_of(region)
-    if calendar.is_working(now):
+    business_hours_only = settings.service_hours.business_hours_only
+    if calendar.is_open(now, business_hours_only):
         return actions
-    not_before = calendar.next_working(now)
+    not_before = calendar.next_open(now, business_hours_only)
     kept: list[Action] = []
     for rule, group in firings_of(actions).items():
         # An on-call alert exists for these hours: it and the customer's word of it go at once.
@@ -44,7 +47,7 @@ def within_hours(actions: list[Action], organisation: str | None, now: datetime,
             continue
         local = now.astimezone(calendar.zone)
         holiday = calendar.holiday(local.date())
-        why = f"a holiday ({holiday})" if holiday else "outside working hours"
+        why = f"a holiday ({holiday})" if holiday else "outside working hours" if calendar.is_working_day(local.date()) else "a weekend"
         reason = (f"{WINDOW}: due now, but it is {why} in region {region} ({local:%a %Y-%m-%d %H:%M %Z}); "
                   f"carried out from {local_time(not_before, settings)}: {group[0].reason}")
         kept.append(Deferred(group[0].issue, rule, reason, not_before=not_before))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rules.actions import AUDIT_PREFIX, Action, InternalComment
 from rules.model import Role, Ticket, require_aware
+from rules.oncall import effective_priority
 from rules.wording import local_time
 
 if TYPE_CHECKING:
@@ -99,7 +100,8 @@ def sla_clock(ticket: Ticket, rule: str, now: datetime, settings: "Settings") ->
         return None
     if ticket.type not in {getattr(settings.issue_types, role) for role in settings.sla.issue_types}:
         return None
-    target = settings.sla_target(ticket.priority, ticket.organisation)
+    # A serious portal Incident has no priority yet (customers cannot set one): it still has a clock.
+    target = settings.sla_target(effective_priority(ticket, settings), ticket.organisation)
     duration = getattr(target, "reaction" if rule == REACTION else "resolution", None) if target else None
     region = settings.region_of(ticket.organisation)
     if duration is None or region is None:
@@ -151,7 +153,7 @@ def _judge(ticket: Ticket, rule: str, now: datetime, settings: "Settings") -> li
         return []
     chain = settings.escalation
     what = "reaction" if rule == REACTION else "resolution"
-    measured = (f"{what} time of {ticket.priority} is {_span(clock.target)} of working time in region {clock.region}; "
+    measured = (f"{what} time of {effective_priority(ticket, settings)} is {_span(clock.target)} of working time in region {clock.region}; "
                 f"{_span(clock.elapsed)} have run since {local_time(clock.started, settings)}")
     stale = working(settings.sla.stale_after, settings.calendar_of(clock.region))
     if clock.elapsed >= clock.target:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from rules.actions import Action, Transition, audit_note
 from rules.clock import add_duration, whole_days_between
 from rules.feedback import judge_reply
+from rules.hours import WINDOW
 from rules.model import Firing, Role, Ticket, require_aware
-from rules.wording import local_time, public_comment
+from rules.wording import customer_zone, local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -41,17 +42,42 @@ def _is_waiting(ticket: Ticket, settings: "Settings") -> bool:
 
 @dataclass(frozen=True)
 class ClarificationClock:
-    """Where a waiting ticket stands: when its clock started, what was sent, what comes next."""
+    """Where a waiting ticket stands: when its clock started, what was sent, what comes next.
+    `slots` are the reminders' fixed due moments (10, 20, 30 days from the start); `close_at` the
+    close's (40 days), later only when the last reminder went out late (an outage)."""
 
     clock_start: datetime
     reminders: tuple[Firing, ...]
     next_step: Literal["reminder", "close"]
     next_due: datetime
+    slots: tuple[datetime, ...] = ()
+    scheduled_close: datetime | None = None
+    close_at: datetime | None = None
+
+    def slot_of(self, moment: datetime) -> int:
+        """How many reminder slots have fallen due by `moment` (0 to the number of reminders)."""
+        return sum(1 for slot in self.slots if slot <= moment)
+
+
+# A reminder sent within this long of the moment it could first go out (its slot, or the start of
+# the next open day) was on time: the sweeps run at least nightly. Later, it was held up by an
+# outage, and the customer still gets a full interval after it before the close.
+ON_TIME = timedelta(days=1)
+
+
+def first_open(moment: datetime, ticket: Ticket, settings: "Settings") -> datetime:
+    """`moment`, or where hours.window defers what the customer sees, the start of the next open day."""
+    region = settings.region_of(ticket.organisation) if settings.is_enabled(WINDOW) else None
+    if region is None:
+        return moment
+    return settings.calendar_of(region).next_open(moment, settings.service_hours.business_hours_only)
 
 
 def clarification_clock(ticket: Ticket, settings: "Settings") -> ClarificationClock | None:
     """The clock starts at the later of entering the waiting status and the last customer comment;
-    reminders sent before that no longer count."""
+    reminders sent before that no longer count. The schedule is fixed from the start (PROCESS.md,
+    service hours): a deferral moves only the action that fell on a closed day, and after an outage
+    only the reminder of the latest slot due is sent, never a burst."""
     if not _is_waiting(ticket, settings):
         return None
     assert ticket.status_since is not None
@@ -60,44 +86,55 @@ def clarification_clock(ticket: Ticket, settings: "Settings") -> ClarificationCl
     reminders = ticket.fired(REMINDER, after=clock_start)
     timers = settings.timers.clarification
     zone = settings.project.zone
-    if len(reminders) < timers.reminders:
-        # Measured from the previous reminder, not from the clock start: after an outage the
-        # customer still gets every reminder, one interval apart, never two at once.
-        base = reminders[-1].at if reminders else clock_start
-        return ClarificationClock(clock_start, reminders, "reminder", add_duration(base, timers.reminder_every, zone))
-    due = add_duration(reminders[-1].at, timers.close_after_last_reminder, zone)
-    return ClarificationClock(clock_start, reminders, "close", due)
-
-
-def _projected_close_date(now: datetime, reminders_left: int, settings: "Settings"):
-    timers = settings.timers.clarification
-    zone = settings.project.zone
-    moment = now
-    for _ in range(reminders_left):
+    slots, moment = [], clock_start
+    for _ in range(timers.reminders):
         moment = add_duration(moment, timers.reminder_every, zone)
-    return add_duration(moment, timers.close_after_last_reminder, zone).date()
+        slots.append(moment)
+    scheduled_close = add_duration(slots[-1], timers.close_after_last_reminder, zone)
+    clock = ClarificationClock(clock_start, reminders, "reminder", slots[0], tuple(slots), scheduled_close, scheduled_close)
+    filled = max((clock.slot_of(f.at) for f in reminders), default=0)
+    if filled < len(slots):
+        return replace(clock, next_due=slots[filled])
+    close_at = close_after_last(reminders[-1].at, clock, ticket, settings)
+    return replace(clock, next_step="close", next_due=close_at, close_at=close_at)
+
+
+def close_after_last(sent: datetime, clock: ClarificationClock, ticket: Ticket, settings: "Settings") -> datetime:
+    """When the close falls due if the last reminder goes out at `sent`: on schedule, unless that
+    reminder was late, then one full interval after it."""
+    assert clock.scheduled_close is not None
+    if sent - first_open(clock.slots[-1], ticket, settings) <= ON_TIME:
+        return clock.scheduled_close
+    return max(clock.scheduled_close, add_duration(sent, settings.timers.clarification.close_after_last_reminder, settings.project.zone))
 
 
 def due_reminder(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
-    """`clarification.reminder`: a public reminder when the interval has passed without feedback."""
+    """`clarification.reminder`: a public reminder when its slot has come without feedback; after an
+    outage, only the reminder of the latest slot due, never the missed ones as well."""
     require_aware(now, "now")
     clock = clarification_clock(ticket, settings)
     if clock is None or clock.next_step != "reminder" or now < clock.next_due:
         return []
     total = settings.timers.clarification.reminders
-    number = len(clock.reminders) + 1
+    number = clock.slot_of(now)
     zone = settings.project.zone
     days_waiting = whole_days_between(clock.clock_start, now, zone)
+    skipped = number - len(clock.reminders) - 1
     reason = (
         f"no customer feedback since {local_time(clock.clock_start, settings)} ({days_waiting} days); "
-        f"reminder {number} of {total} was due at {local_time(clock.next_due, settings)}"
+        f"reminder {number} of {total} was due at {local_time(clock.slots[number - 1], settings)}"
+        + (f" ({skipped} earlier reminder(s) missed while the service was stopped are not sent)" if skipped > 0 else "")
     )
+    # The day the close will really happen: on schedule, after a late last reminder one interval
+    # after it, and never on a closed day.
+    close = close_after_last(now, clock, ticket, settings) if number == total else clock.close_at
+    assert close is not None
     reminder = public_comment(
         ticket, REMINDER, reason, "clarification_reminder", settings,
         reminder_number=number,
         reminders_total=total,
         days_waiting=days_waiting,
-        close_date=_projected_close_date(now, total - number, settings),
+        close_date=first_open(close, ticket, settings).astimezone(customer_zone(ticket, settings)).date(),
     )
     return [reminder, audit_note(ticket.key, REMINDER, reason)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from rules.actions import PublicComment
@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 def local_time(instant: datetime, settings: "Settings") -> str:
     """An instant as agents read it: the site's time zone."""
     return instant.astimezone(settings.project.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def customer_zone(ticket: Ticket, settings: "Settings") -> tzinfo:
+    """Where the customer reads a date or time: their region's zone, else the site's."""
+    region = settings.region_of(ticket.organisation)
+    return settings.calendar_of(region).zone if region is not None else settings.project.zone
 
 
 def customer_language(ticket: Ticket, settings: "Settings") -> str:

@@ -34,6 +34,8 @@ FIELD_KINDS = {
     "documentation_links": ("Documentation", {"type": "string", "custom": _TYPES + "textarea"}),
     "accepted_at": ("Accepted", {"type": "datetime", "custom": _TYPES + "datetime"}),
     "maintenance_date": ("Planned maintenance", {"type": "datetime", "custom": _TYPES + "datetime"}),
+    "urgency": ("Urgency", {"type": "option", "custom": _TYPES + "select"}),
+    "impact": ("Impact", {"type": "option", "custom": _TYPES + "select"}),
 }
 # Fields every JSM project has, so that a wrong id may point at a real field of another kind.
 JSM_FIELDS = {

@@ -28,7 +28,12 @@ def test_after_the_last_reminder_the_close_is_next(settings):
     for _ in range(3):
         now = timers.clarification_due_at(ticket, settings)
         ticket = after_actions(ticket, timers.due_reminder(ticket, now, settings), now)
-    assert explain.detail(timers.CLARIFICATION_CLOSE, ticket, now, settings).startswith("all 3 reminders sent; closes ")
+    assert explain.detail(timers.CLARIFICATION_CLOSE, ticket, now, settings) == (
+        "the last reminder sent; closes 10d after its day, on the schedule fixed when the clock started")
+    late = after_actions(waiting_ticket(T0), timers.due_reminder(waiting_ticket(T0), T0 + timedelta(days=35), settings),
+                         T0 + timedelta(days=35))
+    assert explain.detail(timers.CLARIFICATION_CLOSE, late, T0 + timedelta(days=35), settings) == (
+        "the last reminder sent; closes 10d after it, as it went out late")
 
 
 def test_resolved_says_what_the_customer_wrote_or_that_nothing_came(settings):

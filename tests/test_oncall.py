@@ -1,5 +1,6 @@
-"""oncall.alert: a serious Incident raised outside working hours reaches the on-call service once,
-through a webhook and through a sweep alike; a minor one waits for the desk."""
+"""oncall.alert: a serious Incident raised on a weekend or public holiday reaches the on-call service
+once, through a webhook and through a sweep alike; a minor one, or one on a weekday night, waits for
+the desk."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ def test_a_serious_incident_outside_hours_alerts_at_once_and_tells_the_customer(
 @pytest.mark.parametrize("ticket", [
     incident("P3", SATURDAY),  # not serious
     incident("P1", datetime(2026, 2, 9, 10, 0, tzinfo=BERLIN)),  # raised while the desk works
+    incident("P1", datetime(2026, 2, 10, 22, 0, tzinfo=BERLIN)),  # a Tuesday night: the international team is there
+    incident("P1", datetime(2026, 2, 6, 23, 59, 59, tzinfo=BERLIN)),  # the last second of Friday
     incident("P1", SATURDAY, type="Request"),  # not an incident
+    incident(None, SATURDAY, summary="Question about the export", description="How do I export a report?"),
 ])
 def test_what_does_not_alert(shipped, ticket):
     assert [a for a in evaluate(ticket, ticket.created + timedelta(minutes=1), shipped) if a.rule == "oncall.alert"] == []
@@ -60,13 +64,33 @@ def test_a_ticket_is_alerted_once(shipped):
     assert [a for a in evaluate(alerted, SATURDAY + timedelta(hours=1), shipped) if a.rule == "oncall.alert"] == []
 
 
-def test_an_urgency_value_counts_as_serious(shipped):
-    data = shipped_settings_data()
-    data["fields"]["urgency"] = "customfield_10200"
-    data["oncall"]["urgent_values"] = ["Critical"]
-    urgent = settings_from_mapping(data, base_directory=ROOT)
-    ticket = incident("P4", SATURDAY, custom_fields={"urgency": "Critical"})
-    assert any(isinstance(a, OnCallAlert) for a in evaluate(ticket, SATURDAY, urgent))
+def alerts(ticket, settings) -> list[OnCallAlert]:
+    return [a for a in evaluate(ticket, ticket.created + timedelta(minutes=1), settings) if isinstance(a, OnCallAlert)]
+
+
+def test_a_portal_incident_without_a_priority_is_serious_by_its_urgency_impact_or_text(shipped):
+    """Customers cannot set a priority on the portal (guide 2.5): PROCESS.md, oncall.alert."""
+    plain = dict(summary="Frage zum Export", description="Wie exportiere ich einen Bericht?")
+    for serious in ({"custom_fields": {"urgency": "Critical"}}, {"custom_fields": {"impact": "Extensive / Widespread"}},
+                    {"summary": "Plattform nicht erreichbar"}, {"description": "Since 9:00 the system is down for all users."}):
+        found = alerts(incident(None, SATURDAY, **{**plain, **serious}), shipped)
+        assert [a.level for a in found] == ["P2"], serious
+    assert alerts(incident(None, SATURDAY, **plain, custom_fields={"urgency": "Medium", "impact": "Minor / Localized"}), shipped) == []
+    # An agent's priority decides over what the form says.
+    assert alerts(incident("P4", SATURDAY, **plain, custom_fields={"urgency": "Critical"}), shipped) == []
+    # A phrase counts as a whole word, not inside another ("Ausfallzeit" planning is no outage).
+    assert alerts(incident(None, SATURDAY, summary="Planung der Wartungsfenster", description="Kein Ausfallzeitplan nötig"), shipped) == []
+
+
+def test_a_serious_portal_incident_without_a_priority_has_an_sla_clock(shipped):
+    from rules.sla import REACTION, sla_clock
+
+    monday = datetime(2026, 2, 9, 10, 0, tzinfo=BERLIN)
+    urgent = incident(None, monday, custom_fields={"urgency": "Critical"})
+    clock = sla_clock(urgent, REACTION, monday + timedelta(hours=1), shipped)
+    as_p2 = sla_clock(replace(urgent, priority=shipped.priorities.p2), REACTION, monday + timedelta(hours=1), shipped)
+    assert clock is not None and clock.running and clock.target == as_p2.target
+    assert sla_clock(incident(None, monday, summary="Question", description="How?"), REACTION, monday + timedelta(hours=1), shipped) is None
 
 
 def shipped_site(site_factory, now: datetime):
@@ -149,6 +173,32 @@ def test_through_a_sweep_alone_the_alert_is_sent_once(site_factory):
         assert sweep_once(client, site.settings, executor=executor).by_rule.get("oncall.alert") == 1
         assert sweep_once(client, site.settings, executor=executor).firings_applied == 0
         assert [a["issue"] for a in receiver.alerts] == [key] and receiver.alerts[0]["link"].endswith(f"/browse/{key}")
+    finally:
+        receiver.close()
+
+
+def test_through_the_sandbox_a_tuesday_night_p1_pages_nobody_and_a_saturday_critical_portal_incident_pages_once(site_factory):
+    from connector.executor import Executor
+
+    tuesday_night = datetime(2026, 2, 10, 22, 0, tzinfo=BERLIN)
+    site = shipped_site(site_factory, tuesday_night)
+    receiver = Receiver()
+    try:
+        client = site.client()
+        executor = Executor(client, site.settings, alerts=OnCallSender(receiver.url, sleep=lambda seconds: None))
+        night = site.create(summary="Platform down", priority={"name": "P1"})
+        site.set_clock(tuesday_night + timedelta(minutes=10))
+        assert sweep_once(client, site.settings, executor=executor).failures == []
+        assert receiver.alerts == [] and site.comments_by_bot(night, public=True) == []
+        site.set_clock(SATURDAY)
+        # Raised on the portal: no priority, the form's urgency Critical.
+        portal = site.create(summary="Kurse lassen sich nicht starten", **{site.settings.fields.urgency: {"value": "Critical"}})
+        site.set_clock(SATURDAY + timedelta(minutes=10))
+        assert sweep_once(client, site.settings, executor=executor).by_rule.get("oncall.alert") == 1
+        site.set_clock(SATURDAY + timedelta(hours=2))
+        assert "oncall.alert" not in sweep_once(client, site.settings, executor=executor).by_rule
+        assert [(a["issue"], a["priority"]) for a in receiver.alerts] == [(portal, None)]
+        assert len(site.comments_by_bot(portal, public=True)) == 1
     finally:
         receiver.close()
 

@@ -61,14 +61,32 @@ def customer_times(ticket: Ticket) -> list[datetime]:
     sweeps=st.lists(offsets, min_size=1, max_size=60),
 )
 def test_clarification_invariants(settings, start, replies, sweeps):
+    """The schedule is fixed from the clock's start (reminders on days 10, 20, 30, the close on day
+    40); a sweep that comes late never sends a burst, and the customer always gets a full interval
+    after a reminder that was sent late."""
     timers = settings.timers.clarification
     zone = settings.project.zone
     ticket, log = simulate(waiting_ticket(start), replies, sweeps, settings)
 
+    def clock_start(moment: datetime) -> datetime:
+        return max([t for t in customer_times(ticket) if start < t < moment], default=start)
+
+    def slots(begin: datetime) -> list[datetime]:
+        moments, moment = [], begin
+        for _ in range(timers.reminders):
+            moment = add_duration(moment, timers.reminder_every, zone)
+            moments.append(moment)
+        return moments
+
+    def slot_of(moment: datetime) -> int:
+        return sum(1 for slot in slots(clock_start(moment)) if slot <= moment)
+
     reminders = [c.created for c in ticket.comments if c.role is Role.AUTOMATION and c.public and c.rule == "clarification.reminder"]
-    # Never two reminders within the interval.
     for earlier, later in zip(reminders, reminders[1:]):
-        assert later >= add_duration(earlier, timers.reminder_every, zone)
+        # Never two reminders in one slot of the same clock.
+        assert clock_start(later) != clock_start(earlier) or slot_of(later) > slot_of(earlier)
+    for sent in reminders:
+        assert slot_of(sent) >= 1, "no reminder before its day"
 
     for moment, actions in log:
         # Never two reminders at once.
@@ -78,13 +96,17 @@ def test_clarification_invariants(settings, start, replies, sweeps):
             # The customer wrote within the interval: nothing but the agents' note that the clock reset.
             assert {a.rule for a in actions} <= {"clarification.reset"}
             assert not any(isinstance(a, PublicComment) for a in actions)
-        if not any(a.rule == "clarification.close" for a in actions):
+        if not any(isinstance(a, Transition) and a.rule == "clarification.close" for a in actions):
             continue
-        if any(isinstance(a, Transition) and a.rule == "clarification.close" for a in actions):
-            # Never a close without the full set of reminders since the last reply, and the wait after them.
-            since_reply = [r for r in reminders if r < moment and (not replied or r > replied[-1])]
-            assert len(since_reply) >= timers.reminders
-            assert moment >= add_duration(since_reply[-1], timers.close_after_last_reminder, zone)
+        # Never a close before the last reminder's day has had its reminder, nor before day 40, nor
+        # less than an interval after a last reminder that went out late.
+        begin = clock_start(moment)
+        last_slot = slots(begin)[-1]
+        since = [r for r in reminders if begin < r < moment]
+        assert since and since[-1] >= last_slot
+        assert moment >= add_duration(last_slot, timers.close_after_last_reminder, zone)
+        if since[-1] - last_slot > timedelta(days=1):
+            assert moment >= add_duration(since[-1], timers.close_after_last_reminder, zone)
 
 
 @slow

@@ -67,29 +67,42 @@ class TestClarificationBoundaries:
         assert ticket.status == "Closed"
         assert evaluate(ticket, T0 + 90 * DAY, settings) == []
 
-    def test_a_late_sweep_measures_the_next_reminder_from_the_one_actually_sent(self, settings):
-        # The first reminder went out on day 13 (say, a slow sweep): the second is due on day 23.
+    def test_a_late_sweep_does_not_move_the_schedule(self, settings):
+        # The first reminder went out on day 13 (say, a slow sweep): the second is still due on day 20.
         ticket, _ = run_until(waiting_ticket(T0), [T0 + 13 * DAY], settings)
-        assert evaluate(ticket, T0 + 23 * DAY - ONE_SECOND, settings) == []
-        assert "reminder 2 of 3" in evaluate(ticket, T0 + 23 * DAY, settings)[0].reason
+        assert evaluate(ticket, T0 + 20 * DAY - ONE_SECOND, settings) == []
+        assert "reminder 2 of 3" in evaluate(ticket, T0 + 20 * DAY, settings)[0].reason
+
+    def test_the_reminders_promise_the_day_of_the_real_close(self, settings):
+        ticket, history = run_until(waiting_ticket(T0), [T0 + d * DAY for d in (10, 20, 30, 40)], settings)
+        promised = [a for a in history if isinstance(a, PublicComment) and a.rule == "clarification.reminder"]
+        assert ticket.status == "Closed" and ticket.status_since == T0 + 40 * DAY  # 14 February 2026
+        assert len(promised) == 3 and all("closed automatically on 14 February 2026." in a.body for a in promised)
 
 
 class TestOutage:
-    def test_after_an_outage_the_customer_gets_one_reminder_not_three(self, settings):
+    def test_after_an_outage_the_customer_gets_only_the_reminder_due_now(self, settings):
         actions = evaluate(waiting_ticket(T0), T0 + 45 * DAY, settings)
         reminders = [a for a in actions if isinstance(a, PublicComment)]
-        assert len(reminders) == 1 and "reminder 1 of 3" in reminders[0].reason
+        assert len(reminders) == 1 and "reminder 3 of 3" in reminders[0].reason
+        assert "2 earlier reminder(s) missed" in reminders[0].reason
         assert "clarification.close" not in rules_fired(actions)
 
-    def test_after_an_outage_the_remaining_reminders_keep_their_interval(self, settings):
+    def test_after_an_outage_the_close_comes_one_interval_after_the_last_reminder(self, settings):
         start = T0 + 45 * DAY
-        moments = [start + timedelta(hours=h) for h in range(0, 24 * 40 + 1, 6)]
+        moments = [start + timedelta(hours=h) for h in range(0, 24 * 20 + 1, 6)]
         ticket, history = run_until(waiting_ticket(T0), moments, settings)
         sent = [c.created for c in ticket.comments if c.rule == "clarification.reminder" and c.public]
-        assert sent == [start, start + 10 * DAY, start + 20 * DAY]
-        assert ticket.status == "Closed"
-        close = next(a for a in history if a.rule == "clarification.close")
-        assert ticket.status_since == start + 30 * DAY and close.issue == "SD-1"
+        assert sent == [start]
+        assert ticket.status == "Closed" and ticket.status_since == start + 10 * DAY
+
+    def test_after_a_shorter_outage_the_later_reminders_keep_their_days(self, settings):
+        start = T0 + 25 * DAY
+        moments = [start + timedelta(hours=h) for h in range(0, 24 * 20 + 1, 6)]
+        ticket, _ = run_until(waiting_ticket(T0), moments, settings)
+        sent = [c.created for c in ticket.comments if c.rule == "clarification.reminder" and c.public]
+        assert sent == [start, T0 + 30 * DAY]
+        assert ticket.status == "Closed" and ticket.status_since == T0 + 40 * DAY
 
 
 class TestReset:
