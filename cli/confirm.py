@@ -11,6 +11,7 @@ import click
 from cli.main import _console, _fail, _settings_or_exit, config_option, main
 
 LABELS = ("close", "keep")
+GOAL_RECALL = 0.85  # issue 28: of confirmations taken, in each language; no keep reply may close
 
 
 @dataclass
@@ -61,7 +62,8 @@ def read_labelled_replies(path: Path) -> list[tuple[str, str, str]]:
         parts = line.split("\t")
         if len(parts) != 3 or parts[0] not in LABELS or not parts[2].strip():
             _fail(f"{path}:{number}: expected label (close or keep), language and text separated by tabs")
-        rows.append((parts[0], parts[1].strip(), parts[2].strip()))
+        # An e-mail reply's line breaks are written as \n in the file.
+        rows.append((parts[0], parts[1].strip(), parts[2].strip().replace("\\n", "\n")))
     if not rows:
         _fail(f"{path}: no labelled replies")
     return rows
@@ -79,6 +81,7 @@ def confirm() -> None:
 @config_option
 def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | None) -> None:
     """Precision and recall of closing on a labelled set: no `keep` reply may close a ticket."""
+    from connector.replies import written_now
     from rules.feedback import judge_reply
     from rules.timers import reply_judgement
 
@@ -86,7 +89,8 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
     lists = reply_judgement(settings)
     scores = ReplyScores()
     for label, language, text in read_labelled_replies(replies_file):
-        decision = judge_reply(text, **lists)
+        # As the service reads a comment: only what the customer wrote now (connector/mapping.py).
+        decision = judge_reply(written_now(text), **lists)
         scores.add(label, language, decision.close, text, decision.why)
     if as_json:
         click.echo(json.dumps(scores.as_json(), indent=2, ensure_ascii=False))
@@ -101,7 +105,8 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
     precision = taken / (taken + wrong) if taken + wrong else 0.0
     recall = taken / closes if closes else 0.0
     console.print(f"precision {precision:.1%}, recall {recall:.1%}")
+    each = all(t >= GOAL_RECALL * c for t, c in scores.taken.values())
     console.print(f"goal: no keep reply closes ({'met' if wrong == 0 else 'MISSED'}); "
-                  f"at least 80% of close replies taken ({'met' if recall >= 0.8 else 'MISSED'})")
+                  f"at least {GOAL_RECALL:.0%} of close replies taken in each language ({'met' if each else 'MISSED'})")
     for label, language, text, why in scores.mistakes:
         console.print(f"  {label} read as {'close' if label == 'keep' else 'keep'} [{language}]: {text} ({why})", markup=False)

@@ -195,6 +195,34 @@ class Confirmation(_Section):
                "wieder aufgetreten", "betroffen", "ebenfalls", "nur für", "nur bei", "nur im", "teilweise", "noch nicht", "noch da", "beschwerde", "beschweren", "inakzeptabel", "eskalieren",
                "enttäuscht", "unzufrieden", "offen lassen", "offen bleiben", "nicht schließen", "nicht schliessen"],
     })
+    # Anywhere in the reply, one of these makes the close conditional ("once the fix is on production",
+    # "obwohl der Fehler nur einmal pro Woche auftritt"): a condition is never a confirmation.
+    conditions: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["if", "once", "when", "whenever", "as soon as", "provided", "unless", "only after"],
+        "de": ["wenn", "sobald", "falls", "obwohl", "obgleich", "sofern", "vorausgesetzt", "erst nach"],
+    })
+    # A clause with one of these states a problem that is still there ("the export fails"), unless the
+    # same clause says it is fixed (fixed_words) or is the confirmation itself.
+    problems: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["fails", "failing", "failed", "error", "errors", "does not work", "doesn't work", "not working", "broken",
+               "crash", "crashes", "missing", "wrong", "hangs", "slow", "cannot", "can't", "unable", "does not load",
+               "doesn't load", "won't load", "does not open", "doesn't open", "won't open", "does not start", "doesn't start"],
+        "de": ["fehler", "fehlermeldung", "funktioniert nicht", "geht nicht", "klappt nicht", "hängt", "fehlt", "fehlen",
+               "falsch", "abbruch", "bricht ab", "stürzt ab", "langsam", "kann nicht", "können nicht", "lädt nicht",
+               "öffnet nicht", "startet nicht", "läuft nicht", "erscheint nicht", "kommt nicht"],
+    })
+    fixed_words: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["fixed", "solved", "resolved", "gone", "no longer", "not anymore", "disappeared"],
+        "de": ["behoben", "gelöst", "weg", "nicht mehr", "verschwunden", "erledigt"],
+    })
+    # An automatic reply (out of office) is no feedback at all: it neither closes, nor hands back,
+    # nor restarts a clock.
+    auto_replies: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["out of office", "out of the office", "automatic reply", "auto-reply", "autoreply", "auto reply",
+               "away from the office", "on annual leave", "limited access to email", "limited access to e-mail"],
+        "de": ["abwesenheitsnotiz", "automatische antwort", "nicht im büro", "außer haus", "ausser haus", "im urlaub",
+               "nicht erreichbar bis", "abwesend bis", "keinen zugriff auf meine e-mails", "eingeschränkt erreichbar"],
+    })
     # A question opening with one of these wants an answer, never closes ("Why did you close it?").
     question_words: dict[Language, list[Name]] = Field(default_factory=lambda: {
         "en": ["why", "what", "when", "how", "where", "who", "which", "is", "are", "does", "did", "has", "have", "was"],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
+from connector.replies import written_now
 from rules.actions import rule_named_in_audit_note
 from rules.model import Comment, FieldHistory, Firing, Link, Role, Ticket
 
@@ -190,6 +191,8 @@ def _comments(
         public = is_public_comment(raw)
         account_type = raw["author"].get("accountType") if isinstance(raw.get("author"), Mapping) else None
         role = _role_of(author, reporter, participants, settings, account_type, people)
+        if role is Role.CUSTOMER:
+            body = written_now(body)  # an e-mail reply's quoted thread is not what the customer says now
         if role is Role.CUSTOMER and not public:
             # Customers cannot write internal comments: an internal note by the reporter or a
             # participant is an agent's (one raising a ticket for a customer), never feedback.

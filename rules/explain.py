@@ -41,7 +41,7 @@ def _resolved(ticket: Ticket, now: datetime, settings: "Settings") -> str | None
     since = timers.resolved_since(ticket, settings)
     if since is None:
         return None
-    reply = ticket.last_customer_comment(after=since)
+    reply = timers.last_feedback(ticket, settings, after=since)
     if reply is None:
         return f"no customer comment since Resolved; closes {settings.timers.resolved.close_after} after it without one"
     from rules.feedback import judge_reply

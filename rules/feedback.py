@@ -1,9 +1,12 @@
 """Does a customer's reply on a Resolved ticket confirm the solution? English and German.
 
-The reply is judged whole: a confirming phrase closes the ticket only when nothing else in the
-reply casts doubt on it: a question (other than a request to close), a contrast ("but", "aber"),
-a complaint, a wish to keep the ticket open, a partial fix, a problem still there. Handing a
-ticket back to agents is the safe mistake; closing it on a complaint is not (guide 2.9, 4.1).
+The reply is judged sentence by sentence: a confirming phrase closes the ticket only when nothing
+in the reply casts doubt on it: a question (other than a request to close), a condition ("once the
+fix is on production", "sobald", "obwohl"), a contrast ("but", "aber"), a complaint, a wish to keep
+the ticket open, a clause stating a problem still there (a partial fix needs no "but"). An
+out-of-office reply is no feedback at all. Handing a ticket back to agents is the safe mistake;
+closing it on a complaint is not (guide 2.9, 4.1). The quoted history of an e-mail reply never
+reaches here: the connector keeps only what the customer wrote now (connector/replies.py).
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def confirmation_in(
 
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# Clauses: a sentence's parts between commas, semicolons and dashes ("the import works, the export
+# hangs" states a problem in its second clause).
+_CLAUSE = re.compile(r"[^.!?\n,;:–—]+")
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,12 @@ class ReplyDecision:
     close: bool
     phrase: str | None  # the confirming phrase found, if any
     doubt: str | None  # what kept it open, when a phrase was found
+    auto_reply: str | None = None  # an out-of-office reply: no feedback at all
 
     @property
     def why(self) -> str:
+        if self.auto_reply is not None:
+            return f'an automatic reply ("{self.auto_reply}"), no feedback'
         if self.close:
             return f'confirmed ("{self.phrase}")'
         if self.phrase is None:
@@ -84,14 +93,39 @@ def _found(words: tuple[str, ...], phrases: Mapping[str, list[str]]) -> str | No
     return None
 
 
+def _problem_in(words: tuple[str, ...], problems: Mapping[str, list[str]], negations: Mapping[str, list[str]]) -> str | None:
+    """A problem word not denied just before it ("no more errors", "keine Fehlermeldung mehr")."""
+    denials = [words_of(n) for group in negations.values() for n in group]
+    for problem in (p for group in problems.values() for p in group):
+        for start in _positions(words, words_of(problem)):
+            before = words[max(0, start - NEGATION_REACH):start]
+            if not any(_positions(before, denial) for denial in denials):
+                return problem
+    return None
+
+
+def auto_reply_in(text: str, auto_replies: Mapping[str, list[str]]) -> str | None:
+    """The out-of-office marker of an automatic reply, or None."""
+    return _found(words_of(text), auto_replies)
+
+
 def judge_reply(
     text: str,
     phrases: Mapping[str, list[str]],
     negations: Mapping[str, list[str]],
     doubts: Mapping[str, list[str]],
     question_words: Mapping[str, list[str]],
+    conditions: Mapping[str, list[str]] | None = None,
+    problems: Mapping[str, list[str]] | None = None,
+    fixed_words: Mapping[str, list[str]] | None = None,
+    auto_replies: Mapping[str, list[str]] | None = None,
 ) -> ReplyDecision:
-    """Close only on a confirming phrase with no doubt anywhere in the reply."""
+    """Close only on a confirming phrase with no doubt in any sentence: no contrast or complaint,
+    no condition, no question that wants an answer, no clause stating a problem still there. An
+    automatic reply is no feedback at all."""
+    automatic = auto_reply_in(text, auto_replies or {})
+    if automatic is not None:
+        return ReplyDecision(False, None, None, automatic)
     phrase = confirmation_in(text, phrases, negations)
     if phrase is None:
         return ReplyDecision(False, None, None)
@@ -99,6 +133,14 @@ def judge_reply(
     doubt = _found(words, doubts)
     if doubt is not None:
         return ReplyDecision(False, phrase, f'"{doubt}"')
+    condition = _found(words, conditions or {})
+    if condition is not None:
+        return ReplyDecision(False, phrase, f'a condition ("{condition}")')
+    for clause in _CLAUSE.findall(text):
+        said = words_of(clause)
+        problem = _problem_in(said, problems or {}, negations)
+        if problem is not None and _found(said, fixed_words or {}) is None and _found(said, phrases) is None:
+            return ReplyDecision(False, phrase, f'a problem still there ("{problem}")')
     for sentence in _SENTENCE.findall(text):
         if not sentence.rstrip().endswith("?"):
             continue

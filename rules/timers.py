@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Literal
 
 from rules.actions import Action, Transition, audit_note
 from rules.clock import add_duration, whole_days_between
-from rules.feedback import judge_reply
+from rules.feedback import auto_reply_in, judge_reply
 from rules.hours import WINDOW
-from rules.model import Firing, Role, Ticket, require_aware
+from rules.model import Comment, Firing, Role, Ticket, require_aware
 from rules.wording import customer_zone, local_time, public_comment
 
 if TYPE_CHECKING:
@@ -30,6 +30,18 @@ def _close_with_comment(ticket: Ticket, rule: str, reason: str, template: str, s
         Transition(ticket.key, rule, reason, to_status=settings.statuses.closed, transition=settings.transitions.close),
         audit_note(ticket.key, rule, reason),
     ]
+
+
+def customer_feedback(ticket: Ticket, settings: "Settings", after: datetime | None = None) -> tuple[Comment, ...]:
+    """The customer's comments after `after`, oldest first, but for automatic (out-of-office)
+    replies: those are no feedback, and restart no clock."""
+    auto_replies = settings.confirmation.auto_replies
+    return tuple(c for c in ticket.comments_by(Role.CUSTOMER, after) if auto_reply_in(c.body, auto_replies) is None)
+
+
+def last_feedback(ticket: Ticket, settings: "Settings", after: datetime | None = None) -> Comment | None:
+    found = customer_feedback(ticket, settings, after)
+    return found[-1] if found else None
 
 
 def _is_waiting(ticket: Ticket, settings: "Settings") -> bool:
@@ -81,7 +93,7 @@ def clarification_clock(ticket: Ticket, settings: "Settings") -> ClarificationCl
     if not _is_waiting(ticket, settings):
         return None
     assert ticket.status_since is not None
-    last_reply = ticket.last_customer_comment(after=ticket.status_since)
+    last_reply = last_feedback(ticket, settings, after=ticket.status_since)
     clock_start = last_reply.created if last_reply else ticket.status_since
     reminders = ticket.fired(REMINDER, after=clock_start)
     timers = settings.timers.clarification
@@ -164,7 +176,7 @@ def clock_reset_by_customer(ticket: Ticket, now: datetime, settings: "Settings")
     if not _is_waiting(ticket, settings):
         return []
     assert ticket.status_since is not None
-    replies = ticket.comments_by(Role.CUSTOMER, after=ticket.status_since)
+    replies = customer_feedback(ticket, settings, after=ticket.status_since)
     # The latest reply that found reminders since the one before it: a sweep that missed its
     # webhook may only see it after the customer wrote again, with no reminder in between.
     reply, reset_reminders, previous_start = None, [], ticket.status_since
@@ -196,7 +208,7 @@ def due_resolved_close(ticket: Ticket, now: datetime, settings: "Settings") -> l
     """`resolved.close`: close a Resolved ticket after the waiting period without customer feedback."""
     require_aware(now, "now")
     since = resolved_since(ticket, settings)
-    if since is None or ticket.last_customer_comment(after=since) is not None:
+    if since is None or last_feedback(ticket, settings, after=since) is not None:
         return []
     close_after = settings.timers.resolved.close_after
     due = add_duration(since, close_after, settings.project.zone)
@@ -218,7 +230,7 @@ def clarification_due_at(ticket: Ticket, settings: "Settings") -> datetime | Non
 
 def resolved_close_due_at(ticket: Ticket, settings: "Settings") -> datetime | None:
     since = resolved_since(ticket, settings)
-    if since is None or ticket.last_customer_comment(after=since) is not None:
+    if since is None or last_feedback(ticket, settings, after=since) is not None:
         return None
     return add_duration(since, settings.timers.resolved.close_after, settings.project.zone)
 
@@ -227,14 +239,16 @@ def reply_judgement(settings: "Settings") -> dict:
     """The word lists `judge_reply` takes, from `confirmation` in app.yaml."""
     confirmation = settings.confirmation
     return {"phrases": confirmation.phrases, "negations": confirmation.negations, "doubts": confirmation.doubts,
-            "question_words": confirmation.question_words}
+            "question_words": confirmation.question_words, "conditions": confirmation.conditions,
+            "problems": confirmation.problems, "fixed_words": confirmation.fixed_words,
+            "auto_replies": confirmation.auto_replies}
 
 
 def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
     """`resolved.confirm`: a confirming reply closes at once; any other reply goes back to agents."""
     require_aware(now, "now")
     since = resolved_since(ticket, settings)
-    reply = ticket.last_customer_comment(after=since) if since is not None else None
+    reply = last_feedback(ticket, settings, after=since) if since is not None else None
     if reply is None:
         return []
     decision = judge_reply(reply.body, **reply_judgement(settings))

@@ -92,3 +92,131 @@ def test_a_malformed_line_is_named(tmp_path):
     bad.write_text("close\ten\tPlease close.\nmaybe\tde\tVielleicht.\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["confirm", "evaluate", "--replies", str(bad), "--config", str(ROOT / "app.yaml")])
     assert result.exit_code == 2 and f"{bad}:2:" in result.stderr
+
+
+@pytest.mark.parametrize("text, written", [
+    # Gmail and Apple Mail: the thread under "On ... wrote:", quoted with "> ".
+    ("The import still fails.\n\nOn Tue, 3 Feb 2026 at 09:12, Service Desk <support@vendor.example> wrote:\n"
+     "> If it works, you can close the ticket.", "The import still fails."),
+    # Outlook: "-----Original Message-----" and its header block; German Outlook's "Von:/Gesendet:".
+    ("Same as before.\n\n-----Original Message-----\nFrom: Service Desk\nSent: Tuesday, February 3, 2026 9:12 AM\n"
+     "To: Claire\nSubject: RE: [SD-4] Import\n\nPlease confirm the ticket can be closed.", "Same as before."),
+    ("Leider nein.\n\nVon: Service Desk <support@vendor.example>\nGesendet: Dienstag, 3. Februar 2026 09:12\nAn: Erika\n"
+     "Betreff: AW: [SD-7] Export\n\nDas Ticket kann geschlossen werden, wenn alles passt.", "Leider nein."),
+    ("Geht immer noch nicht.\n\nAm 03.02.2026 um 09:12 schrieb Service Desk:\n> Können wir das Ticket schließen?",
+     "Geht immer noch nicht."),
+    # Signatures, and Jira's own reply marker.
+    ("Works now, thanks.\n\nBest regards\nClaire Customer\nAcme Learning Ltd", "Works now, thanks."),
+    ("Funktioniert jetzt.\n\nMit freundlichen Grüßen\nErika Muster\nBeispiel GmbH", "Funktioniert jetzt."),
+    ("Please close.\n\n—-—-—-—\nReply above this line.\n\nAnna Agent commented:\nDoes it work now?", "Please close."),
+    # Inline quoting: the agent's question quoted above the answer.
+    ("> Does the export work now?\nNo, it still fails for the large course.", "No, it still fails for the large course."),
+    # Nothing quoted: the text as written.
+    ("The upload fails again.\nSteps:\n1. open the course\n2. upload a SCORM file", None),
+])
+def test_only_what_the_customer_wrote_now_is_read(text, written):
+    from connector.replies import written_now
+
+    assert written_now(text) == (written if written is not None else text)
+
+
+@pytest.mark.parametrize("text", [
+    "The certificate download fails again.\n\nOn 3 Feb 2026, at 09:12, Service Desk wrote:\n> You can close the ticket if it works.",
+    "Nein, leider nicht.\n\nAm 03.02.2026 um 09:12 schrieb Service Desk:\n> Sie können das Ticket schließen, wenn alles funktioniert.",
+])
+def test_an_old_close_quoted_below_a_new_reply_does_not_close(settings, text):
+    from connector.replies import written_now
+
+    assert decide(settings, written_now(text)) == "keep"
+
+
+@pytest.mark.parametrize("text", [
+    "Can you close it once the fix is on production?",
+    "Please close the ticket if the patch also reaches our staging system.",
+    "Können wir das Ticket schließen, obwohl der Fehler nur einmal pro Woche auftritt?",
+    "Sobald das Update installiert ist, kann das Ticket geschlossen werden.",
+    "Falls nichts mehr auftritt, dürfen Sie schließen.",
+])
+def test_a_conditional_close_hands_back(settings, text):
+    assert decide(settings, text) == "keep"
+
+
+@pytest.mark.parametrize("text", [
+    "Passt, kann zu.", "Go ahead and close.", "Ticket may be closed.", "Erledigt, vielen Dank!", "Resolved on our end, thanks.",
+    "No more errors since the update. You can close the ticket.", "Keine Fehlermeldung mehr – Ticket kann zu.",
+    "The error is gone, thanks – please close.", "Der Fehler ist weg, danke. Kann geschlossen werden.",
+])
+def test_the_shapes_the_old_reading_missed_close(settings, text):
+    assert decide(settings, text) == "close"
+
+
+@pytest.mark.parametrize("text", [
+    "The import works now, the export fails. Please close the import part.",
+    "Der Login funktioniert jetzt, der Kurskatalog lädt nicht. Ticket kann geschlossen werden.",
+])
+def test_a_partial_fix_without_a_but_hands_back(settings, text):
+    assert decide(settings, text) == "keep"
+
+
+OUT_OF_OFFICE = ["I am out of the office until 16 February with limited access to email.",
+                 "Automatische Antwort: Ich bin bis zum 20.02. nicht im Büro. Ihr Ticket kann geschlossen werden."]
+
+
+@pytest.mark.parametrize("text", OUT_OF_OFFICE)
+def test_an_out_of_office_reply_is_judged_no_feedback_even_with_a_close_phrase(settings, text):
+    from rules.feedback import judge_reply
+    from rules.timers import reply_judgement
+
+    decision = judge_reply(text, **reply_judgement(settings))
+    assert not decision.close and decision.auto_reply is not None and decision.why.startswith("an automatic reply")
+
+
+@pytest.mark.parametrize("text", OUT_OF_OFFICE)
+def test_an_out_of_office_reply_neither_closes_nor_hands_back_nor_restarts_a_clock(settings, text):
+    from tests.tickets import waiting_ticket
+
+    resolved = resolved_ticket(T0, comment(Role.CUSTOMER, T0 + timedelta(days=2), text))
+    assert evaluate(resolved, T0 + timedelta(days=2, minutes=1), settings) == []
+    closes = evaluate(resolved, T0 + timedelta(days=50), settings)
+    assert [a.rule for a in closes if isinstance(a, Transition)] == ["resolved.close"]
+    waiting = waiting_ticket(T0, comment(Role.CUSTOMER, T0 + timedelta(days=5), text))
+    reminded = evaluate(waiting, T0 + timedelta(days=10), settings)
+    assert [a.rule for a in reminded if isinstance(a, PublicComment)] == ["clarification.reminder"]
+
+
+def jaccard(a: str, b: str) -> float:
+    first, second = set(a.lower().split()), set(b.lower().split())
+    return len(first & second) / len(first | second)
+
+
+def test_the_labelled_replies_are_written_not_generated():
+    """No two rows of the labelled sets are near-duplicates (word-set Jaccard above 0.8)."""
+    texts = [line.split("\t")[2] for name in sorted(FIXTURES.glob("confirm_replies*.tsv"))
+             for line in name.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    assert len(texts) >= 140
+    close_pairs = [(a, b) for i, a in enumerate(texts) for b in texts[i + 1:] if jaccard(a, b) > 0.8]
+    assert close_pairs == []
+
+
+def test_through_the_sandbox_an_email_reply_quoting_an_old_close_is_handed_back_and_an_auto_reply_is_ignored(site_factory):
+    """A comment Jira made from an e-mail keeps the quoted thread (guide 2.6 invites e-mail replies):
+    only the new text counts, and an out-of-office reply is no feedback at all."""
+    from connector.sweep import sweep_once
+
+    site = site_factory(T0)
+    quoted, away = site.create(), site.create()
+    site.move(quoted, "Resolved")
+    site.move(away, "Resolved")
+    site.set_clock(T0 + timedelta(days=2))
+    site.comment(quoted, "Same picture here today.\n\nOn Tue, 7 Jan 2026 at 10:00, Service Desk wrote:\n"
+                         "> The fix is installed. You can close the ticket.")
+    site.comment(away, "Automatic reply: I am out of the office until 16 January. Thanks, the ticket can be closed.")
+    client = site.client()
+    site.set_clock(T0 + timedelta(days=2, minutes=5))
+    report = sweep_once(client, site.settings)
+    assert report.failures == [] and report.by_rule == {"resolved.confirm": 1}
+    assert site.state.issue(quoted).status == site.settings.statuses.hand_back_to
+    assert site.state.issue(away).status == "Resolved"
+    site.set_clock(T0 + timedelta(days=50))
+    assert sweep_once(client, site.settings).by_rule == {"resolved.close": 1}
+    assert site.state.issue(away).status == "Closed"
