@@ -189,26 +189,42 @@ class Confirmation(_Section):
     doubts: dict[Language, list[Name]] = Field(default_factory=lambda: {
         "en": ["but", "however", "except", "although", "still", "came back", "only for", "only in", "partly", "partially",
                "not yet", "affected", "as well",
-               "complaint", "complain", "unacceptable", "escalate", "disappointed", "keep it open", "keep the ticket open",
+               "complaint", "complain", "unacceptable", "unprofessional", "far too long", "escalate", "disappointed",
+               "keep it open", "keep the ticket open",
                "leave it open", "leave the ticket open", "do not close", "don't close", "dont close", "reopen"],
         "de": ["aber", "jedoch", "allerdings", "trotzdem", "außer", "ausser", "immer noch", "noch immer", "weiterhin",
                "wieder aufgetreten", "betroffen", "ebenfalls", "nur für", "nur bei", "nur im", "teilweise", "noch nicht", "noch da", "beschwerde", "beschweren", "inakzeptabel", "eskalieren",
-               "enttäuscht", "unzufrieden", "offen lassen", "offen bleiben", "nicht schließen", "nicht schliessen"],
+               "unprofessionell", "viel zu lange", "enttäuscht", "unzufrieden", "offen lassen", "offen bleiben", "nicht schließen", "nicht schliessen"],
+    })
+    # In one sentence, a word for closing and one that allows it confirm too ("Sie können das Ticket
+    # gerne schließen", "happy for this to be closed"); so does a sentence opening with the former.
+    close_words: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["close", "closed", "resolve", "shut", "mark this as done", "mark it as done", "mark as done"],
+        "de": ["schließen", "geschlossen", "abgeschlossen", "abschließen", "zumachen", "zu machen", "erledigt setzen"],
+    })
+    permissions: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["can", "may", "feel free", "go ahead", "ok", "okay", "happy", "please", "convenience", "good to", "away",
+               "fine to", "welcome to"],
+        "de": ["kann", "können", "kannst", "könnt", "darf", "dürfen", "dürft", "gerne", "gern", "bitte", "ruhig",
+               "von mir aus", "von unserer seite", "aus unserer sicht"],
     })
     # Anywhere in the reply, one of these makes the close conditional ("once the fix is on production",
     # "obwohl der Fehler nur einmal pro Woche auftritt"): a condition is never a confirmation.
     conditions: dict[Language, list[Name]] = Field(default_factory=lambda: {
-        "en": ["if", "once", "when", "whenever", "as soon as", "provided", "unless", "only after"],
-        "de": ["wenn", "sobald", "falls", "obwohl", "obgleich", "sofern", "vorausgesetzt", "erst nach"],
+        "en": ["if", "once", "when", "whenever", "as soon as", "provided", "unless", "only after", "assuming", "after we",
+               "after our"],
+        "de": ["wenn", "sobald", "falls", "obwohl", "obgleich", "sofern", "vorausgesetzt", "erst nach", "angenommen",
+               "nachdem wir"],
     })
     # A clause with one of these states a problem that is still there ("the export fails"), unless the
     # same clause says it is fixed (fixed_words) or is the confirmation itself.
     problems: dict[Language, list[Name]] = Field(default_factory=lambda: {
         "en": ["fails", "failing", "failed", "error", "errors", "does not work", "doesn't work", "not working", "broken",
-               "crash", "crashes", "missing", "wrong", "hangs", "slow", "cannot", "can't", "unable", "does not load",
+               "crash", "crashes", "missing", "wrong", "hangs", "slow", "cannot", "can't", "unable", "empty", "blank",
+               "does not load",
                "doesn't load", "won't load", "does not open", "doesn't open", "won't open", "does not start", "doesn't start"],
         "de": ["fehler", "fehlermeldung", "funktioniert nicht", "geht nicht", "klappt nicht", "hängt", "fehlt", "fehlen",
-               "falsch", "abbruch", "bricht ab", "stürzt ab", "langsam", "kann nicht", "können nicht", "lädt nicht",
+               "falsch", "abbruch", "bricht ab", "stürzt ab", "langsam", "kann nicht", "können nicht", "leer", "lädt nicht",
                "öffnet nicht", "startet nicht", "läuft nicht", "erscheint nicht", "kommt nicht"],
     })
     fixed_words: dict[Language, list[Name]] = Field(default_factory=lambda: {

@@ -43,8 +43,12 @@ def confirmation_in(
     text: str,
     phrases: Mapping[str, list[str]],
     negations: Mapping[str, list[str]],
+    close_words: Mapping[str, list[str]] | None = None,
+    permissions: Mapping[str, list[str]] | None = None,
 ) -> str | None:
-    """The confirming phrase found in `text`, or None.
+    """The confirming phrase found in `text`, or None: one of `phrases`, or in one sentence a word
+    for closing and a word that allows it ("Sie können das Ticket gerne schließen", "happy for this
+    to be closed"), or a sentence that opens with the word for closing ("Close it.").
 
     Both languages are checked, since a German organisation's customer may well write in English.
     A phrase preceded closely by a negation does not count: handing a ticket back to agents is
@@ -52,14 +56,32 @@ def confirmation_in(
     """
     words = words_of(text)
     negation_words = [words_of(p) for group in negations.values() for p in group]
+
+    def denied(found: tuple[str, ...], start: int, length: int) -> bool:
+        # German puts the negation after the verb ("funktioniert jetzt nicht"): one word more.
+        window = found[max(0, start - NEGATION_REACH) : start + length + 1]
+        return any(_positions(window, negation) for negation in negation_words)
+
     for phrase in (p for group in phrases.values() for p in group):
         wanted = words_of(phrase)
-        for start in _positions(words, wanted):
-            # German puts the negation after the verb ("funktioniert jetzt nicht"): one word more.
-            window = words[max(0, start - NEGATION_REACH) : start + len(wanted) + 1]
-            if not any(_positions(window, negation) for negation in negation_words):
-                return phrase
+        if any(not denied(words, start, len(wanted)) for start in _positions(words, wanted)):
+            return phrase
+    for sentence in _SENTENCE.findall(text):
+        said = words_of(sentence)
+        # "Close it." asks to close; "Closed?" and "Geschlossen." do not (a participle, a question).
+        imperative = not sentence.rstrip().endswith("?")
+        for close in (w for group in (close_words or {}).values() for w in group):
+            wanted = words_of(close)
+            for start in _positions(said, wanted):
+                if denied(said, start, len(wanted)):
+                    continue
+                opens = start == 0 and imperative and not _PARTICIPLE.search(wanted[0])
+                if opens or _found(said, permissions or {}) is not None:
+                    return close
     return None
+
+
+_PARTICIPLE = re.compile(r"(ed|geschlossen)$")
 
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
@@ -119,6 +141,8 @@ def judge_reply(
     problems: Mapping[str, list[str]] | None = None,
     fixed_words: Mapping[str, list[str]] | None = None,
     auto_replies: Mapping[str, list[str]] | None = None,
+    close_words: Mapping[str, list[str]] | None = None,
+    permissions: Mapping[str, list[str]] | None = None,
 ) -> ReplyDecision:
     """Close only on a confirming phrase with no doubt in any sentence: no contrast or complaint,
     no condition, no question that wants an answer, no clause stating a problem still there. An
@@ -126,7 +150,7 @@ def judge_reply(
     automatic = auto_reply_in(text, auto_replies or {})
     if automatic is not None:
         return ReplyDecision(False, None, None, automatic)
-    phrase = confirmation_in(text, phrases, negations)
+    phrase = confirmation_in(text, phrases, negations, close_words, permissions)
     if phrase is None:
         return ReplyDecision(False, None, None)
     words = words_of(text)
@@ -139,7 +163,8 @@ def judge_reply(
     for clause in _CLAUSE.findall(text):
         said = words_of(clause)
         problem = _problem_in(said, problems or {}, negations)
-        if problem is not None and _found(said, fixed_words or {}) is None and _found(said, phrases) is None:
+        if problem is not None and _found(said, fixed_words or {}) is None and \
+                confirmation_in(clause, phrases, negations, close_words, permissions) is None:
             return ReplyDecision(False, phrase, f'a problem still there ("{problem}")')
     for sentence in _SENTENCE.findall(text):
         if not sentence.rstrip().endswith("?"):
@@ -148,6 +173,6 @@ def judge_reply(
         interrogative = _found(asked[:3], question_words)
         # "Could you close the ticket?" asks to close; "Why did you close it?" and any other
         # question want an answer first.
-        if interrogative is not None or confirmation_in(sentence, phrases, negations) is None:
+        if interrogative is not None or confirmation_in(sentence, phrases, negations, close_words, permissions) is None:
             return ReplyDecision(False, phrase, "a question")
     return ReplyDecision(True, phrase, None)

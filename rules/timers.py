@@ -241,7 +241,8 @@ def reply_judgement(settings: "Settings") -> dict:
     return {"phrases": confirmation.phrases, "negations": confirmation.negations, "doubts": confirmation.doubts,
             "question_words": confirmation.question_words, "conditions": confirmation.conditions,
             "problems": confirmation.problems, "fixed_words": confirmation.fixed_words,
-            "auto_replies": confirmation.auto_replies}
+            "auto_replies": confirmation.auto_replies, "close_words": confirmation.close_words,
+            "permissions": confirmation.permissions}
 
 
 def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

@@ -66,14 +66,15 @@ def test_a_handed_back_reply_tells_agents_why(settings):
     assert '"problem is solved", but "but"' in actions[0].reason
 
 
-@pytest.mark.parametrize("name", ["confirm_replies.tsv", "confirm_replies_holdout.tsv"])
+@pytest.mark.parametrize("name", ["confirm_replies.tsv", "confirm_replies_holdout.tsv", "confirm_replies_unseen.tsv"])
 def test_confirm_evaluate_on_the_labelled_replies(name):
     result = CliRunner().invoke(main, ["confirm", "evaluate", "--replies", str(FIXTURES / name), "--json",
                                        "--config", str(ROOT / "app.yaml")])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["keep_replies_closed"] == 0  # no complaint, question or partial fix closes a ticket
-    assert figures["recall"] >= 0.8
+    by_language = figures["by_language"]
+    assert all(by_language[lang]["close_taken"] >= 0.85 * by_language[lang]["close_replies"] for lang in by_language)
     assert set(figures["by_language"]) == {"en", "de"}
     if name == "confirm_replies.tsv":
         assert figures["replies"] >= 60
@@ -220,3 +221,17 @@ def test_through_the_sandbox_an_email_reply_quoting_an_old_close_is_handed_back_
     site.set_clock(T0 + timedelta(days=50))
     assert sweep_once(client, site.settings).by_rule == {"resolved.close": 1}
     assert site.state.issue(away).status == "Closed"
+
+
+@pytest.mark.parametrize("text, decided", [
+    ("Sie können das Ticket von unserer Seite gerne schließen.", "close"),
+    ("Happy for this to be closed, thanks.", "close"),
+    ("Close it. Thanks!", "close"),
+    ("Könnt ihr zumachen, läuft.", "close"),
+    ("We cannot close our quarter, the report is still wrong.", "keep"),
+    ("Please do not close it yet.", "keep"),
+    ("Bitte noch nicht schließen, wir testen morgen.", "keep"),
+    ("Closed? Why, nobody asked us.", "keep"),
+])
+def test_a_word_for_closing_and_one_that_allows_it_confirm_in_one_sentence(settings, text, decided):
+    assert decide(settings, text) == decided
