@@ -158,6 +158,9 @@ class Sla(_Section):
     targets: dict[PriorityRole, SlaTarget] = {}
     # The share of a target after which the team lead is warned; at the whole, the next level.
     warn_at: float = Field(0.8, gt=0, lt=1)
+    # The resolution clock also stops while a fixed ticket waits in Delivery Pending for its patch:
+    # the fix is done, the delivery follows the release plan (PROCESS.md, sla.resolution).
+    pause_in_delivery_pending: bool = True
     # A warning or miss that happened longer ago than this (working time) is not written: tickets
     # already late when jsm-autopilot was installed, or while it was stopped, get no note about the past.
     stale_after: WorkingDuration = Duration(days=1)

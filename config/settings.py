@@ -166,6 +166,15 @@ class Timers(_Section):
 
 class LanguageSettings(_Section):
     default: Language = "en"
+    # The desk every customer comment is signed by.
+    desk_name: Name = "imc Service Desk"
+    # Statuses as customers read them in their language, by role of `statuses`; a status not named
+    # here is shown with its name in Jira (a German site's names need no labels).
+    status_labels: dict[Language, dict[Literal["resolved", "closed"], Name]] = Field(
+        default_factory=lambda: {"de": {"resolved": "Gelöst", "closed": "Geschlossen"}})
+
+    def status_label(self, language: str, role: str, jira_name: str) -> str:
+        return self.status_labels.get(language, {}).get(role, jira_name)  # type: ignore[call-overload]
 
 
 class Organisation(_Section):

@@ -35,6 +35,8 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "delivery_date_changed": ("key", "version", "old_date", "new_date"),
         # Resolved (or, for a Customisation, Closed) once the delivery has taken place (3.1, 3.5, 3.7).
         "delivery_done": ("key", "version", "delivery", "close_after_days"),
+        # The same at Stage installation completed: installed on staging, to be tested there.
+        "delivery_done_staging": ("key", "version", "delivery", "close_after_days"),
         "delivery_closed": ("key", "version", "delivery"),
         "delivery_available": ("key", "version"),
         "delivery_maintenance": ("key", "version", "maintenance_at"),
@@ -43,7 +45,7 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 # Every template may also name the site's status names (app.yaml `statuses`), so a customer reads
 # the status their portal shows, never a name written into the wording.
-COMMON_VARIABLES = ("resolved_status", "closed_status")
+COMMON_VARIABLES = ("resolved_status", "closed_status", "desk")
 SHIPPED_DIRECTORY = Path(__file__).parent / "templates"
 
 
@@ -56,6 +58,25 @@ class TemplateProblem(ValueError):
         self.problem = problem
 
 
+# Numbers under ten are written out in letters ("three reminders", "drei Erinnerungen").
+SPELLED = {"en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+           "de": ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")}
+ORDINALS = {"en": ("", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"),
+            "de": ("", "erste", "zweite", "dritte", "vierte", "fünfte", "sechste", "siebte", "achte", "neunte")}
+
+
+def _spelled(value: int, language: str) -> str:
+    """A count as a reader expects it: in letters under ten, else in digits. German counts before a
+    noun ("ein Tag" is not needed: the templates count reminders and days, never one of them)."""
+    return SPELLED[language][value] if 0 <= value < 10 else str(value)
+
+
+def _ordinal(value: int, language: str) -> str:
+    if 1 <= value < 10:
+        return ORDINALS[language][value]
+    return f"{value}." if language == "de" else f"{value}{'th' if 10 <= value % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(value % 10, 'th')}"
+
+
 # British English for dates ("20 December 2026"): the customers are European and Australian.
 BABEL_LOCALES = {"en": "en_GB", "de": "de_DE"}
 
@@ -64,10 +85,17 @@ def _localised_date(value: date | datetime, language: str) -> str:
     return format_date(value, format="long", locale=BABEL_LOCALES.get(language, language))
 
 
+# German readers know Central European time as MEZ and MESZ, not CET and CEST.
+GERMAN_ZONE_NAMES = {"CET": "MEZ", "CEST": "MESZ"}
+
+
 def _localised_datetime(value: datetime, language: str) -> str:
-    """"5 December 2026, 22:00 CET" / "5. Dezember 2026, 22:00 Uhr CET", in the zone the rule gave."""
+    """"5 December 2026, 22:00 CET" / "5. Dezember 2026, 22:00 Uhr MEZ", in the zone the rule gave."""
     clock = value.strftime("%H:%M") + (" Uhr" if language == "de" else "")
-    return f"{_localised_date(value, language)}, {clock} {value.strftime('%Z')}".strip()
+    zone = value.strftime("%Z")
+    if language == "de":
+        zone = GERMAN_ZONE_NAMES.get(zone, zone)
+    return f"{_localised_date(value, language)}, {clock} {zone}".strip()
 
 
 @dataclass(frozen=True)
@@ -107,6 +135,8 @@ class Texts:
             )
             env.filters["date"] = lambda value: _localised_date(value, language)
             env.filters["datetime"] = lambda value: _localised_datetime(value, language)
+            env.filters["spelled"] = lambda value: _spelled(int(value), language)
+            env.filters["ordinal"] = lambda value: _ordinal(int(value), language)
             self._environments[language] = env
         return env
 
@@ -127,6 +157,7 @@ class Texts:
             "maintenance_at": datetime(2026, 12, 5, 22, 0),
             "resolved_status": "Resolved",
             "closed_status": "Closed",
+            "desk": "imc Service Desk",
         }
         for (language, name), source in self.sources.items():
             variables = {k: sample[k] for k in TEMPLATE_VARIABLES[name] + COMMON_VARIABLES}

@@ -250,7 +250,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         sla.RESOLUTION, "2.5.1", "warn and escalate before and when the resolution time is missed",
         sla.resolution,
-        lambda s: _sla_targets(s, "resolution", f"from acceptance to {s.statuses.resolved!r}, paused in {s.statuses.clarification!r}"),
+        lambda s: _sla_targets(s, "resolution", f"from acceptance to {s.statuses.resolved!r}, paused in {s.statuses.clarification!r}"
+                                                + (f" and {s.statuses.delivery_pending!r}" if s.sla.pause_in_delivery_pending else "")),
         reclassify.open_statuses,
         due_at=lambda t, now, s: sla.due_at(t, sla.RESOLUTION, now, s),
     ),

@@ -18,7 +18,7 @@ from rules.clock import add_duration
 from rules.hours import within_hours
 from rules.model import Ticket, require_aware
 from rules.reclassify import is_confidential
-from rules.wording import customer_language, local_time, public_comment
+from rules.wording import customer_language, customer_zone, local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -232,7 +232,9 @@ def done(view: DeliveryView, now: datetime, settings: "Settings") -> list[Action
         else:
             reason = f"{delivery.key} ({version}) reached {delivery.status}: resolved"
             close_after = settings.timers.resolved.close_after
-            actions += [public_comment(ticket, DONE, reason, "delivery_done", settings, version=version, delivery=delivery.key,
+            # Installed on staging first (hosted systems): the customer is asked to test it there.
+            template = "delivery_done_staging" if delivery.status == statuses.stage_installation_completed else "delivery_done"
+            actions += [public_comment(ticket, DONE, reason, template, settings, version=version, delivery=delivery.key,
                                        close_after_days=close_after.days or round(close_after.nominal.total_seconds() / 86400)),
                         Transition(ticket.key, DONE, reason, to_status=statuses.resolved, transition=settings.transitions.resolve)]
         actions.append(audit_note(ticket.key, DONE, reason))
@@ -285,7 +287,7 @@ def maintenance(view: DeliveryView, now: datetime, settings: "Settings") -> list
     window = settings.deliveries.window
     if changes and not any(now < add_duration(c.at, window, settings.project.zone) for c in changes):
         return []  # set long before the service looked: history, not news
-    local = planned.astimezone(settings.project.zone)
+    local = planned.astimezone(customer_zone(delivery, settings))  # the customer's region's time, not the site's
     version = delivery_version(delivery, settings)
     reason = f"planned maintenance for {version} on {local_time(planned, settings)}"
     return [public_comment(delivery, MAINTENANCE, reason, "delivery_maintenance", settings, version=version, maintenance_at=local),

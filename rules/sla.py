@@ -114,6 +114,8 @@ def sla_clock(ticket: Ticket, rule: str, now: datetime, settings: "Settings") ->
         running = answered is None and ticket.status not in paused
     else:
         started, paused = _accepted(ticket), done | {settings.statuses.clarification}
+        if settings.sla.pause_in_delivery_pending:
+            paused = paused | {settings.statuses.delivery_pending}
         if started is None:
             return None
         end, running = now, ticket.status not in paused

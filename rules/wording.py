@@ -30,6 +30,8 @@ def customer_language(ticket: Ticket, settings: "Settings") -> str:
 def public_comment(ticket: Ticket, rule: str, reason: str, template: str, settings: "Settings", **variables: object) -> PublicComment:
     """A comment the customer sees, from `template` in the customer's language."""
     language = customer_language(ticket, settings)
-    body = settings.texts.render(language, template, key=ticket.key, resolved_status=settings.statuses.resolved,
-                                 closed_status=settings.statuses.closed, **variables)
+    labels = settings.language
+    body = settings.texts.render(language, template, key=ticket.key, desk=labels.desk_name,
+                                 resolved_status=labels.status_label(language, "resolved", settings.statuses.resolved),
+                                 closed_status=labels.status_label(language, "closed", settings.statuses.closed), **variables)
     return PublicComment(ticket.key, rule, reason, body=body, language=language, template=template)

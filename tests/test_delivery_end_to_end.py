@@ -411,7 +411,7 @@ def test_an_overdue_delivery_gets_one_note_and_a_maintenance_date_is_announced_o
     for _ in range(2):
         sweep_once(shop.site.client(), shop.settings)
     announced = [adf_to_text(c["body"]) for c in shop.site.comments_by_bot(key, public=True)]
-    assert len(announced) == 1 and "20 June 2026, 22:00 CEST" in announced[0]
+    assert len(announced) == 1 and "21 June 2026, 06:00 AEST" in announced[0]  # Acme reads Melbourne time
     # The estimated date passes while the delivery is still Planned: agents are asked, once.
     shop.site.set_clock(datetime(2026, 6, 16, 9, 0, tzinfo=timezone.utc))
     for _ in range(2):

@@ -148,7 +148,10 @@ def test_the_first_of_delivered_staged_or_installed_resolves_and_a_customisation
     actions = [a for a in evaluate_delivery(DeliveryView(reached, (), linked), T0 + timedelta(minutes=1), settings) if a.rule == "delivery.done"]
     assert [(a.issue, a.to_status) for a in of(actions, Transition)] == [("SD-3", "Resolved"), ("SD-4", "Closed")]
     comments = {a.issue: a for a in of(actions, PublicComment)}
-    assert comments["SD-3"].template == "delivery_done" and comments["SD-4"].template == "delivery_closed"
+    staged = status == "Stage installation completed"
+    assert comments["SD-3"].template == ("delivery_done_staging" if staged else "delivery_done")
+    assert comments["SD-4"].template == "delivery_closed"
+    assert ("test the solution on your staging system" in comments["SD-3"].body) is staged
     assert "patch 14.21.3.1 (SD-100)" in comments["SD-3"].body and "patch 14.21.3.1 (SD-100)" in comments["SD-4"].body
     # How to confirm, and when it closes by itself: timers.resolved.close_after.
     assert "can be closed" in comments["SD-3"].body and "after 50 days" in comments["SD-3"].body
@@ -190,14 +193,18 @@ def test_a_maintenance_date_is_announced_once_per_value(settings):
     first = maintained("2026-06-05T22:00:00.000+0200", changes=[FieldHistory("maintenance_date", None, "x", set_at)])
     actions = [a for a in evaluate_delivery(DeliveryView(first), T0, settings) if a.rule == "delivery.maintenance"]
     (comment,) = of(actions, PublicComment)
-    assert "5 June 2026, 22:00 CEST" in comment.body and "14.21.3.1" in comment.body
+    # In the customer's region's time (Acme: Melbourne), not the site's (Berlin, 22:00 CEST).
+    assert "6 June 2026, 06:00 AEST" in comment.body and "14.21.3.1" in comment.body
     told = replace(first, firings=(Firing("delivery.maintenance", T0),))
     assert [a for a in evaluate_delivery(DeliveryView(told), T0 + timedelta(minutes=1), settings) if a.rule == "delivery.maintenance"] == []
     moved = replace(maintained("2026-06-12T22:00:00.000+0200", firings=told.firings,
                                changes=[FieldHistory("maintenance_date", None, "x", set_at),
                                         FieldHistory("maintenance_date", "x", "y", T0 + timedelta(hours=1))]))
     again = [a for a in evaluate_delivery(DeliveryView(moved), T0 + timedelta(hours=1, minutes=1), settings) if a.rule == "delivery.maintenance"]
-    assert "12 June 2026" in of(again, PublicComment)[0].body
+    assert "13 June 2026, 06:00 AEST" in of(again, PublicComment)[0].body
+    german = replace(first, organisation=MUSTER, language="de")
+    (deutsch,) = of([a for a in evaluate_delivery(DeliveryView(german), T0, settings) if a.rule == "delivery.maintenance"], PublicComment)
+    assert "5. Juni 2026, 22:00 Uhr MESZ" in deutsch.body
 
 
 @pytest.mark.parametrize("when, changes, status", [
@@ -277,4 +284,4 @@ def test_english_templates_follow_english_letter_conventions(settings):
             continue
         first_line = source.split("\n\n", 1)[1]
         assert first_line[0].isupper() or first_line.startswith("{{"), f"en/{name}.txt: capital after 'Dear customer,'"
-        assert source.rstrip().endswith("Kind regards,\nYour Service Desk"), f"en/{name}.txt: closing"
+        assert source.rstrip().endswith("Kind regards,\nYour {{ desk }}"), f"en/{name}.txt: closing"

@@ -43,7 +43,7 @@ def test_a_reminder_is_shown_as_a_public_comment(site_factory):
     assert f'href="/browse/{key}"' in listing and "Clarification required / On hold" in listing
 
     page = rendered_dom(f"{site.url}/browse/{key}")
-    assert "This is reminder 1 of 3." in page
+    assert "This is the first of three reminders." in page
     assert 'class="comment public"' in page and 'class="comment internal"' in page
     assert "jsm-autopilot · clarification.reminder:" in page  # the agents' note, marked internal
     assert "&lt;b&gt;SCORM&lt;/b&gt;" in page, "ticket text is escaped, never markup"

@@ -149,6 +149,20 @@ def test_the_resolution_clock_pauses_while_the_ticket_waits_for_the_customer(shi
     assert [n.stage for n in sla_notes(evaluate(never_waited, datetime(2026, 2, 3, 15, 24, tzinfo=BERLIN), shipped), RESOLUTION)] == ["warning"]
 
 
+def test_the_resolution_clock_pauses_while_a_fixed_ticket_waits_in_delivery_pending(shipped):
+    """PROCESS.md, sla.resolution: the fix is done, the delivery follows the release plan. Accepted
+    Monday 09:00, in Delivery Pending from Monday 12:00: the 14h24m warning never comes while it waits;
+    a site that counts that time (sla.pause_in_delivery_pending: false) is warned on Tuesday 14:24."""
+    accepted = datetime(2026, 2, 2, 9, 0, tzinfo=BERLIN)
+    pending = accepted_defect(accepted, (accepted, "Opened", IN_REVIEW),
+                              (datetime(2026, 2, 2, 12, 0, tzinfo=BERLIN), IN_REVIEW, "Delivery Pending"), status="Delivery Pending")
+    assert sla_notes(evaluate(pending, datetime(2026, 2, 20, 10, 0, tzinfo=BERLIN), shipped), RESOLUTION) == []
+    counting = shipped.model_copy(update={"sla": shipped.sla.model_copy(update={"pause_in_delivery_pending": False})})
+    warn = datetime(2026, 2, 3, 14, 24, tzinfo=BERLIN)  # 8h on Monday, 6h24m on Tuesday from 08:00
+    assert sla_notes(evaluate(pending, warn - SECOND, counting), RESOLUTION) == []
+    assert [n.stage for n in sla_notes(evaluate(pending, warn, counting), RESOLUTION)] == ["warning"]
+
+
 def test_what_has_no_clock(shipped):
     created = datetime(2026, 2, 2, 10, 0, tzinfo=BERLIN)
     late = created + timedelta(days=5)

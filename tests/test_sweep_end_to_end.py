@@ -83,7 +83,7 @@ def test_sixty_days_of_sweeps_follow_the_guide(site_factory):
     # Three reminders and the closing comment; every firing left an internal note.
     assert len(state["silent"]["public"]) == 4 and state["silent"]["internal"] == 4
     assert state["replying"]["internal"] == 6
-    assert "reminder 1 of 3" in str(state["silent"]["public"][0])
+    assert "the first of three reminders" in str(state["silent"]["public"][0])
 
 
 def test_the_same_run_with_thirty_percent_failures_ends_the_same(site_factory):

@@ -293,7 +293,7 @@ class TestGermanSite:
         actions = evaluate(ticket, T0 + 10 * DAY, german_settings)
         public = next(a for a in actions if isinstance(a, PublicComment))
         assert public.language == "de"
-        assert "Erinnerung 1 von 3" in public.body
+        assert "Dies ist die erste von drei Erinnerungen." in public.body and public.body.endswith("Ihr imc Service Desk")
 
     def test_english_names_do_nothing_on_a_german_site(self, german_settings):
         assert evaluate(waiting_ticket(T0), T0 + 10 * DAY, german_settings) == []
