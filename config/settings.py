@@ -200,22 +200,28 @@ class Confirmation(_Section):
                "not yet", "affected", "as well",
                "complaint", "complain", "unacceptable", "unprofessional", "far too long", "escalate", "disappointed",
                "keep it open", "keep the ticket open",
-               "leave it open", "leave the ticket open", "do not close", "don't close", "dont close", "reopen"],
+               "leave it open", "leave the ticket open", "do not close", "don't close", "dont close", "reopen",
+               "will test", "we'll test", "i'll test", "will confirm", "i'll confirm", "let you know"],
         "de": ["aber", "jedoch", "allerdings", "trotzdem", "außer", "ausser", "immer noch", "noch immer", "weiterhin",
                "wieder aufgetreten", "betroffen", "ebenfalls", "nur für", "nur bei", "nur im", "teilweise", "noch nicht", "noch da", "beschwerde", "beschweren", "inakzeptabel", "eskalieren",
-               "unprofessionell", "viel zu lange", "enttäuscht", "unzufrieden", "offen lassen", "offen bleiben", "nicht schließen", "nicht schliessen"],
+               "unprofessionell", "viel zu lange", "enttäuscht", "unzufrieden", "offen lassen", "offen bleiben", "nicht schließen",
+               "nicht schliessen", "ich teste", "wir testen", "teste noch", "testen noch", "gebe dann", "melde mich", "melden uns"],
     })
     # In one sentence, a word for closing and one that allows it confirm too ("Sie können das Ticket
     # gerne schließen", "happy for this to be closed"); so does a sentence opening with the former.
     close_words: dict[Language, list[Name]] = Field(default_factory=lambda: {
-        "en": ["close", "closed", "resolve", "shut", "mark this as done", "mark it as done", "mark as done"],
-        "de": ["schließen", "geschlossen", "abgeschlossen", "abschließen", "zumachen", "zu machen", "erledigt setzen"],
+        "en": ["close", "closed", "closing", "closure", "resolve", "shut", "finalised", "finalized", "mark this as done",
+               "mark it as done", "mark as done"],
+        "de": ["schließen", "geschlossen", "abgeschlossen", "abschließen", "schließung", "zumachen", "zu machen",
+               "erledigt setzen", "abhaken", "beendet", "beenden", "closen", "ins archiv"],
     })
     permissions: dict[Language, list[Name]] = Field(default_factory=lambda: {
         "en": ["can", "may", "feel free", "go ahead", "ok", "okay", "happy", "please", "convenience", "good to", "away",
-               "fine to", "welcome to"],
+               "fine to", "welcome to", "whenever suits", "whenever convenient", "whenever you like", "sign-off", "approved",
+               "fine by me", "from our point of view", "from our end", "from our side"],
         "de": ["kann", "können", "kannst", "könnt", "darf", "dürfen", "dürft", "gerne", "gern", "bitte", "ruhig",
-               "von mir aus", "von unserer seite", "aus unserer sicht"],
+               "von mir aus", "von unserer seite", "von meiner seite", "aus unserer sicht", "für uns", "einverstanden",
+               "freigabe", "steht nichts im wege"],
     })
     # Anywhere in the reply, one of these makes the close conditional ("once the fix is on production",
     # "obwohl der Fehler nur einmal pro Woche auftritt"): a condition is never a confirmation.

@@ -58,9 +58,10 @@ def confirmation_in(
     negation_words = [words_of(p) for group in negations.values() for p in group]
 
     def denied(found: tuple[str, ...], start: int, length: int) -> bool:
-        # German puts the negation after the verb ("funktioniert jetzt nicht"): one word more.
-        window = found[max(0, start - NEGATION_REACH) : start + length + 1]
-        return any(_positions(window, negation) for negation in negation_words)
+        # Before the phrase, and German puts the negation after the verb ("funktioniert jetzt
+        # nicht"): one word more. A negation inside the phrase ("no further action") is its own.
+        around = (found[max(0, start - NEGATION_REACH) : start], found[start + length : start + length + 1])
+        return any(_positions(window, negation) for window in around for negation in negation_words)
 
     for phrase in (p for group in phrases.values() for p in group):
         wanted = words_of(phrase)
@@ -126,6 +127,16 @@ def _problem_in(words: tuple[str, ...], problems: Mapping[str, list[str]], negat
     return None
 
 
+def _condition_in(words: tuple[str, ...], conditions: Mapping[str, list[str]], permissions: Mapping[str, list[str]]) -> str | None:
+    """A condition word, unless it opens a permission ("close whenever suits" allows, it sets no condition)."""
+    allowing = [words_of(p) for group in permissions.values() for p in group]
+    for condition in (c for group in conditions.values() for c in group):
+        for start in _positions(words, words_of(condition)):
+            if not any(words[start:start + len(allow)] == allow for allow in allowing if len(allow) > 1):
+                return condition
+    return None
+
+
 def auto_reply_in(text: str, auto_replies: Mapping[str, list[str]]) -> str | None:
     """The out-of-office marker of an automatic reply, or None."""
     return _found(words_of(text), auto_replies)
@@ -157,7 +168,7 @@ def judge_reply(
     doubt = _found(words, doubts)
     if doubt is not None:
         return ReplyDecision(False, phrase, f'"{doubt}"')
-    condition = _found(words, conditions or {})
+    condition = _condition_in(words, conditions or {}, permissions or {})
     if condition is not None:
         return ReplyDecision(False, phrase, f'a condition ("{condition}")')
     for clause in _CLAUSE.findall(text):
