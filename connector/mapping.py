@@ -81,7 +81,10 @@ def adf_to_text(node: object) -> str:
     if kind in ("mention", "emoji"):
         return str((node.get("attrs") or {}).get("text", ""))
     inner = adf_to_text(node.get("content", []))
-    if kind in ("paragraph", "heading", "listItem", "codeBlock", "blockquote", "tableRow"):
+    if kind == "blockquote":
+        # A quote stays a quote ("> "): the quoted thread of a reply is not what its author says now.
+        return "".join(f"> {line}\n" for line in inner.splitlines())
+    if kind in ("paragraph", "heading", "listItem", "codeBlock", "tableRow"):
         return inner + "\n"
     return inner
 

@@ -98,13 +98,19 @@ def demo_script() -> list[Step]:
         Step(3, 9, "customer", "comment", "Sorry for the delay, I will send the log file this week."),
         Step(5, 0, "customer", "new:incident", "Import crashes with an error|Since the update the user import crashes "
                                                 "with an exception and a stack trace; the error message says the file is broken."),
-        Step(5, 0, "customer", "new:incident:p1", "Platform down for all users|Since this morning nobody can log in; "
-                                                   "the whole learning platform is unreachable."),
+        # Saturday evening in Melbourne: raised on the portal, so without a priority; its text says
+        # outage (oncall.outage_phrases), and the on-call service is paged.
+        Step(5, 0, "customer", "new:incident", "Platform down for all users|Since this morning nobody can log in; "
+                                               "the whole learning platform is unreachable."),
         Step(6, 12, "customer", "comment", "Danke, funktioniert jetzt. Das Ticket kann geschlossen werden."),
         Step(7, 23, "agent", "type:suggestion"),
         Step(8, 5, "agent", "type:consulting_request"),
         Step(8, 24, "agent", "type:consulting_request"),
         Step(9, 15, "customer", "comment", "Unfortunately the error still occurs."),
+        # An e-mail reply: the new text says nothing is better; the close it quotes is the agent's, not the customer's.
+        Step(10, 16, "customer", "comment", "Leider dasselbe Bild wie gestern.\n\nAm 11.11.2026 um 10:12 schrieb Anna Agent "
+                                            "<anna.agent@vendor.example>:\n> Wir haben den Export korrigiert. Sie können das "
+                                            "Ticket schließen."),
         Step(9, 25, "agent", "confidential"),
         Step(11, 32, "agent", "status:delivery_pending"),
         Step(13, 29, "agent", "version:14.21.3.1"),

@@ -23,6 +23,7 @@ from rich.table import Table
 from config.environment import JiraCredentials
 from config.settings import Settings
 from connector.client import JiraClient
+from connector.documents import adf_document
 from connector.oncall import OnCallSender
 from sandbox import account_id_for, new_state, start_sandbox
 from rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
@@ -87,8 +88,7 @@ class _Session:
         self.http.auth = (email, "demo-token")
 
     def comment(self, key: str, text: str) -> None:
-        body = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
-        self.http.post(f"{self.url}/rest/api/3/issue/{key}/comment", json={"body": body}).raise_for_status()
+        self.http.post(f"{self.url}/rest/api/3/issue/{key}/comment", json={"body": adf_document(text)}).raise_for_status()
 
     def edit(self, key: str, fields: dict) -> None:
         self.http.put(f"{self.url}/rest/api/3/issue/{key}", json={"fields": fields}).raise_for_status()
@@ -158,7 +158,7 @@ def run_demo(settings: Settings, days: int = 60, keep: bool = False, sandbox_por
         result.statuses = Counter(issue.status for issue in state.issues.values())
         result.oncall_alerts = list(receiver.alerts)
         for alert in receiver.alerts:
-            console.print(f"on-call receiver: alert for {alert['issue']} ({alert['priority']}, region {alert['region']})")
+            console.print(f"on-call receiver: alert for {alert['issue']} ({alert['priority'] or 'no priority'}, region {alert['region']})")
         console.print(_summary(result))
         console.print(_statuses(result))
         _show_what_customers_received(console, settings, state, heard)
@@ -237,7 +237,7 @@ def _closed_desks(settings, instant: datetime) -> str:
     for name in settings.regions:
         calendar = settings.calendar_of(name)
         local = instant.astimezone(calendar.zone)
-        if not calendar.is_working(instant):
+        if not calendar.is_open(instant, settings.service_hours.business_hours_only):
             closed.append(f"{name} ({calendar.holiday(local.date()) or format(local, '%a %H:%M')})")
     return "closed: " + ", ".join(closed)
 

@@ -20,8 +20,8 @@ def test_the_demo_fires_every_implemented_rule_and_shows_what_its_reader_receive
     assert fired == {rule.id for rule in RULES if rule.implemented and not rule.shapes_others}
     assert result.by_rule[("clarification.reset", "webhook")] >= 1, "a customer's reply reset the clock through the webhook path"
     assert result.statuses["Closed"] > 4
-    # A P1 raised on a Saturday evening in Melbourne reached the on-call receiver, once.
-    assert [a["priority"] for a in result.oncall_alerts] == ["P1"] and result.oncall_alerts[0]["region"] == "apac"
+    # An outage raised on the portal (no priority) on a Saturday evening in Melbourne reached the on-call receiver, once.
+    assert [(a["summary"], a["priority"], a["region"]) for a in result.oncall_alerts] == [("Platform down for all users", None, "apac")]
     # Deliveries: two planned in Jira and filled in by the sweep, one through the API, whose date moves.
     assert result.by_rule[("delivery.create", "sweep")] == 2 and result.by_rule[("delivery.create", "API")] == 1
     # Made on a Saturday: announced to the customer in Melbourne on Monday morning (hours.window).
@@ -34,6 +34,8 @@ def test_the_demo_fires_every_implemented_rule_and_shows_what_its_reader_receive
     text = console.export_text()
     assert "closed: emea (Christmas Day), apac (Christmas Day): nothing customer-facing there now (resolved.confirm 1" in text
     assert "80% of the target reached" in text and "(mentions 5b10ac8d82e05b22cc7d0001)" in text
+    # An e-mail reply quoting the agent's "Sie können das Ticket schließen" under "Leider dasselbe Bild" is handed back.
+    assert "SD-16  resolved.confirm" in text and "without confirming the solution (no confirming phrase)" in text
     assert "60 simulated days" in text
     shown = text.split("What the rules wrote", 1)[1]
     for rule in fired:

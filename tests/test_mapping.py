@@ -245,3 +245,16 @@ def test_a_moment_is_written_as_the_fields_schema_asks():
     assert field_value(moment - timedelta(minutes=31), "3", "date", berlin) == "2026-03-23"
     assert field_value(date(2026, 12, 1), "3", "date", berlin) == "2026-12-01"
     assert field_value({"name": "P2"}, "3", None, berlin) == {"name": "P2"}
+
+
+def test_a_quoted_block_stays_a_quote_in_the_text():
+    """An ADF blockquote (a reply's quoted thread) reads as "> " lines, which the reading of replies drops."""
+    from connector.mapping import adf_to_text
+    from connector.replies import written_now
+
+    body = {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "Same as yesterday."}]},
+        {"type": "blockquote", "content": [{"type": "paragraph", "content": [
+            {"type": "text", "text": "We fixed the export."}, {"type": "hardBreak"}, {"type": "text", "text": "You can close the ticket."}]}]}]}
+    assert adf_to_text(body) == "Same as yesterday.\n> We fixed the export.\n> You can close the ticket.\n"
+    assert written_now(adf_to_text(body)) == "Same as yesterday."
