@@ -56,7 +56,7 @@ def test_plan_json_has_one_object_per_action():
     assert ("SD-106", "resolved.confirm", "transition") in firings
     assert ("SD-108", "clarification.reminder", "public_comment") in firings
     german = next(a for a in actions if a["issue"] == "SD-108" and a["kind"] == "public_comment")
-    assert german["language"] == "de" and "Erinnerung 2 von 3" in german["body"]
+    assert german["language"] == "de" and "Dies ist die zweite von drei Erinnerungen." in german["body"]
     assert {a["issue"] for a in actions}.isdisjoint({"SD-107", "SD-109"})
 
 
