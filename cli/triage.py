@@ -12,30 +12,58 @@ import click
 from cli.main import _console, _fail, _issues_from_file, _settings_or_exit, config_option, main
 
 LEARNED_TRIAGE = "triage"
+# Fewer typed tickets of a type than this teach a model that never suggests it: `triage learn` refuses.
+MIN_PER_TYPE = 15
 SILENT = "(no suggestion)"
 
 
 def with_learned_triage(settings, store=None):
-    """The settings with what `triage learn` stored, when a store holds it; never creates a store."""
+    """The settings with the triage model to suggest from: what `triage learn` stored from the
+    site's own history when a store holds it, else (triage.default_model) the one learned from the
+    shipped corpus, kept in the state directory. Never creates a store."""
+    site = _site_triage(store)
+    if site is not None:
+        return settings.with_learned_triage(site)
+    if settings.triage.default_model:
+        return settings.with_learned_triage(shipped_triage())
+    return settings
+
+
+_SHIPPED: dict = {}
+
+
+def shipped_triage():
+    """The model of the shipped corpus, learned once a process (and once a state directory)."""
+    from config.triage_model import default_triage
+    from webhooks.store import default_database_path
+
+    cache = default_database_path().parent
+    if cache not in _SHIPPED:
+        _SHIPPED[cache] = default_triage(cache)
+    return _SHIPPED[cache]
+
+
+def _site_triage(store):
     from config.triage_model import LearnedTriage
     from webhooks.store import EventStore, StoreUnavailable, database_url
 
     url = database_url()
     if store is None:
         if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-            return settings
+            return None
         store = EventStore(url)
     try:
         found = store.learned(LEARNED_TRIAGE)
     except StoreUnavailable:
-        return settings  # no store yet, or one from before `triage learn` existed
+        return None  # no store yet, or one from before `triage learn` existed
     if found is None:
-        return settings
+        return None
     try:
-        return settings.with_learned_triage(LearnedTriage.from_json(found[0]))
+        return LearnedTriage.from_json(found[0])
     except (ValueError, KeyError) as error:
-        click.echo(f"warning: the learned triage in the store cannot be read ({error}); using the keywords", err=True)
-        return settings
+        click.echo(f"warning: the learned triage in the store cannot be read ({error}); using the shipped model or the keywords",
+                   err=True)
+        return None
 
 
 @main.group()
@@ -65,8 +93,10 @@ def _examples(issues, settings) -> list[tuple[str, str, str]]:
 @click.option("--jql", required=True, help="Tickets whose type agents already set, e.g. 'project = SD AND created >= -365d'.")
 @click.option("--min-probability", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Below this certainty the learned triage stays silent (the keywords may still speak).")
+@click.option("--min-per-type", default=MIN_PER_TYPE, show_default=True, type=click.IntRange(1, 10000),
+              help="Refuse to learn while a target type has fewer typed tickets than this: the shipped model stays in use.")
 @config_option
-def learn_triage(jql: str, min_probability: float, config: Path | None) -> None:
+def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Path | None) -> None:
     """Learn from the site's own history which type agents give tickets that read alike.
 
     It reads the tickets the JQL finds, keeps those of the target types, learns with scikit-learn
@@ -85,6 +115,14 @@ def learn_triage(jql: str, min_probability: float, config: Path | None) -> None:
     except JiraError as error:
         _fail(f"triage learn: {error}")
     examples = _examples(issues, settings)
+    from config.settings import TRIAGE_TARGETS
+
+    counted = Counter(role for _, role, _ in examples)
+    few = {role: counted.get(role, 0) for role in TRIAGE_TARGETS if counted.get(role, 0) < min_per_type}
+    if few:
+        _fail(f"triage learn: too few typed tickets to learn from ({', '.join(f'{role} {n}' for role, n in few.items())}; "
+              f"at least {min_per_type} of each type are needed). Nothing was learned: suggestions keep coming from "
+              f"{'the shipped model' if settings.triage.default_model else 'the keywords'}. Widen --jql, or lower --min-per-type.")
     try:
         model = learn([(text, role) for text, role, _ in examples], min_probability)
     except ValueError as error:
@@ -100,22 +138,46 @@ def learn_triage(jql: str, min_probability: float, config: Path | None) -> None:
     click.echo("Stored; serve and sweep use it from their next start. Check it: jsm-autopilot triage evaluate --issues FILE")
 
 
+@triage.command("forget")
+@config_option
+def forget_triage(config: Path | None) -> None:
+    """Drop what `triage learn` learned from the site: suggestions come from the shipped model again
+    (or the keywords, with triage.default_model: false), from the next start of serve or sweep on."""
+    from webhooks.store import EventStore, StoreUnavailable
+
+    settings = _settings_or_exit(config)
+    try:
+        store = EventStore()
+        store.migrate()
+        dropped = store.forget_learned(LEARNED_TRIAGE)
+    except StoreUnavailable as error:
+        _fail(f"triage forget: {error}")
+    fallback = "the shipped model" if settings.triage.default_model else "the keywords"
+    click.echo(("Forgot what was learned from the site" if dropped else "Nothing was learned from the site")
+               + f"; suggestions come from {fallback} from the next start of serve or sweep on.")
+
+
 @triage.command("evaluate")
-@click.option("--issues", "issues_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--issues", "issues_file", type=click.Path(path_type=Path, dir_okay=False),
               help="A saved search/jql result of tickets agents have already typed (fields summary, description, issuetype).")
+@click.option("--tickets", "tickets_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Or a labelled TSV: [part<TAB>]type<TAB>language<TAB>summary<TAB>description, types as roles (software_defect, ...).")
 @click.option("--keywords-only", is_flag=True, help="Ignore what `triage learn` stored; measure the keyword vocabulary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @config_option
-def evaluate_triage(issues_file: Path, keywords_only: bool, as_json: bool, config: Path | None) -> None:
+def evaluate_triage(issues_file: Path | None, tickets_file: Path | None, keywords_only: bool, as_json: bool,
+                    config: Path | None) -> None:
     """Compare the suggestions with the types agents set: right, wrong and silent, per language and per type."""
     from rich.table import Table
 
+    if (issues_file is None) == (tickets_file is None):
+        _fail("triage evaluate: give --issues or --tickets")
     settings = _settings_or_exit(config)
     if not keywords_only:
         settings = with_learned_triage(settings)
-    examples = _examples(_issues_from_file(issues_file), settings)
+    examples = _examples(_issues_from_file(issues_file), settings) if issues_file else _labelled_tickets(tickets_file)
     if not examples:
-        _fail(f"{issues_file}: no ticket has one of the target types")
+        _fail(f"{issues_file or tickets_file}: no ticket has one of the target types")
     learned = settings.learned_triage
     outcomes = []  # (language, actual role, suggested role or SILENT)
     for text, role, language in examples:
@@ -124,6 +186,8 @@ def evaluate_triage(issues_file: Path, keywords_only: bool, as_json: bool, confi
         outcomes.append((language, role, match.type_key if match else SILENT))
     figures = _figures(outcomes)
     figures["method"] = f"learned from {learned.examples} tickets, keywords as fallback" if learned else "keywords"
+    figures["by_language_and_type"] = {f"{lang}/{role}": row for lang, rows in _by_language_and_type(outcomes).items()
+                                       for role, row in rows.items()}
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -138,6 +202,31 @@ def evaluate_triage(issues_file: Path, keywords_only: bool, as_json: bool, confi
         for name, row in figures[group].items():
             table.add_row(name, str(row["tickets"]), str(row["right"]), f"{row['accuracy']:.0%}", str(row["silent"]))
         console.print(table)
+
+
+def _labelled_tickets(path: Path) -> list[tuple[str, str, str]]:
+    """(text, type role, language) from a labelled TSV; exits 2 naming a bad line."""
+    from config.settings import TRIAGE_TARGETS
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        _fail(f"{path}: {error.strerror or error}")
+    found = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.rstrip("\t\r").split("\t")
+        parts = parts[1:] if len(parts) == 5 else parts
+        if len(parts) != 4 or parts[0] not in TRIAGE_TARGETS:
+            _fail(f"{path}:{number}: expected [part,] type ({', '.join(TRIAGE_TARGETS)}), language, summary, description")
+        role, language, summary, description = parts
+        found.append((f"{summary}\n{description}", role, language))
+    return found
+
+
+def _by_language_and_type(outcomes: list[tuple[str, str, str]]) -> dict:
+    return {lang: _figures([o for o in outcomes if o[0] == lang])["by_type"] for lang in sorted({o[0] for o in outcomes})}
 
 
 def _figures(outcomes: list[tuple[str, str, str]]) -> dict:

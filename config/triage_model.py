@@ -8,10 +8,12 @@ stored as JSON in the service's store is read without unpickling anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from config.vocabulary import Match, terms_of
@@ -90,3 +92,50 @@ def learn(examples: Iterable[tuple[str, str]], min_probability: float = 0.3) -> 
         examples=len(texts),
         min_probability=min_probability,
     )
+
+
+# The shipped corpus: tickets written for the project, one file per target type (config/triage_corpus/).
+CORPUS_DIRECTORY = Path(__file__).parent / "triage_corpus"
+
+
+def corpus_examples(directory: Path = CORPUS_DIRECTORY) -> list[tuple[str, str, str]]:
+    """(text, type role, language) of every ticket of the shipped corpus; TSV rows
+    `type<TAB>language<TAB>summary<TAB>description`, `#` lines are comments."""
+    found = []
+    for path in sorted(directory.glob("*.tsv")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            if len(parts) != 4:
+                raise ValueError(f"{path.name}:{number}: expected type, language, summary and description separated by tabs")
+            role, language, summary, description = parts
+            found.append((f"{summary}\n{description}", role, language))
+    return found
+
+
+def default_triage(cache_directory: Path | None, min_probability: float = 0.3) -> LearnedTriage:
+    """The triage learned from the shipped corpus, for a site that has not taught its own yet.
+    Learned at first use and kept as JSON in `cache_directory` (the service's state directory),
+    named by what it was learned from, so a new corpus or a new scikit-learn learns again; no
+    pickled model anywhere. A directory that cannot be written only costs the learning each start."""
+    from importlib.metadata import version
+
+    examples = corpus_examples()
+    digest = hashlib.sha256(json.dumps([examples, version("scikit-learn"), FORMAT, min_probability]).encode()).hexdigest()[:16]
+    cached = cache_directory / f"triage-default-{digest}.json" if cache_directory is not None else None
+    if cached is not None and cached.is_file():
+        try:
+            return LearnedTriage.from_json(cached.read_text(encoding="utf-8"))
+        except (ValueError, KeyError):
+            pass  # a damaged cache is learned again
+    model = learn([(text, role) for text, role, _ in examples], min_probability)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".tmp")
+            partial.write_text(model.to_json(), encoding="utf-8")
+            partial.replace(cached)
+        except OSError:
+            pass
+    return model

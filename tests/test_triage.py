@@ -89,10 +89,13 @@ def test_evaluate_prints_accuracy_per_language_and_type_and_how_often_it_is_sile
     issues = [{"key": f"SD-{n}", "fields": {"summary": text, "description": None, "issuetype": {"name": kind}}} for n, (kind, text) in enumerate(typed)]
     path = tmp_path / "history.json"
     path.write_text(json.dumps({"issues": issues}))
-    result = CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--config", str(ROOT / "app.yaml")],
-                                env={"JSM_AUTOPILOT_DB": f"sqlite:///{tmp_path / 'none.db'}"})
+    environment = {"JSM_AUTOPILOT_DB": f"sqlite:///{tmp_path / 'none.db'}", "XDG_STATE_HOME": str(tmp_path / "state")}
+    result = CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--keywords-only", "--config",
+                                       str(ROOT / "app.yaml")], env=environment)
     assert result.exit_code == 0, result.output
     assert "5 ticket(s), keywords: right 4 (80%), silent 1 (20%)" in result.stdout
+    shipped = CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--config", str(ROOT / "app.yaml")], env=environment)
+    assert "5 ticket(s), learned from 600 tickets, keywords as fallback: right" in shipped.stdout
     assert not (tmp_path / "none.db").exists(), "evaluating never creates a store"
     figures = json.loads(CliRunner().invoke(main, ["triage", "evaluate", "--issues", str(path), "--json", "--keywords-only",
                                                    "--config", str(ROOT / "app.yaml")]).stdout)

@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, create_engine, event, exists, func, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, create_engine, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -419,6 +419,14 @@ class EventStore:
                 connection.execute(update(learned).where(learned.c.name == name).values(model=model, learned_at=now))
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot keep the learned {name}: {error}") from None
+
+    def forget_learned(self, name: str) -> bool:
+        """Drop what was learned under `name`; whether there was anything."""
+        try:
+            with self._write() as connection:
+                return connection.execute(delete(learned).where(learned.c.name == name)).rowcount > 0
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot forget the learned {name}: {error}") from None
 
     def learned(self, name: str) -> tuple[str, datetime] | None:
         """What was learned under `name`, and when; None when nothing was."""
