@@ -85,7 +85,11 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
     from rules.feedback import judge_reply
     from rules.timers import reply_judgement
 
+    from cli.triage import shipped_reply_model
+
     settings = _settings_or_exit(config)
+    if settings.confirmation.learned:
+        settings = settings.with_reply_model(shipped_reply_model())
     lists = reply_judgement(settings)
     scores = ReplyScores()
     for label, language, text in read_labelled_replies(replies_file):

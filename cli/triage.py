@@ -18,15 +18,29 @@ SILENT = "(no suggestion)"
 
 
 def with_learned_triage(settings, store=None):
-    """The settings with the triage model to suggest from: what `triage learn` stored from the
-    site's own history when a store holds it, else (triage.default_model) the one learned from the
-    shipped corpus, kept in the state directory. Never creates a store."""
+    """The settings with the models learned at first use and kept in the state directory: the
+    triage model to suggest from (what `triage learn` stored from the site's own history when a
+    store holds it, else, with triage.default_model, the one of the shipped corpus) and what
+    confirmations read like (confirmation.learned). Never creates a store."""
+    if settings.confirmation.learned:
+        settings = settings.with_reply_model(shipped_reply_model())
     site = _site_triage(store)
     if site is not None:
         return settings.with_learned_triage(site)
     if settings.triage.default_model:
         return settings.with_learned_triage(shipped_triage())
     return settings
+
+
+def shipped_reply_model():
+    """What confirmations read like, learned from the shipped labelled replies once a process."""
+    from config.triage_model import default_reply_model
+    from webhooks.store import default_database_path
+
+    cache = ("replies", default_database_path().parent)
+    if cache not in _SHIPPED:
+        _SHIPPED[cache] = default_reply_model(cache[1])
+    return _SHIPPED[cache]
 
 
 _SHIPPED: dict = {}

@@ -254,6 +254,20 @@ class Confirmation(_Section):
         "de": ["abwesenheitsnotiz", "automatische antwort", "nicht im büro", "außer haus", "ausser haus", "im urlaub",
                "nicht erreichbar bis", "abwesend bis", "keinen zugriff auf meine e-mails", "eingeschränkt erreichbar"],
     })
+    # Where no phrase confirms and nothing casts doubt, a reply the model learned from the shipped
+    # labelled replies reads as a confirmation at least this likely closes too (false: rules alone).
+    learned: bool = True
+    learned_min_probability: float = Field(0.5, ge=0.5, le=1)
+    # The learned reading speaks only on a reply that says something of the outcome: thanks for an
+    # explanation, "noted" or "received" never close a ticket.
+    outcome_words: dict[Language, list[Name]] = Field(default_factory=lambda: {
+        "en": ["works", "working", "worked", "fixed", "solved", "resolved", "sorted", "fine", "good", "done", "close",
+               "closed", "closing", "complete", "completed", "finished", "in order", "success", "successful", "successfully",
+               "correct", "correctly", "right", "again", "confirm", "confirmed", "did the trick", "no longer"],
+        "de": ["funktioniert", "geht", "läuft", "klappt", "gelöst", "behoben", "erledigt", "passt", "schließen", "geschlossen",
+               "zu", "fertig", "abgeschlossen", "durch", "in ordnung", "erfolgreich", "korrekt", "richtig", "wieder",
+               "bestätigen", "bestätige", "weg", "nicht mehr", "alles gut", "top"],
+    })
     # A question opening with one of these wants an answer, never closes ("Why did you close it?").
     question_words: dict[Language, list[Name]] = Field(default_factory=lambda: {
         "en": ["why", "what", "when", "how", "where", "who", "which", "is", "are", "does", "did", "has", "have", "was"],
@@ -408,6 +422,7 @@ class Settings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     _vocabulary: Vocabulary | None = PrivateAttr(default=None)
     _learned_triage: "LearnedTriage | None" = PrivateAttr(default=None)
+    _reply_model: "LearnedTriage | None" = PrivateAttr(default=None)
     _calendars: dict = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
@@ -490,6 +505,19 @@ class Settings(_Section):
         """These settings, with what `triage learn` learned from the site (None: keywords only)."""
         copy = self.model_copy()
         object.__setattr__(copy, "_learned_triage", model)
+        object.__setattr__(copy, "_vocabulary", self._vocabulary)
+        object.__setattr__(copy, "_reply_model", self._reply_model)
+        return copy
+
+    @property
+    def reply_model(self) -> "LearnedTriage | None":
+        return self._reply_model
+
+    def with_reply_model(self, model: "LearnedTriage | None") -> "Settings":
+        """These settings, with what confirmations read like, learned from the shipped replies."""
+        copy = self.model_copy()
+        object.__setattr__(copy, "_reply_model", model)
+        object.__setattr__(copy, "_learned_triage", self._learned_triage)
         object.__setattr__(copy, "_vocabulary", self._vocabulary)
         return copy
 

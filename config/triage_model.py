@@ -115,21 +115,48 @@ def corpus_examples(directory: Path = CORPUS_DIRECTORY) -> list[tuple[str, str, 
 
 
 def default_triage(cache_directory: Path | None, min_probability: float = 0.3) -> LearnedTriage:
-    """The triage learned from the shipped corpus, for a site that has not taught its own yet.
-    Learned at first use and kept as JSON in `cache_directory` (the service's state directory),
-    named by what it was learned from, so a new corpus or a new scikit-learn learns again; no
-    pickled model anywhere. A directory that cannot be written only costs the learning each start."""
+    """The triage learned from the shipped corpus, for a site that has not taught its own yet,
+    kept in `cache_directory` (the service's state directory)."""
+    return cached_model("triage-default", corpus_examples(), cache_directory, min_probability)
+
+
+# Customers' replies on Resolved tickets, labelled close or keep (config/reply_corpus/): what
+# resolved.confirm learns confirmations from, beside its rules.
+REPLY_CORPUS_DIRECTORY = Path(__file__).parent / "reply_corpus"
+
+
+def reply_examples(directory: Path = REPLY_CORPUS_DIRECTORY) -> list[tuple[str, str, str]]:
+    """(text, close or keep, language) of every labelled reply; line breaks are written \\n. Only
+    what the customer wrote now is kept (connector/replies.py), as the service reads a comment."""
+    from connector.replies import written_now
+
+    found = []
+    for path in sorted(directory.glob("*.tsv")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            if len(parts) != 3 or parts[0] not in ("close", "keep"):
+                raise ValueError(f"{path.name}:{number}: expected close or keep, language and text separated by tabs")
+            found.append((written_now(parts[2].replace("\\n", "\n")), parts[0], parts[1]))
+    return found
+
+
+def cached_model(name: str, examples: list[tuple[str, str, str]], cache_directory: Path | None,
+                 min_probability: float) -> LearnedTriage:
+    """A model learned from `examples` at first use and kept as JSON in `cache_directory`, named by
+    what it was learned from, so new examples or a new scikit-learn learn again; nothing pickled.
+    A directory that cannot be written only costs the learning each start."""
     from importlib.metadata import version
 
-    examples = corpus_examples()
     digest = hashlib.sha256(json.dumps([examples, version("scikit-learn"), FORMAT, min_probability]).encode()).hexdigest()[:16]
-    cached = cache_directory / f"triage-default-{digest}.json" if cache_directory is not None else None
+    cached = cache_directory / f"{name}-{digest}.json" if cache_directory is not None else None
     if cached is not None and cached.is_file():
         try:
             return LearnedTriage.from_json(cached.read_text(encoding="utf-8"))
         except (ValueError, KeyError):
             pass  # a damaged cache is learned again
-    model = learn([(text, role) for text, role, _ in examples], min_probability)
+    model = learn([(text, label) for text, label, _ in examples], min_probability)
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -139,3 +166,8 @@ def default_triage(cache_directory: Path | None, min_probability: float = 0.3) -
         except OSError:
             pass
     return model
+
+
+def default_reply_model(cache_directory: Path | None) -> LearnedTriage:
+    """What confirmations read like, learned from the shipped labelled replies."""
+    return cached_model("replies", reply_examples(), cache_directory, 0.5)

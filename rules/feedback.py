@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Protocol
 
 _WORD = re.compile(r"\w+")
 # Customers type "geloest" as often as "gelöst"; casefold already turns ß into ss.
@@ -33,6 +33,9 @@ def _positions(words: tuple[str, ...], phrase: tuple[str, ...]) -> list[int]:
         return []
     return [i for i in range(len(words) - n + 1) if words[i : i + n] == phrase]
 
+
+# A word in quotation marks is reported or ironic ("we had this 'solved' in autumn"), not said.
+_QUOTED = re.compile(r"(?<!\w)[\"'„“‚‘«]([^\"'„“”‚‘’«»\n]{1,60})[\"'“”’‘»](?!\w)")
 
 # How many words before a phrase a negation still refers to it: "you can not close the ticket",
 # but not "no further questions, the ticket can be closed".
@@ -54,7 +57,7 @@ def confirmation_in(
     A phrase preceded closely by a negation does not count: handing a ticket back to agents is
     the safe mistake, closing it is not.
     """
-    words = words_of(text)
+    words = words_of(_QUOTED.sub(" ", text))
     negation_words = [words_of(p) for group in negations.values() for p in group]
 
     def denied(found: tuple[str, ...], start: int, length: int) -> bool:
@@ -67,7 +70,7 @@ def confirmation_in(
         wanted = words_of(phrase)
         if any(not denied(words, start, len(wanted)) for start in _positions(words, wanted)):
             return phrase
-    for sentence in _SENTENCE.findall(text):
+    for sentence in _SENTENCE.findall(_QUOTED.sub(" ", text)):
         said = words_of(sentence)
         # "Close it." asks to close; "Closed?" and "Geschlossen." do not (a participle, a question).
         imperative = not sentence.rstrip().endswith("?")
@@ -89,6 +92,12 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 # Clauses: a sentence's parts between commas, semicolons and dashes ("the import works, the export
 # hangs" states a problem in its second clause).
 _CLAUSE = re.compile(r"[^.!?\n,;:–—]+")
+
+
+class ReadsReplies(Protocol):
+    """A model of what confirmations read like (config/triage_model.py default_reply_model)."""
+
+    def probabilities(self, text: str) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -121,18 +130,23 @@ def _problem_in(words: tuple[str, ...], problems: Mapping[str, list[str]], negat
     denials = [words_of(n) for group in negations.values() for n in group]
     for problem in (p for group in problems.values() for p in group):
         for start in _positions(words, words_of(problem)):
-            before = words[max(0, start - NEGATION_REACH):start]
+            before = words[max(0, start - NEGATION_REACH - 1):start]  # "without a single error"
             if not any(_positions(before, denial) for denial in denials):
                 return problem
     return None
 
 
+# "once more", "once again", "wenn auch" say nothing conditional.
+_NOT_CONDITIONS = (("once", "more"), ("once", "again"), ("wenn", "auch"))
+
+
 def _condition_in(words: tuple[str, ...], conditions: Mapping[str, list[str]], permissions: Mapping[str, list[str]]) -> str | None:
-    """A condition word, unless it opens a permission ("close whenever suits" allows, it sets no condition)."""
-    allowing = [words_of(p) for group in permissions.values() for p in group]
+    """A condition word, unless it opens a permission ("close whenever suits" allows, it sets no
+    condition) or an idiom that is none ("once more")."""
+    allowing = [words_of(p) for group in permissions.values() for p in group] + [list(w) for w in _NOT_CONDITIONS]
     for condition in (c for group in conditions.values() for c in group):
         for start in _positions(words, words_of(condition)):
-            if not any(words[start:start + len(allow)] == allow for allow in allowing if len(allow) > 1):
+            if not any(tuple(words[start:start + len(allow)]) == tuple(allow) for allow in allowing if len(allow) > 1):
                 return condition
     return None
 
@@ -154,14 +168,23 @@ def judge_reply(
     auto_replies: Mapping[str, list[str]] | None = None,
     close_words: Mapping[str, list[str]] | None = None,
     permissions: Mapping[str, list[str]] | None = None,
+    learned: ReadsReplies | None = None,
+    learned_min_probability: float = 0.5,
+    outcome_words: Mapping[str, list[str]] | None = None,
 ) -> ReplyDecision:
-    """Close only on a confirming phrase with no doubt in any sentence: no contrast or complaint,
-    no condition, no question that wants an answer, no clause stating a problem still there. An
-    automatic reply is no feedback at all."""
+    """Close only on a confirmation with no doubt in any sentence: no contrast or complaint, no
+    condition, no question that wants an answer, no clause stating a problem still there. A
+    confirmation is a phrase of the lists, or, where none is found, a reply that `learned` reads as
+    one at least `learned_min_probability` likely; the same doubts keep either open. An automatic
+    reply is no feedback at all."""
     automatic = auto_reply_in(text, auto_replies or {})
     if automatic is not None:
         return ReplyDecision(False, None, None, automatic)
     phrase = confirmation_in(text, phrases, negations, close_words, permissions)
+    if phrase is None and learned is not None and _found(words_of(text), outcome_words or {}) is not None:
+        likely = learned.probabilities(text).get("close", 0.0)
+        if likely >= learned_min_probability:
+            phrase = f"read as a confirmation, {likely:.0%} likely"
     if phrase is None:
         return ReplyDecision(False, None, None)
     words = words_of(text)

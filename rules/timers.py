@@ -242,7 +242,9 @@ def reply_judgement(settings: "Settings") -> dict:
             "question_words": confirmation.question_words, "conditions": confirmation.conditions,
             "problems": confirmation.problems, "fixed_words": confirmation.fixed_words,
             "auto_replies": confirmation.auto_replies, "close_words": confirmation.close_words,
-            "permissions": confirmation.permissions}
+            "permissions": confirmation.permissions,
+            "learned": settings.reply_model if confirmation.learned else None,
+            "learned_min_probability": confirmation.learned_min_probability, "outcome_words": confirmation.outcome_words}
 
 
 def customer_feedback_on_resolved(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:

@@ -19,6 +19,7 @@ from tests.tickets import comment, resolved_ticket
 
 T0 = berlin(2026, 1, 5, 10, 0)
 FIXTURES = ROOT / "tests" / "fixtures"
+REPLIES = ROOT / "config" / "reply_corpus"
 
 
 def decide(settings, text: str) -> str:
@@ -69,7 +70,7 @@ def test_a_handed_back_reply_tells_agents_why(settings):
 @pytest.mark.parametrize("name", ["confirm_replies.tsv", "confirm_replies_holdout.tsv", "confirm_replies_unseen.tsv",
                                   "confirm_replies_unseen_2.tsv"])
 def test_confirm_evaluate_on_the_labelled_replies(name):
-    result = CliRunner().invoke(main, ["confirm", "evaluate", "--replies", str(FIXTURES / name), "--json",
+    result = CliRunner().invoke(main, ["confirm", "evaluate", "--replies", str(REPLIES / name), "--json",
                                        "--config", str(ROOT / "app.yaml")])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
@@ -82,7 +83,7 @@ def test_confirm_evaluate_on_the_labelled_replies(name):
 
 
 def test_the_labelled_set_has_both_kinds_in_both_languages():
-    rows = [line.split("\t") for line in (FIXTURES / "confirm_replies.tsv").read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in (REPLIES / "confirm_replies.tsv").read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")]
     kinds = {(label, language) for label, language, _ in rows}
     assert kinds == {("close", "en"), ("close", "de"), ("keep", "en"), ("keep", "de")}
@@ -193,7 +194,7 @@ def jaccard(a: str, b: str) -> float:
 
 def test_the_labelled_replies_are_written_not_generated():
     """No two rows of the labelled sets are near-duplicates (word-set Jaccard above 0.8)."""
-    texts = [line.split("\t")[2] for name in sorted(FIXTURES.glob("confirm_replies*.tsv"))
+    texts = [line.split("\t")[2] for name in sorted([*REPLIES.glob("confirm_replies*.tsv"), *FIXTURES.glob("confirm_replies*.tsv")])
              for line in name.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
     assert len(texts) >= 140
     close_pairs = [(a, b) for i, a in enumerate(texts) for b in texts[i + 1:] if jaccard(a, b) > 0.8]
