@@ -237,3 +237,30 @@ def test_through_the_sandbox_an_email_reply_quoting_an_old_close_is_handed_back_
 ])
 def test_a_word_for_closing_and_one_that_allows_it_confirm_in_one_sentence(settings, text, decided):
     assert decide(settings, text) == decided
+
+
+@pytest.fixture(scope="module")
+def reading(settings):
+    """The shipped settings with the learned reading of confirmations (confirmation.learned)."""
+    from cli.triage import shipped_reply_model
+
+    return settings.with_reply_model(shipped_reply_model())
+
+
+@pytest.mark.parametrize("text", ["All sorted now, cheers for jumping on it so quickly!", "Job done, thanks a lot.",
+                                  "Top, läuft bei uns. Danke!"])
+def test_the_learned_reading_takes_confirmations_the_lists_miss(settings, reading, text):
+    assert decide(settings, text) == "keep"
+    assert decide(reading, text) == "close"
+    without = reading.model_copy(update={"confirmation": reading.confirmation.model_copy(update={"learned": False})})
+    assert decide(without.with_reply_model(reading.reply_model), text) == "keep"
+
+
+@pytest.mark.parametrize("text", [
+    "Noted, thank you.",  # the model reads it as likely a confirmation: it says nothing of the outcome
+    "All sorted now for the admins, but the learners still see the old catalogue.",
+    "Job done once the patch is on production, thanks.",
+    "Job done? The export still hangs for us.",
+])
+def test_the_learned_reading_never_speaks_past_a_doubt_or_without_an_outcome(reading, text):
+    assert decide(reading, text) == "keep"
