@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from config.vocabulary import Match, terms_of
 
@@ -98,20 +98,24 @@ def learn(examples: Iterable[tuple[str, str]], min_probability: float = 0.3) -> 
 CORPUS_DIRECTORY = Path(__file__).parent / "triage_corpus"
 
 
-def corpus_examples(directory: Path = CORPUS_DIRECTORY) -> list[tuple[str, str, str]]:
-    """(text, type role, language) of every ticket of the shipped corpus; TSV rows
-    `type<TAB>language<TAB>summary<TAB>description`, `#` lines are comments."""
-    found = []
+def labelled_rows(directory: Path, width: int, expected: str) -> Iterator[list[str]]:
+    """The tab-separated fields of every row of the directory's TSV files; `#` lines are comments.
+    Raises ValueError naming the file and line of a row that has not `width` fields."""
     for path in sorted(directory.glob("*.tsv")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip() or line.startswith("#"):
                 continue
             parts = line.split("\t")
-            if len(parts) != 4:
-                raise ValueError(f"{path.name}:{number}: expected type, language, summary and description separated by tabs")
-            role, language, summary, description = parts
-            found.append((f"{summary}\n{description}", role, language))
-    return found
+            if len(parts) != width:
+                raise ValueError(f"{path.name}:{number}: expected {expected} separated by tabs")
+            yield parts
+
+
+def corpus_examples(directory: Path = CORPUS_DIRECTORY) -> list[tuple[str, str, str]]:
+    """(text, type role, language) of every ticket of the shipped corpus; TSV rows
+    `type<TAB>language<TAB>summary<TAB>description`."""
+    return [(f"{summary}\n{description}", role, language)
+            for role, language, summary, description in labelled_rows(directory, 4, "type, language, summary and description")]
 
 
 def default_triage(cache_directory: Path | None, min_probability: float = 0.3) -> LearnedTriage:
@@ -131,14 +135,10 @@ def reply_examples(directory: Path = REPLY_CORPUS_DIRECTORY) -> list[tuple[str, 
     from connector.replies import written_now
 
     found = []
-    for path in sorted(directory.glob("*.tsv")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split("\t")
-            if len(parts) != 3 or parts[0] not in ("close", "keep"):
-                raise ValueError(f"{path.name}:{number}: expected close or keep, language and text separated by tabs")
-            found.append((written_now(parts[2].replace("\\n", "\n")), parts[0], parts[1]))
+    for label, language, text in labelled_rows(directory, 3, "close or keep, language and text"):
+        if label not in ("close", "keep"):
+            raise ValueError(f"a reply labelled {label!r}: expected close or keep")
+        found.append((written_now(text.replace("\\n", "\n")), label, language))
     return found
 
 
