@@ -229,7 +229,9 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
 
     watched = (config if config is not None else default_config_path()) if watch_config else None
     Service(settings, store, client, secret, api_token(), dry_run=dry_run, reload_from=reload, watch_config=watched).run(
-        host, port, ready=lambda p: click.echo(f"ready on port {p}" + (" (dry run: nothing is written to Jira)" if dry_run else ""), err=True))
+        host, port, ready=lambda p: click.echo(f"listening on port {p}; /readyz turns ready once Jira ({client.base_url}) and the "
+                                               f"store have been checked" + (" (dry run: nothing is written to Jira)" if dry_run else ""),
+                                               err=True))
 
 
 @main.command()

@@ -176,9 +176,11 @@ class JiraClient:
         self._sleep(seconds)
 
     def stop_retrying_when(self, stopping: threading.Event) -> None:
-        """Once `stopping` is set, waits end at once and no call is retried (a draining service)."""
+        """Once `stopping` is set, waits end at once and no call is retried (a draining service).
+        A wait injected by a test stays as it is: only the real one becomes interruptible."""
         self._stopping = stopping
-        self._sleep = lambda seconds: stopping.wait(seconds)
+        if self._sleep is time.sleep:
+            self._sleep = lambda seconds: stopping.wait(seconds)
 
     # -- the one place that sends -------------------------------------------------------------
 
@@ -227,7 +229,9 @@ class JiraClient:
         def before_sleep(state: RetryCallState) -> None:
             self.retries += 1
             error = state.outcome.exception()
-            log.info("retrying %s %s after %s (attempt %d)", method, path, getattr(error, "status", None), state.attempt_number)
+            # What failed, in words: the status Jira answered, else why no answer came (connection refused, ...).
+            what = getattr(error, "status", None) or getattr(error, "answer", None) or type(error).__name__
+            log.info("retrying %s %s after %s (attempt %d)", method, path, what, state.attempt_number)
 
         retrying = Retrying(retry=retry_if_exception(should_retry), wait=wait, stop=stop, sleep=self._sleep,
                             before_sleep=before_sleep, reraise=True)

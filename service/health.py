@@ -10,6 +10,7 @@ one line says what to fix, and work resumes by itself once Jira accepts the cred
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,18 +24,32 @@ CREDENTIALS_FIX = ("create a new API token for the automation account and set JI
                    "or a new personal access token in JIRA_PAT (Data Center), then nothing else: work resumes by itself")
 
 
+NOT_JIRA = "is not a Jira site"  # what JiraClient.reach says when serverInfo answers 404, HTML or no serverTime
+
+
 @dataclass
 class Health:
     store: EventStore
     client: JiraClient
     clock: Callable[[], datetime]
     credentials_refused: str | None = None  # what Jira answered, while it refuses the credentials
-    unreachable: str | None = None  # how the last call failed, while Jira gives no answer
+    unreachable: str | None = None  # why no answer came (connection refused, unknown host, 503, ...)
+    not_jira: str | None = None  # JIRA_URL answers, but not as Jira (a wrong path: 404s, HTML)
+    # False until the first check of Jira has come to a verdict: /readyz is never "ready" on trust.
+    checked: bool = False
+    # A check that decides (at start, and after a failure) gives up this soon, not after the normal
+    # retry budget: a refused connection or an unknown host is a verdict at once.
+    quick_budget: float = 5.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def paused(self) -> bool:
-        return self.credentials_refused is not None
+        """Jira cannot do anything for us now: workers keep events pending and sweeps wait."""
+        return bool(self.credentials_refused or self.unreachable or self.not_jira)
+
+    @property
+    def jira_url(self) -> str:
+        return self.client.base_url
 
     def heard(self, error: JiraError) -> bool:
         """Note a failed Jira call; True when it means Jira refuses the credentials (pause)."""
@@ -43,36 +58,60 @@ class Health:
                 return False  # no permission on one ticket: that ticket's problem, not the account's
             self._refused(f"{error.status} on {error.method} {error.path}")
             return True
-        if error.status is None or error.status >= 500:
+        if isinstance(error, JiraRefused) and NOT_JIRA in error.answer:
             with self._lock:
-                self.unreachable = str(error)[:300]
+                first, self.not_jira = self.not_jira is None, error.answer[:200]
+            if first:
+                log.error("JIRA_URL (%s) %s: check the address (the site's base URL, no path such as /jira/rest). Events are "
+                          "kept pending meanwhile.", self.jira_url, error.answer.split(NOT_JIRA, 1)[1].strip(" ()") or NOT_JIRA,
+                          extra={"jira": "not a jira site"})
+            return False
+        if error.status is None or error.status >= 500 or error.status == 429:
+            with self._lock:
+                first, self.unreachable = self.unreachable is None, _cause_of(error)
+            if first:  # one line per outage
+                log.error("Jira at JIRA_URL (%s) is unreachable: %s. Webhooks are still received and kept; work resumes by "
+                          "itself when Jira answers (jsm-autopilot doctor says more).", self.jira_url, self.unreachable,
+                          extra={"jira": "unreachable"})
         return False
 
     def answered(self) -> None:
         """A call succeeded: whatever stopped us is over."""
         with self._lock:
-            was_refused, self.credentials_refused, self.unreachable = self.credentials_refused, None, None
+            was = self.credentials_refused or self.unreachable or self.not_jira
+            was_refused = self.credentials_refused
+            self.credentials_refused, self.unreachable, self.not_jira = None, None, None
         if was_refused:
             log.warning("Jira accepts the credentials again: workers resume", extra={"jira": "credentials accepted"})
+        elif was:
+            log.warning("Jira at JIRA_URL (%s) answers again: workers resume", self.jira_url, extra={"jira": "answers"})
 
     def probe(self) -> None:
-        """Ask Jira who we are; the answer sets or clears the causes."""
+        """Ask Jira whether it is a Jira site and who we are; the answer sets or clears the causes.
+        Quick (no long retries): the first verdict comes within seconds, and so does Jira going away."""
         try:
+            self.client.reach(budget_seconds=self.quick_budget)
             self.client.myself()
         except JiraError as error:
             self.heard(error)
-            return
-        self.answered()
+        else:
+            self.answered()
+        finally:
+            self.checked = True
 
     def causes(self) -> list[str]:
-        """Why the service cannot do its work now; empty when it can."""
+        """Why the service cannot do its work now, in words an admin acts on; empty when it can."""
         found = []
         if not self.store.writable(self.clock()):
             found.append("store not writable")
-        if self.credentials_refused:
+        if not self.checked:
+            found.append("starting: jira not checked yet")
+        elif self.credentials_refused:
             found.append("jira credentials refused")
+        elif self.not_jira:
+            found.append(f"not a Jira site: JIRA_URL ({self.jira_url}) answers, but not as Jira")
         elif self.unreachable:
-            found.append("jira unreachable")
+            found.append(f"jira unreachable: {self.unreachable} (JIRA_URL {self.jira_url})")
         return found
 
     def _account_works(self) -> bool:
@@ -89,3 +128,11 @@ class Health:
         if first:  # one line per outage, not one per event or sweep
             log.error("Jira refuses the automation account's credentials (%s): %s. Workers are paused and events "
                       "kept pending meanwhile.", what, CREDENTIALS_FIX, extra={"jira": "credentials refused"})
+
+
+def _cause_of(error: JiraError) -> str:
+    """"connection refused", "unknown host jira.invalid", "answer 503": what an admin looks for."""
+    if error.status is not None:
+        return f"answer {error.status}"
+    found = re.search(r"\(([^()]*)\)\s*$", error.answer)  # JiraClient.reach: "no answer from URL (cause)"
+    return (found.group(1) if found else error.answer)[:200]

@@ -56,7 +56,9 @@ SECRET_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_WEBHOOK_SECRET"
 # minutes at most (on its own host, not at all: a restart releases what it held).
 SWEEP_LEASE = timedelta(minutes=2)
 SWEEP_RENEW_EVERY = 30.0  # seconds
-JIRA_PROBE_EVERY = 180.0  # seconds between GET /myself; a sixth of it while Jira refuses or is away
+# Seconds between quick checks of Jira (serverInfo, myself): Jira going away shows on /readyz, and
+# pauses the workers, within this long even when no event comes.
+JIRA_PROBE_EVERY = 10.0
 
 
 class ServiceConfigurationError(Exception):
@@ -172,7 +174,7 @@ class Service:
         """Ask Jira at once, then now and then: readiness at start, and the end of a pause."""
         while not self.stop.is_set():
             self.health.probe()
-            self.stop.wait(every / 6 if self.health.paused or self.health.unreachable else every)
+            self.stop.wait(every)
 
     def release_events_of_dead_processes(self) -> int:
         """Called at start, before anything is taken. Workers are named node-pid-n, leases (the
@@ -207,8 +209,10 @@ class Service:
         """One sweep, if this replica holds the sweep lease; None when another replica sweeps."""
         if self.stop.is_set():
             return None
+        if not self.health.checked:
+            self.health.probe()  # a sweep needs Jira: check it first, quickly, if nobody has yet
         if self.health.paused:
-            log.info("sweep skipped: Jira refuses the credentials (see the error above)")
+            log.info("sweep skipped: %s", "; ".join(self.health.causes()))
             return None
         if not self.store.take_lease(self.sweep_lease, self.holder, utc_now(), SWEEP_LEASE):
             log.info("another replica is sweeping; skipped")

@@ -164,7 +164,91 @@ def test_readyz_names_what_stops_the_service_and_healthz_stays_alive(site_factor
     unreachable.client._jira.url = "http://127.0.0.1:9"  # nothing listens there
     unreachable.client.max_attempts = 1
     unreachable.health.probe()
-    assert unreachable.app.test_client().get("/readyz").json["causes"] == ["jira unreachable"]
+    assert unreachable.app.test_client().get("/readyz").json["causes"] == [
+        "jira unreachable: connection refused (JIRA_URL http://127.0.0.1:9)"]
+
+
+def test_readiness_is_proven_not_assumed_and_a_wrong_jira_url_is_named_at_once(site_factory, tmp_path, caplog):
+    """Issue 29: 503, and no work taken, until the first check of Jira has come to a verdict; an unknown host is a
+    verdict at once (no retry loop), one ERROR line naming JIRA_URL and the cause; a JIRA_URL that
+    answers, but not as Jira (a wrong path: 404 to everything), is named too, and work waits."""
+    from datetime import datetime, timezone
+
+    from service.serve import Service
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    service = Service(site.settings, store, site.client(), b"secret")
+    web = service.app.test_client()
+    assert (web.get("/readyz").status_code, web.get("/readyz").json["causes"]) == (503, ["starting: jira not checked yet"])
+    stop = threading.Event()
+    idle = threading.Thread(target=service.workers[0].run_until, args=(stop, 0.01))
+    store.add("e0", "comment_created", "SD-1", b"{}", True, datetime.now(timezone.utc))
+    idle.start()
+    threading.Event().wait(0.2)  # a worker takes nothing before Jira has been checked once
+    stop.set()
+    idle.join()
+    assert [e.status for e in store.list_events()] == ["pending"]
+    service.health.probe()
+    assert web.get("/readyz").json == {"status": "ready"}
+
+    caplog.set_level("INFO")
+    for url, cause in (("http://jira.invalid", "jira unreachable: unknown host (JIRA_URL http://jira.invalid)"),
+                       (f"{site.url}/jira", f"not a Jira site: JIRA_URL ({site.url}/jira) answers, but not as Jira")):
+        wrong = Service(site.settings, store, site.client(), b"secret")
+        wrong.client._jira.url = url
+        waits: list = []
+        wrong.client._sleep = waits.append
+        wrong.health.probe()
+        assert wrong.app.test_client().get("/readyz").json["causes"] == [cause]
+        assert wrong.health.paused and sum(waits) <= wrong.health.quick_budget, "a verdict within seconds, not a retry budget"
+        wrong.health.probe()  # still away: no second line
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and "JIRA_URL (http://jira.invalid) is unreachable: unknown host" in errors[0]
+    assert f"JIRA_URL ({site.url}/jira) is not a Jira site" not in errors[1] and f"JIRA_URL ({site.url}/jira)" in errors[1]
+    assert not [r for r in caplog.records if "after None" in r.getMessage()]
+
+
+def test_jira_away_is_a_pause_and_every_event_is_worked_once_when_it_is_back(site_factory, tmp_path):
+    """Issue 29: while Jira answers 503 to everything, events stay pending without counting
+    attempts; a failure of one ticket alone still counts; once Jira answers, each is worked once."""
+    from datetime import datetime, timezone
+
+    from service.serve import Service
+    from webhooks.store import EventStore
+
+    site = site_factory(T0)
+    keys = waiting_tickets_due_a_reminder(site, 3)
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
+    store.migrate()
+    service = Service(site.settings, store, site.client(), b"secret")
+    service.health.probe()
+    now = datetime.now(timezone.utc)
+    for n, key in enumerate(keys):
+        store.add(f"e{n}", "comment_created", key, b"{}", True, now)
+    worker = service.workers[0]
+    site.faults(1.0, [503])
+    for _ in range(3):
+        worker.run_once()
+    assert service.health.paused and {(e.status, e.attempts) for e in store.list_events()} == {("pending", 0)}
+    assert service.app.test_client().get("/readyz").json["causes"] == [f"jira unreachable: answer 503 (JIRA_URL {site.url})"]
+    site.faults(0.0)
+    service.health.probe()
+    assert not service.health.paused
+    worker.clock = lambda: now + timedelta(minutes=1)
+    while worker.run_once():
+        pass
+    assert {e.status for e in store.list_events()} == {"done"}
+    assert all(len(site.comments_by_bot(key, public=True)) == 1 for key in keys)
+    # A failure that concerns one ticket (a 500 from one issue while Jira answers otherwise) is an attempt.
+    requests.post(f"{site.url}/_sandbox/faults", json={"rate": 1.0, "statuses": [500], "paths": [f"/issue/{keys[0]}"]}).raise_for_status()
+    store.add("e-one", "comment_created", keys[0], b"{}", True, now)
+    worker.run_once()
+    site.faults(0.0)
+    [one] = [e for e in store.list_events() if e.identifier == "e-one"]
+    assert (one.status, one.attempts) == ("pending", 1) and not service.health.paused
 
 
 def test_a_revoked_token_pauses_the_work_keeps_every_event_and_resumes_by_itself(site_factory, tmp_path, caplog):
@@ -342,6 +426,7 @@ def test_a_sweep_that_meets_refused_credentials_pauses_the_service_too(site_fact
     store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
     store.migrate()
     service = Service(site.settings, store, site.client(), b"secret")
+    service.health.probe()  # the service checked Jira at start; the token is revoked afterwards
     requests.post(f"{site.url}/_sandbox/credentials", json={"revoked": [BOT]}).raise_for_status()
     assert service.scheduled_sweep() is None  # one error line, no traceback
     assert service.health.paused

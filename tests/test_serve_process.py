@@ -205,3 +205,26 @@ def test_sigkill_mid_sweep_is_followed_by_a_complete_sweep_soon_after_the_restar
     finally:
         serve.process.send_signal(signal.SIGTERM)
         serve.process.wait(timeout=30)
+
+
+def test_serve_with_an_unknown_host_says_so_on_readyz_within_seconds_and_logs_one_error(site_factory, tmp_path):
+    """Issue 29: no "ready" on trust, and no minute of retries before the verdict."""
+    site = site_factory(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc))
+    serve = ServeProcess(site, tmp_path)
+    serve.environment["JIRA_URL"] = "http://jira.invalid"
+    started = datetime.now()
+    serve.start()
+    try:
+        def told() -> bool:
+            answer = requests.get(f"{serve.url}/readyz", timeout=1)
+            return answer.status_code == 503 and answer.json()["causes"] == ["jira unreachable: unknown host (JIRA_URL http://jira.invalid)"]
+
+        wait_for(told, 10, "/readyz to name the unknown host")
+        assert (datetime.now() - started).total_seconds() < 10
+        wait_for(lambda: "is unreachable" in serve.log.read_text(), 5, "the error line")
+        errors = [line for line in serve.log.read_text().splitlines() if "ERROR" in line or '"levelname": "ERROR"' in line]
+        assert len(errors) == 1 and "JIRA_URL (http://jira.invalid) is unreachable: unknown host" in errors[0]
+        assert "after None" not in serve.log.read_text()
+    finally:
+        serve.process.terminate()
+        serve.process.wait(timeout=10)

@@ -37,10 +37,18 @@ class JiraHealth(Protocol):
     """What a worker tells about Jira's answers, and asks before taking work (service/health.py)."""
 
     paused: bool
+    checked: bool
 
     def heard(self, error: JiraError) -> bool: ...
 
     def answered(self) -> None: ...
+
+    def probe(self) -> None: ...
+
+
+def _jira_away(error: JiraError) -> bool:
+    """No answer, or one that says Jira cannot serve anyone now (5xx, 429): maybe all of Jira."""
+    return error.status is None or error.status >= 500 or error.status == 429
 
 
 @dataclass
@@ -112,8 +120,17 @@ class Worker:
             self.store.retry_later(event, now, now + self.backoff(1), str(busy), attempt=False)
             self.count("retry")
         except JiraError as error:
-            if self.health is not None:
+            if self.health is not None and not _jira_away(error):
                 self.health.heard(error)
+            elif self.health is not None:
+                # All of Jira, or this ticket? A quick check of Jira itself says; an outage is a
+                # pause, not an attempt.
+                self.health.probe()
+                if self.health.paused:
+                        now = self.clock()
+                        self.store.retry_later(event, now, now + timedelta(seconds=30), str(error), attempt=False)
+                        self.count("paused")
+                        return
             self._failed(event, str(error), final=event.attempts + 1 >= self.max_attempts)
         else:
             if self.health is not None:
@@ -191,7 +208,9 @@ class Worker:
     def run_until(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
         """Work until `stop` is set; finishes the event in hand before returning (drain)."""
         while not stop.is_set():
-            if self.health is not None and self.health.paused:
+            # Nothing is taken before Jira has been checked once, nor while it cannot work for us:
+            # a wrong JIRA_URL answering 404 must not make every event "done, ticket deleted".
+            if self.health is not None and (self.health.paused or not self.health.checked):
                 stop.wait(idle_wait)
                 continue
             if self.intake_first is not None:
