@@ -140,6 +140,7 @@ class JiraClient:
         self.calls: Counter[int] = Counter()  # by HTTP status; 0 for no answer
         self.retries = 0
         self._stopping: threading.Event | None = None
+        self._give_up: Callable[[], bool] = lambda: False
         self._counting = threading.Lock()
         self._zone = None  # the searching account's time zone, for JQL dates
 
@@ -180,7 +181,19 @@ class JiraClient:
         A wait injected by a test stays as it is: only the real one becomes interruptible."""
         self._stopping = stopping
         if self._sleep is time.sleep:
-            self._sleep = lambda seconds: stopping.wait(seconds)
+            self._sleep = self._interruptible_sleep
+
+    def give_up_when(self, condition: Callable[[], bool]) -> None:
+        """Retries end early once `condition` holds: the health check found Jira away, so a call
+        in flight does not spend its whole budget (minutes) before the pause."""
+        self._give_up = condition
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        stopping = self._stopping
+        remaining = seconds
+        while remaining > 0 and stopping is not None and not stopping.is_set() and not self._give_up():
+            stopping.wait(min(1.0, remaining))
+            remaining -= 1.0
 
     # -- the one place that sends -------------------------------------------------------------
 
@@ -223,6 +236,8 @@ class JiraClient:
 
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number >= self.max_attempts or (self._stopping is not None and self._stopping.is_set()):
+                return True
+            if self._give_up():
                 return True
             return self._clock() - started + wait(state) > self.budget_seconds
 

@@ -114,6 +114,9 @@ class Service:
         self.schedule = TicketSchedule(self.store)
         self.guard = TicketGuard(self.store, self.holder)
         self.health = Health(self.store, self.client, utc_now)
+        # A call in flight stops retrying once the health check finds Jira away (it pauses then).
+        # The check's own calls are quick and carry their own budget.
+        self.client.give_up_when(lambda: self.health.unreachable is not None)
         self.intake_first = IntakeFirst()
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
@@ -240,9 +243,10 @@ class Service:
                     report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
                                         on_firing=heard, dry_run=self.dry_run, schedule=self.schedule, full=full)
                 except JiraError as error:
-                    # One line, no traceback: the cause is Jira's, and /readyz says it too.
-                    if not self.health.heard(error):
-                        log.error("sweep stopped: %s", error)
+                    # One line, no traceback: the cause is Jira's, and /readyz says it too. Jira
+                    # away or refusing us has its own line already: the sweep only notes it.
+                    self.health.heard(error)
+                    (log.info if self.health.paused else log.error)("sweep stopped: %s", error)
                     return None
                 except StoreUnavailable as unavailable:
                     log.error("sweep stopped: %s", unavailable)  # /readyz says "store not writable"

@@ -135,3 +135,24 @@ def test_jira_answers_are_kept_in_the_error():
     responses.post(COMMENT, json={"errorMessages": [], "errors": {"comment": "Comment body can not be empty!"}}, status=400)
     with pytest.raises(JiraRefused, match="comment: Comment body can not be empty!"):
         client(FakeTime()).add_comment("SD-1", {"body": ""})
+
+
+@responses.activate
+def test_retries_end_once_the_health_check_finds_jira_away():
+    """Issue 29: a call in flight does not spend its whole budget (minutes) while Jira is known to be away."""
+    fake = FakeTime()
+    for _ in range(4):
+        responses.get(SERVER_INFO, json=ERROR, status=503)
+    away = {"now": False}
+    jira = client(fake)
+    jira.give_up_when(lambda: away["now"])
+    responses.get(SERVER_INFO, json=ok_server_info())
+    jira.server_time()
+    assert len(responses.calls) == 5  # not away: retried to the answer
+    responses.calls.reset()
+    for _ in range(4):
+        responses.get(SERVER_INFO, json=ERROR, status=503)
+    away["now"] = True
+    with pytest.raises(JiraUnavailable):
+        jira.server_time()
+    assert len(responses.calls) == 1

@@ -228,3 +228,44 @@ def test_serve_with_an_unknown_host_says_so_on_readyz_within_seconds_and_logs_on
     finally:
         serve.process.terminate()
         serve.process.wait(timeout=10)
+
+
+def test_jira_stopped_and_started_again_mid_run_every_acknowledged_event_is_worked_once_and_none_fails(site_factory, tmp_path):
+    """Issue 29: Jira away is a pause, not a failure. The sandbox is stopped while serve runs,
+    deliveries arrive meanwhile, and the sandbox answers again on the same port."""
+    from werkzeug.serving import make_server
+
+    site = site_factory(T0 - timedelta(days=1))
+    keys = [site.create(summary=f"waiting {n}") for n in range(6)]
+    site.set_clock(T0)
+    for key in keys:
+        site.move(key, "Clarification required / On hold")
+    site.set_clock(T0 + timedelta(days=10))  # a reminder is due on every ticket
+    serve = ServeProcess(site, tmp_path)
+    serve.start()
+    store = EventStore(serve.environment["JSM_AUTOPILOT_DB"])
+    try:
+        wait_for(lambda: requests.get(f"{serve.url}/readyz", timeout=1).status_code == 200, 15, "serve to be ready")
+        port, app = site.running.server.server_port, site.running.server.app
+        site.running.server.shutdown()
+        site.running.server.server_close()
+        wait_for(lambda: "jira unreachable" in str(requests.get(f"{serve.url}/readyz", timeout=1).json().get("causes")), 15,
+                 "/readyz to say Jira is away")
+        assert all(deliver(serve.url, key, f"while-away-{n}") for n, key in enumerate(keys))
+        wait_for(lambda: len(store.list_events()) == len(keys), 10, "every delivery to be stored")
+        # The workers are paused while Jira is away: everything stays pending, no attempt counted.
+        assert {(e.status, e.attempts) for e in store.list_events()} == {("pending", 0)}
+
+        again = make_server("127.0.0.1", port, app, threaded=True)
+        threading.Thread(target=again.serve_forever, daemon=True).start()
+        try:
+            wait_for(lambda: set(store.counts()) == {"done"}, 60, "every event to be worked once Jira answers")
+            for key in keys:
+                assert len(site.comments_by_bot(key, public=True)) == 1, f"{key} got exactly one reminder"
+            assert not any(e.attempts for e in store.list_events()) and "failed" not in store.counts()
+        finally:
+            again.shutdown()
+    finally:
+        store.dispose()
+        serve.process.terminate()
+        serve.process.wait(timeout=10)

@@ -127,10 +127,11 @@ class Worker:
                 # pause, not an attempt.
                 self.health.probe()
                 if self.health.paused:
-                        now = self.clock()
-                        self.store.retry_later(event, now, now + timedelta(seconds=30), str(error), attempt=False)
-                        self.count("paused")
-                        return
+                    now = self.clock()
+                    # Looked at again soon: the health check (every 10 s) lets the workers go on.
+                    self.store.retry_later(event, now, now + timedelta(seconds=10), str(error), attempt=False)
+                    self.count("paused")
+                    return
             self._failed(event, str(error), final=event.attempts + 1 >= self.max_attempts)
         else:
             if self.health is not None:
