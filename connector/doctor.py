@@ -78,11 +78,24 @@ def diagnose(client: JiraClient, settings: Settings, environ=os.environ) -> Iter
     yield from _guarded(lambda c, s: _webhook(c, s, environ), client, settings)
 
 
-def _guarded(check: Callable[[JiraClient, Settings], Iterator[Finding]], client: JiraClient, settings: Settings) -> Iterator[Finding]:
-    """One check's findings; a refusal the check did not expect is a finding, not a crash."""
+def name_findings(client: JiraClient, settings: Settings) -> list[Finding]:
+    """The checks of the names app.yaml gives (statuses, issue types, priorities, link type,
+    fields, resolution, transitions, organisations, request type) that failed: what `serve` runs
+    at start and after each reload, so that a misspelt name is told, not a rule silently dead."""
+    project = client.call("GET", client.api(f"project/{settings.project.key}"))
+    checks = (_names, _fields, _resolution, lambda c, s: _transitions(c, s, project), _organisations, _request_type)
+    return [finding for check in checks for finding in _guarded(check, client, settings, raise_when_away=True) if not finding.ok]
+
+
+def _guarded(check: Callable[[JiraClient, Settings], Iterator[Finding]], client: JiraClient, settings: Settings,
+             raise_when_away: bool = False) -> Iterator[Finding]:
+    """One check's findings; a refusal the check did not expect is a finding, not a crash. With
+    `raise_when_away`, no answer or a 5xx is raised: Jira away says nothing about app.yaml."""
     try:
         yield from check(client, settings)
     except JiraError as error:
+        if raise_when_away and (error.status is None or error.status >= 500 or error.status == 429):
+            raise
         yield Finding("FAIL", f"{error.method} {error.path}: Jira answered {error.status}: {error.answer}",
                       "the automation account may lack a permission this check needs")
 

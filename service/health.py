@@ -40,6 +40,9 @@ class Health:
     # A check that decides (at start, and after a failure) gives up this soon, not after the normal
     # retry budget: a refused connection or an unknown host is a verdict at once.
     quick_budget: float = 5.0
+    # What the site says is wrong with app.yaml's names (doctor's checks, run at start and after
+    # each reload): a misspelt status makes its rules dead, so readiness says so.
+    settings_problems: tuple[str, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -112,7 +115,26 @@ class Health:
             found.append(f"not a Jira site: JIRA_URL ({self.jira_url}) answers, but not as Jira")
         elif self.unreachable:
             found.append(f"jira unreachable: {self.unreachable} (JIRA_URL {self.jira_url})")
+        found.extend(f"app.yaml: {problem}" for problem in self.settings_problems)
         return found
+
+    def check_names(self, settings) -> bool:
+        """Run doctor's name checks against the site; each problem is a cause and one ERROR line.
+        False when Jira could not be asked (away): the checks are run again once it answers."""
+        from connector.doctor import name_findings
+
+        try:
+            failed = name_findings(self.client, settings)
+        except JiraError as error:
+            self.heard(error)
+            return False
+        problems = tuple(f"{f.what} — fix: {f.fix}" if f.fix else f.what for f in failed)
+        for problem in problems:
+            if problem not in self.settings_problems:
+                log.error("app.yaml does not match the site: %s (jsm-autopilot doctor shows every check)", problem,
+                          extra={"settings": "name not found"})
+        self.settings_problems = problems
+        return True
 
     def _account_works(self) -> bool:
         try:

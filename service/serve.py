@@ -162,6 +162,8 @@ class Service:
         self.settings = self.executor.settings = fresh
         for worker in self.workers:
             worker.settings = fresh
+        if self.health.checked and not self.health.paused:
+            self.health.check_names(fresh)
         log.warning("app.yaml reloaded: %d rule(s) on (%s)", len(fresh.rules.enabled), ", ".join(fresh.rules.enabled),
                     extra={"reload": "applied"})
         return True
@@ -175,8 +177,20 @@ class Service:
 
     def watch_jira(self, every: float = JIRA_PROBE_EVERY) -> None:
         """Ask Jira at once, then now and then: readiness at start, and the end of a pause."""
+        names: threading.Thread | None = None
+        names_checked = threading.Event()
+
+        def check_names() -> None:
+            if self.health.check_names(self.settings):
+                names_checked.set()
+
         while not self.stop.is_set():
             self.health.probe()
+            # Once Jira answers, app.yaml's names are checked against the site (again after each
+            # reload), on a thread of their own: the quick check of Jira goes on meanwhile.
+            if not names_checked.is_set() and not self.health.paused and (names is None or not names.is_alive()):
+                names = threading.Thread(target=check_names, name="check-names", daemon=True)
+                names.start()
             self.stop.wait(every)
 
     def release_events_of_dead_processes(self) -> int:

@@ -45,6 +45,8 @@ def free_port() -> int:
 
 class ServeProcess:
     def __init__(self, site, tmp_path: Path):
+        # The site has the organisations app.yaml names: serve checks its names against the site.
+        site.seed({"organisations": list(site.settings.organisations)})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = tmp_path / "app.yaml"
@@ -267,5 +269,37 @@ def test_jira_stopped_and_started_again_mid_run_every_acknowledged_event_is_work
             again.shutdown()
     finally:
         store.dispose()
+        serve.process.terminate()
+        serve.process.wait(timeout=10)
+
+
+def test_a_misspelt_status_makes_serve_not_ready_naming_it_instead_of_silently_dead_rules(site_factory, tmp_path):
+    """ISSUE-NOTES, 29: a misspelt status made a "ready" service whose rules were silently dead (0 of
+    3 due reminders, no log line). serve runs doctor's name checks against the site at start."""
+    site = site_factory(T0 - timedelta(days=1))
+    keys = [site.create(summary=f"waiting {n}") for n in range(3)]
+    site.set_clock(T0)
+    for key in keys:
+        site.move(key, "Clarification required / On hold")
+    site.set_clock(T0 + timedelta(days=10))
+    serve = ServeProcess(site, tmp_path)
+    config = tmp_path / "app.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["statuses"]["clarification"] = "Clarification requird / On hold"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    serve.start()
+    try:
+        def causes() -> list:
+            answer = requests.get(f"{serve.url}/readyz", timeout=1)
+            return answer.json().get("causes", []) if answer.status_code == 503 else []
+
+        wait_for(lambda: any("statuses.clarification" in c for c in causes()), 15, "/readyz to name the misspelt status")
+        [cause] = [c for c in causes() if "statuses.clarification" in c]
+        assert cause.startswith("app.yaml: statuses.clarification: 'Clarification requird / On hold' exists — fix: set "
+                                "statuses.clarification to one of: ") and "Clarification required / On hold" in cause
+        errors = [line for line in serve.log.read_text().splitlines()
+                  if "app.yaml does not match the site" in line and "statuses.clarification:" in line]
+        assert len(errors) == 1 and '"level": "ERROR"' in errors[0]
+    finally:
         serve.process.terminate()
         serve.process.wait(timeout=10)
