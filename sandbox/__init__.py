@@ -24,7 +24,7 @@ def new_state(settings: Settings, deployment: str | None = None, now: datetime |
         fault_seed=fault_seed, organizations_field=settings.fields.organizations,
     )
     state.settings = settings  # the site's own configuration: its statuses, priorities, fields
-    # Date and date-time fields take only Jira's own formats (sandbox/platform_api.py moment_refused).
+    # Date and date-time fields take only Jira's own formats (sandbox/values.py moment_refused).
     state.field_types = {field_id: FIELD_KINDS[role][1]["type"] for role, field_id in settings.fields.model_dump().items()
                          if field_id and field_id.startswith("customfield_")}
     state.security_levels = {r.security_level: f"Support {name}" for name, r in settings.regions.items() if r.security_level}
