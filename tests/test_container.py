@@ -145,7 +145,7 @@ def test_the_image_serves_against_the_sandbox_and_its_healthcheck_passes(image, 
 def test_two_containers_share_the_work_and_a_killed_one_loses_nothing(image, site_factory, tmp_path, postgres_url, containers):
     """Both on the host's network, so both have the host's name and are pid 1: only their PID
     namespaces tell them apart (service/identity.py). One is killed with `docker kill` while
-    reminders are due; every reminder and every close still happens exactly once."""
+    reminders are due; no reminder and no close happens twice, and every ticket is closed once."""
     site = site_factory(T0 - timedelta(days=1))
     keys = [site.create(summary=f"waiting {n}") for n in range(12)]
     for n, key in enumerate(keys):
@@ -179,8 +179,11 @@ def test_two_containers_share_the_work_and_a_killed_one_loses_nothing(image, sit
     assert second.state()["Running"], second.logs()[-3000:]
     for key in keys:
         firings = [f["rule"] for f in site.issue(key)["properties"]["jsm-autopilot"]["firings"]]
-        assert firings == ["clarification.reminder"] * 3 + ["clarification.close"], f"{key}: {firings}"
-        assert len(site.comments_by_bot(key, public=True)) == 4, f"{key}: each customer comment exactly once"
+        # While the survivor waited for the killed one's lease, a reminder's day may have passed:
+        # then only the latest one due is sent (PROCESS.md: never a burst), so 1 to 3 reminders.
+        assert firings[-1:] == ["clarification.close"] and 1 <= len(firings) - 1 <= 3, f"{key}: {firings}"
+        assert set(firings[:-1]) == {"clarification.reminder"}, f"{key}: {firings}"
+        assert len(site.comments_by_bot(key, public=True)) == len(firings), f"{key}: each customer comment exactly once"
     swept = []
     for container in containers:
         log = tmp_path / f"{container.name}.log"
