@@ -415,10 +415,14 @@ class Settings(_Section):
 
     def with_learned_triage(self, model: "LearnedTriage | None") -> "Settings":
         """These settings, with what `triage learn` learned from the site (None: keywords only)."""
+        return self._with_private(_learned_triage=model)
+
+    def _with_private(self, **changed: object) -> "Settings":
+        """A copy that keeps what was loaded or learned beside the file (model_copy drops it)."""
         copy = self.model_copy()
-        object.__setattr__(copy, "_learned_triage", model)
-        object.__setattr__(copy, "_vocabulary", self._vocabulary)
-        object.__setattr__(copy, "_reply_model", self._reply_model)
+        kept = {"_vocabulary": self._vocabulary, "_learned_triage": self._learned_triage, "_reply_model": self._reply_model}
+        for name, value in {**kept, **changed}.items():
+            object.__setattr__(copy, name, value)
         return copy
 
     @property
@@ -427,11 +431,7 @@ class Settings(_Section):
 
     def with_reply_model(self, model: "LearnedTriage | None") -> "Settings":
         """These settings, with what confirmations read like, learned from the shipped replies."""
-        copy = self.model_copy()
-        object.__setattr__(copy, "_reply_model", model)
-        object.__setattr__(copy, "_learned_triage", self._learned_triage)
-        object.__setattr__(copy, "_vocabulary", self._vocabulary)
-        return copy
+        return self._with_private(_reply_model=model)
 
     def is_enabled(self, rule_id: str) -> bool:
         return rule_id in self.rules.enabled

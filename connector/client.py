@@ -46,6 +46,11 @@ class JiraUnavailable(JiraError):
     """Jira kept failing (429, 5xx, network) until the call's retries or time budget ran out."""
 
 
+def jira_away(error: JiraError) -> bool:
+    """No answer, or one that says Jira serves nobody now (5xx, 429): maybe all of Jira, not one ticket."""
+    return error.status is None or error.status >= 500 or error.status == 429
+
+
 class JiraAmbiguous(JiraUnavailable):
     """A write failed in a way that does not prove it was not applied; check before resending."""
 

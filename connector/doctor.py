@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from config.settings import Settings
-from connector.client import JiraClient, JiraError, paged_values
+from connector.client import JiraClient, JiraError, jira_away, paged_values
 from connector.deliveries import DeliveryRequestError, request_type_id, service_desk_id
 from connector.jql import jql_string
 from connector.webhook_admin import RECEIVER_PATH, WEBHOOK_EVENTS, WebhookAdmin
@@ -94,7 +94,7 @@ def _guarded(check: Callable[[JiraClient, Settings], Iterator[Finding]], client:
     try:
         yield from check(client, settings)
     except JiraError as error:
-        if raise_when_away and (error.status is None or error.status >= 500 or error.status == 429):
+        if raise_when_away and jira_away(error):
             raise
         yield Finding("FAIL", f"{error.method} {error.path}: Jira answered {error.status}: {error.answer}",
                       "the automation account may lack a permission this check needs")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from connector.client import JiraClient, JiraError, JiraRefused
+from connector.client import JiraClient, JiraError, JiraRefused, jira_away
 from webhooks.store import EventStore
 
 log = logging.getLogger("jsm_autopilot.health")
@@ -69,7 +69,7 @@ class Health:
                           "kept pending meanwhile.", self.jira_url, error.answer.split(NOT_JIRA, 1)[1].strip(" ()") or NOT_JIRA,
                           extra={"jira": "not a jira site"})
             return False
-        if error.status is None or error.status >= 500 or error.status == 429:
+        if jira_away(error):
             with self._lock:
                 first, self.unreachable = self.unreachable is None, _cause_of(error)
             if first:  # one line per outage

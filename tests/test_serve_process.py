@@ -71,6 +71,18 @@ class ServeProcess:
             return False
 
 
+def site_with_due_reminders(site_factory, count: int):
+    """A site whose `count` tickets entered Clarification at T0, with the clock at T0 + 10 days:
+    a reminder is due on every ticket."""
+    site = site_factory(T0 - timedelta(days=1))
+    keys = [site.create(summary=f"waiting {n}") for n in range(count)]
+    site.set_clock(T0)
+    for key in keys:
+        site.move(key, "Clarification required / On hold")
+    site.set_clock(T0 + timedelta(days=10))
+    return site, keys
+
+
 def deliver(url: str, key: str, identifier: str) -> bool:
     body = json.dumps({"timestamp": 1767603600000, "webhookEvent": "comment_created",
                        "comment": {"id": identifier, "body": "ping"}, "issue": {"key": key, "fields": {}}}).encode()
@@ -94,12 +106,7 @@ def database(request, tmp_path) -> str:
 
 
 def test_sigkill_mid_burst_loses_nothing_acknowledged_and_acts_once(site_factory, tmp_path, database):
-    site = site_factory(T0 - timedelta(days=1))
-    keys = [site.create(summary=f"waiting {n}") for n in range(10)]
-    site.set_clock(T0)
-    for key in keys:
-        site.move(key, "Clarification required / On hold")
-    site.set_clock(T0 + timedelta(days=10))  # a reminder is due on every ticket
+    site, keys = site_with_due_reminders(site_factory, 10)
 
     serve = ServeProcess(site, tmp_path)
     serve.environment["JSM_AUTOPILOT_DB"] = database
@@ -183,12 +190,7 @@ def sweeps_finished(log: Path, holder_pid: int) -> int:
 def test_sigkill_mid_sweep_is_followed_by_a_complete_sweep_soon_after_the_restart(site_factory, tmp_path, database):
     """Killed while its sweep waits on a write: the restarted process releases the sweep lease its
     predecessor held and sweeps within two minutes (not after a 30-minute lease); nothing twice."""
-    site = site_factory(T0 - timedelta(days=1))
-    keys = [site.create(summary=f"waiting {n}") for n in range(5)]
-    site.set_clock(T0)
-    for key in keys:
-        site.move(key, "Clarification required / On hold")
-    site.set_clock(T0 + timedelta(days=10))
+    site, keys = site_with_due_reminders(site_factory, 5)
     serve = ServeProcess(site, tmp_path)
     serve.environment["JSM_AUTOPILOT_DB"] = database
     requests.post(f"{site.url}/_sandbox/faults", json={"rate": 0, "late_writes": {"count": 1, "delay": 2}}).raise_for_status()
@@ -237,12 +239,7 @@ def test_jira_stopped_and_started_again_mid_run_every_acknowledged_event_is_work
     deliveries arrive meanwhile, and the sandbox answers again on the same port."""
     from werkzeug.serving import make_server
 
-    site = site_factory(T0 - timedelta(days=1))
-    keys = [site.create(summary=f"waiting {n}") for n in range(6)]
-    site.set_clock(T0)
-    for key in keys:
-        site.move(key, "Clarification required / On hold")
-    site.set_clock(T0 + timedelta(days=10))  # a reminder is due on every ticket
+    site, keys = site_with_due_reminders(site_factory, 6)
     serve = ServeProcess(site, tmp_path)
     serve.start()
     store = EventStore(serve.environment["JSM_AUTOPILOT_DB"])
@@ -276,12 +273,7 @@ def test_jira_stopped_and_started_again_mid_run_every_acknowledged_event_is_work
 def test_a_misspelt_status_makes_serve_not_ready_naming_it_instead_of_silently_dead_rules(site_factory, tmp_path):
     """ISSUE-NOTES, 29: a misspelt status made a "ready" service whose rules were silently dead (0 of
     3 due reminders, no log line). serve runs doctor's name checks against the site at start."""
-    site = site_factory(T0 - timedelta(days=1))
-    keys = [site.create(summary=f"waiting {n}") for n in range(3)]
-    site.set_clock(T0)
-    for key in keys:
-        site.move(key, "Clarification required / On hold")
-    site.set_clock(T0 + timedelta(days=10))
+    site, keys = site_with_due_reminders(site_factory, 3)
     serve = ServeProcess(site, tmp_path)
     config = tmp_path / "app.yaml"
     data = yaml.safe_load(config.read_text(encoding="utf-8"))

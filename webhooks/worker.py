@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from config.settings import Settings
-from connector.client import JiraClient, JiraError, JiraRefused
+from connector.client import JiraClient, JiraError, JiraRefused, jira_away
 from connector.channel import came_by_email, needs_channel
 from connector.executor import Executor, firing_source
 from connector.holds import Guard, NoGuard, TicketBusy
@@ -44,11 +44,6 @@ class JiraHealth(Protocol):
     def answered(self) -> None: ...
 
     def probe(self) -> None: ...
-
-
-def _jira_away(error: JiraError) -> bool:
-    """No answer, or one that says Jira cannot serve anyone now (5xx, 429): maybe all of Jira."""
-    return error.status is None or error.status >= 500 or error.status == 429
 
 
 @dataclass
@@ -120,7 +115,7 @@ class Worker:
             self.store.retry_later(event, now, now + self.backoff(1), str(busy), attempt=False)
             self.count("retry")
         except JiraError as error:
-            if self.health is not None and not _jira_away(error):
+            if self.health is not None and not jira_away(error):
                 self.health.heard(error)
             elif self.health is not None:
                 # All of Jira, or this ticket? A quick check of Jira itself says; an outage is a
