@@ -88,6 +88,10 @@ def check(config: Path | None) -> None:
     console.print(table)
     console.print(f"Rules off ({len(off)}): {', '.join(off) or 'none'}")
     console.print(f"Planned, not implemented yet ({len(pending)}): {', '.join(pending) or 'none'}")
+    from connector.oncall import environment_gaps
+
+    for gap in environment_gaps(settings):
+        console.print(f"warning: {gap}", style="yellow", markup=False)
     languages = sorted({o.language for o in settings.organisations.values()} | {settings.language.default})
     console.print(
         f"Customer comments in {', '.join(languages)} (default {settings.language.default}); "

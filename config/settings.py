@@ -27,6 +27,7 @@ from config.confirmation import Confirmation
 from config.desks import Escalation, OnCall, PriorityRole, Region, ServiceHours, Sla, SlaTarget
 from config.sections import Language, Name, Section
 from config.durations import Duration
+from config.notify import Notify
 from config.texts import Texts
 from config.triage_model import LearnedTriage
 from config.vocabulary import Vocabulary
@@ -328,6 +329,7 @@ class Settings(_Section):
     escalation: Escalation = Escalation()
     sla: Sla = Sla()
     schedule: ScheduleSettings = ScheduleSettings()
+    notify: Notify = Notify()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
 

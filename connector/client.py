@@ -48,6 +48,8 @@ class JiraUnavailable(JiraError):
 
 def jira_away(error: JiraError) -> bool:
     """No answer, or one that says Jira serves nobody now (5xx, 429): maybe all of Jira, not one ticket."""
+    if not getattr(error, "concerns_jira", True):
+        return False  # another service's failure (the on-call channel): Jira itself is fine
     return error.status is None or error.status >= 500 or error.status == 429
 
 

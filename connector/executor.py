@@ -103,6 +103,9 @@ class Executor:
     late_notes: "LateNoteKeeper | None" = None
     # Told every firing's outcome with its actions and the decision's time (the audit trail).
     on_outcome: Callable[[FiringOutcome, list[Action], datetime], None] = field(default=lambda outcome, group, now: None)
+    # Told whether the on-call channel took an alert (None) or not (what failed): admins hear of
+    # a failing channel as the channel's failure, not Jira's.
+    on_alert: Callable[[str | None], None] = field(default=lambda error: None)
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     # Each field's schema type (GET /field), read once when a moment or a day is first written.
@@ -180,9 +183,14 @@ class Executor:
         for alert in (a for a in group if isinstance(a, OnCallAlert)):
             # Before the logged write: a resend after a failure below carries the same dedupe key.
             if self.alerts is None:
-                raise AlertFailed("POST", "(on-call)", None, "oncall.alert is on but neither JSM_AUTOPILOT_ONCALL_URL nor "
+                raise AlertFailed("POST", "", None, "oncall.alert is on but neither JSM_AUTOPILOT_ONCALL_URL nor "
                                                                "JSM_AUTOPILOT_JSM_OPS_API_KEY is set")
-            self.alerts.send(alert, f"{self.client.base_url}/browse/{key}")
+            try:
+                self.alerts.send(alert, f"{self.client.base_url}/browse/{key}")
+            except AlertFailed as failed:
+                self.on_alert(str(failed))
+                raise
+            self.on_alert(None)
         for linked in (a for a in group if isinstance(a, LinkedIssue)):
             # Before the logged call: if anything after it fails, the retry finds this issue again.
             self._linked_issue_once(key, linked)

@@ -29,8 +29,28 @@ MESSAGE_LIMIT = 130  # JSM operations: "Message of the alert", limited to 130 ch
 RETRY = frozenset({408, 429}) | frozenset(range(500, 600))
 
 
+def environment_gaps(settings, environ=os.environ) -> list[str]:
+    """What app.yaml turns on that the environment does not give (`check` and `serve` say it):
+    an enabled rule that would fail at the first serious incident, a notification never sent."""
+    from config.notify import notify_gaps
+
+    gaps = []
+    if settings.is_enabled("oncall.alert") and OnCallSender.from_environment(environ) is None:
+        gaps.append(f"oncall.alert is on but neither {ONCALL_URL_ENVIRONMENT_VARIABLE} nor {JSM_OPS_KEY_ENVIRONMENT_VARIABLE} is "
+                    "set: a serious incident out of hours pages nobody (its firing fails)")
+    return gaps + notify_gaps(settings.notify, environ)
+
+
 class AlertFailed(JiraError):
-    """The on-call service did not take the alert (after retries), or none is configured."""
+    """The on-call service did not take the alert (after retries), or none is configured. Its
+    words name the on-call channel: it is never read as Jira's answer, nor as Jira being away."""
+
+    concerns_jira = False
+
+    def __init__(self, method: str, path: str, status: int | None, answer: str):
+        super().__init__(method, path, status, answer)
+        said = f"answered {status}" if status is not None else "no answer"
+        self.args = (f"on-call channel {path}: {said}: {answer}" if path else f"on-call channel: {answer}",)
 
 
 class _Retryable(Exception):

@@ -10,7 +10,8 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-SECRET_VARIABLES = ("JIRA_API_TOKEN", "JIRA_PAT", "JSM_AUTOPILOT_WEBHOOK_SECRET")
+SECRET_VARIABLES = ("JIRA_API_TOKEN", "JIRA_PAT", "JSM_AUTOPILOT_WEBHOOK_SECRET", "JSM_AUTOPILOT_SMTP_PASSWORD",
+                    "JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL")
 
 
 class MaskSecrets(logging.Filter):

@@ -40,6 +40,12 @@ class Metrics:
                                    registry=self.registry)
         self.api_requests = Counter("jsm_autopilot_api_requests", "POST /api/deliveries by outcome", ["outcome"],
                                     registry=self.registry)
+        # What admins alert on (deploy/prometheus/alerts.yml): a firing or an event that failed for good.
+        self.firings_failed = Counter("jsm_autopilot_firings_failed", "Firings that failed after their retries, by rule",
+                                      ["rule"], registry=self.registry)
+        self.dead_letters = Counter("jsm_autopilot_dead_letters", "Webhook events that failed for good (events --failed)",
+                                    registry=self.registry)
+        self.ready = Gauge("jsm_autopilot_ready", "1 while /readyz answers ready, else 0", registry=self.registry)
         self.registry.register(_JiraCalls(client))
 
     def exposition(self) -> bytes:

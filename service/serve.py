@@ -28,7 +28,7 @@ from config.loader import SettingsError
 from config.settings import Settings
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, firing_source
-from connector.oncall import OnCallSender
+from connector.oncall import OnCallSender, environment_gaps
 from connector.sweep import SweepReport, sweep_once
 from connector.deliveries import DeliveryRegistry
 from service.api import add_delivery_api
@@ -36,6 +36,7 @@ from service.guard import TicketGuard
 from service.health import Health
 from service.http_server import create_server
 from service.metrics import Metrics, counting
+from service.notify import Notifier, channels_from
 from service.shadow import ShadowLog
 from webhooks.receiver import utc_now
 from service.config_watch import ConfigWatch
@@ -109,15 +110,19 @@ class Service:
                                  on_applied=lambda rule, n: self.metrics.actions_applied.labels(rule).inc(n))
         self.executor.late_notes = LateNotes(self.store)
         self.audit = AuditTrail(self.store)
-        self.executor.on_outcome = lambda outcome, group, now: self.audit.record(
-            now, outcome.issue, outcome.rule, outcome.outcome, group[0].reason, outcome.error or outcome.partial, firing_source.get())
+        self.health = Health(self.store, self.client, utc_now)
+        self.executor.on_outcome = self.heard_outcome
+        self.notifier = Notifier(self.store, self.settings.notify, channels_from(self.settings.notify), self.client.base_url,
+                                 self.settings.project.zone)
+        self.executor.on_alert = lambda error: self.notifier.oncall(error, utc_now())
+        self.metrics.ready.set_function(lambda: 0.0 if self.health.causes() else 1.0)
         self.schedule = TicketSchedule(self.store)
         self.guard = TicketGuard(self.store, self.holder)
-        self.health = Health(self.store, self.client, utc_now)
         # A call in flight stops retrying once the health check finds Jira away (it pauses then).
         # The check's own calls are quick and carry their own budget.
         self.client.give_up_when(lambda: self.health.unreachable is not None)
         self.intake_first = IntakeFirst()
+        self._count_processed = counting(self.metrics.events_processed)
         self.app = create_receiver(self.store, self.settings.project.key, self.secret, self.settings.webhooks.max_body_bytes,
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
                                    count=counting(self.metrics.events_received),
@@ -132,7 +137,7 @@ class Service:
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
                    max_attempts=self.settings.webhooks.max_attempts, guard=self.guard,
-                   count=counting(self.metrics.events_processed),
+                   count=self.count_processed,
                    dry_run=self.dry_run, on_dry_run=lambda actions: self.shadow.record(actions, "webhook"), health=self.health,
                    schedule=self.schedule, intake_first=self.intake_first if self.settings.webhooks.yield_to_intake_seconds else None,
                    yield_to_intake=self.settings.webhooks.yield_to_intake_seconds)
@@ -144,6 +149,19 @@ class Service:
             watch = ConfigWatch(self.watch_config, self.reload_settings)
             self.threads.append(threading.Thread(target=watch.run_until, args=(self.stop,), name="config-watch", daemon=True))
         self.app.add_url_rule("/readyz", "readyz", self.readiness)
+
+    def heard_outcome(self, outcome, group, now: datetime) -> None:
+        """Every firing's outcome: into the audit trail; a failure also to the metrics and to admins."""
+        self.audit.record(now, outcome.issue, outcome.rule, outcome.outcome, group[0].reason, outcome.error or outcome.partial,
+                          firing_source.get())
+        if outcome.outcome == "failed":
+            self.metrics.firings_failed.labels(outcome.rule).inc()
+            self.notifier.firing_failed(outcome.issue, outcome.rule, outcome.error or "failed", now)
+
+    def count_processed(self, outcome: str) -> None:
+        self._count_processed(outcome)
+        if outcome == "failed":  # the worker kept it as a dead letter
+            self.metrics.dead_letters.inc()
 
     def reload_settings(self) -> bool:
         """Read app.yaml again; the rules and their numbers apply from the next event and sweep.
@@ -160,6 +178,7 @@ class Service:
                       self.settings.project.key, fresh.project.key, extra={"reload": "refused"})
             return False
         self.settings = self.executor.settings = fresh
+        self.notifier.notify, self.notifier.channels = fresh.notify, channels_from(fresh.notify)
         for worker in self.workers:
             worker.settings = fresh
         if self.health.checked and not self.health.paused:
@@ -186,6 +205,10 @@ class Service:
 
         while not self.stop.is_set():
             self.health.probe()
+            try:
+                self.notifier.check(utc_now(), self.health)
+            except Exception:  # noqa: BLE001  (telling admins must not stop the health check)
+                log.exception("could not check for incidents to tell admins of")
             # Once Jira answers, app.yaml's names are checked against the site (again after each
             # reload), on a thread of their own: the quick check of Jira goes on meanwhile.
             if not names_checked.is_set() and not self.health.paused and (names is None or not names.is_alive()):
@@ -317,6 +340,8 @@ class Service:
         # Off the signal handler: reading and validating a file is no work for one.
         signal.signal(signal.SIGHUP, lambda signum, frame: threading.Thread(target=self.reload_settings, name="reload").start())
         log.info("serving on http://%s:%s/webhooks/jira with %d worker(s)", host, server.effective_port, len(self.threads))
+        for gap in environment_gaps(self.settings):
+            log.warning("%s", gap, extra={"settings": "environment gap"})
         if self.dry_run:
             log.warning("dry run (shadow mode): nothing is written to Jira; `jsm-autopilot shadow` lists what would have been done",
                         extra={"dry_run": True})

@@ -316,7 +316,7 @@ def test_migrating_from_version_8_replaces_the_claim_indexes(store):
     them (each index costs every delivery's insert) and makes the new ones, keeping every event."""
     from sqlalchemy import inspect, text, update
 
-    from webhooks.schema import RETIRED_INDEXES, events, schema_versions
+    from webhooks.schema import RETIRED_INDEXES, SCHEMA_VERSION, events, schema_versions
 
     add(store, "kept")
     with store.engine.begin() as connection:
@@ -330,4 +330,4 @@ def test_migrating_from_version_8_replaces_the_claim_indexes(store):
     assert names >= {index.name for index in events.indexes} and not names & set(RETIRED_INDEXES)
     assert [e.identifier for e in store.list_events()] == ["kept"]
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT max(version) FROM jsm_autopilot_schema")).scalar() == 9
+        assert connection.execute(text("SELECT max(version) FROM jsm_autopilot_schema")).scalar() == SCHEMA_VERSION

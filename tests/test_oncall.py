@@ -250,3 +250,30 @@ def test_a_wrong_jsm_operations_key_fails_the_firing_and_says_so(site_factory):
     assert any("401" in f and "Could not authenticate" in f for f in report.failures)
     assert site.comments_by_bot(key, public=True) == []
     assert OnCallSender.from_environment({}) is None
+
+
+def test_a_failing_on_call_channel_is_labelled_as_the_channels_and_does_not_pause_the_service(site_factory, tmp_path):
+    """Issue 29 item 4: the on-call failure is the on-call channel's, never "Jira answered", and it
+    is not Jira being away (workers and sweeps go on); the executor tells whether the channel took it."""
+    from connector.client import jira_away
+    from connector.executor import Executor
+    from connector.oncall import AlertFailed
+
+    site = shipped_site(site_factory, SATURDAY)
+    receiver = Receiver(fail=99)
+    heard: list = []
+    try:
+        key = site.create(summary="Platform down", priority={"name": "P1"})
+        executor = Executor(site.client(), site.settings, alerts=OnCallSender(receiver.url, attempts=2, sleep=lambda seconds: None),
+                            on_alert=heard.append)
+        site.set_clock(SATURDAY + timedelta(minutes=10))
+        [failure] = sweep_once(site.client(), site.settings, executor=executor).failures
+        assert failure == f"{key} oncall.alert: on-call channel {receiver.url}: answered 503: {{\"error\":\"busy\"}}\n"
+        assert heard == [failure.split(": ", 1)[1]]
+        assert not jira_away(AlertFailed("POST", receiver.url, None, "ConnectionError"))
+        receiver.fail = 0
+        site.set_clock(SATURDAY + timedelta(minutes=30))
+        assert sweep_once(site.client(), site.settings, executor=executor).by_rule.get("oncall.alert") == 1
+        assert heard[-1] is None
+    finally:
+        receiver.close()

@@ -207,3 +207,24 @@ def test_every_example_configuration_passes_check(config):
     result = run_check("--config", str(config))
     assert result.exit_code == 0, result.stderr
     assert "valid." in result.stdout
+
+
+def test_check_warns_when_an_enabled_rule_or_notify_lacks_what_it_needs_from_the_environment(tmp_path):
+    """Issue 29 item 4: oncall.alert on with neither on-call variable set would fail at the first
+    serious incident; `check` says so before that (and stays exit 0: the file is valid)."""
+    data = shipped_settings_data()
+    data["notify"] = {"webhook": {"format": "teams"}}
+    config = str(write_config(tmp_path, data))
+    bare = {"JSM_AUTOPILOT_ONCALL_URL": "", "JSM_AUTOPILOT_JSM_OPS_API_KEY": "", "JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL": ""}
+    result = run_check("--config", config, env=bare)
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2
+    assert "oncall.alert is on but neither JSM_AUTOPILOT_ONCALL_URL nor JSM_AUTOPILOT_JSM_OPS_API_KEY is set" in warnings[0]
+    assert warnings[1].startswith("warning: notify.webhook is set but JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL is not")
+    given = run_check("--config", config, env={**bare, "JSM_AUTOPILOT_JSM_OPS_API_KEY": "key",
+                                                 "JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL": "https://hooks.example/x"})
+    assert "warning:" not in given.stdout
+    data["rules"]["enabled"].remove("oncall.alert")
+    data.pop("notify")
+    assert "warning:" not in run_check("--config", str(write_config(tmp_path, data)), env=bare).stdout

@@ -6,7 +6,7 @@ from datetime import timezone
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
 
-SCHEMA_VERSION = 9  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit; 9: claim indexes
+SCHEMA_VERSION = 10  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit; 9: claim indexes; 10: incidents
 
 
 class UTCDateTime(TypeDecorator):
@@ -131,4 +131,17 @@ audit_firings = Table(
     Column("source", String(250), nullable=False),  # sweep | webhook:<identifier> | api
     Index("ix_audit_at", "at"),
     Index("ix_audit_source", "source"),
+)
+
+# What admins are told about (service/notify.py): one row per kind of incident, shared by every
+# replica, so that several replicas send one message between them, not one each.
+incidents = Table(
+    "jsm_autopilot_incidents", metadata,
+    Column("kind", String(40), primary_key=True),  # jira_unreachable | credentials_refused | firing_failed | dead_letters | oncall_failing
+    Column("started", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("detail", Text, nullable=False),  # the first cause, as admins read it
+    Column("times", Integer, nullable=False),  # how often it was seen during this incident
+    Column("announced", UTCDateTime),  # when the start message went out; null: not (yet)
+    Column("ended", UTCDateTime),  # null while it lasts
 )
