@@ -1,6 +1,7 @@
 """One run of `serve` under attack: kill -9s, injected Jira faults, slow and late writes.
 
 Run: .venv/bin/python -m bench.faults [--tickets 30] [--seconds 60] [--kills 4]
+     .venv/bin/python -m bench.faults --outage 120 [--tickets 30]
 
 The sandbox holds tickets that each owe the customer exactly one reminder. `serve` runs against
 it with sweeps every 5 s while signed deliveries arrive from 4 clients; Jira answers 10% of calls
@@ -8,6 +9,10 @@ with 429, 500 or 503, and every so often applies a write only after the client g
 `serve` is killed with SIGKILL several times and restarted. Printed: deliveries acknowledged,
 acknowledged deliveries lost, customer comments duplicated (goal: 0 and 0), and the longest gap
 between two complete sweeps (issue 15: under two minutes after a kill).
+
+With `--outage SECONDS` (issue 29): Jira goes away for that long (the sandbox stops, and starts
+again on the same port) while deliveries keep coming. Printed: acknowledged, processed, failed and
+duplicated counts, how soon /readyz said Jira was away, and the messages admins got.
 """
 
 from __future__ import annotations
@@ -174,19 +179,133 @@ def run(tickets: int, seconds: float, kills: int) -> dict:
     }
 
 
+class ChatReceiver:
+    """Where `notify.webhook` posts (a Slack-format incoming webhook, on this machine)."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["text"].split("\n")[0].strip("*"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+
+def run_outage(tickets: int, outage: float) -> dict:
+    """Jira away for `outage` seconds under a steady stream of deliveries, then back."""
+    directory = Path(tempfile.mkdtemp(prefix="jsm-autopilot-outage-"))
+    config = site_config()
+    config["notify"] = {"after": "30s", "webhook": {"format": "slack"}}
+    config_file = directory / "app.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    settings = settings_from_mapping(config, base_directory=ROOT)
+    state = new_state(settings, "cloud", T0)
+    keys = apply_seed(state, waiting_tickets(tickets))
+    sandbox = start_sandbox(state)
+    chat = ChatReceiver()
+    database = f"sqlite:///{directory / 'events.db'}"
+    serve = Serve(sandbox.url, config_file, database, directory / "serve.log")
+    serve.environment["JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL"] = chat.url
+    serve.start()
+    pause = threading.Event()
+    while requests.get(f"{serve.url}/readyz", timeout=2).status_code != 200:
+        pause.wait(0.2)
+    acknowledged: set[str] = set()
+    sent = 0
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(number: int) -> None:
+        nonlocal sent
+        n = 0
+        while not stop.is_set():
+            identifier = f"c{number}-{n}"
+            ok = deliver(serve.url, keys[(number + n) % len(keys)], identifier)
+            with lock:
+                sent += 1
+                if ok:
+                    acknowledged.add(identifier)
+            n += 1
+            stop.wait(0.2)
+
+    port = sandbox.server.server_port
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for number in range(4):
+            pool.submit(client, number)
+        pause.wait(5)
+        sandbox.stop()
+        away = time.monotonic()
+        noticed = None
+        while time.monotonic() - away < outage:
+            if noticed is None and "jira unreachable" in json.dumps(requests.get(f"{serve.url}/readyz", timeout=2).json()):
+                noticed = time.monotonic() - away
+            pause.wait(0.5)
+        sandbox = start_sandbox(state, port=port)
+        back = time.monotonic()
+        pause.wait(5)
+        stop.set()
+    store = EventStore(database)
+    deadline = time.monotonic() + 300
+    while set(store.counts()) - {"done", "ignored", "failed"} and time.monotonic() < deadline:
+        pause.wait(0.5)
+    worked = time.monotonic() - back
+    counts = store.counts()
+    stored = {e.identifier for e in store.list_events(limit=100_000)}
+    with state.lock:
+        public = Counter(issue.key for issue in state.issues.values() for c in issue.comments if c.public and c.author.email == BOT)
+    serve.process.send_signal(signal.SIGTERM)
+    serve.process.wait(timeout=30)
+    sandbox.stop()
+    store.dispose()
+    return {
+        "Jira away (s)": round(outage),
+        "deliveries sent": sent,
+        "acknowledged": len(acknowledged),
+        "acknowledged but lost": len(acknowledged - stored),
+        "processed (done)": counts.get("done", 0),
+        "failed": counts.get("failed", 0),
+        "customer comments duplicated": sum(max(0, n - 1) for n in public.values()),
+        "tickets without their reminder": sum(1 for key in keys if public[key] == 0),
+        "/readyz said 'jira unreachable' after (s)": "never" if noticed is None else round(noticed, 1),
+        "all events worked, after Jira was back (s)": round(worked, 1),
+        "admin messages": "; ".join(chat.received) or "none",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--kills", type=int, default=4)
+    parser.add_argument("--outage", type=float, default=None, help="Jira away this many seconds (instead of kills)")
     arguments = parser.parse_args()
+    if arguments.outage is not None:
+        figures = run_outage(arguments.tickets, arguments.outage)
+        _print(figures)
+        met = figures["acknowledged but lost"] == figures["failed"] == figures["customer comments duplicated"] == 0
+        print(f"goal: every acknowledged event processed once, none failed: {'met' if met else 'NOT met'}")
+        return
     figures = run(arguments.tickets, arguments.seconds, arguments.kills)
-    width = max(len(name) for name in figures)
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value}")
+    _print(figures)
     met = figures["acknowledged but lost"] == 0 and figures["customer comments duplicated"] == 0
     print(f"goal: 0 lost and 0 duplicated: {'met' if met else 'NOT met'}; "
           f"longest sweep gap {figures['longest gap between complete sweeps (s)']} s (goal < 120 s)")
+
+
+def _print(figures: dict) -> None:
+    width = max(len(name) for name in figures)
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value}")
 
 
 if __name__ == "__main__":

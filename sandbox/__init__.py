@@ -58,6 +58,7 @@ class RunningSandbox:
     def stop(self) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+        self.server.server_close()  # connections are refused from now on, as from a stopped Jira
 
 
 def start_sandbox(state: SandboxState, port: int = 0, wrap=None) -> RunningSandbox:
