@@ -123,6 +123,10 @@ class Limits(_Section):
     # Tickets a sweep reads and writes at once (each ticket's own firings stay in order). Halved
     # while Jira answers 429, grown back one at a time after that.
     concurrency: Annotated[int, Field(ge=1, le=32)] = 4
+    # A customer-visible write whose answer never came is not sent again before this long has
+    # passed since it was sent (on the service's clock) and the ticket, read again, lacks it:
+    # Jira may apply a write minutes after the client gave up on it.
+    uncertain_settle: DurationSetting = Duration(seconds=600)
 
 
 class Priorities(_Section):

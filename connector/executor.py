@@ -8,10 +8,11 @@ A firing (one rule's actions on one ticket) becomes:
 Each firing's internal audit note follows as its own `POST /comment` (`sd.public.comment`
 internal), since a comment inside a transition cannot be made internal reliably (JIRA-CONTRACT.md
 3.4). If the process dies between the two, agents miss one note; the customer never gets a
-comment twice. A write that failed ambiguously (5xx, lost connection, a timeout) is resent only
-after Jira has shown, over a bounded window (`landed_waits`), that it did not land: a write that
-timed out may still be applied seconds later. Each internal note carries its firing's id as a
-comment property, so it too is recognised in Jira.
+comment twice. A customer-visible write that failed ambiguously (5xx, lost connection, a
+timeout) and is not in Jira's firing log after a short look (`landed_waits`) is kept as uncertain
+(connector/uncertain.py), never resent blindly: Jira may apply it minutes later. Only after
+`limits.uncertain_settle` and a fresh read that lacks it does the rule fire anew. Each internal
+note carries its firing's id as a comment property, so it too is recognised in Jira.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from connector.documents import document, field_value
 from connector.jql import jql_string
 from connector.mapping import adf_to_text
 from connector.oncall import AlertFailed, OnCallSender
+from connector.uncertain import RunUncertain, UncertainKeeper, UncertainWrite, WriteUncertain
 from rules.actions import (
     REFUSED, Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note,
     due_now,
@@ -73,9 +75,13 @@ class FiringOutcome:
     partial: str | None = None
     # Not tried: it waits (limits.max_firings_per_sweep); `error` says why.
     skipped: bool = False
+    # Sent, but no answer came: not known whether Jira applied it (connector/uncertain.py).
+    uncertain: bool = False
 
     @property
     def outcome(self) -> str:
+        if self.uncertain:
+            return "uncertain"
         return "skipped" if self.skipped else "partial" if self.partial else "applied" if self.applied else "failed"
 
 
@@ -106,6 +112,10 @@ class Executor:
     # Told whether the on-call channel took an alert (None) or not (what failed): admins hear of
     # a failing channel as the channel's failure, not Jira's.
     on_alert: Callable[[str | None], None] = field(default=lambda error: None)
+    # Customer-visible writes whose answer never came; the service's own clock, which their settle
+    # time is measured on (Jira's clock may be a sandbox's, or differ).
+    uncertain: UncertainKeeper = field(default_factory=RunUncertain)
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     # Each field's schema type (GET /field), read once when a moment or a day is first written.
@@ -120,6 +130,11 @@ class Executor:
         status = ticket.status
         outcomes = []
         for rule, group in firings.items():
+            still = self._still_uncertain(ticket.key, rule)
+            if still is not None:
+                outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, still, uncertain=True))
+                self.on_outcome(outcomes[-1], group, now)
+                break  # later firings were decided on a state this one may not have reached
             entry = {"id": self.new_firing_id(), "rule": rule, "at": jira_timestamp(now)}
             stage = next((a.stage for a in group if getattr(a, "stage", "")), "")
             if stage:
@@ -128,6 +143,11 @@ class Executor:
             missed: list[tuple[InternalComment, JiraError]] = []
             try:
                 status = self._apply_firing(ticket, status, group, new_log, entry["id"], on_link, missed)
+            except WriteUncertain as uncertain:
+                log.warning("%s %s uncertain: %s", ticket.key, rule, uncertain, extra={"issue": ticket.key, "rule": rule})
+                outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(uncertain), uncertain=True))
+                self.on_outcome(outcomes[-1], group, now)
+                break
             except JiraError as error:
                 log.error("%s %s failed: %s", ticket.key, rule, error, extra={"issue": ticket.key, "rule": rule})
                 outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(error)))
@@ -140,6 +160,40 @@ class Executor:
             self.on_actions_applied(group)
             log.info("%s %s applied", ticket.key, rule, extra={"issue": ticket.key, "rule": rule})
         return outcomes
+
+    def _still_uncertain(self, key: str, rule: str) -> str | None:
+        """Why this rule must not fire on this ticket yet: an earlier firing of it got no answer,
+        and either its settle time has not passed or it turned out to have landed after all."""
+        waiting = self.uncertain.waiting(key, rule)
+        if waiting is None:
+            return None
+        settle = self.settings.limits.uncertain_settle.nominal
+        if self.wall_clock() < waiting.sent_at + settle:
+            return (f"uncertain: sent at {waiting.sent_at:%H:%M:%S} UTC without an answer ({waiting.error}); not sent again "
+                    f"before {waiting.sent_at + settle:%H:%M:%S} UTC (limits.uncertain_settle)")
+        return None if not self._settle(waiting) else "landed late: the earlier write is in Jira after all; not sent again"
+
+    def settle_uncertain(self) -> int:
+        """Look again at every uncertain write whose settle time has passed: landed, or to be sent
+        anew by the rule's next evaluation. Returns how many were settled."""
+        settle = self.settings.limits.uncertain_settle.nominal
+        due = [w for w in self.uncertain.open() if self.wall_clock() >= w.sent_at + settle]
+        for write in due:
+            try:
+                self._settle(write)
+            except JiraError as error:
+                log.warning("%s %s: uncertain write not checked yet: %s", write.issue, write.rule, error,
+                            extra={"issue": write.issue, "rule": write.rule})
+        return len(due)
+
+    def _settle(self, write: UncertainWrite) -> bool:
+        """Read the ticket's firing log: True when the write landed after all."""
+        landed = self._landed(write.issue, write.firing_id)
+        self.uncertain.settled(write.firing_id, landed, self.wall_clock())
+        log.warning("%s %s: the write sent at %s without an answer %s", write.issue, write.rule, write.sent_at.isoformat(),
+                    "landed after all; not sent again" if landed else "never landed; the rule fires again",
+                    extra={"issue": write.issue, "rule": write.rule})
+        return landed
 
     def _keep_missed(self, firing_id: str, missed: list[tuple[InternalComment, JiraError]], now: datetime) -> str | None:
         """Notes that failed after their firing landed: kept for the next sweep; what to report."""
@@ -211,11 +265,11 @@ class Executor:
             except ScreenFieldsMissing as missing:
                 self._screen_refused(key, group[0].rule, new_log, missing)
                 raise
-            self._write_once(key, firing_id, lambda: self._send_transition(ticket, status, target, body))
+            self._write_once(key, firing_id, group[0].rule, lambda: self._send_transition(ticket, status, target, body))
             status = target.to_status
         elif public or changes:
             try:
-                self._write_once(key, firing_id, lambda: self.client.edit(key, body))
+                self._write_once(key, firing_id, group[0].rule, lambda: self.client.edit(key, body))
             except JiraRefused as refused:
                 if refused.status == 400 and "issuetype" in changes:
                     self._type_change_refused(key, group[0].rule, new_log, changes["issuetype"], refused)
@@ -357,18 +411,21 @@ class Executor:
         wanted = target.transition or f"any transition to {target.to_status!r}"
         raise JiraRefused("GET", f"issue/{ticket.key}/transitions", 200, f"{wanted} is not offered from {status!r} (offered: {names or 'none'})")
 
-    def _write_once(self, key: str, firing_id: str, send: Callable[[], None]) -> None:
-        """Send; after an ambiguous failure, resend only if the firing is not in Jira's log."""
-        for attempt in range(1, self.resend_attempts + 1):
-            try:
-                send()
+    def _write_once(self, key: str, firing_id: str, rule: str, send: Callable[[], None]) -> None:
+        """Send once. After an ambiguous failure, a short look in Jira's log; not there yet, the
+        write is kept as uncertain (`WriteUncertain`), never sent again here."""
+        sent_at = self.wall_clock()
+        try:
+            send()
+        except JiraAmbiguous as error:
+            if self._eventually(lambda: self._landed(key, firing_id)):
+                log.info("%s: the write had landed despite the error; not resent", key, extra={"issue": key})
                 return
-            except JiraAmbiguous:
-                if self._eventually(lambda: self._landed(key, firing_id)):
-                    log.info("%s: the write had landed despite the error; not resent", key, extra={"issue": key})
-                    return
-                if attempt == self.resend_attempts:
-                    raise
+            self.uncertain.record(UncertainWrite(firing_id, key, rule, sent_at, str(error)))
+            settle = self.settings.limits.uncertain_settle
+            raise WriteUncertain(error.method, error.path, error.status,
+                                 f"no answer ({error.answer}); kept as uncertain, not sent again before {settle} have "
+                                 "passed and the ticket shows it did not land") from None
 
     def _landed(self, key: str, firing_id: str) -> bool:
         recorded = self.client.issue_property(key, self.settings.automation.property_key) or {}

@@ -77,6 +77,8 @@ class SweepReport:
     # Firings applied whose note for agents failed (kept for the next sweep), and notes so written.
     partial: list[str] = field(default_factory=list)
     late_notes_written: int = 0
+    # Firings sent without an answer, not known to have landed: never resent before they settle.
+    uncertain: list[str] = field(default_factory=list)
     # Why the search itself failed, if it did (the service's health hears it).
     search_error: JiraError | None = None
     full: bool = True  # every candidate read (False: a routine sweep read what was due or changed)
@@ -99,6 +101,8 @@ class SweepReport:
                 self.firings_applied += 1
                 self.actions_applied += outcome.actions
                 self.by_rule[outcome.rule] += 1
+            elif outcome.uncertain:
+                self.uncertain.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
             else:
                 self.failures.append(f"{outcome.issue} {outcome.rule}: {outcome.error}")
 
@@ -138,6 +142,7 @@ class SweepReport:
             "partial": self.partial,
             "late_notes_written": self.late_notes_written,
             "failures": self.failures,
+            "uncertain": self.uncertain,
         }
 
 
@@ -171,6 +176,7 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     try:
         if not dry_run:
             report.late_notes_written = executor.write_late_notes()
+            executor.settle_uncertain()
         if issue is not None:
             jql = f"project = {jql_string(settings.project.key)} AND key = {jql_string(issue)} ORDER BY key ASC"
             full = True

@@ -14,6 +14,10 @@ from sandbox import admin_api, html, ops_api, platform_api, search_api, serviced
 from sandbox.state import SandboxError, SandboxState
 
 
+# Jira has applied writes minutes after its gateway gave up on them (issue 37): late writes may be
+# held up to 15 minutes.
+LATE_WRITE_CAP = 900
+
 def _authenticated_user(state: SandboxState):
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
@@ -58,8 +62,12 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
                 state.late_pending += 1
                 g.late = True
         if late:
-            # Outside the lock: the client times out meanwhile; then the write lands as usual.
-            threading.Event().wait(state.late_delay)
+            # Outside the lock: the client times out meanwhile; then the write lands as usual
+            # (or, held, when the test releases it: minutes later, without minutes of waiting).
+            if state.late_hold:
+                state.late_release.wait(LATE_WRITE_CAP)
+            else:
+                threading.Event().wait(state.late_delay)
         if state.latency > 0:
             threading.Event().wait(state.latency)  # a site across the ocean: every call takes this long
         if fault is not None:
@@ -166,12 +174,16 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
         if not isinstance(latency_ms, (int, float)) or not 0 <= latency_ms <= 10_000:
             return jsonify({"error": "latency_ms: milliseconds from 0 to 10000"}), 400
         late = body.get("late_writes", {"count": 0, "delay": 0})
-        if not isinstance(late, dict) or not isinstance(late.get("count"), int) or not isinstance(late.get("delay"), (int, float)) \
-                or late["count"] < 0 or not 0 <= late["delay"] <= 60:
-            return jsonify({"error": "late_writes: {count: n >= 0, delay: seconds up to 60}"}), 400
+        if not isinstance(late, dict) or not isinstance(late.get("count"), int) or not isinstance(late.get("delay", 0), (int, float)) \
+                or late["count"] < 0 or not 0 <= late.get("delay", 0) <= LATE_WRITE_CAP or not isinstance(late.get("hold", False), bool):
+            return jsonify({"error": f"late_writes: {{count: n >= 0, delay: seconds up to {LATE_WRITE_CAP}, hold: true to wait for "
+                                     "POST /_sandbox/late/release}"}), 400
         with state.lock:
             state.fault_rate, state.fault_statuses = float(rate), list(statuses)
-            state.late_writes, state.late_delay = late["count"], float(late["delay"])
+            state.late_writes, state.late_delay = late["count"], float(late.get("delay", 0))
+            state.late_hold = late.get("hold", False)
+            if state.late_hold:
+                state.late_release = threading.Event()
             state.fault_paths, state.fault_methods = list(paths), set(methods)
             state.latency = latency_ms / 1000
         return jsonify({"rate": rate, "statuses": statuses, "late_writes": late})
@@ -186,6 +198,13 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
         with state.lock:
             state.revoked_credentials = set(revoked)
         return jsonify({"revoked": sorted(revoked)})
+
+    @app.post("/_sandbox/late/release")
+    def release_late_writes():
+        """Held late writes land now (late_writes with hold: true)."""
+        with state.lock:
+            state.late_release.set()
+            return jsonify({"released": state.late_pending})
 
     @app.get("/_sandbox/late")
     def late_writes():

@@ -129,6 +129,8 @@ class SandboxState:
         self.late_writes = 0
         self.late_delay = 0.0
         self.late_pending = 0
+        self.late_hold = False  # held until POST /_sandbox/late/release instead of late_delay
+        self.late_release = threading.Event()
         self._random = random.Random(fault_seed)
         self.webhooks = WebhookSender()
         # JSM operations (sandbox/ops_api.py): the API integration's key, and the alerts it took.

@@ -45,6 +45,8 @@ class Metrics:
                                       ["rule"], registry=self.registry)
         self.dead_letters = Counter("jsm_autopilot_dead_letters", "Webhook events that failed for good (events --failed)",
                                     registry=self.registry)
+        self.uncertain_writes = Gauge("jsm_autopilot_uncertain_writes", "Customer-visible writes sent without an answer, not yet "
+                                      "known to have landed (limits.uncertain_settle)", registry=self.registry)
         self.ready = Gauge("jsm_autopilot_ready", "1 while /readyz answers ready, else 0", registry=self.registry)
         self.registry.register(_JiraCalls(client))
 

@@ -46,6 +46,7 @@ from webhooks.receiver import create_receiver
 from webhooks.audit import AuditTrail
 from webhooks.late_notes import LateNotes
 from webhooks.schedule import TicketSchedule
+from webhooks.uncertain import StoredUncertain
 from webhooks.store import EventStore, StoreUnavailable
 from webhooks.worker import Worker
 
@@ -116,6 +117,8 @@ class Service:
                                  self.settings.project.zone)
         self.executor.on_alert = lambda error: self.notifier.oncall(error, utc_now())
         self.metrics.ready.set_function(lambda: 0.0 if self.health.causes() else 1.0)
+        self.executor.uncertain = StoredUncertain(self.store)
+        self.metrics.uncertain_writes.set_function(self._uncertain_count)
         self.schedule = TicketSchedule(self.store)
         self.guard = TicketGuard(self.store, self.holder)
         # A call in flight stops retrying once the health check finds Jira away (it pauses then).
@@ -157,6 +160,12 @@ class Service:
         if outcome.outcome == "failed":
             self.metrics.firings_failed.labels(outcome.rule).inc()
             self.notifier.firing_failed(outcome.issue, outcome.rule, outcome.error or "failed", now)
+
+    def _uncertain_count(self) -> float:
+        try:
+            return float(self.executor.uncertain.count_open())
+        except StoreUnavailable:
+            return float("nan")  # unknown now; /readyz says why
 
     def count_processed(self, outcome: str) -> None:
         self._count_processed(outcome)

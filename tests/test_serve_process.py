@@ -295,3 +295,40 @@ def test_a_misspelt_status_makes_serve_not_ready_naming_it_instead_of_silently_d
     finally:
         serve.process.terminate()
         serve.process.wait(timeout=10)
+
+
+def test_a_comment_jira_applies_50_s_after_the_client_gave_up_reaches_the_customer_once_through_serve(site_factory, tmp_path):
+    """Issue 37 item 1, through the real serve: the sandbox holds the reminder's write 50 s (the
+    client gives up after 30 s, and its first look ends about 15 s later). The firing is kept as
+    uncertain (/metrics says so) and not sent again; once limits.uncertain_settle has passed, the
+    ticket read again shows the write landed: one comment."""
+    site, [key] = site_with_due_reminders(site_factory, 1)
+    serve = ServeProcess(site, tmp_path)
+    config = tmp_path / "app.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["limits"]["uncertain_settle"] = "60s"
+    data["schedule"] = {"sweep_every": "5s", "full_pass_at": None}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    requests.post(f"{site.url}/_sandbox/faults", json={"rate": 0, "late_writes": {"count": 1, "delay": 50}}).raise_for_status()
+    serve.start()
+    store = EventStore(serve.environment["JSM_AUTOPILOT_DB"])
+
+    def uncertain_writes() -> float:
+        metrics = requests.get(f"{serve.url}/metrics", timeout=5).text
+        return float(next(line.split()[1] for line in metrics.splitlines() if line.startswith("jsm_autopilot_uncertain_writes ")))
+
+    try:
+        wait_for(lambda: uncertain_writes() == 1, 90, "the reminder to be kept as uncertain")
+        assert site.comments_by_bot(key, public=True) == []
+        wait_for(lambda: requests.get(f"{site.url}/_sandbox/late").json()["pending"] == 0, 30, "the held write to land")
+        assert len(site.comments_by_bot(key, public=True)) == 1
+        wait_for(lambda: uncertain_writes() == 0, 90, "the uncertain write to settle")
+        assert len(site.comments_by_bot(key, public=True)) == 1
+        from webhooks.audit import AuditTrail
+
+        assert [f.outcome for f in AuditTrail(store).list(issue=key, rule="clarification.reminder")][-1] == "uncertain"
+        assert "landed after all; not sent again" in serve.log.read_text()
+    finally:
+        store.dispose()
+        serve.process.terminate()
+        serve.process.wait(timeout=10)

@@ -15,7 +15,7 @@ from webhooks.schema import audit_firings
 from webhooks.store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.audit")
-OUTCOMES = ("applied", "partial", "failed", "skipped")
+OUTCOMES = ("applied", "partial", "failed", "skipped", "uncertain")
 
 
 @dataclass(frozen=True)

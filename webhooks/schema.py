@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
 
-SCHEMA_VERSION = 10  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit; 9: claim indexes; 10: incidents
+SCHEMA_VERSION = 11  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit; 9: claim indexes; 10: incidents; 11: uncertain writes
 
 
 class UTCDateTime(TypeDecorator):
@@ -125,7 +125,7 @@ audit_firings = Table(
     Column("at", UTCDateTime, nullable=False),  # Jira's time of the decision
     Column("issue", String(64), nullable=False),
     Column("rule", String(64), nullable=False),
-    Column("outcome", String(16), nullable=False),  # applied | partial | failed | skipped
+    Column("outcome", String(16), nullable=False),  # applied | partial | failed | skipped | uncertain
     Column("reason", Text, nullable=False),
     Column("error", Text),  # Jira's answer on failure
     Column("source", String(250), nullable=False),  # sweep | webhook:<identifier> | api
@@ -144,4 +144,18 @@ incidents = Table(
     Column("times", Integer, nullable=False),  # how often it was seen during this incident
     Column("announced", UTCDateTime),  # when the start message went out; null: not (yet)
     Column("ended", UTCDateTime),  # null while it lasts
+)
+
+# Customer-visible writes whose answer never came (connector/uncertain.py): not sent again until
+# the ticket, read after limits.uncertain_settle, shows they did not land.
+uncertain_writes = Table(
+    "jsm_autopilot_uncertain_writes", metadata,
+    Column("firing_id", String(64), primary_key=True),
+    Column("issue", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),  # the service's clock
+    Column("error", Text, nullable=False),
+    Column("landed", Boolean),  # null while uncertain
+    Column("settled_at", UTCDateTime),
+    Index("ix_uncertain_open", "issue", "rule", "landed"),
 )

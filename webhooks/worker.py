@@ -167,15 +167,22 @@ class Worker:
             if self.dry_run:
                 self.on_dry_run(actions)
                 actions = []
+            uncertain = False
             for outcome in self.executor.apply(ticket, firing_log(issue_json, self.settings), actions, now) if actions else []:
                 if outcome.applied:
                     held.wrote(self.clock())
+                elif outcome.uncertain:
+                    uncertain = True  # not this event's failure: looked at again once it has settled
                 else:
                     raise JiraError("apply", f"{outcome.issue} {outcome.rule}", None, outcome.error or "failed")
             check = next_check(ticket, now, self.settings)
         self._deliveries_concerned(ticket, now)
         # Jira's clock and ours may differ: hand on the delay, not the instant.
-        return check - now if check is not None else None
+        delay = check - now if check is not None else None
+        if uncertain:
+            settle = self.settings.limits.uncertain_settle.nominal
+            delay = settle if delay is None else min(delay, settle)
+        return delay
 
     def _deliveries_concerned(self, ticket, now: datetime) -> None:
         """A Delivery ticket itself, or the Planned deliveries a ticket's change may concern."""
@@ -186,7 +193,7 @@ class Worker:
         for key in keys:
             _, _, outcomes = apply_delivery(self.client, self.settings, self.executor, key, now, self.guard, dry_run=self.dry_run,
                                             on_firing=lambda actions, outcome: self.on_dry_run(actions) if outcome is None else None)
-            failed = [o for o in outcomes if not o.applied]
+            failed = [o for o in outcomes if not o.applied and not o.uncertain]
             if failed:
                 raise JiraError("apply", f"{failed[0].issue} {failed[0].rule}", None, failed[0].error or "failed")
 
