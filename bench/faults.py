@@ -96,6 +96,29 @@ def deliver(url: str, key: str, identifier: str) -> bool:
         return False  # not acknowledged: Jira would deliver it again
 
 
+class Clients:
+    """Jira's webhook deliveries, from several threads until `stop`: what was sent and acknowledged."""
+
+    def __init__(self, url: str, keys: list[str], pause: float):
+        self.url, self.keys, self.pause = url, keys, pause
+        self.acknowledged: set[str] = set()
+        self.sent = 0
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self, number: int) -> None:
+        n = 0
+        while not self.stop.is_set():
+            identifier = f"c{number}-{n}"
+            ok = deliver(self.url, self.keys[(number + n) % len(self.keys)], identifier)
+            with self._lock:
+                self.sent += 1
+                if ok:
+                    self.acknowledged.add(identifier)
+            n += 1
+            self.stop.wait(self.pause)
+
+
 def sweep_finishes(log: Path) -> list[datetime]:
     finished = []
     for line in log.read_text().splitlines():
@@ -122,27 +145,12 @@ def run(tickets: int, seconds: float, kills: int) -> dict:
     started = datetime.now().astimezone()
     serve.start()
     requests.post(f"{sandbox.url}/_sandbox/faults", json={"rate": 0.1, "statuses": [429, 500, 503]}).raise_for_status()
-    acknowledged: set[str] = set()
-    sent = 0
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client(number: int) -> None:
-        nonlocal sent
-        n = 0
-        while not stop.is_set():
-            identifier = f"c{number}-{n}"
-            ok = deliver(serve.url, keys[(number + n) % len(keys)], identifier)
-            with lock:
-                sent += 1
-                if ok:
-                    acknowledged.add(identifier)
-            n += 1
-            stop.wait(0.05)
+    clients = Clients(serve.url, keys, pause=0.05)
+    stop = clients.stop
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         for number in range(4):
-            pool.submit(client, number)
+            pool.submit(clients.run, number)
         pause = threading.Event()
         for kill in range(kills):
             pause.wait(seconds / (kills + 1))
@@ -169,9 +177,9 @@ def run(tickets: int, seconds: float, kills: int) -> dict:
     sandbox.stop()
     store.dispose()
     return {
-        "deliveries sent": sent,
-        "acknowledged": len(acknowledged),
-        "acknowledged but lost": len(acknowledged - stored),
+        "deliveries sent": clients.sent,
+        "acknowledged": len(clients.acknowledged),
+        "acknowledged but lost": len(clients.acknowledged - stored),
         "customer comments duplicated": sum(max(0, n - 1) for n in public.values()),
         "tickets without their reminder": sum(1 for key in keys if public[key] == 0),
         "kills": kills,
@@ -220,28 +228,12 @@ def run_outage(tickets: int, outage: float) -> dict:
     pause = threading.Event()
     while requests.get(f"{serve.url}/readyz", timeout=2).status_code != 200:
         pause.wait(0.2)
-    acknowledged: set[str] = set()
-    sent = 0
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client(number: int) -> None:
-        nonlocal sent
-        n = 0
-        while not stop.is_set():
-            identifier = f"c{number}-{n}"
-            ok = deliver(serve.url, keys[(number + n) % len(keys)], identifier)
-            with lock:
-                sent += 1
-                if ok:
-                    acknowledged.add(identifier)
-            n += 1
-            stop.wait(0.2)
-
+    clients = Clients(serve.url, keys, pause=0.2)
+    stop = clients.stop
     port = sandbox.server.server_port
     with ThreadPoolExecutor(max_workers=4) as pool:
         for number in range(4):
-            pool.submit(client, number)
+            pool.submit(clients.run, number)
         pause.wait(5)
         sandbox.stop()
         away = time.monotonic()
@@ -269,9 +261,9 @@ def run_outage(tickets: int, outage: float) -> dict:
     store.dispose()
     return {
         "Jira away (s)": round(outage),
-        "deliveries sent": sent,
-        "acknowledged": len(acknowledged),
-        "acknowledged but lost": len(acknowledged - stored),
+        "deliveries sent": clients.sent,
+        "acknowledged": len(clients.acknowledged),
+        "acknowledged but lost": len(clients.acknowledged - stored),
         "processed (done)": counts.get("done", 0),
         "failed": counts.get("failed", 0),
         "customer comments duplicated": sum(max(0, n - 1) for n in public.values()),
