@@ -10,7 +10,9 @@ from pathlib import Path
 
 import click
 
-from cli.main import BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, config_option, main
+from cli.main import (
+    BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main,
+)
 from cli.triage import with_learned_triage
 from config.environment import CredentialsError, jira_credentials
 
@@ -206,7 +208,6 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
 
     from service.api import api_token
     from service.serve import Service, ServiceConfigurationError, webhook_secret
-    from webhooks.store import EventStore, StoreUnavailable
 
     from service.logs import configure_json_logging
 
@@ -217,10 +218,9 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
     client = _client_or_exit(settings, "serve", reach=False)
     try:
         secret = webhook_secret(settings)
-        store = EventStore()
-        store.migrate()
-    except (ServiceConfigurationError, StoreUnavailable) as error:
+    except ServiceConfigurationError as error:
         _fail(f"serve: {error}")
+    store = _store_or_exit("serve", create=True, write=True)
     settings = with_learned_triage(settings, store)
     from config.loader import default_config_path, load_settings
 
@@ -285,18 +285,6 @@ def replay(identifier: str | None, failed: bool) -> None:
     click.echo(f"{count} event(s) queued again.")
     if identifier is not None and count == 0:
         sys.exit(SOME_FAILED)
-
-
-def _store_or_exit(command: str = "events"):
-    """The store `serve` writes to, for a command that reads it: never made here."""
-    from webhooks.store import EventStore, StoreUnavailable
-
-    try:
-        store = EventStore(create=False)
-        store.migrate()
-        return store
-    except StoreUnavailable as error:
-        _fail(f"{command}: {error}")
 
 
 @main.command()
