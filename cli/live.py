@@ -276,15 +276,23 @@ def events(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> None:
 @click.argument("identifier", required=False)
 @click.option("--failed", is_flag=True, help="Replay every failed event.")
 def replay(identifier: str | None, failed: bool) -> None:
-    """Put an event (by identifier) or every failed event back in the queue."""
+    """Put an event (by identifier) or every failed event back in the queue.
+
+    Exits 0 once queued, 1 when the event is being processed right now, 2 for an identifier the
+    store does not hold."""
     from datetime import datetime, timezone
 
     if (identifier is None) == (not failed):
         _fail("events replay: give an event identifier or --failed")
-    count = _store_or_exit("events replay").replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
-    click.echo(f"{count} event(s) queued again.")
+    store = _store_or_exit("events replay", write=True)
+    if identifier is not None and store.find_event(identifier) is None:
+        _fail(f"events replay: no stored event with identifier {identifier!r} (jsm-autopilot events lists them)")
+    count = store.replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
     if identifier is not None and count == 0:
+        click.echo(f"events replay: event {identifier!r} is being processed now; nothing was queued again (replay it once "
+                   f"jsm-autopilot events shows it done or failed)", err=True)
         sys.exit(SOME_FAILED)
+    click.echo(f"{count} event(s) queued again.")
 
 
 @main.command()

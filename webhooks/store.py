@@ -399,6 +399,15 @@ class EventStore:
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot replay: {error}") from None
 
+    def find_event(self, identifier: str) -> StoredEvent | None:
+        """The stored event with this identifier (the webhook's delivery identifier), if any."""
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(select(events).where(events.c.identifier == identifier)).first()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read event {identifier}: {one_line(error)}") from None
+        return _stored(row) if row is not None else None
+
     def list_events(self, failed_only: bool = False, limit: int = 1000) -> list[StoredEvent]:
         query = select(events).order_by(events.c.id.desc()).limit(limit)
         if failed_only:
