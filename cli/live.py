@@ -21,7 +21,8 @@ SOME_FAILED = 1
 
 def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: bool = True):
     """The Jira client from the environment's credentials, once the site answers (within 15 s);
-    exit 2 naming what is missing, or the URL and why it does not answer as Jira."""
+    exit 2 naming what is missing, the variables of the credentials Jira refused, or the URL and
+    why it does not answer as Jira."""
     from connector.client import JiraClient, JiraError
 
     try:
@@ -33,7 +34,7 @@ def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: 
         try:
             client.reach()
         except JiraError as error:
-            _fail(f"{command}: {error.answer}; check JIRA_URL")
+            _fail(f"{command}: {error.answer}" + ("" if error.status == 401 else "; check JIRA_URL"))
     return client
 
 
