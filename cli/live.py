@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -17,6 +21,7 @@ from cli.triage import with_learned_triage
 from config.environment import CredentialsError, jira_credentials
 
 SOME_FAILED = 1
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
 
 
 def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: bool = True):
@@ -48,14 +53,18 @@ def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: 
 def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str | None, config: Path | None) -> None:
     """Find the tickets where a rule is due, and apply it, exactly once.
 
-    Reads JIRA_URL with JIRA_USER and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center).
-    Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
+    Reads JIRA_URL with JIRA_USER and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center). When the
+    store of `serve` exists ($JSM_AUTOPILOT_DB), each firing goes to its audit trail, as serve's
+    own do (`jsm-autopilot audit`); none is made for a sweep. Ctrl-C finishes the tickets in hand
+    (up to limits.concurrency), lists every firing applied, and exits 130; a second Ctrl-C stops at
+    once. Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
     """
     from connector.client import JiraError
     from connector.exclusive import AlreadyRunning, exclusive_sweep
-    from connector.executor import Executor
+    from connector.executor import Executor, firing_source
     from connector.oncall import OnCallSender
     from connector.sweep import sweep_once
+    from webhooks.audit import AuditTrail
 
     if not once:
         _fail("sweep: give --once; repeated sweeps run inside `jsm-autopilot serve`")
@@ -70,8 +79,11 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
             now = _parse_instant(at)
         except click.BadParameter as error:
             _fail(f"--at: {error.message}")
-    settings = with_learned_triage(_settings_or_exit(config))
+    settings = _settings_or_exit(config)
+    # The firings go where serve's go; a dry run writes nothing, so it only reads the store.
+    store = _store_or_exit("sweep", write=not dry_run, missing_ok=True)
     client = _client_or_exit(settings, "sweep")
+    settings = with_learned_triage(settings, store)  # after Jira answered: learning at first use takes seconds
     console = _console()
     firings: list[dict] = []
 
@@ -86,18 +98,27 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
         if outcome is not None and outcome.error:
             console.print(f"{'':<10} {'':<24} {'':<8} Jira answered: {outcome.error}")
 
+    executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
+    if store is not None:
+        audit = AuditTrail(store)
+        executor.on_outcome = lambda outcome, group, at: audit.record(
+            at, outcome.issue, outcome.rule, outcome.outcome, group[0].reason, outcome.error or outcome.partial, firing_source.get())
+    stop = threading.Event()
     try:
-        with exclusive_sweep(settings.project.key):
-            executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
-            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor, issue=issue)
+        with exclusive_sweep(settings.project.key), _interruptible(stop):
+            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor, issue=issue,
+                                stop=stop)
     except AlreadyRunning as running:
         click.echo(f"sweep: {running}", err=True)
         sys.exit(SOME_FAILED)
     except JiraError as error:
         click.echo(f"sweep: {error}", err=True)
         sys.exit(SOME_FAILED)
+    finally:
+        if store is not None:
+            store.dispose()
     if as_json:
-        click.echo(json.dumps({**report.as_json(), "firings": firings}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**report.as_json(), "interrupted": stop.is_set(), "firings": firings}, indent=2, ensure_ascii=False))
     else:
         local = report.now.astimezone(settings.project.zone)
         verb = "would fire" if dry_run else "applied"
@@ -116,7 +137,32 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
                           f"(limits.max_firings_per_sweep: {settings.limits.max_firings_per_sweep}).")
         for failure in report.failures:
             console.print(f"failed: {failure}")
+    if stop.is_set():
+        click.echo(f"sweep: interrupted (Ctrl-C) after the tickets in hand: {report.firings_applied} firing(s) applied, listed "
+                   f"above; the other tickets wait for the next sweep", err=True)
+        sys.exit(INTERRUPTED)
     sys.exit(SOME_FAILED if report.failures else 0)
+
+
+@contextmanager
+def _interruptible(stop: threading.Event) -> Iterator[None]:
+    """While inside: the first Ctrl-C (SIGINT) sets `stop`, so the sweep finishes the tickets in
+    hand and starts no other; a second one ends the process at once, as Ctrl-C usually does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def first(signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        stop.set()
+        # os.write, not print: the interrupted code may be inside a print to the same stream.
+        os.write(2, b"sweep: Ctrl-C: finishing the tickets in hand, then stopping (Ctrl-C again stops at once)\n")
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _port_free_or_exit(host: str, port: int, command: str) -> None:

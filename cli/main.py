@@ -32,11 +32,12 @@ def _fail(message: str) -> None:
     sys.exit(BAD_INPUT)
 
 
-def _store_or_exit(command: str = "events", create: bool = False, write: bool = False):
+def _store_or_exit(command: str = "events", create: bool = False, write: bool = False, missing_ok: bool = False):
     """The store `serve` writes to ($JSM_AUTOPILOT_DB). A command that only reads never makes one
-    (`create=False`); one that writes (`write=True`) learns here, before it does anything, that it
-    cannot: exit 2 with one line naming the path, JSM_AUTOPILOT_DB and the fix."""
-    from webhooks.store import EventStore, StoreUnavailable
+    (`create=False`; with `missing_ok`, None when there is none); one that writes (`write=True`)
+    learns here, before it does anything, that it cannot: exit 2 with one line naming the path,
+    JSM_AUTOPILOT_DB and the fix."""
+    from webhooks.store import EventStore, StoreMissing, StoreUnavailable
 
     try:
         store = EventStore(create=create)
@@ -45,6 +46,8 @@ def _store_or_exit(command: str = "events", create: bool = False, write: bool = 
             store.require_writable(datetime.now(timezone.utc))
         return store
     except StoreUnavailable as error:
+        if missing_ok and isinstance(error, StoreMissing):
+            return None
         _fail(f"{command}: {error}")
 
 
