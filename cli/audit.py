@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from cli.live import _client_or_exit, _store_or_exit, events
-from cli.main import _fail, _parse_instant, _settings_or_exit, config_option, main
+from cli.live import _client_or_exit, events
+from cli.main import _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main
 from webhooks.audit import OUTCOMES
 
 OUTCOME_CHOICES = click.Choice(list(OUTCOMES))

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.live import SOME_FAILED, _client_or_exit
-from cli.main import BAD_INPUT, _console, _describe_action, _fail, _settings_or_exit, config_option, main
+from cli.main import BAD_INPUT, _console, _describe_action, _fail, _settings_or_exit, _store_or_exit, config_option, main
 
 # Below this many tickets a delivery is done before a bar would be worth drawing.
 PROGRESS_FROM = 5
@@ -75,7 +75,6 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
     from connector.executor import Executor
     from service.guard import TicketGuard
-    from webhooks.store import EventStore, StoreUnavailable
 
     settings = _settings_or_exit(config)
     data = {"organisation": organisation, "version": version, "docs": list(docs)}
@@ -92,12 +91,8 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         _fail(f"--{error.field.replace('_', '-')}: {error.problem}")
     if service_url is not None:
         _through_the_service(service_url, data, dry_run, as_json)
+    store = _store_or_exit("delivery create", create=True, write=True)  # before Jira: a local problem says so first
     client = _client_or_exit(settings, "delivery create")
-    try:
-        store = EventStore()
-        store.migrate()
-    except StoreUnavailable as error:
-        _fail(f"delivery create: {error}")
     from service.identity import process_name
 
     holder = f"{process_name()}-cli"

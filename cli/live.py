@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 import click
 
-from cli.main import BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, config_option, main
+from cli.main import (
+    BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main,
+)
 from cli.triage import with_learned_triage
 from config.environment import CredentialsError, jira_credentials
 
 SOME_FAILED = 1
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
 
 
 def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: bool = True):
     """The Jira client from the environment's credentials, once the site answers (within 15 s);
-    exit 2 naming what is missing, or the URL and why it does not answer as Jira."""
+    exit 2 naming what is missing, the variables of the credentials Jira refused, or the URL and
+    why it does not answer as Jira."""
     from connector.client import JiraClient, JiraError
 
     try:
@@ -31,7 +39,7 @@ def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: 
         try:
             client.reach()
         except JiraError as error:
-            _fail(f"{command}: {error.answer}; check JIRA_URL")
+            _fail(f"{command}: {error.answer}" + ("" if error.status == 401 else "; check JIRA_URL"))
     return client
 
 
@@ -45,14 +53,18 @@ def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: 
 def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str | None, config: Path | None) -> None:
     """Find the tickets where a rule is due, and apply it, exactly once.
 
-    Reads JIRA_URL with JIRA_USER and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center).
-    Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
+    Reads JIRA_URL with JIRA_USER and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center). When the
+    store of `serve` exists ($JSM_AUTOPILOT_DB), each firing goes to its audit trail, as serve's
+    own do (`jsm-autopilot audit`); none is made for a sweep. Ctrl-C finishes the tickets in hand
+    (up to limits.concurrency), lists every firing applied, and exits 130; a second Ctrl-C stops at
+    once. Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
     """
     from connector.client import JiraError
     from connector.exclusive import AlreadyRunning, exclusive_sweep
-    from connector.executor import Executor
+    from connector.executor import Executor, firing_source
     from connector.oncall import OnCallSender
     from connector.sweep import sweep_once
+    from webhooks.audit import AuditTrail
 
     if not once:
         _fail("sweep: give --once; repeated sweeps run inside `jsm-autopilot serve`")
@@ -67,8 +79,11 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
             now = _parse_instant(at)
         except click.BadParameter as error:
             _fail(f"--at: {error.message}")
-    settings = with_learned_triage(_settings_or_exit(config))
+    settings = _settings_or_exit(config)
+    # The firings go where serve's go; a dry run writes nothing, so it only reads the store.
+    store = _store_or_exit("sweep", write=not dry_run, missing_ok=True)
     client = _client_or_exit(settings, "sweep")
+    settings = with_learned_triage(settings, store)  # after Jira answered: learning at first use takes seconds
     console = _console()
     firings: list[dict] = []
 
@@ -83,18 +98,27 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
         if outcome is not None and outcome.error:
             console.print(f"{'':<10} {'':<24} {'':<8} Jira answered: {outcome.error}")
 
+    executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
+    if store is not None:
+        audit = AuditTrail(store)
+        executor.on_outcome = lambda outcome, group, at: audit.record(
+            at, outcome.issue, outcome.rule, outcome.outcome, group[0].reason, outcome.error or outcome.partial, firing_source.get())
+    stop = threading.Event()
     try:
-        with exclusive_sweep(settings.project.key):
-            executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
-            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor, issue=issue)
+        with exclusive_sweep(settings.project.key), _interruptible(stop):
+            report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor, issue=issue,
+                                stop=stop)
     except AlreadyRunning as running:
         click.echo(f"sweep: {running}", err=True)
         sys.exit(SOME_FAILED)
     except JiraError as error:
         click.echo(f"sweep: {error}", err=True)
         sys.exit(SOME_FAILED)
+    finally:
+        if store is not None:
+            store.dispose()
     if as_json:
-        click.echo(json.dumps({**report.as_json(), "firings": firings}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**report.as_json(), "interrupted": stop.is_set(), "firings": firings}, indent=2, ensure_ascii=False))
     else:
         local = report.now.astimezone(settings.project.zone)
         verb = "would fire" if dry_run else "applied"
@@ -113,7 +137,32 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
                           f"(limits.max_firings_per_sweep: {settings.limits.max_firings_per_sweep}).")
         for failure in report.failures:
             console.print(f"failed: {failure}")
+    if stop.is_set():
+        click.echo(f"sweep: interrupted (Ctrl-C) after the tickets in hand: {report.firings_applied} firing(s) applied, listed "
+                   f"above; the other tickets wait for the next sweep", err=True)
+        sys.exit(INTERRUPTED)
     sys.exit(SOME_FAILED if report.failures else 0)
+
+
+@contextmanager
+def _interruptible(stop: threading.Event) -> Iterator[None]:
+    """While inside: the first Ctrl-C (SIGINT) sets `stop`, so the sweep finishes the tickets in
+    hand and starts no other; a second one ends the process at once, as Ctrl-C usually does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def first(signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        stop.set()
+        # os.write, not print: the interrupted code may be inside a print to the same stream.
+        os.write(2, b"sweep: Ctrl-C: finishing the tickets in hand, then stopping (Ctrl-C again stops at once)\n")
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _port_free_or_exit(host: str, port: int, command: str) -> None:
@@ -206,7 +255,6 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
 
     from service.api import api_token
     from service.serve import Service, ServiceConfigurationError, webhook_secret
-    from webhooks.store import EventStore, StoreUnavailable
 
     from service.logs import configure_json_logging
 
@@ -217,10 +265,9 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
     client = _client_or_exit(settings, "serve", reach=False)
     try:
         secret = webhook_secret(settings)
-        store = EventStore()
-        store.migrate()
-    except (ServiceConfigurationError, StoreUnavailable) as error:
+    except ServiceConfigurationError as error:
         _fail(f"serve: {error}")
+    store = _store_or_exit("serve", create=True, write=True)
     settings = with_learned_triage(settings, store)
     from config.loader import default_config_path, load_settings
 
@@ -276,27 +323,23 @@ def events(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> None:
 @click.argument("identifier", required=False)
 @click.option("--failed", is_flag=True, help="Replay every failed event.")
 def replay(identifier: str | None, failed: bool) -> None:
-    """Put an event (by identifier) or every failed event back in the queue."""
+    """Put an event (by identifier) or every failed event back in the queue.
+
+    Exits 0 once queued, 1 when the event is being processed right now, 2 for an identifier the
+    store does not hold."""
     from datetime import datetime, timezone
 
     if (identifier is None) == (not failed):
         _fail("events replay: give an event identifier or --failed")
-    count = _store_or_exit("events replay").replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
-    click.echo(f"{count} event(s) queued again.")
+    store = _store_or_exit("events replay", write=True)
+    if identifier is not None and store.find_event(identifier) is None:
+        _fail(f"events replay: no stored event with identifier {identifier!r} (jsm-autopilot events lists them)")
+    count = store.replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
     if identifier is not None and count == 0:
+        click.echo(f"events replay: event {identifier!r} is being processed now; nothing was queued again (replay it once "
+                   f"jsm-autopilot events shows it done or failed)", err=True)
         sys.exit(SOME_FAILED)
-
-
-def _store_or_exit(command: str = "events"):
-    """The store `serve` writes to, for a command that reads it: never made here."""
-    from webhooks.store import EventStore, StoreUnavailable
-
-    try:
-        store = EventStore(create=False)
-        store.migrate()
-        return store
-    except StoreUnavailable as error:
-        _fail(f"{command}: {error}")
+    click.echo(f"{count} event(s) queued again.")
 
 
 @main.command()

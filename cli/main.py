@@ -32,6 +32,25 @@ def _fail(message: str) -> None:
     sys.exit(BAD_INPUT)
 
 
+def _store_or_exit(command: str = "events", create: bool = False, write: bool = False, missing_ok: bool = False):
+    """The store `serve` writes to ($JSM_AUTOPILOT_DB). A command that only reads never makes one
+    (`create=False`; with `missing_ok`, None when there is none); one that writes (`write=True`)
+    learns here, before it does anything, that it cannot: exit 2 with one line naming the path,
+    JSM_AUTOPILOT_DB and the fix."""
+    from webhooks.store import EventStore, StoreMissing, StoreUnavailable
+
+    try:
+        store = EventStore(create=create)
+        store.migrate()
+        if write:
+            store.require_writable(datetime.now(timezone.utc))
+        return store
+    except StoreUnavailable as error:
+        if missing_ok and isinstance(error, StoreMissing):
+            return None
+        _fail(f"{command}: {error}")
+
+
 config_option = click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.main import _console, _fail, _issues_from_file, _settings_or_exit, config_option, main
+from cli.main import _console, _fail, _issues_from_file, _settings_or_exit, _store_or_exit, config_option, main
 
 LEARNED_TRIAGE = "triage"
 # Fewer typed tickets of a type than this teach a model that never suggests it: `triage learn` refuses.
@@ -61,15 +61,16 @@ def _site_triage(store):
     from config.triage_model import LearnedTriage
     from webhooks.store import EventStore, StoreUnavailable, database_url
 
-    url = database_url()
-    if store is None:
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-            return None
-        store = EventStore(url)
+    opened = None
     try:
+        if store is None:
+            store = opened = EventStore(database_url(), create=False)
         found = store.learned(LEARNED_TRIAGE)
     except StoreUnavailable:
-        return None  # no store yet, or one from before `triage learn` existed
+        return None  # no store yet, one this account cannot read, or one from before `triage learn` existed
+    finally:
+        if opened is not None:
+            opened.dispose()
     if found is None:
         return None
     try:
@@ -120,9 +121,10 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     from cli.live import _client_or_exit
     from config.triage_model import learn
     from connector.client import JiraError
-    from webhooks.store import EventStore, StoreUnavailable
+    from webhooks.store import StoreUnavailable
 
     settings = _settings_or_exit(config)
+    store = _store_or_exit("triage learn", create=True, write=True)  # before reading and learning, not after
     client = _client_or_exit(settings, "triage learn")
     try:
         issues = list(client.search(jql, ["summary", "description", "issuetype"]))
@@ -142,8 +144,6 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     except ValueError as error:
         _fail(f"triage learn: {error} (found {len(examples)} typed ticket(s) of the target types among {len(issues)})")
     try:
-        store = EventStore()
-        store.migrate()
         store.save_learned(LEARNED_TRIAGE, model.to_json(), datetime.now(timezone.utc))
     except StoreUnavailable as error:
         _fail(f"triage learn: {error}")
@@ -157,13 +157,11 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
 def forget_triage(config: Path | None) -> None:
     """Drop what `triage learn` learned from the site: suggestions come from the shipped model again
     (or the keywords, with triage.default_model: false), from the next start of serve or sweep on."""
-    from webhooks.store import EventStore, StoreUnavailable
+    from webhooks.store import StoreUnavailable
 
     settings = _settings_or_exit(config)
     try:
-        store = EventStore()
-        store.migrate()
-        dropped = store.forget_learned(LEARNED_TRIAGE)
+        dropped = _store_or_exit("triage forget", create=True, write=True).forget_learned(LEARNED_TRIAGE)
     except StoreUnavailable as error:
         _fail(f"triage forget: {error}")
     fallback = "the shipped model" if settings.triage.default_model else "the keywords"

@@ -46,3 +46,15 @@ def jira_credentials(environ: Mapping[str, str] | None = None) -> JiraCredential
     if not url.startswith(("https://", "http://")):
         raise CredentialsError(f"JIRA_URL must start with https:// (got {url!r})")
     return JiraCredentials(url=url, user=user, api_token=token, personal_access_token=pat)
+
+
+def credential_variables(deployment: str) -> str:
+    """The variables that hold the credentials sent to this kind of site, as an admin sets them."""
+    return "JIRA_USER/JIRA_API_TOKEN" if deployment == "cloud" else "JIRA_PAT"
+
+
+def credentials_fix(deployment: str) -> str:
+    """What to do when Jira refuses them (a revoked or mistyped token, or another account's e-mail)."""
+    if deployment == "cloud":
+        return "check JIRA_USER (the account's e-mail), or create a new API token at id.atlassian.com and set it in JIRA_API_TOKEN"
+    return "create a new personal access token (profile > Personal access tokens) and set it in JIRA_PAT"

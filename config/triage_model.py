@@ -151,11 +151,12 @@ def cached_model(name: str, examples: list[tuple[str, str, str]], cache_director
 
     digest = hashlib.sha256(json.dumps([examples, version("scikit-learn"), FORMAT, min_probability]).encode()).hexdigest()[:16]
     cached = cache_directory / f"{name}-{digest}.json" if cache_directory is not None else None
-    if cached is not None and cached.is_file():
+    if cached is not None:
         try:
-            return LearnedTriage.from_json(cached.read_text(encoding="utf-8"))
-        except (ValueError, KeyError):
-            pass  # a damaged cache is learned again
+            if cached.is_file():
+                return LearnedTriage.from_json(cached.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged or unreadable cache is learned again
     model = learn([(text, label) for text, label, _ in examples], min_probability)
     if cached is not None:
         try:

@@ -23,7 +23,7 @@ import requests
 from atlassian import Jira
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from config.environment import JiraCredentials
+from config.environment import JiraCredentials, credential_variables, credentials_fix
 
 UNSAFE_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|//|[?#%\\\s\x00-\x1f]")
 log = logging.getLogger("jsm_autopilot.connector")
@@ -164,6 +164,8 @@ class JiraClient:
         try:
             info = self.call("GET", self.api("serverInfo"))
         except JiraRefused as refused:
+            if refused.status == 401:  # Jira answers 401 on every resource, serverInfo included, to a revoked token
+                raise JiraRefused("GET", self.api("serverInfo"), 401, self.credentials_refused()) from None
             raise JiraRefused("GET", self.api("serverInfo"), refused.status,
                               f"{self.base_url} is not a Jira site (serverInfo answered {refused.status}: {refused.answer[:80]})") from None
         except JiraUnavailable as unavailable:
@@ -174,6 +176,11 @@ class JiraClient:
         if not isinstance(info, dict) or "serverTime" not in info:
             raise JiraRefused("GET", self.api("serverInfo"), 200, f"{self.base_url} is not a Jira site (serverInfo has no serverTime)")
         return info
+
+    def credentials_refused(self) -> str:
+        """What a 401 means, in words an admin acts on: which variables, and the fix."""
+        return (f"Jira refused the credentials in {credential_variables(self.deployment)} (401 from {self.base_url}): "
+                f"{credentials_fix(self.deployment)}")
 
     def _count(self, status: int) -> None:
         with self._counting:  # several sweep threads share one client

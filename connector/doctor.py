@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from config.environment import credential_variables, credentials_fix
 from config.settings import Settings
 from connector.client import JiraClient, JiraError, jira_away, paged_values
 from connector.deliveries import DeliveryRequestError, request_type_id, service_desk_id
@@ -59,6 +60,10 @@ def diagnose(client: JiraClient, settings: Settings, environ=os.environ) -> Iter
     try:
         me = client.myself()
     except JiraError as error:
+        if error.status == 401:
+            yield Finding("FAIL", f"credentials: Jira refused the credentials in {credential_variables(client.deployment)} (401)",
+                          credentials_fix(client.deployment))
+            return
         said = f"Jira answered {error.status}" if error.status is not None else f"no answer from {client.base_url} ({error.answer})"
         yield Finding("FAIL", f"credentials: {said}", "check JIRA_URL and JIRA_USER/JIRA_API_TOKEN (Cloud) or JIRA_PAT")
         return

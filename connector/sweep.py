@@ -159,7 +159,8 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
     ticket is held while acted on, and re-read if another actor wrote to it since the search.
     With a `schedule` and `full=False` (a routine sweep), only the tickets that are due or changed
     since the last sweep are read; every ticket evaluated gets its next due instant recorded.
-    With `issue`, only that ticket (whatever its status) and no Delivery tickets."""
+    With `issue`, only that ticket (whatever its status) and no Delivery tickets. Once `stop` is
+    set, no other ticket is started: those in hand finish, the rest wait for the next sweep."""
     calls_before = sum(client.calls.values())
     started = local_clock()
     now = now or client.server_time()
@@ -183,19 +184,20 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
         if jql is not None:
             with TicketPool(client, settings.limits.concurrency) as pool:
                 for issue_json in _candidates(context, jql, full):
-                    if stop is not None and stop.is_set():
+                    if stopped(stop):
                         break  # the service is stopping; the next sweep goes on from Jira's state
                     report.tickets_seen += 1
-                    pool.submit(lambda issue_json=issue_json: _handle_issue(context, issue_json))
+                    # A ticket still waiting for a thread when the stop comes is left for the next sweep.
+                    pool.submit(lambda issue_json=issue_json: None if stopped(stop) else _handle_issue(context, issue_json))
             for error in pool.errors:
                 report.failed(f"{type(error).__name__}: {error}")
-            if schedule is not None and not (stop is not None and stop.is_set()):
+            if schedule is not None and not stopped(stop):
                 schedule.mark(f"{settings.project.key}:routine", now)
                 if full:
                     schedule.mark(f"{settings.project.key}:full", now)
-        if delivery_rules_enabled(settings) and issue is None:
+        if delivery_rules_enabled(settings) and issue is None and not stopped(stop):
             for issue_json in client.search(deliveries_jql_to_sweep(settings, now), ["summary"]):
-                if stop is not None and stop.is_set():
+                if stopped(stop):
                     break
                 report.tickets_seen += 1
                 _handle_delivery(context, issue_json["key"])
@@ -209,6 +211,10 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
         log.warning("%d customer-facing firing(s) wait for the next sweep: limits.max_firings_per_sweep is %d",
                     report.firings_waiting, settings.limits.max_firings_per_sweep, extra={"waiting": report.firings_waiting})
     return report
+
+
+def stopped(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
 
 
 def _customer_facing(actions: list[Action]) -> int:

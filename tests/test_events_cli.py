@@ -48,7 +48,21 @@ def test_replay_by_identifier_and_all_failed(tmp_path):
     assert run(url, "replay", "id-0").stdout.strip() == "1 event(s) queued again."
     assert json.loads(run(url, "--failed", "--json").stdout) == []
     assert run(url, "replay", "--failed").stdout.strip() == "0 event(s) queued again."
-    assert run(url, "replay", "no-such-id").exit_code == 1
+
+
+def test_replay_of_an_unknown_identifier_names_it_in_one_line(tmp_path):
+    url = prepared_store(tmp_path)
+    unknown = run(url, "replay", "no-such-id")
+    assert unknown.exit_code == 2 and unknown.stdout == ""
+    assert unknown.stderr == "events replay: no stored event with identifier 'no-such-id' (jsm-autopilot events lists them)\n"
+    store = EventStore(url)
+    assert {e.identifier: e.status for e in store.list_events()} == {"id-0": "failed", "id-1": "pending", "id-2": "pending"}
+
+    # One a worker holds right now is known, but not queued again: said, exit 1.
+    held = store.claim("w", T0 + timedelta(minutes=1), timedelta(minutes=5))
+    store.dispose()
+    busy = run(url, "replay", held.identifier)
+    assert busy.exit_code == 1 and f"event {held.identifier!r} is being processed now" in busy.stderr and busy.stdout == ""
 
 
 def test_replay_needs_an_identifier_or_failed(tmp_path):

@@ -24,7 +24,9 @@ def config_for(site, tmp_path):
 
 
 def run(site, tmp_path, *args):
-    env = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "", "JSM_AUTOPILOT_LOCK_DIR": str(tmp_path)}
+    # No store where JSM_AUTOPILOT_DB points: the sweep records nowhere, and never in this machine's own.
+    env = {"JIRA_URL": site.url, "JIRA_USER": BOT, "JIRA_API_TOKEN": "token", "JIRA_PAT": "", "JSM_AUTOPILOT_LOCK_DIR": str(tmp_path),
+           "JSM_AUTOPILOT_DB": f"sqlite:///{tmp_path / 'no-store.db'}"}
     return CliRunner().invoke(main, ["sweep", *args, "--config", str(config_for(site, tmp_path))], env=env)
 
 

@@ -9,9 +9,7 @@ one claimant can win.
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,10 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
-DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
-STATE_DIRECTORY_NAME = "jsm-autopilot"
 from webhooks.delivery_writer import DeliveryWriter
 from webhooks.group_commit import GroupCommit, Locked, StoreUnavailable  # noqa: F401  (StoreUnavailable: part of the interface)
+from webhooks.location import (  # noqa: F401  (where the store is: part of the store's interface)
+    DATABASE_ENVIRONMENT_VARIABLE, STATE_DIRECTORY_NAME, StoreMissing, StoreNotWritable, database_url, default_database_path,
+    file_exists, require_writable_file, sqlite_file,
+)
 from webhooks.schema import (  # noqa: F401  (the tables are part of the store's interface)
     RETIRED_INDEXES, SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
     ticket_schedule,
@@ -76,27 +76,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def default_database_path(environ=os.environ) -> Path:
-    """In the user's state directory (XDG Base Directory: `$XDG_STATE_HOME`, else ~/.local/state),
-    never the working directory: the service finds the same store wherever it is started from."""
-    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / STATE_DIRECTORY_NAME / "jsm-autopilot.db"
-
-
-def database_url(environ=os.environ) -> str:
-    return environ.get(DATABASE_ENVIRONMENT_VARIABLE) or f"sqlite:///{default_database_path(environ)}"
-
-
-class StoreMissing(StoreUnavailable):
-    """A command that only reads found no store where it looked (and made none)."""
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file of an SQLite URL (None for PostgreSQL or an in-memory database)."""
-    if not url.startswith("sqlite"):
-        return None
-    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
-    return Path(path.removeprefix("file:")) if path and path != ":memory:" else None
+def one_line(error: BaseException) -> str:
+    """A database error as one line: the driver's own words, without SQLAlchemy's SQL and link."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return said.splitlines()[0] if said else type(error).__name__
 
 
 SQLITE_CONNECT = {"check_same_thread": False, "timeout": 30}
@@ -109,10 +92,11 @@ class EventStore:
         """`create=False` for commands that only read: a missing SQLite file is `StoreMissing`."""
         self.url = url or database_url()
         file = sqlite_file(self.url)
-        if file is not None and not file.exists():
-            if not create:
+        if file is not None:
+            if not file_exists(file) and not create:
                 raise StoreMissing(f"no store at {file} (set {DATABASE_ENVIRONMENT_VARIABLE} to the one `serve` uses)")
-            file.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                require_writable_file(file)
         try:
             sqlite = self.url.startswith("sqlite")
             if sqlite:
@@ -130,7 +114,7 @@ class EventStore:
             if sqlite:
                 event.listen(self._intake_engine, "connect", _sqlite_pragmas)
         except (SQLAlchemyError, ImportError) as error:
-            raise StoreUnavailable(f"cannot open {self._safe_url()}: {error}") from None
+            raise StoreUnavailable(f"cannot open {self._safe_url()}: {one_line(error)}") from None
         self.is_postgres = self.engine.dialect.name == "postgresql"
         # SQLite has one writer at a time, and its busy handler waits in growing sleeps (up to
         # 100 ms) when threads collide; queueing this process's writers on a lock instead keeps
@@ -179,7 +163,8 @@ class EventStore:
                 elif current > SCHEMA_VERSION:
                     raise StoreUnavailable(f"the database has schema {current}, newer than this version knows ({SCHEMA_VERSION})")
         except SQLAlchemyError as error:
-            raise StoreUnavailable(f"cannot prepare {self._safe_url()}: {error}") from None
+            self._diagnose_files()
+            raise StoreUnavailable(f"cannot prepare {self._safe_url()}: {one_line(error)}") from None
 
     def ping(self) -> bool:
         try:
@@ -191,14 +176,34 @@ class EventStore:
 
     def writable(self, now: datetime) -> bool:
         """Whether a write commits now (a read-only file, a full disk or a replica in recovery say no)."""
-        probe = "probe:writable"
         try:
-            with self._write() as connection:
-                connection.execute(self._insert(leases).values(name=probe, holder=None, expires_at=now).on_conflict_do_nothing(index_elements=["name"]))
-                connection.execute(update(leases).where(leases.c.name == probe).values(expires_at=now))
+            self._probe_write(now)
             return True
         except SQLAlchemyError:
             return False
+
+    def _probe_write(self, now: datetime) -> None:
+        probe = "probe:writable"
+        with self._write() as connection:
+            connection.execute(self._insert(leases).values(name=probe, holder=None, expires_at=now).on_conflict_do_nothing(index_elements=["name"]))
+            connection.execute(update(leases).where(leases.c.name == probe).values(expires_at=now))
+
+    def require_writable(self, now: datetime) -> None:
+        """Raise StoreNotWritable, in one line that names the store, the variable and the fix, unless
+        a write commits now. Call it after `migrate` (the probe writes a row of the schema)."""
+        try:
+            self._probe_write(now)
+        except SQLAlchemyError as error:
+            self._diagnose_files()
+            raise StoreNotWritable(f"cannot write the store at {self.location} ({one_line(error)}): set {DATABASE_ENVIRONMENT_VARIABLE} "
+                                   f"to a store this account may write") from None
+
+    def _diagnose_files(self) -> None:
+        """After a failed write to SQLite: StoreNotWritable naming the file or directory at fault,
+        which the database's own error ("unable to open database file") does not."""
+        file = sqlite_file(self.url)
+        if file is not None:
+            require_writable_file(file)
 
     def add(self, identifier: str, event_name: str, issue: str | None, body: bytes, handled: bool,
             now: datetime, delivery_retry: int = 0, settle: timedelta = timedelta(0)) -> bool:
@@ -393,6 +398,15 @@ class EventStore:
                     status="pending", available_at=now, attempts=0, updated=now, locked_by=None, locked_until=None)).rowcount
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot replay: {error}") from None
+
+    def find_event(self, identifier: str) -> StoredEvent | None:
+        """The stored event with this identifier (the webhook's delivery identifier), if any."""
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(select(events).where(events.c.identifier == identifier)).first()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read event {identifier}: {one_line(error)}") from None
+        return _stored(row) if row is not None else None
 
     def list_events(self, failed_only: bool = False, limit: int = 1000) -> list[StoredEvent]:
         query = select(events).order_by(events.c.id.desc()).limit(limit)
