@@ -88,7 +88,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
     firings: list[dict] = []
 
     def on_firing(actions, outcome) -> None:
-        state = "planned" if outcome is None else "applied" if outcome.applied else "FAILED"
+        state = "planned" if outcome is None else "applied" if outcome.applied else "UNSURE" if outcome.uncertain else "FAILED"
         if as_json:
             firings.append({"issue": actions[0].issue, "rule": actions[0].rule, "state": state,
                             "error": outcome.error if outcome else None, "actions": [a.as_json() for a in actions]})
@@ -96,10 +96,16 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
         does = ", ".join(_describe_action(a) for a in actions)
         console.print(f"{actions[0].issue:<10} {actions[0].rule:<24} {state:<8} {does}: {actions[0].reason}")
         if outcome is not None and outcome.error:
-            console.print(f"{'':<10} {'':<24} {'':<8} Jira answered: {outcome.error}")
+            # The error names who failed: Jira's answer, the on-call channel's, or an uncertain write.
+            console.print(f"{'':<10} {'':<24} {'':<8} {outcome.error}", markup=False)
 
     executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
     if store is not None:
+        from webhooks.late_notes import LateNotes
+        from webhooks.uncertain import StoredUncertain
+
+        # What serve keeps, kept here too: a write without an answer is not resent by the next run.
+        executor.uncertain, executor.late_notes = StoredUncertain(store), LateNotes(store)
         audit = AuditTrail(store)
         executor.on_outcome = lambda outcome, group, at: audit.record(
             at, outcome.issue, outcome.rule, outcome.outcome, group[0].reason, outcome.error or outcome.partial, firing_source.get())
@@ -136,7 +142,9 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
             console.print(f"{report.firings_waiting} customer-facing firing(s) wait for the next sweep "
                           f"(limits.max_firings_per_sweep: {settings.limits.max_firings_per_sweep}).")
         for failure in report.failures:
-            console.print(f"failed: {failure}")
+            console.print(f"failed: {failure}", markup=False)
+        for uncertain in report.uncertain:
+            console.print(f"uncertain: {uncertain}", markup=False)
     if stop.is_set():
         click.echo(f"sweep: interrupted (Ctrl-C) after the tickets in hand: {report.firings_applied} firing(s) applied, listed "
                    f"above; the other tickets wait for the next sweep", err=True)

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from config.environment import credentials_fix
 from connector.client import JiraClient, JiraError, JiraRefused, jira_away
 from webhooks.store import EventStore
 
 log = logging.getLogger("jsm_autopilot.health")
-CREDENTIALS_FIX = ("create a new API token for the automation account and set JIRA_USER and JIRA_API_TOKEN (Cloud), "
-                   "or a new personal access token in JIRA_PAT (Data Center), then nothing else: work resumes by itself")
 
 
 NOT_JIRA = "is not a Jira site"  # what JiraClient.reach says when serverInfo answers 404, HTML or no serverTime
@@ -149,7 +148,8 @@ class Health:
             self.credentials_refused = what
         if first:  # one line per outage, not one per event or sweep
             log.error("Jira refuses the automation account's credentials (%s): %s. Workers are paused and events "
-                      "kept pending meanwhile.", what, CREDENTIALS_FIX, extra={"jira": "credentials refused"})
+                      "kept pending meanwhile.", what, f"{credentials_fix(self.client.deployment)}; then nothing else: work "
+                      "resumes by itself", extra={"jira": "credentials refused"})
 
 
 def _cause_of(error: JiraError) -> str:

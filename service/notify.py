@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from config.environment import credentials_fix
 from config.notify import NOTIFY_WEBHOOK_ENVIRONMENT_VARIABLE, SMTP_PASSWORD_ENVIRONMENT_VARIABLE, Notify, NotifyEmail, NotifyWebhook
 from webhooks.incidents import Incident, IncidentLog
 from webhooks.store import EventStore, StoreUnavailable
@@ -134,6 +135,7 @@ class Notifier:
     channels: list[Channel]
     jira_url: str
     zone: ZoneInfo
+    deployment: str = "cloud"  # which variables hold the credentials, in what admins are told
     # For the store's incident: this replica's own memory, since the store cannot hold it.
     store_trouble_since: datetime | None = None
     store_trouble_told: bool = False
@@ -246,11 +248,10 @@ class Notifier:
                            "failed; work resumes by itself when Jira answers.",
                            "jsm-autopilot doctor; GET /readyz")
         if incident.kind == CREDENTIALS_REFUSED:
-            from service.health import CREDENTIALS_FIX
-
+            held_in = "JIRA_USER/JIRA_API_TOKEN" if self.deployment == "cloud" else "JIRA_PAT"
             return Message("jsm-autopilot: Jira refuses the automation account's credentials",
-                           f"Jira at {self.jira_url} refuses the credentials in JIRA_USER/JIRA_API_TOKEN (or JIRA_PAT): "
-                           f"{incident.detail}. Fix: {CREDENTIALS_FIX}.", since,
+                           f"Jira at {self.jira_url} refuses the credentials in {held_in}: {incident.detail}. "
+                           f"Fix: {credentials_fix(self.deployment)}.", since,
                            "workers are paused and webhook events kept pending; no rule fires.",
                            "jsm-autopilot doctor; GET /readyz")
         if incident.kind == FIRING_FAILED:

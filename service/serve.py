@@ -114,7 +114,7 @@ class Service:
         self.health = Health(self.store, self.client, utc_now)
         self.executor.on_outcome = self.heard_outcome
         self.notifier = Notifier(self.store, self.settings.notify, channels_from(self.settings.notify), self.client.base_url,
-                                 self.settings.project.zone)
+                                 self.settings.project.zone, self.client.deployment)
         self.executor.on_alert = lambda error: self.notifier.oncall(error, utc_now())
         self.metrics.ready.set_function(lambda: 0.0 if self.health.causes() else 1.0)
         self.executor.uncertain = StoredUncertain(self.store)
