@@ -36,17 +36,27 @@ class ReplyScores:
         keeps = sum(v[1] for v in self.wrongly_closed.values())
         return taken, closes, wrong, keeps
 
+    def language(self, lang: str) -> dict:
+        taken, closes = self.taken.get(lang, [0, 0])
+        wrong, keeps = self.wrongly_closed.get(lang, [0, 0])
+        return {"close_taken": taken, "close_replies": closes, "keep_closed": wrong, "keep_replies": keeps,
+                "precision": _ratio(taken, taken + wrong), "recall": _ratio(taken, closes)}
+
     def as_json(self) -> dict:
         taken, closes, wrong, keeps = self.totals()
         return {"replies": closes + keeps, "close_replies": closes, "keep_replies": keeps,
-                "recall": taken / closes if closes else None,
-                "precision": taken / (taken + wrong) if taken + wrong else None,
+                "recall": _ratio(taken, closes), "precision": _ratio(taken, taken + wrong),
                 "keep_replies_closed": wrong,
-                "by_language": {lang: {"close_taken": self.taken.get(lang, [0, 0])[0], "close_replies": self.taken.get(lang, [0, 0])[1],
-                                       "keep_closed": self.wrongly_closed.get(lang, [0, 0])[0],
-                                       "keep_replies": self.wrongly_closed.get(lang, [0, 0])[1]}
-                                for lang in sorted(set(self.taken) | set(self.wrongly_closed))},
+                "by_language": {lang: self.language(lang) for lang in sorted(set(self.taken) | set(self.wrongly_closed))},
                 "mistakes": [{"label": m[0], "language": m[1], "text": m[2], "why": m[3]} for m in self.mistakes]}
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _percent(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.1%}"
 
 
 def read_labelled_replies(path: Path) -> list[tuple[str, str, str]]:
@@ -103,9 +113,10 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
     console = _console()
     console.print(f"{closes + keeps} replies: {closes} close, {keeps} keep.")
     for language in sorted(set(scores.taken) | set(scores.wrongly_closed)):
-        t, c = scores.taken.get(language, [0, 0])
-        w, k = scores.wrongly_closed.get(language, [0, 0])
-        console.print(f"  {language}: close replies taken {t}/{c}" + (f" ({t / c:.0%})" if c else "") + f"; keep replies closed {w}/{k}")
+        found = scores.language(language)
+        t, c, w, k = found["close_taken"], found["close_replies"], found["keep_closed"], found["keep_replies"]
+        console.print(f"  {language}: close replies taken {t}/{c}" + (f" ({t / c:.0%})" if c else "") + f"; keep replies closed {w}/{k}"
+                      + "; precision " + _percent(found["precision"]) + ", recall " + _percent(found["recall"]))
     precision = taken / (taken + wrong) if taken + wrong else 0.0
     recall = taken / closes if closes else 0.0
     console.print(f"precision {precision:.1%}, recall {recall:.1%}")

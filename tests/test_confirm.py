@@ -78,6 +78,9 @@ def test_confirm_evaluate_on_the_labelled_replies(name):
     by_language = figures["by_language"]
     assert all(by_language[lang]["close_taken"] >= 0.85 * by_language[lang]["close_replies"] for lang in by_language)
     assert set(figures["by_language"]) == {"en", "de"}
+    for found in by_language.values():  # precision and recall per language (issue 28)
+        assert found["recall"] == found["close_taken"] / found["close_replies"]
+        assert found["precision"] == found["close_taken"] / (found["close_taken"] + found["keep_closed"])
     if name == "confirm_replies.tsv":
         assert figures["replies"] >= 60
 
