@@ -68,3 +68,11 @@ def test_replay_of_an_unknown_identifier_names_it_in_one_line(tmp_path):
 def test_replay_needs_an_identifier_or_failed(tmp_path):
     result = run(prepared_store(tmp_path), "replay")
     assert result.exit_code == 2 and "identifier or --failed" in result.stderr
+
+
+def test_audit_offers_every_outcome_the_trail_records():
+    """cli/audit.py writes the outcomes out (importing the store would slow every command's start)."""
+    from cli.audit import OUTCOME_CHOICES
+    from webhooks.audit import OUTCOMES
+
+    assert tuple(OUTCOME_CHOICES.choices) == OUTCOMES

@@ -89,12 +89,18 @@ def test_a_firing_that_failed_after_filing_does_not_file_twice():
         holder["failing"] = FailTransitions(app, times=0)
         return holder["failing"]
 
+    from connector.executor import Executor
+
     site, key = reclassified_site(wrap)
-    holder["failing"].left = 3  # armed after setup: the executor's resend attempts all fail
+    holder["failing"].left = 1  # armed after setup: the transition gets no answer
+    wall = [datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)]
+    client = site.client()
+    executor = Executor(client, site.settings, wall_clock=lambda: wall[0])
     try:
-        first = sweep_once(site.client(), site.settings)
-        assert first.failures and len(pm_issues(site)) == 1  # filed and linked, then the transition failed
-        second = sweep_once(site.client(), site.settings)
+        first = sweep_once(client, site.settings, executor=executor)
+        assert first.uncertain and len(pm_issues(site)) == 1  # filed and linked, then the transition got no answer
+        wall[0] += site.settings.limits.uncertain_settle.nominal  # not sent again before it has settled
+        second = sweep_once(client, site.settings, executor=executor)
         assert second.firings_applied == 1 and not second.failures
         filed = pm_issues(site)
         assert len(filed) == 1 and len(filed[0]["fields"]["issuelinks"]) == 1
