@@ -92,8 +92,8 @@ def confirm() -> None:
 def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | None) -> None:
     """Precision and recall of closing on a labelled set: no `keep` reply may close a ticket."""
     from connector.replies import written_now
-    from rules.feedback import judge_reply
-    from rules.timers import reply_judgement
+    from jsm_autopilot.rules.feedback import judge_reply
+    from jsm_autopilot.rules.timers import reply_judgement
 
     from cli.triage import shipped_reply_model
 

@@ -86,7 +86,7 @@ def run() -> None:
 @config_option
 def check(config: Path | None) -> None:
     """Validate app.yaml and summarise which rules are on, with their numbers."""
-    from rules.catalogue import RULES
+    from jsm_autopilot.rules.catalogue import RULES
 
     settings = _settings_or_exit(config)
     console = _console()
@@ -159,7 +159,7 @@ def _issues_from_file(path: Path) -> list:
 def plan(issues_file: Path, at: str, as_json: bool, config: Path | None) -> None:
     """Show what the rules would do to saved issues at a given time. Reads no network."""
     from connector.mapping import IssueMappingError, ticket_from_issue_json
-    from rules.catalogue import evaluate
+    from jsm_autopilot.rules.catalogue import evaluate
 
     try:
         now = _parse_instant(at)

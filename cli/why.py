@@ -19,10 +19,10 @@ from cli.triage import with_learned_triage
 
 def verdicts(ticket, now, settings) -> list[dict]:
     """One entry per rule of the catalogue: `state` is fires | waits | due | idle | off."""
-    from rules import explain, hours
-    from rules.actions import Deferred
-    from rules.catalogue import RULES
-    from rules.wording import local_time
+    from jsm_autopilot.rules import explain, hours
+    from jsm_autopilot.rules.actions import Deferred
+    from jsm_autopilot.rules.catalogue import RULES
+    from jsm_autopilot.rules.wording import local_time
 
     found = []
     for rule in RULES:

@@ -31,7 +31,7 @@ from config.notify import Notify
 from config.texts import Texts
 from config.triage_model import LearnedTriage
 from config.vocabulary import Vocabulary
-from rules.catalogue import RULES
+from jsm_autopilot.rules.catalogue import RULES
 
 DurationSetting = Annotated[
     Duration, BeforeValidator(Duration.parse), PlainSerializer(str, return_type=str)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from config.settings import Settings
 from connector.client import JiraClient
 from connector.jql import jql_string
-from rules.model import Ticket
-from rules.reclassify import EMAIL
+from jsm_autopilot.rules.model import Ticket
+from jsm_autopilot.rules.reclassify import EMAIL
 
 
 def _scope(settings: Settings) -> str:

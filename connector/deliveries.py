@@ -29,9 +29,9 @@ from connector.holds import Guard, NoGuard
 from connector.jql import jql_string
 from connector.mapping import adf_to_text, fields_to_read, firing_log
 from connector.reading import read_issue, read_ticket, ticket_of
-from rules.actions import Action, IssueLinkChange, due_now, firings_of
-from rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
-from rules.model import Ticket
+from jsm_autopilot.rules.actions import Action, IssueLinkChange, due_now, firings_of
+from jsm_autopilot.rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
+from jsm_autopilot.rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.deliveries")
 ProgressListener = Callable[[int, int], None]  # (tickets done, tickets in all)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, tzinfo
 
-from rules.actions import Table
+from jsm_autopilot.rules.actions import Table
 
 
 def adf_document(text: str) -> dict:

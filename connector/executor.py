@@ -31,12 +31,12 @@ from connector.jql import jql_string
 from connector.mapping import adf_to_text
 from connector.oncall import AlertFailed, OnCallSender
 from connector.uncertain import RunUncertain, UncertainKeeper, UncertainWrite, WriteUncertain
-from rules.actions import (
+from jsm_autopilot.rules.actions import (
     REFUSED, Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note,
     due_now,
     firings_of,
 )
-from rules.model import Ticket
+from jsm_autopilot.rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.executor")
 

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from connector.replies import written_now
-from rules.actions import rule_named_in_audit_note
-from rules.model import Comment, FieldHistory, Firing, Link, Role, Ticket
+from jsm_autopilot.rules.actions import rule_named_in_audit_note
+from jsm_autopilot.rules.model import Comment, FieldHistory, Firing, Link, Role, Ticket
 
 if TYPE_CHECKING:
     from config.settings import Settings

@@ -19,7 +19,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connector.client import JiraError
-from rules.actions import OnCallAlert
+from jsm_autopilot.rules.actions import OnCallAlert
 
 log = logging.getLogger("jsm_autopilot.oncall")
 ONCALL_URL_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_ONCALL_URL"

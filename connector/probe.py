@@ -17,8 +17,8 @@ from connector.doctor import Finding
 from connector.executor import Executor
 from connector.mapping import firing_log
 from connector.reading import read_ticket
-from rules.actions import Action, InternalComment, PublicComment, Transition
-from rules.model import Ticket
+from jsm_autopilot.rules.actions import Action, InternalComment, PublicComment, Transition
+from jsm_autopilot.rules.model import Ticket
 
 PROBE_RULE = "doctor.probe"
 

@@ -18,7 +18,7 @@ from config.settings import Settings
 from connector.client import JiraClient
 from connector.mapping import fields_to_read, ticket_from_issue_json
 from connector.people import directory_of
-from rules.model import Ticket
+from jsm_autopilot.rules.model import Ticket
 
 PAGE = 100  # the most either paged resource returns at once
 

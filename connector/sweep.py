@@ -24,8 +24,8 @@ from connector.executor import Executor, FiringOutcome
 from connector.holds import Guard, Hold, NoGuard, TicketBusy
 from connector.jql import jql_string
 from connector.mapping import IssueMappingError, fields_to_read, firing_log
-from rules.actions import Action, Deferred, PublicComment, Transition, due_now, firings_of
-from rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate, next_due
+from jsm_autopilot.rules.actions import Action, Deferred, PublicComment, Transition, due_now, firings_of
+from jsm_autopilot.rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate, next_due
 
 log = logging.getLogger("jsm_autopilot.sweep")
 

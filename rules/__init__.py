@@ -3,8 +3,8 @@
 Nothing here reads the clock, the network, files or Jira's JSON; a test enforces the imports.
 """
 
-from rules.actions import Action, FieldChange, InternalComment, PublicComment, Transition
-from rules.model import Comment, Role, Ticket
+from jsm_autopilot.rules.actions import Action, FieldChange, InternalComment, PublicComment, Transition
+from jsm_autopilot.rules.model import Comment, Role, Ticket
 
 __all__ = [
     "Action",

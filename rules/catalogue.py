@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import deliveries, escalation, hours, oncall, reclassify, sla, timers, triage
-from rules.actions import REFUSED, Action, Deferred
-from rules.model import Ticket, require_aware
+from jsm_autopilot.rules import deliveries, escalation, hours, oncall, reclassify, sla, timers, triage
+from jsm_autopilot.rules.actions import REFUSED, Action, Deferred
+from jsm_autopilot.rules.model import Ticket, require_aware
 
 if TYPE_CHECKING:
     from config.settings import Settings

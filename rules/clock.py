@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from rules.model import require_aware
+from jsm_autopilot.rules.model import require_aware
 
 
 class DurationLike(Protocol):

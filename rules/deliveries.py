@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import Action, FieldChange, IssueLinkChange, Table, Transition, audit_note
-from rules.clock import add_duration
-from rules.hours import within_hours
-from rules.model import Ticket, require_aware
-from rules.reclassify import is_confidential
-from rules.wording import customer_language, customer_zone, local_time, public_comment
+from jsm_autopilot.rules.actions import Action, FieldChange, IssueLinkChange, Table, Transition, audit_note
+from jsm_autopilot.rules.clock import add_duration
+from jsm_autopilot.rules.hours import within_hours
+from jsm_autopilot.rules.model import Ticket, require_aware
+from jsm_autopilot.rules.reclassify import is_confidential
+from jsm_autopilot.rules.wording import customer_language, customer_zone, local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings

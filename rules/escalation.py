@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import AUDIT_PREFIX, Action, InternalComment
-from rules.feedback import words_of
-from rules.model import Role, Ticket, require_aware
-from rules.wording import local_time
+from jsm_autopilot.rules.actions import AUDIT_PREFIX, Action, InternalComment
+from jsm_autopilot.rules.feedback import words_of
+from jsm_autopilot.rules.model import Role, Ticket, require_aware
+from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
     from config.settings import Settings

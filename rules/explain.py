@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from rules import timers
-from rules.model import Ticket
+from jsm_autopilot.rules import timers
+from jsm_autopilot.rules.model import Ticket
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -44,7 +44,7 @@ def _resolved(ticket: Ticket, now: datetime, settings: "Settings") -> str | None
     reply = timers.last_feedback(ticket, settings, after=since)
     if reply is None:
         return f"no customer comment since Resolved; closes {settings.timers.resolved.close_after} after it without one"
-    from rules.feedback import judge_reply
+    from jsm_autopilot.rules.feedback import judge_reply
 
     decision = judge_reply(reply.body, **timers.reply_judgement(settings))
     if decision.close:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import Action, Deferred, OnCallAlert, PublicComment, Transition, firings_of
-from rules.wording import local_time
+from jsm_autopilot.rules.actions import Action, Deferred, OnCallAlert, PublicComment, Transition, firings_of
+from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
     from config.settings import Settings

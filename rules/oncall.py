@@ -13,10 +13,10 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import Action, OnCallAlert, audit_note
-from rules.model import Ticket, require_aware
-from rules.reclassify import recent
-from rules.wording import local_time, public_comment
+from jsm_autopilot.rules.actions import Action, OnCallAlert, audit_note
+from jsm_autopilot.rules.model import Ticket, require_aware
+from jsm_autopilot.rules.reclassify import recent
+from jsm_autopilot.rules.wording import local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import Action, FieldChange, LinkedIssue, Transition, audit_note
-from rules.clock import add_duration
-from rules.model import Role, Ticket, require_aware
-from rules.wording import local_time, public_comment
+from jsm_autopilot.rules.actions import Action, FieldChange, LinkedIssue, Transition, audit_note
+from jsm_autopilot.rules.clock import add_duration
+from jsm_autopilot.rules.model import Role, Ticket, require_aware
+from jsm_autopilot.rules.wording import local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings

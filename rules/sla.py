@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from rules.actions import AUDIT_PREFIX, Action, InternalComment
-from rules.model import Role, Ticket, require_aware
-from rules.oncall import effective_priority
-from rules.wording import local_time
+from jsm_autopilot.rules.actions import AUDIT_PREFIX, Action, InternalComment
+from jsm_autopilot.rules.model import Role, Ticket, require_aware
+from jsm_autopilot.rules.oncall import effective_priority
+from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
     from config.calendars import WorkCalendar

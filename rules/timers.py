@@ -6,12 +6,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from rules.actions import Action, Transition, audit_note
-from rules.clock import add_duration, whole_days_between
-from rules.feedback import auto_reply_in, judge_reply
-from rules.hours import WINDOW
-from rules.model import Comment, Firing, Role, Ticket, require_aware
-from rules.wording import customer_zone, local_time, public_comment
+from jsm_autopilot.rules.actions import Action, Transition, audit_note
+from jsm_autopilot.rules.clock import add_duration, whole_days_between
+from jsm_autopilot.rules.feedback import auto_reply_in, judge_reply
+from jsm_autopilot.rules.hours import WINDOW
+from jsm_autopilot.rules.model import Comment, Firing, Role, Ticket, require_aware
+from jsm_autopilot.rules.wording import customer_zone, local_time, public_comment
 
 if TYPE_CHECKING:
     from config.settings import Settings

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rules.actions import AUDIT_PREFIX, Action, TypeSuggestion
-from rules.model import Ticket, require_aware
-from rules.reclassify import recent
+from jsm_autopilot.rules.actions import AUDIT_PREFIX, Action, TypeSuggestion
+from jsm_autopilot.rules.model import Ticket, require_aware
+from jsm_autopilot.rules.reclassify import recent
 
 if TYPE_CHECKING:
     from config.settings import Settings

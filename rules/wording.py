@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from rules.actions import PublicComment
-from rules.model import Ticket
+from jsm_autopilot.rules.actions import PublicComment
+from jsm_autopilot.rules.model import Ticket
 
 if TYPE_CHECKING:
     from config.settings import Settings

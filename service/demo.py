@@ -26,8 +26,8 @@ from connector.client import JiraClient
 from connector.documents import adf_document
 from connector.oncall import OnCallSender
 from sandbox import account_id_for, new_state, start_sandbox
-from rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
-from rules.catalogue import RULES
+from jsm_autopilot.rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
+from jsm_autopilot.rules.catalogue import RULES
 from sandbox.demo_project import AGENT, BOT, ORGANISATIONS, demo_script, demo_seed
 from sandbox.seed import apply_seed
 from service.http_server import create_server

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from rules.actions import Action, firings_of
+from jsm_autopilot.rules.actions import Action, firings_of
 from webhooks.store import EventStore
 
 log = logging.getLogger("jsm_autopilot.shadow")

@@ -156,7 +156,7 @@ def test_why_says_for_each_rule_whether_it_fires_and_if_not_when_and_sweep_acts_
     assert by_rule["clarification.reminder"]["why"].endswith("(reminder 1 of 3, the clock counted from entering "
                                                              "'Clarification required / On hold')")
     assert by_rule["resolved.close"]["why"] == f"acts only in 'Resolved'; {first} is in 'Clarification required / On hold'"
-    from rules.catalogue import RULES
+    from jsm_autopilot.rules.catalogue import RULES
 
     for planned in (rule.id for rule in RULES if not rule.implemented):
         assert by_rule[planned] == {"rule": planned, "state": "off", "why": "planned in PROCESS.md, not implemented yet"}

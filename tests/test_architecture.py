@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rules.catalogue import RULES
+from jsm_autopilot.rules.catalogue import RULES
 from tests.conftest import ROOT, SHARED
 
 # What the functional core may import: the standard library's pure parts, itself, and config's
@@ -25,6 +25,11 @@ def _rules_modules():
     return sorted((ROOT / "rules").glob("*.py"))
 
 
+def package_of(module: str) -> str:
+    """`rules` for `jsm_autopilot.rules.model`: the folder, under the one namespace (issue 30)."""
+    return module.removeprefix("jsm_autopilot.").split(".")[0]
+
+
 def _runtime_imports(tree: ast.Module):
     """Imports outside `if TYPE_CHECKING:` blocks."""
     for node in ast.walk(tree):
@@ -33,9 +38,9 @@ def _runtime_imports(tree: ast.Module):
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name.split(".")[0]
+                yield package_of(alias.name)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module.split(".")[0]
+            yield package_of(node.module)
 
 
 @pytest.mark.parametrize("path", _rules_modules(), ids=lambda p: p.name)
@@ -58,8 +63,9 @@ def test_rules_never_read_the_clock_or_files(path):
 
 
 def test_importing_the_core_loads_no_http_or_framework():
-    probe = "import sys, rules.catalogue; print('\\n'.join(sorted(sys.modules)))"
-    loaded = set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split())
+    probe = "import sys, jsm_autopilot.rules.catalogue; print('\\n'.join(sorted(sys.modules)))"
+    loaded = {package_of(name) for name in
+              subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()}
     for module in ("flask", "requests", "atlassian", "urllib3", "sqlalchemy", "connector", "webhooks", "config"):
         assert module not in loaded, f"importing rules loads {module}"
 
@@ -96,9 +102,9 @@ def test_the_command_starts_without_loading_what_it_does_not_need():
     holiday tables, no learning library (issue 16: a CLI that starts at once; bench/cli.py times it)."""
     probe = ("import sys\nfrom cli.main import run\nfor argv in (['x', '--help'], ['x', '--version']):\n"
              "    sys.argv = argv\n    try:\n        run()\n    except SystemExit:\n        pass\n"
-             "print('LOADED', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+             "print('LOADED', ' '.join(sorted(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
-    loaded = set(done.stdout.split("LOADED", 1)[1].split())
+    loaded = {package_of(name) for name in done.stdout.split("LOADED", 1)[1].split()}
     heavy = {"flask", "werkzeug", "waitress", "sqlalchemy", "atlassian", "requests", "sandbox", "charsplit", "holidays",
              "sklearn", "numpy", "icalendar", "apscheduler", "connector", "webhooks", "service"}
     assert loaded & heavy == set()

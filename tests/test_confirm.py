@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 import cli.confirm  # noqa: F401  (registers the command)
 from cli.main import main
-from rules.actions import PublicComment, Transition
-from rules.catalogue import evaluate
-from rules.model import Role
+from jsm_autopilot.rules.actions import PublicComment, Transition
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Role
 from tests.conftest import ROOT, berlin
 from tests.tickets import comment, resolved_ticket
 
@@ -170,8 +170,8 @@ OUT_OF_OFFICE = ["I am out of the office until 16 February with limited access t
 
 @pytest.mark.parametrize("text", OUT_OF_OFFICE)
 def test_an_out_of_office_reply_is_judged_no_feedback_even_with_a_close_phrase(settings, text):
-    from rules.feedback import judge_reply
-    from rules.timers import reply_judgement
+    from jsm_autopilot.rules.feedback import judge_reply
+    from jsm_autopilot.rules.timers import reply_judgement
 
     decision = judge_reply(text, **reply_judgement(settings))
     assert not decision.close and decision.auto_reply is not None and decision.why.startswith("an automatic reply")

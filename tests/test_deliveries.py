@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from connector.sweep import sweep_once
-from rules.catalogue import evaluate
-from rules.model import Ticket
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Ticket
 from tests.conftest import berlin
 from tests.site import AGENT
 from tests.tickets import after_actions

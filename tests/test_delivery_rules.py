@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from rules.actions import FieldChange, InternalComment, IssueLinkChange, PublicComment, Table, Transition
-from rules.deliveries import DeliveryView, evaluate_delivery, included
-from rules.model import FieldHistory, Firing, Link, Ticket
+from jsm_autopilot.rules.actions import FieldChange, InternalComment, IssueLinkChange, PublicComment, Table, Transition
+from jsm_autopilot.rules.deliveries import DeliveryView, evaluate_delivery, included
+from jsm_autopilot.rules.model import FieldHistory, Firing, Link, Ticket
 from tests.conftest import berlin
 
 T0 = berlin(2026, 5, 4, 9, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from rules.catalogue import RULES
+from jsm_autopilot.rules.catalogue import RULES
 from service.demo import run_demo
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from connector.documents import document
-from rules.actions import InternalComment, Transition
-from rules.catalogue import evaluate
-from rules.model import Firing, Role
+from jsm_autopilot.rules.actions import InternalComment, Transition
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Firing, Role
 from tests.conftest import berlin
 from tests.tickets import comment, resolved_ticket, waiting_ticket
 

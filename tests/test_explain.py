@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from rules import explain, timers
-from rules.model import Role
+from jsm_autopilot.rules import explain, timers
+from jsm_autopilot.rules.model import Role
 from tests.tickets import after_actions, comment, resolved_ticket, waiting_ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

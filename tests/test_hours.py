@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from rules.actions import Deferred, InternalComment, PublicComment, Transition
-from rules.catalogue import evaluate
-from rules.model import Role
+from jsm_autopilot.rules.actions import Deferred, InternalComment, PublicComment, Transition
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Role
 from tests.conftest import ROOT, berlin, shipped_settings_data
 from tests.tickets import comment, resolved_ticket, waiting_ticket
 
@@ -131,7 +131,7 @@ def test_notes_to_agents_do_not_wait(windowed):
     sunday = berlin(2026, 2, 8, 11, 0)
     ticket = replace(waiting_ticket(sunday - 25 * DAY, comment(Role.AUTOMATION, sunday - 15 * DAY, "reminder", rule="clarification.reminder"),
                                     comment(Role.CUSTOMER, sunday - DAY, "Here is the file.")), organisation="Muster AG")
-    from rules.model import Firing
+    from jsm_autopilot.rules.model import Firing
 
     ticket = replace(ticket, firings=(Firing("clarification.reminder", sunday - 15 * DAY),))
     actions = evaluate(ticket, sunday, windowed)

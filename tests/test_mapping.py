@@ -15,8 +15,8 @@ from connector.mapping import (
     ticket_from_issue_json,
     ticket_from_webhook,
 )
-from rules.catalogue import evaluate
-from rules.model import Role
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Role
 from tests.conftest import ROOT, SHARED, berlin
 from tests.example_issues import ANNA, BOT, CLAIRE, example_issues
 from tests.jira_json import IssueBuilder, user

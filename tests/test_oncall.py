@@ -17,9 +17,9 @@ from werkzeug.serving import make_server
 from config.loader import settings_from_mapping
 from connector.oncall import OnCallSender
 from connector.sweep import sweep_once
-from rules.actions import InternalComment, OnCallAlert, PublicComment
-from rules.catalogue import evaluate
-from rules.model import Ticket
+from jsm_autopilot.rules.actions import InternalComment, OnCallAlert, PublicComment
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Ticket
 from tests.conftest import ROOT, settings_for_site, shipped_settings_data
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -58,7 +58,7 @@ def test_what_does_not_alert(shipped, ticket):
 
 
 def test_a_ticket_is_alerted_once(shipped):
-    from rules.model import Firing
+    from jsm_autopilot.rules.model import Firing
 
     alerted = incident("P1", SATURDAY, firings=(Firing("oncall.alert", SATURDAY),))
     assert [a for a in evaluate(alerted, SATURDAY + timedelta(hours=1), shipped) if a.rule == "oncall.alert"] == []
@@ -83,7 +83,7 @@ def test_a_portal_incident_without_a_priority_is_serious_by_its_urgency_impact_o
 
 
 def test_a_serious_portal_incident_without_a_priority_has_an_sla_clock(shipped):
-    from rules.sla import REACTION, sla_clock
+    from jsm_autopilot.rules.sla import REACTION, sla_clock
 
     monday = datetime(2026, 2, 9, 10, 0, tzinfo=BERLIN)
     urgent = incident(None, monday, custom_fields={"urgency": "Critical"})

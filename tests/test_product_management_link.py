@@ -9,8 +9,8 @@ import yaml
 
 from config.loader import settings_from_mapping
 from connector.sweep import sweep_once
-from rules.actions import LinkedIssue
-from rules.catalogue import evaluate
+from jsm_autopilot.rules.actions import LinkedIssue
+from jsm_autopilot.rules.catalogue import evaluate
 from sandbox import new_state, start_sandbox
 from tests.conftest import ROOT, settings_for_site
 from tests.site import AGENT, Site
@@ -58,7 +58,7 @@ def pm_issues(site) -> list[dict]:
 
 def test_the_rule_names_the_ticket_but_quotes_none_of_its_text():
     settings = pm_settings()
-    from rules.model import Ticket
+    from jsm_autopilot.rules.model import Ticket
 
     ticket = Ticket(key="SD-5", type="Suggestion", status="In Progress", status_since=T0, created=T0 - timedelta(days=1),
                     type_since=T0, summary="my name is Jane Doe")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from rules.actions import FieldChange, InternalComment, PublicComment, Transition
-from rules.catalogue import evaluate, next_check
-from rules.model import Firing, Role, Ticket
+from jsm_autopilot.rules.actions import FieldChange, InternalComment, PublicComment, Transition
+from jsm_autopilot.rules.catalogue import evaluate, next_check
+from jsm_autopilot.rules.model import Firing, Role, Ticket
 from tests.conftest import GERMAN_STATUSES, ONE_SECOND, berlin
 from tests.tickets import after_actions, comment
 

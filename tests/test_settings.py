@@ -38,7 +38,7 @@ def test_check_accepts_the_shipped_file_and_summarises_the_numbers():
     assert "10d, 20d, 30d" in result.stdout
     assert "40d in all" in result.stdout
     assert "close 50d after 'Resolved'" in result.stdout
-    from rules.catalogue import RULES
+    from jsm_autopilot.rules.catalogue import RULES
 
     planned = [rule.id for rule in RULES if not rule.implemented]
     shown = " ".join(result.stdout.split())

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from cli.main import main
 from config.loader import settings_from_mapping
 from connector.sweep import sweep_once
-from rules.actions import InternalComment
-from rules.catalogue import evaluate
-from rules.model import FieldHistory, Firing, Role, Ticket
-from rules.sla import REACTION, RESOLUTION, sla_clock
+from jsm_autopilot.rules.actions import InternalComment
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import FieldHistory, Firing, Role, Ticket
+from jsm_autopilot.rules.sla import REACTION, RESOLUTION, sla_clock
 from tests.conftest import ROOT, settings_for_site, shipped_settings_data
 from tests.tickets import comment
 
@@ -223,7 +223,7 @@ def test_through_sweeps_on_the_sandbox_the_lead_then_the_head_are_told_once_each
 
 
 def test_the_next_sla_note_is_when_an_incremental_sweep_reads_the_ticket_again(shipped):
-    from rules.catalogue import next_due
+    from jsm_autopilot.rules.catalogue import next_due
 
     created = datetime(2026, 2, 6, 16, 0, tzinfo=BERLIN)  # Friday: the warning is due Monday 10:12
     assert next_due(defect(created), created + SECOND, shipped, []) == datetime(2026, 2, 9, 10, 12, tzinfo=BERLIN)

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from rules.actions import PublicComment, Transition
-from rules.catalogue import evaluate
-from rules.clock import add_duration
-from rules.model import Role, Ticket
+from jsm_autopilot.rules.actions import PublicComment, Transition
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.clock import add_duration
+from jsm_autopilot.rules.model import Role, Ticket
 from tests.conftest import BERLIN
 from tests.tickets import after_actions, comment, resolved_ticket, waiting_ticket
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rules.actions import REFUSED, InternalComment, PublicComment, Transition
-from rules.catalogue import evaluate
-from rules.model import Comment, Firing, Role, Ticket
-from rules.timers import clarification_clock
+from jsm_autopilot.rules.actions import REFUSED, InternalComment, PublicComment, Transition
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Comment, Firing, Role, Ticket
+from jsm_autopilot.rules.timers import clarification_clock
 from tests.conftest import ONE_SECOND, berlin
 from tests.tickets import PARTICIPANT, after_actions, comment, resolved_ticket, waiting_ticket
 
@@ -355,7 +355,7 @@ class TestNextDue:
     """When a ticket must be read again with nothing changed in Jira (incremental sweeps, issue 16)."""
 
     def test_a_waiting_ticket_is_due_at_each_reminder_then_the_close(self, settings):
-        from rules.catalogue import next_due
+        from jsm_autopilot.rules.catalogue import next_due
 
         ticket = waiting_ticket(T0)
         assert next_due(ticket, T0 + ONE_SECOND, settings, []) == T0 + 10 * DAY
@@ -364,15 +364,15 @@ class TestNextDue:
         assert rules_fired(evaluate(ticket, T0 + 20 * DAY, settings)) == {"clarification.reminder"}
 
     def test_a_resolved_ticket_is_due_at_its_close_and_a_working_ticket_never(self, settings):
-        from rules.catalogue import next_due
+        from jsm_autopilot.rules.catalogue import next_due
 
         assert next_due(resolved_ticket(T0), T0 + DAY, settings, []) == T0 + 50 * DAY
         working = replace(waiting_ticket(T0), status="In Progress")
         assert next_due(working, T0 + DAY, settings, []) is None
 
     def test_what_waits_for_working_hours_is_due_when_the_desk_opens(self, settings):
-        from rules.actions import Deferred
-        from rules.catalogue import next_due
+        from jsm_autopilot.rules.actions import Deferred
+        from jsm_autopilot.rules.catalogue import next_due
 
         monday = berlin(2026, 2, 9, 8, 0)
         waiting = Deferred("SD-1", "clarification.reminder", "why", not_before=monday)

@@ -11,9 +11,9 @@ import cli.live  # noqa: F401  (registers the commands)
 import cli.triage  # noqa: F401
 from cli.main import main
 from config.loader import settings_from_mapping
-from rules.actions import TypeSuggestion
-from rules.catalogue import evaluate
-from rules.model import Firing, Ticket
+from jsm_autopilot.rules.actions import TypeSuggestion
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Firing, Ticket
 from tests.conftest import ROOT, berlin, shipped_settings_data
 
 T0 = berlin(2026, 3, 2, 10, 0)

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 import cli.triage  # noqa: F401  (registers the commands)
 from cli.main import main
 from config.triage_model import LearnedTriage, learn
-from rules.actions import TypeSuggestion
-from rules.catalogue import evaluate
-from rules.model import Ticket
+from jsm_autopilot.rules.actions import TypeSuggestion
+from jsm_autopilot.rules.catalogue import evaluate
+from jsm_autopilot.rules.model import Ticket
 from tests.conftest import ROOT
 from tests.site import BOT
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime
 from itertools import count
 
-from rules.actions import Action, InternalComment, PublicComment, Transition
-from rules.model import Comment, Firing, Role, Ticket
+from jsm_autopilot.rules.actions import Action, InternalComment, PublicComment, Transition
+from jsm_autopilot.rules.model import Comment, Firing, Role, Ticket
 
 AUTOMATION = "5b10ac8d82e05b22cc7d4ef5"
 CUSTOMER = "qm:customer"

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from rules.actions import InternalComment
+from jsm_autopilot.rules.actions import InternalComment
 from webhooks.schema import late_notes
 from webhooks.store import EventStore, StoreUnavailable
 

@@ -21,9 +21,9 @@ from connector.holds import Guard, NoGuard, TicketBusy
 from connector.deliveries import apply_delivery, deliveries_to_refresh
 from connector.mapping import IssueMappingError, firing_log
 from connector.reading import read_issue, ticket_of
-from rules.actions import Action, due_now
-from rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
-from rules.deliveries import is_delivery
+from jsm_autopilot.rules.actions import Action, due_now
+from jsm_autopilot.rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
+from jsm_autopilot.rules.deliveries import is_delivery
 from webhooks.delivery import is_issue_id
 from webhooks.intake_first import IntakeFirst
 from webhooks.receiver import utc_now
