@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.environment import JiraCredentials  # noqa: E402
-from config.loader import load_settings  # noqa: E402
+from jsm_autopilot.config.environment import JiraCredentials  # noqa: E402
+from jsm_autopilot.config.loader import load_settings  # noqa: E402
 from connector.client import JiraClient  # noqa: E402
 from connector.deliveries import DeliveryRegistry, DeliveryRequest, apply_delivery, create_or_update  # noqa: E402
 from connector.executor import Executor  # noqa: E402

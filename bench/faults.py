@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import free_port, wait_healthy  # noqa: E402
-from config.loader import settings_from_mapping  # noqa: E402
+from jsm_autopilot.config.loader import settings_from_mapping  # noqa: E402
 from sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
 from sandbox.seed import apply_seed  # noqa: E402
 from webhooks.delivery import signature_for  # noqa: E402

@@ -88,7 +88,7 @@ def main() -> None:
     # The sandbox's tickets are English and short; a German compound in a ticket's text loads the
     # n-gram tables, and `triage learn` the model: measured in a process of the image of its own.
     heaviest = docker("run", "--rm", "--pull", "never", "--entrypoint", "python3", options.tag, "-c",
-                      "import resource; from config.vocabulary import terms_of; from config.triage_model import learn; "
+                      "import resource; from jsm_autopilot.config.vocabulary import terms_of; from jsm_autopilot.config.triage_model import learn; "
                       "terms_of('Rechnungsadresse Benutzerverwaltung'); learn([('Absturz beim Import', 'Incident'), ('Bitte neue Lizenz', 'Request')] * 5); "
                       "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
     print(f"with the German n-gram tables and the triage model loaded: {heaviest} MiB")

@@ -30,8 +30,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.environment import JiraCredentials  # noqa: E402
-from config.loader import load_settings  # noqa: E402
+from jsm_autopilot.config.environment import JiraCredentials  # noqa: E402
+from jsm_autopilot.config.loader import load_settings  # noqa: E402
 from connector.client import JiraClient  # noqa: E402
 from connector.sweep import sweep_once  # noqa: E402
 

@@ -19,7 +19,7 @@ def _since(text: str | None) -> datetime | None:
     """An ISO-8601 time, or a duration back from now (`2h`, `1d`, `1w`)."""
     if text is None:
         return None
-    from config.durations import Duration
+    from jsm_autopilot.config.durations import Duration
 
     try:
         return datetime.now(timezone.utc) - Duration.parse(text).nominal

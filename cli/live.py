@@ -18,7 +18,7 @@ from cli.main import (
     BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main,
 )
 from cli.triage import with_learned_triage
-from config.environment import CredentialsError, jira_credentials
+from jsm_autopilot.config.environment import CredentialsError, jira_credentials
 
 SOME_FAILED = 1
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
@@ -277,7 +277,7 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
         _fail(f"serve: {error}")
     store = _store_or_exit("serve", create=True, write=True)
     settings = with_learned_triage(settings, store)
-    from config.loader import default_config_path, load_settings
+    from jsm_autopilot.config.loader import default_config_path, load_settings
 
     def reload():
         return with_learned_triage(load_settings(config), store)

@@ -11,8 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from config.loader import SettingsError, default_config_path, load_settings
-from config.settings import Settings
+from jsm_autopilot.config.loader import SettingsError, default_config_path, load_settings
+from jsm_autopilot.config.settings import Settings
 
 BAD_INPUT = 2
 

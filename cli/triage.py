@@ -34,7 +34,7 @@ def with_learned_triage(settings, store=None):
 
 def shipped_reply_model():
     """What confirmations read like, learned from the shipped labelled replies once a process."""
-    from config.triage_model import default_reply_model
+    from jsm_autopilot.config.triage_model import default_reply_model
     from webhooks.store import default_database_path
 
     cache = ("replies", default_database_path().parent)
@@ -48,7 +48,7 @@ _SHIPPED: dict = {}
 
 def shipped_triage():
     """The model of the shipped corpus, learned once a process (and once a state directory)."""
-    from config.triage_model import default_triage
+    from jsm_autopilot.config.triage_model import default_triage
     from webhooks.store import default_database_path
 
     cache = default_database_path().parent
@@ -58,7 +58,7 @@ def shipped_triage():
 
 
 def _site_triage(store):
-    from config.triage_model import LearnedTriage
+    from jsm_autopilot.config.triage_model import LearnedTriage
     from webhooks.store import EventStore, StoreUnavailable, database_url
 
     opened = None
@@ -88,8 +88,8 @@ def triage() -> None:
 
 def _examples(issues, settings) -> list[tuple[str, str, str]]:
     """(text, type role, language) of tickets agents gave one of the target types."""
-    from config.settings import TRIAGE_TARGETS
-    from config.vocabulary import language_of_text
+    from jsm_autopilot.config.settings import TRIAGE_TARGETS
+    from jsm_autopilot.config.vocabulary import language_of_text
     from connector.mapping import adf_to_text
 
     roles = {getattr(settings.issue_types, key): key for key in TRIAGE_TARGETS}
@@ -119,7 +119,7 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     from the next start of serve or sweep on; the keyword vocabulary stays the fallback.
     """
     from cli.live import _client_or_exit
-    from config.triage_model import learn
+    from jsm_autopilot.config.triage_model import learn
     from connector.client import JiraError
     from webhooks.store import StoreUnavailable
 
@@ -131,7 +131,7 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     except JiraError as error:
         _fail(f"triage learn: {error}")
     examples = _examples(issues, settings)
-    from config.settings import TRIAGE_TARGETS
+    from jsm_autopilot.config.settings import TRIAGE_TARGETS
 
     counted = Counter(role for _, role, _ in examples)
     few = {role: counted.get(role, 0) for role in TRIAGE_TARGETS if counted.get(role, 0) < min_per_type}
@@ -218,7 +218,7 @@ def evaluate_triage(issues_file: Path | None, tickets_file: Path | None, keyword
 
 def _labelled_tickets(path: Path) -> list[tuple[str, str, str]]:
     """(text, type role, language) from a labelled TSV; exits 2 naming a bad line."""
-    from config.settings import TRIAGE_TARGETS
+    from jsm_autopilot.config.settings import TRIAGE_TARGETS
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from config.sections import Language, Name, Section
+from jsm_autopilot.config.sections import Language, Name, Section
 
 
 class Confirmation(Section):

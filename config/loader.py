@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from config.settings import Settings
-from config.calendars import dates_from_ics
-from config.texts import TemplateProblem, Texts
+from jsm_autopilot.config.settings import Settings
+from jsm_autopilot.config.calendars import dates_from_ics
+from jsm_autopilot.config.texts import TemplateProblem, Texts
 
 CONFIG_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_CONFIG"
 SECRET_WORDS = ("token", "password", "secret", "pat", "api_key", "apikey")

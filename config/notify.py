@@ -8,8 +8,8 @@ from typing import Annotated, Literal, Mapping
 
 from pydantic import BeforeValidator, Field, PlainSerializer
 
-from config.durations import Duration
-from config.sections import Name, Section
+from jsm_autopilot.config.durations import Duration
+from jsm_autopilot.config.sections import Name, Section
 
 SMTP_PASSWORD_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_SMTP_PASSWORD"
 NOTIFY_WEBHOOK_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL"

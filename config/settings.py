@@ -22,15 +22,15 @@ from pydantic import (
     model_validator,
 )
 
-from config.calendars import WorkCalendar, weekday_numbers
-from config.confirmation import Confirmation
-from config.desks import Escalation, OnCall, PriorityRole, Region, ServiceHours, Sla, SlaTarget
-from config.sections import Language, Name, Section
-from config.durations import Duration
-from config.notify import Notify
-from config.texts import Texts
-from config.triage_model import LearnedTriage
-from config.vocabulary import Vocabulary
+from jsm_autopilot.config.calendars import WorkCalendar, weekday_numbers
+from jsm_autopilot.config.confirmation import Confirmation
+from jsm_autopilot.config.desks import Escalation, OnCall, PriorityRole, Region, ServiceHours, Sla, SlaTarget
+from jsm_autopilot.config.sections import Language, Name, Section
+from jsm_autopilot.config.durations import Duration
+from jsm_autopilot.config.notify import Notify
+from jsm_autopilot.config.texts import Texts
+from jsm_autopilot.config.triage_model import LearnedTriage
+from jsm_autopilot.config.vocabulary import Vocabulary
 from jsm_autopilot.rules.catalogue import RULES
 
 DurationSetting = Annotated[

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from config.vocabulary import Match, terms_of
+from jsm_autopilot.config.vocabulary import Match, terms_of
 
 FORMAT = 1
 

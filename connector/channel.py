@@ -3,7 +3,7 @@ an issue field, so the connector asks, and only about tickets where intake.email
 
 from __future__ import annotations
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient
 from connector.jql import jql_string
 from jsm_autopilot.rules.model import Ticket

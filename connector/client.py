@@ -23,7 +23,7 @@ import requests
 from atlassian import Jira
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from config.environment import JiraCredentials, credential_variables, credentials_fix
+from jsm_autopilot.config.environment import JiraCredentials, credential_variables, credentials_fix
 
 UNSAFE_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|//|[?#%\\\s\x00-\x1f]")
 log = logging.getLogger("jsm_autopilot.connector")

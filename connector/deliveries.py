@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraRefused, paged_values
 from connector.documents import document
 from connector.executor import Executor, FiringOutcome

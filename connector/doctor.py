@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from config.environment import credential_variables, credentials_fix
-from config.settings import Settings
+from jsm_autopilot.config.environment import credential_variables, credentials_fix
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient, JiraError, jira_away, paged_values
 from connector.deliveries import DeliveryRequestError, request_type_id, service_desk_id
 from connector.jql import jql_string

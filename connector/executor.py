@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable, Protocol
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
 from connector.documents import document, field_value
 from connector.jql import jql_string

@@ -16,7 +16,7 @@ from jsm_autopilot.rules.actions import rule_named_in_audit_note
 from jsm_autopilot.rules.model import Comment, FieldHistory, Firing, Link, Role, Ticket
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 # JSM stores "internal or public" of a comment in this comment property (Cloud and Data Center).
 JSM_PUBLIC_COMMENT_PROPERTY = "sd.public.comment"

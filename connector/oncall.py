@@ -32,7 +32,7 @@ RETRY = frozenset({408, 429}) | frozenset(range(500, 600))
 def environment_gaps(settings, environ=os.environ) -> list[str]:
     """What app.yaml turns on that the environment does not give (`check` and `serve` say it):
     an enabled rule that would fail at the first serious incident, a notification never sent."""
-    from config.notify import notify_gaps
+    from jsm_autopilot.config.notify import notify_gaps
 
     gaps = []
     if settings.is_enabled("oncall.alert") and OnCallSender.from_environment(environ) is None:

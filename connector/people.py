@@ -16,7 +16,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient, paged_values
 from connector.mapping import People, user_identity
 

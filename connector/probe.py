@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Iterator
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient, JiraError, JiraRefused
 from connector.doctor import Finding
 from connector.executor import Executor

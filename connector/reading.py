@@ -14,7 +14,7 @@ The rules never decide on a partial history, so everything is read before mappin
 
 from __future__ import annotations
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient
 from connector.mapping import fields_to_read, ticket_from_issue_json
 from connector.people import directory_of

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, Protocol
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.channel import email_tickets, needs_channel
 from connector.deliveries import apply_delivery, deliveries_jql_to_sweep
 from connector.reading import read_ticket

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient
 from connector.jql import jql_string
 

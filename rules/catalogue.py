@@ -11,7 +11,7 @@ from jsm_autopilot.rules.actions import REFUSED, Action, Deferred
 from jsm_autopilot.rules.model import Ticket, require_aware
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 RuleFunction = Callable[[Ticket, datetime, "Settings"], list[Action]]
 

@@ -21,7 +21,7 @@ from jsm_autopilot.rules.reclassify import is_confidential
 from jsm_autopilot.rules.wording import customer_language, customer_zone, local_time, public_comment
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 VERSION_REQUIRED = "delivery.version_required"
 CREATE = "delivery.create"

@@ -14,7 +14,7 @@ from jsm_autopilot.rules.model import Role, Ticket, require_aware
 from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 COMPLAINT = "escalation.complaint"
 

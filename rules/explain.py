@@ -12,7 +12,7 @@ from jsm_autopilot.rules import timers
 from jsm_autopilot.rules.model import Ticket
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 Explanation = Callable[[Ticket, datetime, "Settings"], "str | None"]
 

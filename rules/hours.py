@@ -16,7 +16,7 @@ from jsm_autopilot.rules.actions import Action, Deferred, OnCallAlert, PublicCom
 from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 WINDOW = "hours.window"
 

@@ -19,7 +19,7 @@ from jsm_autopilot.rules.reclassify import recent
 from jsm_autopilot.rules.wording import local_time, public_comment
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 ALERT = "oncall.alert"
 

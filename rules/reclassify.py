@@ -11,7 +11,7 @@ from jsm_autopilot.rules.model import Role, Ticket, require_aware
 from jsm_autopilot.rules.wording import local_time, public_comment
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 EMAIL = "intake.email_request"
 ACCEPT = "intake.accept"

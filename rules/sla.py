@@ -20,9 +20,9 @@ from jsm_autopilot.rules.oncall import effective_priority
 from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
-    from config.calendars import WorkCalendar
-    from config.durations import Duration
-    from config.settings import Settings
+    from jsm_autopilot.config.calendars import WorkCalendar
+    from jsm_autopilot.config.durations import Duration
+    from jsm_autopilot.config.settings import Settings
 
 REACTION = "sla.reaction"
 RESOLUTION = "sla.resolution"

@@ -14,7 +14,7 @@ from jsm_autopilot.rules.model import Comment, Firing, Role, Ticket, require_awa
 from jsm_autopilot.rules.wording import customer_zone, local_time, public_comment
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 REMINDER = "clarification.reminder"
 CLARIFICATION_CLOSE = "clarification.close"

@@ -10,7 +10,7 @@ from jsm_autopilot.rules.model import Ticket, require_aware
 from jsm_autopilot.rules.reclassify import recent
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 SUGGEST = "triage.suggest"
 

@@ -9,7 +9,7 @@ from jsm_autopilot.rules.actions import PublicComment
 from jsm_autopilot.rules.model import Ticket
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from jsm_autopilot.config.settings import Settings
 
 
 def local_time(instant: datetime, settings: "Settings") -> str:

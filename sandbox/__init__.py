@@ -9,7 +9,7 @@ from datetime import datetime
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from sandbox.admin_api import FIELD_KINDS
 from sandbox.app import create_app
 from sandbox.state import SandboxState, account_id_for

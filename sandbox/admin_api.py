@@ -9,7 +9,7 @@ import zlib
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from sandbox.render import Renderer
 from sandbox.state import SandboxError, SandboxState
 from sandbox.workflow import RESOLUTIONS

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from flask import Flask, Response, g, jsonify, request
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from sandbox import admin_api, html, ops_api, platform_api, search_api, servicedesk_api
 from sandbox.state import SandboxError, SandboxState
 

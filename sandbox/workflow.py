@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 
 
 @dataclass(frozen=True)

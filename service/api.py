@@ -15,7 +15,7 @@ from typing import Callable
 
 from flask import Flask, jsonify, request
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient, JiraError
 from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
 from connector.executor import Executor, firing_source

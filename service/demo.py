@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from config.environment import JiraCredentials
-from config.settings import Settings
+from jsm_autopilot.config.environment import JiraCredentials
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient
 from connector.documents import adf_document
 from connector.oncall import OnCallSender

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from config.environment import credentials_fix
+from jsm_autopilot.config.environment import credentials_fix
 from connector.client import JiraClient, JiraError, JiraRefused, jira_away
 from webhooks.store import EventStore
 

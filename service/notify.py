@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from config.environment import credentials_fix
-from config.notify import NOTIFY_WEBHOOK_ENVIRONMENT_VARIABLE, SMTP_PASSWORD_ENVIRONMENT_VARIABLE, Notify, NotifyEmail, NotifyWebhook
+from jsm_autopilot.config.environment import credentials_fix
+from jsm_autopilot.config.notify import NOTIFY_WEBHOOK_ENVIRONMENT_VARIABLE, SMTP_PASSWORD_ENVIRONMENT_VARIABLE, Notify, NotifyEmail, NotifyWebhook
 from webhooks.incidents import Incident, IncidentLog
 from webhooks.store import EventStore, StoreUnavailable
 

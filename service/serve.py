@@ -24,8 +24,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from config.loader import SettingsError
-from config.settings import Settings
+from jsm_autopilot.config.loader import SettingsError
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient, JiraError
 from connector.executor import Executor, firing_source
 from connector.oncall import OnCallSender, environment_gaps

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import requests
 
-from config.environment import JiraCredentials
-from config.settings import Settings
+from jsm_autopilot.config.environment import JiraCredentials
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient
 from sandbox import RunningSandbox
 

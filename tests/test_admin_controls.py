@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from config.loader import load_settings
+from jsm_autopilot.config.loader import load_settings
 from tests.test_serve_process import ServeProcess, wait_for
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

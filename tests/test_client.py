@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from config.environment import JiraCredentials
+from jsm_autopilot.config.environment import JiraCredentials
 from connector.client import JiraAmbiguous, JiraClient, JiraRefused, JiraUnavailable
 
 SITE = "https://example.atlassian.net"

@@ -276,7 +276,7 @@ def test_status_names_in_customer_texts_come_from_app_yaml(german_settings):
 
 
 def test_english_templates_follow_english_letter_conventions(settings):
-    from config.texts import TEMPLATE_VARIABLES
+    from jsm_autopilot.config.texts import TEMPLATE_VARIABLES
 
     for name in TEMPLATE_VARIABLES:
         source = settings.texts.sources[("en", name)]

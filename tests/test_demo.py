@@ -10,7 +10,7 @@ from service.demo import run_demo
 
 
 def test_the_demo_fires_every_implemented_rule_and_shows_what_its_reader_received():
-    from config.loader import settings_from_mapping
+    from jsm_autopilot.config.loader import settings_from_mapping
     from tests.conftest import ROOT, shipped_settings_data
 
     shipped = settings_from_mapping(shipped_settings_data(), base_directory=ROOT)  # hours.window on, as users run it

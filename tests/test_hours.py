@@ -28,7 +28,7 @@ DAY = timedelta(days=1)
 @pytest.fixture(scope="module")
 def windowed():
     """The shipped settings with hours.window on: Muster AG in Saarbrücken (emea), Acme in Melbourne (apac)."""
-    from config.loader import settings_from_mapping
+    from jsm_autopilot.config.loader import settings_from_mapping
 
     settings = settings_from_mapping(shipped_settings_data(), base_directory=ROOT)
     assert settings.is_enabled("hours.window"), "the shipped app.yaml switches hours.window on"
@@ -83,7 +83,7 @@ def test_corpus_christi_in_saarland_is_a_holiday_there_but_not_in_berlin(windowe
     deferred = evaluate(due_reminder_at(at, "Muster AG"), at, windowed)
     assert kinds(deferred) == [Deferred] and deferred[0].not_before == datetime(2026, 6, 5, 0, 0, tzinfo=BERLIN)
     assert "Corpus Christi" in deferred[0].reason
-    from config.loader import settings_from_mapping
+    from jsm_autopilot.config.loader import settings_from_mapping
 
     data = shipped_settings_data()
     data["regions"]["emea"]["holidays"] = {"country": "DE", "subdivision": "BE"}
@@ -173,7 +173,7 @@ def test_check_prints_each_regions_hours_and_next_holidays():
 
 
 def test_the_old_form_of_a_region_is_refused_with_how_to_migrate():
-    from config.loader import SettingsError, settings_from_mapping
+    from jsm_autopilot.config.loader import SettingsError, settings_from_mapping
 
     data = shipped_settings_data()
     data["regions"]["emea"] = "10100"
@@ -183,7 +183,7 @@ def test_the_old_form_of_a_region_is_refused_with_how_to_migrate():
 
 
 def test_company_days_off_from_an_icalendar_file(tmp_path):
-    from config.loader import settings_from_mapping
+    from jsm_autopilot.config.loader import settings_from_mapping
 
     (tmp_path / "days-off.ics").write_text(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20260101T000000Z\r\n"
@@ -195,7 +195,7 @@ def test_company_days_off_from_an_icalendar_file(tmp_path):
     calendar = settings_from_mapping(data, base_directory=tmp_path).calendar_of("emea")
     assert [calendar.is_working_day(datetime(2026, 3, d).date()) for d in (2, 3, 4, 5, 6)] == [False, False, True, True, False]
     data["regions"]["emea"]["holidays_ics"] = "missing.ics"
-    from config.loader import SettingsError
+    from jsm_autopilot.config.loader import SettingsError
 
     with pytest.raises(SettingsError, match="regions.emea.holidays_ics"):
         settings_from_mapping(data, base_directory=tmp_path)
@@ -252,7 +252,7 @@ def test_the_close_due_on_a_sunday_comes_as_monday_begins_and_the_reminders_say_
 def test_through_the_sandbox_reminders_on_days_10_20_30_and_a_sunday_close_on_monday(site_factory):
     """The fixed calendar of PROCESS.md on a sandbox site with the shipped app.yaml (hours.window on):
     day 40 is a Sunday in Saarbrücken, so the close comes as Monday begins; nothing drifts."""
-    from config.loader import settings_from_mapping
+    from jsm_autopilot.config.loader import settings_from_mapping
     from connector.sweep import sweep_once
     from tests.conftest import settings_for_site
 

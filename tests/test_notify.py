@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from config.notify import Notify, NotifyEmail, NotifyWebhook, notify_gaps
+from jsm_autopilot.config.notify import Notify, NotifyEmail, NotifyWebhook, notify_gaps
 from service.notify import (
     JIRA_UNREACHABLE, EmailChannel, Message, Notifier, NotifyFailed,
     WebhookChannel, chat_document,

@@ -14,7 +14,7 @@ import requests
 from flask import Flask, request
 from werkzeug.serving import make_server
 
-from config.loader import settings_from_mapping
+from jsm_autopilot.config.loader import settings_from_mapping
 from connector.oncall import OnCallSender
 from connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import InternalComment, OnCallAlert, PublicComment

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import requests
 import yaml
 
-from config.loader import settings_from_mapping
+from jsm_autopilot.config.loader import settings_from_mapping
 from connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import LinkedIssue
 from jsm_autopilot.rules.catalogue import evaluate

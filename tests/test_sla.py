@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from config.loader import settings_from_mapping
+from jsm_autopilot.config.loader import settings_from_mapping
 from connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import InternalComment
 from jsm_autopilot.rules.catalogue import evaluate

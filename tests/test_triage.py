@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import cli.live  # noqa: F401  (registers the commands)
 import cli.triage  # noqa: F401
 from cli.main import main
-from config.loader import settings_from_mapping
+from jsm_autopilot.config.loader import settings_from_mapping
 from jsm_autopilot.rules.actions import TypeSuggestion
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Firing, Ticket
@@ -111,7 +111,7 @@ def test_stemming_from_many_threads_gives_the_same_stems():
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from config.vocabulary import _stem
+    from jsm_autopilot.config.vocabulary import _stem
 
     words = [f"{stem}{ending}" for stem in ("abstürz", "benutzerverwaltung", "rechnung", "crash", "installation", "lizenzschlüssel")
              for ending in ("", "e", "en", "ungen", "ing", "ed", "s", "lich", "keiten")] * 40

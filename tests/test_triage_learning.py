@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import cli.triage  # noqa: F401  (registers the commands)
 from cli.main import main
-from config.triage_model import LearnedTriage, learn
+from jsm_autopilot.config.triage_model import LearnedTriage, learn
 from jsm_autopilot.rules.actions import TypeSuggestion
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Ticket
@@ -44,7 +44,7 @@ def test_the_pure_predictor_agrees_with_scikit_learn():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from config.vocabulary import terms_of
+    from jsm_autopilot.config.vocabulary import terms_of
 
     examples = [(f"{t['summary']}\n{t['description']}", t["role"]) for t in labelled("history")]
     model = LearnedTriage.from_json(learn(examples).to_json())
@@ -136,8 +136,8 @@ UNSEEN = ROOT / "tests" / "fixtures" / "triage_unseen.tsv"
 
 
 def test_the_shipped_corpus_is_written_balanced_and_names_its_sources():
-    from config.settings import TRIAGE_TARGETS
-    from config.triage_model import corpus_examples
+    from jsm_autopilot.config.settings import TRIAGE_TARGETS
+    from jsm_autopilot.config.triage_model import corpus_examples
 
     examples = corpus_examples()
     assert len(examples) >= 600
@@ -150,7 +150,7 @@ def test_the_shipped_corpus_is_written_balanced_and_names_its_sources():
 
 def test_no_two_tickets_of_the_corpus_and_the_evaluation_sets_are_near_duplicates():
     """Written, not generated: no pair above 0.8 word-set Jaccard (ISSUE-NOTES, 28)."""
-    from config.triage_model import corpus_examples
+    from jsm_autopilot.config.triage_model import corpus_examples
 
     texts = [text for text, _, _ in corpus_examples()]
     for path in (UNSEEN, TICKETS):
@@ -177,7 +177,7 @@ def test_on_a_fresh_site_the_shipped_model_meets_the_goal_on_unseen_tickets(tmp_
 
 
 def test_the_shipped_model_is_kept_in_the_state_directory_and_learned_again_when_damaged(tmp_path):
-    from config.triage_model import default_triage
+    from jsm_autopilot.config.triage_model import default_triage
 
     first = default_triage(tmp_path)
     [kept] = list(tmp_path.glob("triage-default-*.json"))

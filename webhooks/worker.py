@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
-from config.settings import Settings
+from jsm_autopilot.config.settings import Settings
 from connector.client import JiraClient, JiraError, JiraRefused, jira_away
 from connector.channel import came_by_email, needs_channel
 from connector.executor import Executor, firing_source
