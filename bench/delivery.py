@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 from jsm_autopilot.config.environment import JiraCredentials  # noqa: E402
 from jsm_autopilot.config.loader import load_settings  # noqa: E402
-from connector.client import JiraClient  # noqa: E402
-from connector.deliveries import DeliveryRegistry, DeliveryRequest, apply_delivery, create_or_update  # noqa: E402
-from connector.executor import Executor  # noqa: E402
-from connector.holds import NoGuard  # noqa: E402
+from jsm_autopilot.connector.client import JiraClient  # noqa: E402
+from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, apply_delivery, create_or_update  # noqa: E402
+from jsm_autopilot.connector.executor import Executor  # noqa: E402
+from jsm_autopilot.connector.holds import NoGuard  # noqa: E402
 from sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
 from sandbox.seed import apply_seed  # noqa: E402
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from jsm_autopilot.config.environment import JiraCredentials  # noqa: E402
 from jsm_autopilot.config.loader import load_settings  # noqa: E402
-from connector.client import JiraClient  # noqa: E402
-from connector.sweep import sweep_once  # noqa: E402
+from jsm_autopilot.connector.client import JiraClient  # noqa: E402
+from jsm_autopilot.connector.sweep import sweep_once  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 BOT = "autopilot@vendor.example"

@@ -74,9 +74,9 @@ def audit(since: str | None, rule: str | None, issue: str | None, outcome: str |
 
 def _firing_logs(config: Path | None, issue: str | None, updated_after: datetime) -> list[tuple[str, str, datetime, str]]:
     """(issue, rule, at, stage) of every entry in the firing logs of the tickets concerned."""
-    from connector.client import JiraError
-    from connector.jql import jql_string
-    from connector.mapping import IssueMappingError, firings_of
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.jql import jql_string
+    from jsm_autopilot.connector.mapping import IssueMappingError, firings_of
 
     settings = _settings_or_exit(config)
     client = _client_or_exit(settings, "audit --from-jira")

@@ -91,7 +91,7 @@ def confirm() -> None:
 @config_option
 def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | None) -> None:
     """Precision and recall of closing on a labelled set: no `keep` reply may close a ticket."""
-    from connector.replies import written_now
+    from jsm_autopilot.connector.replies import written_now
     from jsm_autopilot.rules.feedback import judge_reply
     from jsm_autopilot.rules.timers import reply_judgement
 

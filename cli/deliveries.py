@@ -71,9 +71,9 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     the same ticket. Uses the service's store ($JSM_AUTOPILOT_DB) so that concurrent runs, the API
     and the service never create two. Exits 0 on success, 1 when Jira failed, 2 on bad input.
     """
-    from connector.client import JiraError
-    from connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
-    from connector.executor import Executor
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
+    from jsm_autopilot.connector.executor import Executor
     from service.guard import TicketGuard
 
     settings = _settings_or_exit(config)

@@ -28,7 +28,7 @@ def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: 
     """The Jira client from the environment's credentials, once the site answers (within 15 s);
     exit 2 naming what is missing, the variables of the credentials Jira refused, or the URL and
     why it does not answer as Jira."""
-    from connector.client import JiraClient, JiraError
+    from jsm_autopilot.connector.client import JiraClient, JiraError
 
     try:
         credentials = jira_credentials()
@@ -59,11 +59,11 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
     (up to limits.concurrency), lists every firing applied, and exits 130; a second Ctrl-C stops at
     once. Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
     """
-    from connector.client import JiraError
-    from connector.exclusive import AlreadyRunning, exclusive_sweep
-    from connector.executor import Executor, firing_source
-    from connector.oncall import OnCallSender
-    from connector.sweep import sweep_once
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.exclusive import AlreadyRunning, exclusive_sweep
+    from jsm_autopilot.connector.executor import Executor, firing_source
+    from jsm_autopilot.connector.oncall import OnCallSender
+    from jsm_autopilot.connector.sweep import sweep_once
     from webhooks.audit import AuditTrail
 
     if not once:
@@ -374,9 +374,9 @@ def doctor(probe: bool, config: Path | None) -> None:
     Exits 0 only when nothing failed. --probe writes to the site (one test ticket): run it once
     before going live.
     """
-    from connector.client import JiraError
-    from connector.doctor import diagnose
-    from connector.probe import probe as run_probe
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.doctor import diagnose
+    from jsm_autopilot.connector.probe import probe as run_probe
 
     settings = _settings_or_exit(config)
     client = _client_or_exit(settings, "doctor", budget_seconds=15, reach=False)  # doctor reports it as a finding
@@ -413,8 +413,8 @@ def register(url: str, config: Path | None) -> None:
     """
     import os
 
-    from connector.client import JiraError
-    from connector.webhook_admin import WebhookAdmin, WebhookUrlError, check_receiver_url
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.webhook_admin import WebhookAdmin, WebhookUrlError, check_receiver_url
 
     settings = _settings_or_exit(config)
     secret = os.environ.get("JSM_AUTOPILOT_WEBHOOK_SECRET")
@@ -439,8 +439,8 @@ def register(url: str, config: Path | None) -> None:
 @config_option
 def list_webhooks(as_json: bool, config: Path | None) -> None:
     """List the site's admin webhooks; those that deliver this project's events are marked *."""
-    from connector.client import JiraError
-    from connector.webhook_admin import WebhookAdmin
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.webhook_admin import WebhookAdmin
 
     settings = _settings_or_exit(config)
     try:
@@ -463,8 +463,8 @@ def list_webhooks(as_json: bool, config: Path | None) -> None:
 @config_option
 def delete_webhook(webhook_id: str, config: Path | None) -> None:
     """Delete the admin webhook with this id (see `webhook list`)."""
-    from connector.client import JiraError
-    from connector.webhook_admin import WebhookAdmin
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.webhook_admin import WebhookAdmin
 
     settings = _settings_or_exit(config)
     try:

@@ -107,7 +107,7 @@ def check(config: Path | None) -> None:
     console.print(table)
     console.print(f"Rules off ({len(off)}): {', '.join(off) or 'none'}")
     console.print(f"Planned, not implemented yet ({len(pending)}): {', '.join(pending) or 'none'}")
-    from connector.oncall import environment_gaps
+    from jsm_autopilot.connector.oncall import environment_gaps
 
     for gap in environment_gaps(settings):
         console.print(f"warning: {gap}", style="yellow", markup=False)
@@ -158,7 +158,7 @@ def _issues_from_file(path: Path) -> list:
 @config_option
 def plan(issues_file: Path, at: str, as_json: bool, config: Path | None) -> None:
     """Show what the rules would do to saved issues at a given time. Reads no network."""
-    from connector.mapping import IssueMappingError, ticket_from_issue_json
+    from jsm_autopilot.connector.mapping import IssueMappingError, ticket_from_issue_json
     from jsm_autopilot.rules.catalogue import evaluate
 
     try:

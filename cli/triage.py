@@ -90,7 +90,7 @@ def _examples(issues, settings) -> list[tuple[str, str, str]]:
     """(text, type role, language) of tickets agents gave one of the target types."""
     from jsm_autopilot.config.settings import TRIAGE_TARGETS
     from jsm_autopilot.config.vocabulary import language_of_text
-    from connector.mapping import adf_to_text
+    from jsm_autopilot.connector.mapping import adf_to_text
 
     roles = {getattr(settings.issue_types, key): key for key in TRIAGE_TARGETS}
     found = []
@@ -120,7 +120,7 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     """
     from cli.live import _client_or_exit
     from jsm_autopilot.config.triage_model import learn
-    from connector.client import JiraError
+    from jsm_autopilot.connector.client import JiraError
     from webhooks.store import StoreUnavailable
 
     settings = _settings_or_exit(config)

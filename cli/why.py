@@ -64,9 +64,9 @@ def verdicts(ticket, now, settings) -> list[dict]:
 @config_option
 def why(key: str, at: str | None, as_json: bool, config: Path | None) -> None:
     """For one ticket, whether each rule fires now, and if not, why not and when it will."""
-    from connector.client import JiraError
-    from connector.mapping import IssueMappingError
-    from connector.reading import read_ticket
+    from jsm_autopilot.connector.client import JiraError
+    from jsm_autopilot.connector.mapping import IssueMappingError
+    from jsm_autopilot.connector.reading import read_ticket
     from webhooks.delivery import ISSUE_KEY
 
     settings = with_learned_triage(_settings_or_exit(config))

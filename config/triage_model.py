@@ -132,7 +132,7 @@ REPLY_CORPUS_DIRECTORY = Path(__file__).parent / "reply_corpus"
 def reply_examples(directory: Path = REPLY_CORPUS_DIRECTORY) -> list[tuple[str, str, str]]:
     """(text, close or keep, language) of every labelled reply; line breaks are written \\n. Only
     what the customer wrote now is kept (connector/replies.py), as the service reads a comment."""
-    from connector.replies import written_now
+    from jsm_autopilot.connector.replies import written_now
 
     found = []
     for label, language, text in labelled_rows(directory, 3, "close or keep, language and text"):

@@ -4,8 +4,8 @@ an issue field, so the connector asks, and only about tickets where intake.email
 from __future__ import annotations
 
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient
-from connector.jql import jql_string
+from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.connector.jql import jql_string
 from jsm_autopilot.rules.model import Ticket
 from jsm_autopilot.rules.reclassify import EMAIL
 

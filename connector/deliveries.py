@@ -22,13 +22,13 @@ from typing import Callable, Iterable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraAmbiguous, JiraClient, JiraRefused, paged_values
-from connector.documents import document
-from connector.executor import Executor, FiringOutcome
-from connector.holds import Guard, NoGuard
-from connector.jql import jql_string
-from connector.mapping import adf_to_text, fields_to_read, firing_log
-from connector.reading import read_issue, read_ticket, ticket_of
+from jsm_autopilot.connector.client import JiraAmbiguous, JiraClient, JiraRefused, paged_values
+from jsm_autopilot.connector.documents import document
+from jsm_autopilot.connector.executor import Executor, FiringOutcome
+from jsm_autopilot.connector.holds import Guard, NoGuard
+from jsm_autopilot.connector.jql import jql_string
+from jsm_autopilot.connector.mapping import adf_to_text, fields_to_read, firing_log
+from jsm_autopilot.connector.reading import read_issue, read_ticket, ticket_of
 from jsm_autopilot.rules.actions import Action, IssueLinkChange, due_now, firings_of
 from jsm_autopilot.rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
 from jsm_autopilot.rules.model import Ticket

@@ -25,12 +25,12 @@ from datetime import date, datetime, timezone
 from typing import Callable, Protocol
 
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
-from connector.documents import document, field_value
-from connector.jql import jql_string
-from connector.mapping import adf_to_text
-from connector.oncall import AlertFailed, OnCallSender
-from connector.uncertain import RunUncertain, UncertainKeeper, UncertainWrite, WriteUncertain
+from jsm_autopilot.connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
+from jsm_autopilot.connector.documents import document, field_value
+from jsm_autopilot.connector.jql import jql_string
+from jsm_autopilot.connector.mapping import adf_to_text
+from jsm_autopilot.connector.oncall import AlertFailed, OnCallSender
+from jsm_autopilot.connector.uncertain import RunUncertain, UncertainKeeper, UncertainWrite, WriteUncertain
 from jsm_autopilot.rules.actions import (
     REFUSED, Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note,
     due_now,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
-from connector.replies import written_now
+from jsm_autopilot.connector.replies import written_now
 from jsm_autopilot.rules.actions import rule_named_in_audit_note
 from jsm_autopilot.rules.model import Comment, FieldHistory, Firing, Link, Role, Ticket
 

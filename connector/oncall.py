@@ -18,7 +18,7 @@ from typing import Callable
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from connector.client import JiraError
+from jsm_autopilot.connector.client import JiraError
 from jsm_autopilot.rules.actions import OnCallAlert
 
 log = logging.getLogger("jsm_autopilot.oncall")

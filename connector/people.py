@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient, paged_values
-from connector.mapping import People, user_identity
+from jsm_autopilot.connector.client import JiraClient, paged_values
+from jsm_autopilot.connector.mapping import People, user_identity
 
 KEEP_SECONDS = 600.0
 

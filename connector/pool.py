@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from connector.client import JiraClient
+from jsm_autopilot.connector.client import JiraClient
 
 log = logging.getLogger("jsm_autopilot.pool")
 GROW_AFTER = 20  # tasks without a 429 before one more may run

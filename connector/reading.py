@@ -15,9 +15,9 @@ The rules never decide on a partial history, so everything is read before mappin
 from __future__ import annotations
 
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient
-from connector.mapping import fields_to_read, ticket_from_issue_json
-from connector.people import directory_of
+from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.connector.mapping import fields_to_read, ticket_from_issue_json
+from jsm_autopilot.connector.people import directory_of
 from jsm_autopilot.rules.model import Ticket
 
 PAGE = 100  # the most either paged resource returns at once

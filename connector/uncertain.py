@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from connector.client import JiraAmbiguous
+from jsm_autopilot.connector.client import JiraAmbiguous
 
 
 @dataclass(frozen=True)

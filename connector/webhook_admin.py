@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient
-from connector.jql import jql_string
+from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.connector.jql import jql_string
 
 WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated", "comment_created", "comment_updated")
 RECEIVER_PATH = "/webhooks/jira"

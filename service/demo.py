@@ -22,9 +22,9 @@ from rich.table import Table
 
 from jsm_autopilot.config.environment import JiraCredentials
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient
-from connector.documents import adf_document
-from connector.oncall import OnCallSender
+from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.connector.documents import adf_document
+from jsm_autopilot.connector.oncall import OnCallSender
 from sandbox import account_id_for, new_state, start_sandbox
 from jsm_autopilot.rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
 from jsm_autopilot.rules.catalogue import RULES

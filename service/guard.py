@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
-from connector.holds import Hold, TicketBusy
+from jsm_autopilot.connector.holds import Hold, TicketBusy
 from webhooks.receiver import utc_now
 from webhooks.store import EventStore
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Callable
 
 from jsm_autopilot.config.environment import credentials_fix
-from connector.client import JiraClient, JiraError, JiraRefused, jira_away
+from jsm_autopilot.connector.client import JiraClient, JiraError, JiraRefused, jira_away
 from webhooks.store import EventStore
 
 log = logging.getLogger("jsm_autopilot.health")
@@ -120,7 +120,7 @@ class Health:
     def check_names(self, settings) -> bool:
         """Run doctor's name checks against the site; each problem is a cause and one ERROR line.
         False when Jira could not be asked (away): the checks are run again once it answers."""
-        from connector.doctor import name_findings
+        from jsm_autopilot.connector.doctor import name_findings
 
         try:
             failed = name_findings(self.client, settings)

@@ -7,7 +7,7 @@ from typing import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
-from connector.client import JiraClient
+from jsm_autopilot.connector.client import JiraClient
 
 
 class _JiraCalls:

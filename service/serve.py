@@ -26,11 +26,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from jsm_autopilot.config.loader import SettingsError
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient, JiraError
-from connector.executor import Executor, firing_source
-from connector.oncall import OnCallSender, environment_gaps
-from connector.sweep import SweepReport, sweep_once
-from connector.deliveries import DeliveryRegistry
+from jsm_autopilot.connector.client import JiraClient, JiraError
+from jsm_autopilot.connector.executor import Executor, firing_source
+from jsm_autopilot.connector.oncall import OnCallSender, environment_gaps
+from jsm_autopilot.connector.sweep import SweepReport, sweep_once
+from jsm_autopilot.connector.deliveries import DeliveryRegistry
 from service.api import add_delivery_api
 from service.guard import TicketGuard
 from service.health import Health

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 import cli.deliveries  # noqa: F401  (registers the command)
 from cli.main import main
-from connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
-from connector.executor import Executor
+from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
+from jsm_autopilot.connector.executor import Executor
 from service.guard import TicketGuard
 from tests.site import AGENT, BOT
 from tests.test_sweep_cli import config_for

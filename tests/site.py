@@ -8,7 +8,7 @@ import requests
 
 from jsm_autopilot.config.environment import JiraCredentials
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient
+from jsm_autopilot.connector.client import JiraClient
 from sandbox import RunningSandbox
 
 BOT = "autopilot@vendor.example"

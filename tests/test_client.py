@@ -7,7 +7,7 @@ import requests
 import responses
 
 from jsm_autopilot.config.environment import JiraCredentials
-from connector.client import JiraAmbiguous, JiraClient, JiraRefused, JiraUnavailable
+from jsm_autopilot.connector.client import JiraAmbiguous, JiraClient, JiraRefused, JiraUnavailable
 
 SITE = "https://example.atlassian.net"
 SERVER_INFO = f"{SITE}/rest/api/3/serverInfo"

@@ -121,7 +121,7 @@ def test_a_malformed_line_is_named(tmp_path):
     ("The upload fails again.\nSteps:\n1. open the course\n2. upload a SCORM file", None),
 ])
 def test_only_what_the_customer_wrote_now_is_read(text, written):
-    from connector.replies import written_now
+    from jsm_autopilot.connector.replies import written_now
 
     assert written_now(text) == (written if written is not None else text)
 
@@ -131,7 +131,7 @@ def test_only_what_the_customer_wrote_now_is_read(text, written):
     "Nein, leider nicht.\n\nAm 03.02.2026 um 09:12 schrieb Service Desk:\n> Sie können das Ticket schließen, wenn alles funktioniert.",
 ])
 def test_an_old_close_quoted_below_a_new_reply_does_not_close(settings, text):
-    from connector.replies import written_now
+    from jsm_autopilot.connector.replies import written_now
 
     assert decide(settings, written_now(text)) == "keep"
 
@@ -207,7 +207,7 @@ def test_the_labelled_replies_are_written_not_generated():
 def test_through_the_sandbox_an_email_reply_quoting_an_old_close_is_handed_back_and_an_auto_reply_is_ignored(site_factory):
     """A comment Jira made from an e-mail keeps the quoted thread (guide 2.6 invites e-mail replies):
     only the new text counts, and an out-of-office reply is no feedback at all."""
-    from connector.sweep import sweep_once
+    from jsm_autopilot.connector.sweep import sweep_once
 
     site = site_factory(T0)
     quoted, away = site.create(), site.create()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Ticket
 from tests.conftest import berlin

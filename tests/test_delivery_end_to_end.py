@@ -11,10 +11,10 @@ import requests
 from werkzeug.serving import make_server
 
 import cli.deliveries  # noqa: F401  (registers the command)
-from connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
-from connector.executor import Executor
-from connector.mapping import adf_to_text
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
+from jsm_autopilot.connector.executor import Executor
+from jsm_autopilot.connector.mapping import adf_to_text
+from jsm_autopilot.connector.sweep import sweep_once
 from service.guard import TicketGuard
 from tests.delivery_site import ACME, T0, DeliverySite
 from tests.site import AGENT, BOT
@@ -356,7 +356,7 @@ def test_progress_is_told_per_ticket_touched_and_drawn_as_a_bar_on_a_terminal(sh
 
 @pytest.mark.parametrize("applied", [True, False], ids=["created-answer-lost", "never-arrived"])
 def test_a_creation_whose_answer_is_lost_makes_one_ticket(site_factory, tmp_path, applied):
-    from connector.deliveries import DeliveryUncertain
+    from jsm_autopilot.connector.deliveries import DeliveryUncertain
     from tests.test_executor import LoseAnswers
 
     holder = {}

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from connector.deliveries import DeliveryRequest
+from jsm_autopilot.connector.deliveries import DeliveryRequest
 from tests.delivery_site import ACME, T0, DeliverySite
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from connector.documents import document
+from jsm_autopilot.connector.documents import document
 from jsm_autopilot.rules.actions import InternalComment, Transition
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Firing, Role

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -63,7 +63,7 @@ def test_a_reminder_that_never_arrived_is_uncertain_until_it_settles_then_sent_o
     """Issue 37: a write without an answer is never resent blindly. Until limits.uncertain_settle
     (10 min) has passed on the service's clock, sweeps leave the rule alone; then the ticket, read
     again, lacks it, and the rule fires anew: one comment in all."""
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
 
     site, key, middleware = waiting_site(site_factory, "PUT", f"/issue/{'SD-1'}", applied=False)
     wall = [datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)]
@@ -103,7 +103,7 @@ def test_a_reminder_jira_applies_minutes_after_the_client_gave_up_reaches_the_cu
     land (`late_writes` with `hold`); the service's clock is injected, so minutes pass at once."""
     import requests
 
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
 
     site, key, _ = waiting_site(site_factory, "GET", "/never-matches", applied=False)
     requests.post(f"{site.url}/_sandbox/faults", json={"rate": 0, "late_writes": {"count": 1, "hold": True}}).raise_for_status()

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import requests
 
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 from tests.conftest import berlin
 
 T0 = berlin(2026, 1, 5, 10, 0)
@@ -58,7 +58,7 @@ def test_a_busy_ticket_never_makes_an_event_a_dead_letter(site_factory, tmp_path
     often it is tried; once the hold is gone it is handled."""
     from datetime import datetime, timezone
 
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
     from service.guard import TicketGuard
     from webhooks.store import EventStore
     from webhooks.worker import Worker
@@ -125,7 +125,7 @@ def test_no_key_steers_a_request_to_another_ticket(site_factory, tmp_path):
     build that URL, so nothing is written to SD-2 while SD-1 is held."""
     from datetime import datetime, timezone
 
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
     from webhooks.store import EventStore
     from webhooks.worker import Worker
 
@@ -391,7 +391,7 @@ def test_half_open_connections_do_not_starve_real_deliveries(site_factory, tmp_p
 
 
 def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_follows(site_factory, tmp_path):
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
     from webhooks.late_notes import LateNotes
     from webhooks.store import EventStore
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import cli.live  # noqa: F401  (registers the commands)
 from cli.main import main
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 from service.serve import Service
 from webhooks.delivery import signature_for
 

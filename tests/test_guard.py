@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.executor import Executor
-from connector.holds import NoGuard, TicketBusy
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.executor import Executor
+from jsm_autopilot.connector.holds import NoGuard, TicketBusy
+from jsm_autopilot.connector.sweep import sweep_once
 from service.guard import TicketGuard
 from webhooks.store import EventStore
 from webhooks.worker import Worker

@@ -253,7 +253,7 @@ def test_through_the_sandbox_reminders_on_days_10_20_30_and_a_sunday_close_on_mo
     """The fixed calendar of PROCESS.md on a sandbox site with the shipped app.yaml (hours.window on):
     day 40 is a Sunday in Saarbrücken, so the close comes as Monday begins; nothing drifts."""
     from jsm_autopilot.config.loader import settings_from_mapping
-    from connector.sweep import sweep_once
+    from jsm_autopilot.connector.sweep import sweep_once
     from tests.conftest import settings_for_site
 
     start = berlin(2026, 2, 3, 10, 0)  # a Tuesday

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

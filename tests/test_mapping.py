@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.mapping import (
+from jsm_autopilot.connector.mapping import (
     IssueMappingError,
     adf_to_text,
     parse_jira_datetime,
@@ -235,7 +235,7 @@ def test_a_moment_is_written_as_the_fields_schema_asks():
     from datetime import date
     from zoneinfo import ZoneInfo
 
-    from connector.documents import field_value
+    from jsm_autopilot.connector.documents import field_value
 
     moment = datetime(2026, 3, 23, 23, 30, 29, 56789, tzinfo=timezone.utc)
     berlin = ZoneInfo("Europe/Berlin")
@@ -249,8 +249,8 @@ def test_a_moment_is_written_as_the_fields_schema_asks():
 
 def test_a_quoted_block_stays_a_quote_in_the_text():
     """An ADF blockquote (a reply's quoted thread) reads as "> " lines, which the reading of replies drops."""
-    from connector.mapping import adf_to_text
-    from connector.replies import written_now
+    from jsm_autopilot.connector.mapping import adf_to_text
+    from jsm_autopilot.connector.replies import written_now
 
     body = {"type": "doc", "version": 1, "content": [
         {"type": "paragraph", "content": [{"type": "text", "text": "Same as yesterday."}]},

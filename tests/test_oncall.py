@@ -15,8 +15,8 @@ from flask import Flask, request
 from werkzeug.serving import make_server
 
 from jsm_autopilot.config.loader import settings_from_mapping
-from connector.oncall import OnCallSender
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.oncall import OnCallSender
+from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import InternalComment, OnCallAlert, PublicComment
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Ticket
@@ -130,7 +130,7 @@ def test_a_p1_raised_on_saturday_reaches_the_receiver_once_through_serve_and_a_p
     """`jsm-autopilot serve` as users run it (a process, the URL in its environment), fed by the
     sandbox's webhooks: the P1 reaches the receiver within seconds, once, though its first attempt
     met a busy receiver; the P4 raised at the same moment does not."""
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
     from tests.test_serve_process import SECRET as SERVE_SECRET, ServeProcess, wait_for
 
     site = shipped_site(site_factory, SATURDAY - timedelta(minutes=5))
@@ -165,7 +165,7 @@ def test_through_a_sweep_alone_the_alert_is_sent_once(site_factory):
     receiver = Receiver()
     try:
         key = site.create(summary="Platform down", priority={"name": "P2"})
-        from connector.executor import Executor
+        from jsm_autopilot.connector.executor import Executor
 
         client = site.client()
         executor = Executor(client, site.settings, alerts=OnCallSender(receiver.url, sleep=lambda seconds: None))
@@ -178,7 +178,7 @@ def test_through_a_sweep_alone_the_alert_is_sent_once(site_factory):
 
 
 def test_through_the_sandbox_a_tuesday_night_p1_pages_nobody_and_a_saturday_critical_portal_incident_pages_once(site_factory):
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
 
     tuesday_night = datetime(2026, 2, 10, 22, 0, tzinfo=BERLIN)
     site = shipped_site(site_factory, tuesday_night)
@@ -214,7 +214,7 @@ def test_without_an_on_call_address_the_firing_fails_and_says_so(site_factory):
 
 def test_jira_service_managements_own_alerts_take_it_once_beside_the_webhook(site_factory):
     """The second channel: JSM operations' integration events API (GenieKey, alias de-duplicates)."""
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
 
     site = shipped_site(site_factory, SATURDAY)
     receiver = Receiver()
@@ -240,7 +240,7 @@ def test_jira_service_managements_own_alerts_take_it_once_beside_the_webhook(sit
 
 
 def test_a_wrong_jsm_operations_key_fails_the_firing_and_says_so(site_factory):
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
 
     site = shipped_site(site_factory, SATURDAY)
     key = site.create(summary="Platform down", priority={"name": "P2"})
@@ -255,9 +255,9 @@ def test_a_wrong_jsm_operations_key_fails_the_firing_and_says_so(site_factory):
 def test_a_failing_on_call_channel_is_labelled_as_the_channels_and_does_not_pause_the_service(site_factory, tmp_path):
     """Issue 29 item 4: the on-call failure is the on-call channel's, never "Jira answered", and it
     is not Jira being away (workers and sweeps go on); the executor tells whether the channel took it."""
-    from connector.client import jira_away
-    from connector.executor import Executor
-    from connector.oncall import AlertFailed
+    from jsm_autopilot.connector.client import jira_away
+    from jsm_autopilot.connector.executor import Executor
+    from jsm_autopilot.connector.oncall import AlertFailed
 
     site = shipped_site(site_factory, SATURDAY)
     receiver = Receiver(fail=99)

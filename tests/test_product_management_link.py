@@ -8,7 +8,7 @@ import requests
 import yaml
 
 from jsm_autopilot.config.loader import settings_from_mapping
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import LinkedIssue
 from jsm_autopilot.rules.catalogue import evaluate
 from sandbox import new_state, start_sandbox
@@ -89,7 +89,7 @@ def test_a_firing_that_failed_after_filing_does_not_file_twice():
         holder["failing"] = FailTransitions(app, times=0)
         return holder["failing"]
 
-    from connector.executor import Executor
+    from jsm_autopilot.connector.executor import Executor
 
     site, key = reclassified_site(wrap)
     holder["failing"].left = 1  # armed after setup: the transition gets no answer

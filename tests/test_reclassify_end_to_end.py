@@ -10,9 +10,9 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from connector.executor import Executor
-from connector.mapping import adf_to_text
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.executor import Executor
+from jsm_autopilot.connector.mapping import adf_to_text
+from jsm_autopilot.connector.sweep import sweep_once
 from tests.site import AGENT
 from webhooks.receiver import create_receiver
 from webhooks.store import EventStore

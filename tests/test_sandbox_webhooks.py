@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import requests
 from werkzeug.serving import make_server
 
-from connector.mapping import ticket_from_webhook
+from jsm_autopilot.connector.mapping import ticket_from_webhook
 from webhooks.receiver import create_receiver
 from webhooks.store import EventStore
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.main import main
 from jsm_autopilot.config.loader import settings_from_mapping
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import InternalComment
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import FieldHistory, Firing, Role, Ticket

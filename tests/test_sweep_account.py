@@ -117,7 +117,7 @@ def test_ctrl_c_finishes_the_tickets_in_hand_and_lists_every_firing_applied(site
 def test_once_stopped_a_sweep_starts_no_ticket_that_waits_for_a_thread(site_factory):
     """The tickets in hand are those being worked on (limits.concurrency at once): one queued for a
     thread when the stop comes is left for the next sweep, not started."""
-    from connector.sweep import sweep_once
+    from jsm_autopilot.connector.sweep import sweep_once
 
     site, keys = site_with_due_reminders(site_factory, 24)
     assert site.settings.limits.concurrency == 4

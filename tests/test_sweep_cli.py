@@ -72,7 +72,7 @@ def test_sweep_without_once_or_credentials_is_bad_input(site_factory, tmp_path):
 
 
 def test_a_second_sweep_of_the_same_project_waits_its_turn(site_factory, tmp_path, monkeypatch):
-    from connector.exclusive import exclusive_sweep
+    from jsm_autopilot.connector.exclusive import exclusive_sweep
 
     site, key = site_with_due_reminder(site_factory, T0)
     monkeypatch.setenv("JSM_AUTOPILOT_LOCK_DIR", str(tmp_path))

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 from tests.site import AGENT, CUSTOMER, Site
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # 10:00 in Berlin; no DST change in 60 days

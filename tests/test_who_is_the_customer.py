@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from connector.sweep import sweep_once
+from jsm_autopilot.connector.sweep import sweep_once
 from tests.site import AGENT, CUSTOMER
 from tests.test_real_jira_behaviour import DAY, T0, WAITING, as_user
 

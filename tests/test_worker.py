@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector.executor import Executor
+from jsm_autopilot.connector.executor import Executor
 from webhooks.worker import Worker
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

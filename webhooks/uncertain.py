@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.uncertain import UncertainWrite
+from jsm_autopilot.connector.uncertain import UncertainWrite
 from webhooks.schema import uncertain_writes
 from webhooks.store import EventStore, StoreUnavailable
 

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from jsm_autopilot.config.settings import Settings
-from connector.client import JiraClient, JiraError, JiraRefused, jira_away
-from connector.channel import came_by_email, needs_channel
-from connector.executor import Executor, firing_source
-from connector.holds import Guard, NoGuard, TicketBusy
-from connector.deliveries import apply_delivery, deliveries_to_refresh
-from connector.mapping import IssueMappingError, firing_log
-from connector.reading import read_issue, ticket_of
+from jsm_autopilot.connector.client import JiraClient, JiraError, JiraRefused, jira_away
+from jsm_autopilot.connector.channel import came_by_email, needs_channel
+from jsm_autopilot.connector.executor import Executor, firing_source
+from jsm_autopilot.connector.holds import Guard, NoGuard, TicketBusy
+from jsm_autopilot.connector.deliveries import apply_delivery, deliveries_to_refresh
+from jsm_autopilot.connector.mapping import IssueMappingError, firing_log
+from jsm_autopilot.connector.reading import read_issue, ticket_of
 from jsm_autopilot.rules.actions import Action, due_now
 from jsm_autopilot.rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
 from jsm_autopilot.rules.deliveries import is_delivery
