@@ -41,8 +41,8 @@ from bench.intake import free_port, wait_healthy  # noqa: E402
 from jsm_autopilot.config.loader import settings_from_mapping  # noqa: E402
 from sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
 from sandbox.seed import apply_seed  # noqa: E402
-from webhooks.delivery import signature_for  # noqa: E402
-from webhooks.store import EventStore  # noqa: E402
+from jsm_autopilot.webhooks.delivery import signature_for  # noqa: E402
+from jsm_autopilot.webhooks.store import EventStore  # noqa: E402
 
 SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
 BOT = "autopilot@vendor.example"

@@ -36,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from webhooks.delivery import signature_for  # noqa: E402
+from jsm_autopilot.webhooks.delivery import signature_for  # noqa: E402
 
 SECRET = "bench-secret"
 WARM_UP_DELIVERIES = 300
@@ -191,7 +191,7 @@ def serve_rounds(database: str, bare: tuple[str, int], count: int, clients: int,
 
 
 def backlog_handled(database: str) -> float:
-    from webhooks.store import EventStore
+    from jsm_autopilot.webhooks.store import EventStore
 
     store, started = EventStore(database, create=False), time.perf_counter()
     try:
@@ -205,7 +205,7 @@ def backlog_handled(database: str) -> float:
 
 
 def postgres_or_none() -> str | None:
-    from webhooks.store import EventStore, metadata
+    from jsm_autopilot.webhooks.store import EventStore, metadata
 
     url = os.environ.get("JSM_AUTOPILOT_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     store = EventStore(url)

@@ -36,7 +36,7 @@ class _SleepingCommit:
     """A group commit whose commit is a sleep of `seconds`: waiting without a database."""
 
     def __init__(self, seconds: float):
-        from webhooks.group_commit import GroupCommit
+        from jsm_autopilot.webhooks.group_commit import GroupCommit
 
         self._group = GroupCommit(lambda batch: time.sleep(seconds) or [True] * len(batch))
 
@@ -47,8 +47,8 @@ class _SleepingCommit:
 def serve_receiver(store_name: str, port: int, commit_ms: float) -> None:
     """The child process: one receiver on `port` until terminated."""
     from service.http_server import create_server
-    from webhooks.receiver import create_receiver
-    from webhooks.store import EventStore
+    from jsm_autopilot.webhooks.receiver import create_receiver
+    from jsm_autopilot.webhooks.store import EventStore
 
     if store_name == "none":
         store = _NoStore()

@@ -67,7 +67,7 @@ def why(key: str, at: str | None, as_json: bool, config: Path | None) -> None:
     from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.mapping import IssueMappingError
     from jsm_autopilot.connector.reading import read_ticket
-    from webhooks.delivery import ISSUE_KEY
+    from jsm_autopilot.webhooks.delivery import ISSUE_KEY
 
     settings = with_learned_triage(_settings_or_exit(config))
     if not ISSUE_KEY.fullmatch(key):

@@ -32,8 +32,8 @@ from sandbox.demo_project import AGENT, BOT, ORGANISATIONS, demo_script, demo_se
 from sandbox.seed import apply_seed
 from service.http_server import create_server
 from service.serve import Service
-from webhooks.receiver import utc_now
-from webhooks.store import EventStore
+from jsm_autopilot.webhooks.receiver import utc_now
+from jsm_autopilot.webhooks.store import EventStore
 
 DEMO_SECRET = "demo-webhook-secret"
 DEMO_API_TOKEN = "demo-api-token"

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
 from jsm_autopilot.connector.holds import Hold, TicketBusy
-from webhooks.receiver import utc_now
-from webhooks.store import EventStore
+from jsm_autopilot.webhooks.receiver import utc_now
+from jsm_autopilot.webhooks.store import EventStore
 
 
 @dataclass

@@ -21,8 +21,8 @@ from waitress.channel import HTTPChannel
 from waitress.task import ThreadedTaskDispatcher
 from werkzeug.http import HTTP_STATUS_CODES
 
-from webhooks.delivery import DELIVERY_HEADERS
-from webhooks.receiver import INTERNAL_ERROR
+from jsm_autopilot.webhooks.delivery import DELIVERY_HEADERS
+from jsm_autopilot.webhooks.receiver import INTERNAL_ERROR
 
 log = logging.getLogger("jsm_autopilot.webhooks")
 # The delivery's headers by waitress's names (upper case, underscores), with the names Intake reads.

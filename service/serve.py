@@ -38,17 +38,17 @@ from service.http_server import create_server
 from service.metrics import Metrics, counting
 from service.notify import Notifier, channels_from
 from service.shadow import ShadowLog
-from webhooks.receiver import utc_now
+from jsm_autopilot.webhooks.receiver import utc_now
 from service.config_watch import ConfigWatch
 from service.identity import node_name, process_name
-from webhooks.intake_first import IntakeFirst
-from webhooks.receiver import create_receiver
-from webhooks.audit import AuditTrail
-from webhooks.late_notes import LateNotes
-from webhooks.schedule import TicketSchedule
-from webhooks.uncertain import StoredUncertain
-from webhooks.store import EventStore, StoreUnavailable
-from webhooks.worker import Worker
+from jsm_autopilot.webhooks.intake_first import IntakeFirst
+from jsm_autopilot.webhooks.receiver import create_receiver
+from jsm_autopilot.webhooks.audit import AuditTrail
+from jsm_autopilot.webhooks.late_notes import LateNotes
+from jsm_autopilot.webhooks.schedule import TicketSchedule
+from jsm_autopilot.webhooks.uncertain import StoredUncertain
+from jsm_autopilot.webhooks.store import EventStore, StoreUnavailable
+from jsm_autopilot.webhooks.worker import Worker
 
 log = logging.getLogger("jsm_autopilot.serve")
 SECRET_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_WEBHOOK_SECRET"

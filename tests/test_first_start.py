@@ -12,7 +12,7 @@ import cli.live  # noqa: F401  (registers the commands)
 from cli.main import main
 from jsm_autopilot.connector.sweep import sweep_once
 from service.serve import Service
-from webhooks.delivery import signature_for
+from jsm_autopilot.webhooks.delivery import signature_for
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 WAITING = "Clarification required / On hold"
@@ -54,7 +54,7 @@ def test_shadow_mode_receives_and_sweeps_but_writes_nothing_to_jira(site_factory
 
 
 def test_shadow_lists_what_would_have_been_done(site_factory, tmp_path):
-    from webhooks.store import EventStore
+    from jsm_autopilot.webhooks.store import EventStore
 
     site = site_factory(T0)
     key = site.create()

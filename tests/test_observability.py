@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.logs import configure_json_logging
 from service.serve import Service
-from webhooks.delivery import signature_for
+from jsm_autopilot.webhooks.delivery import signature_for
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 SECRET = "webhook-secret-value"

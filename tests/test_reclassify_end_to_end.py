@@ -14,9 +14,9 @@ from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.connector.mapping import adf_to_text
 from jsm_autopilot.connector.sweep import sweep_once
 from tests.site import AGENT
-from webhooks.receiver import create_receiver
-from webhooks.store import EventStore
-from webhooks.worker import Worker
+from jsm_autopilot.webhooks.receiver import create_receiver
+from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.webhooks.worker import Worker
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 LOCAL = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import SHARED
-from webhooks.delivery import signature_for
-from webhooks.receiver import create_receiver
-from webhooks.store import EventStore
+from jsm_autopilot.webhooks.delivery import signature_for
+from jsm_autopilot.webhooks.receiver import create_receiver
+from jsm_autopilot.webhooks.store import EventStore
 
 SECRET = b"s3cret-shared-with-jira"
 CAPTURES = sorted((SHARED / "fixtures" / "jira-webhooks").glob("*.json"))
@@ -159,7 +159,7 @@ def test_the_signature_method_is_read_from_its_prefix(client, store, caplog):
 def test_workers_hold_back_while_deliveries_arrive_and_not_longer(store):
     """Deliveries before work (issue 16): a worker waits until no delivery has arrived for the
     burst gap, and a wait of 0 seconds gives up at once while one has just arrived."""
-    from webhooks.intake_first import BURST_GAP, IntakeFirst
+    from jsm_autopilot.webhooks.intake_first import BURST_GAP, IntakeFirst
 
     now = [100.0]
     intake_first = IntakeFirst(clock=lambda: now[0])
@@ -174,7 +174,7 @@ def test_workers_hold_back_while_deliveries_arrive_and_not_longer(store):
 
 
 def test_a_delivery_being_answered_keeps_workers_back_however_long_it_takes():
-    from webhooks.intake_first import IntakeFirst
+    from jsm_autopilot.webhooks.intake_first import IntakeFirst
 
     now = [0.0]
     intake_first = IntakeFirst(clock=lambda: now[0])
@@ -233,7 +233,7 @@ def test_the_lane_refuses_a_body_shorter_than_its_length_and_survives_a_failing_
     error becomes a 500 with a log line, as Flask would answer it, not a dead request thread."""
     import io
 
-    from webhooks.receiver import FastLane, Intake, IntakeFirst
+    from jsm_autopilot.webhooks.receiver import FastLane, Intake, IntakeFirst
 
     body = _capture()
     answers = []
@@ -267,7 +267,7 @@ def test_jiras_retry_count_is_kept_with_the_delivery_in_either_lane(client, stor
     delivery that arrived late. The lane reads its headers from the environ by their WSGI names."""
     from sqlalchemy import select
 
-    from webhooks.schema import events
+    from jsm_autopilot.webhooks.schema import events
 
     deliver(client, _capture(), identifier="fast", **{"X-Atlassian-Webhook-Retry": "3"})
     _without_length(client, _capture(), identifier="flask", **{"X-Atlassian-Webhook-Retry": "2"})
@@ -280,7 +280,7 @@ def test_jiras_retry_count_is_kept_with_the_delivery_in_either_lane(client, stor
 def test_a_data_center_comment_event_names_its_issue_by_the_id_in_the_comments_address():
     """Recorded Server shape (mattermost-plugin-jira testdata webhook-server-comment-created.json):
     no `issue`, the comment's `self` ends /rest/api/2/issue/<id>/comment/<id>."""
-    from webhooks.delivery import delivery_from_http
+    from jsm_autopilot.webhooks.delivery import delivery_from_http
 
     def delivered(address):
         body = json.dumps({"timestamp": 1559607317234, "webhookEvent": "comment_created",

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from jsm_autopilot.connector.executor import Executor
-from webhooks.worker import Worker
+from jsm_autopilot.webhooks.worker import Worker
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 LOCAL = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)  # the service's own clock, for the store
@@ -16,7 +16,7 @@ LOCAL = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)  # the service's own cl
 
 @pytest.fixture
 def setup(site_factory, tmp_path):
-    from webhooks.store import EventStore
+    from jsm_autopilot.webhooks.store import EventStore
 
     site = site_factory(T0 - timedelta(days=1))
     key = site.create()

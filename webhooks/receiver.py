@@ -15,9 +15,9 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
-from webhooks.delivery import IDENTIFIER_HEADER, Delivery, DeliveryRejected, delivery_from_http, delivery_headers, loggable
-from webhooks.intake_first import IntakeFirst
-from webhooks.store import EventStore, StoreUnavailable
+from jsm_autopilot.webhooks.delivery import IDENTIFIER_HEADER, Delivery, DeliveryRejected, delivery_from_http, delivery_headers, loggable
+from jsm_autopilot.webhooks.intake_first import IntakeFirst
+from jsm_autopilot.webhooks.store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.webhooks")
 WEBHOOK_PATH = "/webhooks/jira"

@@ -24,11 +24,11 @@ from jsm_autopilot.connector.reading import read_issue, ticket_of
 from jsm_autopilot.rules.actions import Action, due_now
 from jsm_autopilot.rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
 from jsm_autopilot.rules.deliveries import is_delivery
-from webhooks.delivery import is_issue_id
-from webhooks.intake_first import IntakeFirst
-from webhooks.receiver import utc_now
-from webhooks.schedule import TicketSchedule
-from webhooks.store import EventStore, StoredEvent, StoreUnavailable
+from jsm_autopilot.webhooks.delivery import is_issue_id
+from jsm_autopilot.webhooks.intake_first import IntakeFirst
+from jsm_autopilot.webhooks.receiver import utc_now
+from jsm_autopilot.webhooks.schedule import TicketSchedule
+from jsm_autopilot.webhooks.store import EventStore, StoredEvent, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.worker")
 
