@@ -14,7 +14,7 @@ import sys
 
 from flask import Flask, Response
 
-from service.http_server import create_server
+from jsm_autopilot.service.http_server import create_server
 
 app = Flask("bare")
 # As long as the receiver's answer to a bench delivery.

@@ -46,7 +46,7 @@ class _SleepingCommit:
 
 def serve_receiver(store_name: str, port: int, commit_ms: float) -> None:
     """The child process: one receiver on `port` until terminated."""
-    from service.http_server import create_server
+    from jsm_autopilot.service.http_server import create_server
     from jsm_autopilot.webhooks.receiver import create_receiver
     from jsm_autopilot.webhooks.store import EventStore
 

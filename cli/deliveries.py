@@ -74,7 +74,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
     from jsm_autopilot.connector.executor import Executor
-    from service.guard import TicketGuard
+    from jsm_autopilot.service.guard import TicketGuard
 
     settings = _settings_or_exit(config)
     data = {"organisation": organisation, "version": version, "docs": list(docs)}
@@ -93,7 +93,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         _through_the_service(service_url, data, dry_run, as_json)
     store = _store_or_exit("delivery create", create=True, write=True)  # before Jira: a local problem says so first
     client = _client_or_exit(settings, "delivery create")
-    from service.identity import process_name
+    from jsm_autopilot.service.identity import process_name
 
     holder = f"{process_name()}-cli"
     guard = TicketGuard(store, holder)
@@ -134,7 +134,7 @@ def _through_the_service(service_url: str, data: dict, dry_run: bool, as_json: b
     """Ask the running service, which holds the one store that keeps deliveries unique."""
     import requests
 
-    from service.api import API_TOKEN_ENVIRONMENT_VARIABLE
+    from jsm_autopilot.service.api import API_TOKEN_ENVIRONMENT_VARIABLE
 
     token = os.environ.get(API_TOKEN_ENVIRONMENT_VARIABLE)
     if not token:

@@ -261,10 +261,10 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
     """
     import logging
 
-    from service.api import api_token
-    from service.serve import Service, ServiceConfigurationError, webhook_secret
+    from jsm_autopilot.service.api import api_token
+    from jsm_autopilot.service.serve import Service, ServiceConfigurationError, webhook_secret
 
-    from service.logs import configure_json_logging
+    from jsm_autopilot.service.logs import configure_json_logging
 
     configure_json_logging(logging.INFO)
     settings = _settings_or_exit(config)
@@ -357,7 +357,7 @@ def replay(identifier: str | None, failed: bool) -> None:
 @config_option
 def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
     """The service against a seeded sandbox: 60 simulated days, rules firing as they happen."""
-    from service.demo import run_demo
+    from jsm_autopilot.service.demo import run_demo
 
     settings = _settings_or_exit(config)
     run_demo(settings, days=days, keep=keep, sandbox_port=port if keep else 0, console=_console())

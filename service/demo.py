@@ -30,8 +30,8 @@ from jsm_autopilot.rules.actions import AUDIT_PREFIX, InternalComment, PublicCom
 from jsm_autopilot.rules.catalogue import RULES
 from sandbox.demo_project import AGENT, BOT, ORGANISATIONS, demo_script, demo_seed
 from sandbox.seed import apply_seed
-from service.http_server import create_server
-from service.serve import Service
+from jsm_autopilot.service.http_server import create_server
+from jsm_autopilot.service.serve import Service
 from jsm_autopilot.webhooks.receiver import utc_now
 from jsm_autopilot.webhooks.store import EventStore
 

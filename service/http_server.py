@@ -23,7 +23,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import WSGITask
 
-from service.intake_lane import IntakeDispatcher, answered
+from jsm_autopilot.service.intake_lane import IntakeDispatcher, answered
 
 
 class OneSendTask(WSGITask):

@@ -31,16 +31,16 @@ from jsm_autopilot.connector.executor import Executor, firing_source
 from jsm_autopilot.connector.oncall import OnCallSender, environment_gaps
 from jsm_autopilot.connector.sweep import SweepReport, sweep_once
 from jsm_autopilot.connector.deliveries import DeliveryRegistry
-from service.api import add_delivery_api
-from service.guard import TicketGuard
-from service.health import Health
-from service.http_server import create_server
-from service.metrics import Metrics, counting
-from service.notify import Notifier, channels_from
-from service.shadow import ShadowLog
+from jsm_autopilot.service.api import add_delivery_api
+from jsm_autopilot.service.guard import TicketGuard
+from jsm_autopilot.service.health import Health
+from jsm_autopilot.service.http_server import create_server
+from jsm_autopilot.service.metrics import Metrics, counting
+from jsm_autopilot.service.notify import Notifier, channels_from
+from jsm_autopilot.service.shadow import ShadowLog
 from jsm_autopilot.webhooks.receiver import utc_now
-from service.config_watch import ConfigWatch
-from service.identity import node_name, process_name
+from jsm_autopilot.service.config_watch import ConfigWatch
+from jsm_autopilot.service.identity import node_name, process_name
 from jsm_autopilot.webhooks.intake_first import IntakeFirst
 from jsm_autopilot.webhooks.receiver import create_receiver
 from jsm_autopilot.webhooks.audit import AuditTrail

@@ -12,7 +12,7 @@ import cli.deliveries  # noqa: F401  (registers the command)
 from cli.main import main
 from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
 from jsm_autopilot.connector.executor import Executor
-from service.guard import TicketGuard
+from jsm_autopilot.service.guard import TicketGuard
 from tests.site import AGENT, BOT
 from tests.test_sweep_cli import config_for
 from jsm_autopilot.webhooks.store import EventStore

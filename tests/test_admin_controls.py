@@ -24,7 +24,7 @@ def test_the_command_alone_shows_the_usage_and_where_to_start():
 
 
 def test_a_rule_switched_off_in_app_yaml_stops_at_the_next_event_and_a_broken_file_changes_nothing(site_factory, tmp_path, caplog):
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from jsm_autopilot.webhooks.store import EventStore
 
     from tests.test_faults import waiting_tickets_due_a_reminder
@@ -183,7 +183,7 @@ def write_site_config(site):
 def one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch):
     """Two tickets due a reminder; the first gets it through the stored event `delivery-1`.
     Returns the store (at $JSM_AUTOPILOT_DB), the service and both keys."""
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from tests.test_faults import waiting_tickets_due_a_reminder
     from jsm_autopilot.webhooks.store import EventStore
 
@@ -279,7 +279,7 @@ def _answers(url: str) -> bool:
 
 def test_the_config_watch_reloads_once_per_change_and_follows_a_swapped_symlink(tmp_path):
     """As a Kubernetes ConfigMap changes: the file is a link to a new target, swapped at once."""
-    from service.config_watch import ConfigWatch
+    from jsm_autopilot.service.config_watch import ConfigWatch
 
     first, second = tmp_path / "v1.yaml", tmp_path / "v2.yaml"
     first.write_text("project: {key: SD}\n", encoding="utf-8")
@@ -306,7 +306,7 @@ def test_audit_from_jira_adds_what_only_the_tickets_firing_logs_know(site_factor
     ticket's firing log only: `audit --from-jira` lists it once, and the store's own firing once."""
     import cli.audit  # noqa: F401  (registers the commands)
     from cli.main import main
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from tests.site import BOT
     from jsm_autopilot.webhooks.store import EventStore
 

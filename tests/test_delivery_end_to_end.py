@@ -15,7 +15,7 @@ from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest
 from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.connector.mapping import adf_to_text
 from jsm_autopilot.connector.sweep import sweep_once
-from service.guard import TicketGuard
+from jsm_autopilot.service.guard import TicketGuard
 from tests.delivery_site import ACME, T0, DeliverySite
 from tests.site import AGENT, BOT
 from tests.test_sweep_cli import config_for
@@ -136,7 +136,7 @@ def test_two_cli_processes_at_once_leave_one_ticket(shop):
 
 class RunningApi:
     def __init__(self, shop, token: bytes | None = b"release-token"):
-        from service.serve import Service
+        from jsm_autopilot.service.serve import Service
 
         self.service = Service(shop.settings, shop.store, shop.site.client(), b"secret", token)
         self.server = make_server("127.0.0.1", 0, self.service.app, threaded=True)

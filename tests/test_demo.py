@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from jsm_autopilot.rules.catalogue import RULES
-from service.demo import run_demo
+from jsm_autopilot.service.demo import run_demo
 
 
 def test_the_demo_fires_every_implemented_rule_and_shows_what_its_reader_received():

@@ -59,7 +59,7 @@ def test_a_busy_ticket_never_makes_an_event_a_dead_letter(site_factory, tmp_path
     from datetime import datetime, timezone
 
     from jsm_autopilot.connector.executor import Executor
-    from service.guard import TicketGuard
+    from jsm_autopilot.service.guard import TicketGuard
     from jsm_autopilot.webhooks.store import EventStore
     from jsm_autopilot.webhooks.worker import Worker
 
@@ -93,8 +93,8 @@ def test_a_restart_gives_back_what_a_killed_process_of_this_host_held(site_facto
     import socket
     from datetime import datetime, timezone
 
-    from service.identity import node_name
-    from service.serve import Service
+    from jsm_autopilot.service.identity import node_name
+    from jsm_autopilot.service.serve import Service
     from jsm_autopilot.webhooks.store import EventStore
 
     site = site_factory(T0)
@@ -144,7 +144,7 @@ def test_no_key_steers_a_request_to_another_ticket(site_factory, tmp_path):
 
 
 def test_readyz_names_what_stops_the_service_and_healthz_stays_alive(site_factory, tmp_path):
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from jsm_autopilot.webhooks.store import EventStore
 
     site = site_factory(T0)
@@ -174,7 +174,7 @@ def test_readiness_is_proven_not_assumed_and_a_wrong_jira_url_is_named_at_once(s
     answers, but not as Jira (a wrong path: 404 to everything), is named too, and work waits."""
     from datetime import datetime, timezone
 
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from jsm_autopilot.webhooks.store import EventStore
 
     site = site_factory(T0)
@@ -216,7 +216,7 @@ def test_jira_away_is_a_pause_and_every_event_is_worked_once_when_it_is_back(sit
     attempts; a failure of one ticket alone still counts; once Jira answers, each is worked once."""
     from datetime import datetime, timezone
 
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from jsm_autopilot.webhooks.store import EventStore
 
     site = site_factory(T0)
@@ -256,7 +256,7 @@ def test_a_revoked_token_pauses_the_work_keeps_every_event_and_resumes_by_itself
     authentication credentials are incorrect or missing"); sandbox/REAL_JIRA.md."""
     from datetime import datetime, timezone
 
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from tests.site import BOT
     from jsm_autopilot.webhooks.store import EventStore
 
@@ -417,7 +417,7 @@ def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_f
 
 
 def test_a_sweep_that_meets_refused_credentials_pauses_the_service_too(site_factory, tmp_path):
-    from service.serve import Service
+    from jsm_autopilot.service.serve import Service
     from tests.site import BOT
     from jsm_autopilot.webhooks.store import EventStore
 

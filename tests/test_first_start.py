@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import cli.live  # noqa: F401  (registers the commands)
 from cli.main import main
 from jsm_autopilot.connector.sweep import sweep_once
-from service.serve import Service
+from jsm_autopilot.service.serve import Service
 from jsm_autopilot.webhooks.delivery import signature_for
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

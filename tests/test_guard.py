@@ -10,7 +10,7 @@ import pytest
 from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.connector.holds import NoGuard, TicketBusy
 from jsm_autopilot.connector.sweep import sweep_once
-from service.guard import TicketGuard
+from jsm_autopilot.service.guard import TicketGuard
 from jsm_autopilot.webhooks.store import EventStore
 from jsm_autopilot.webhooks.worker import Worker
 

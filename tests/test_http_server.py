@@ -14,7 +14,7 @@ import pytest
 import waitress
 from waitress.adjustments import Adjustments
 
-from service.http_server import TaskFlushingChannel, create_server
+from jsm_autopilot.service.http_server import TaskFlushingChannel, create_server
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from service.http_server import create_server
-from service.intake_lane import IntakeDispatcher
+from jsm_autopilot.service.http_server import create_server
+from jsm_autopilot.service.intake_lane import IntakeDispatcher
 from tests.test_webhook_receiver import LIMIT, NOW, SECRET, _capture, _headers
 from jsm_autopilot.webhooks.receiver import create_receiver
 from jsm_autopilot.webhooks.store import StoreUnavailable

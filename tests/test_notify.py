@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from jsm_autopilot.config.notify import Notify, NotifyEmail, NotifyWebhook, notify_gaps
-from service.notify import (
+from jsm_autopilot.service.notify import (
     JIRA_UNREACHABLE, EmailChannel, Message, Notifier, NotifyFailed,
     WebhookChannel, chat_document,
 )

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.logs import configure_json_logging
-from service.serve import Service
+from jsm_autopilot.service.logs import configure_json_logging
+from jsm_autopilot.service.serve import Service
 from jsm_autopilot.webhooks.delivery import signature_for
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

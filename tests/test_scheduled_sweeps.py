@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from service.serve import Service
+from jsm_autopilot.service.serve import Service
 from tests.site import site_with_due_reminder
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
