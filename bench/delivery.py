@@ -24,8 +24,8 @@ from jsm_autopilot.connector.client import JiraClient  # noqa: E402
 from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, apply_delivery, create_or_update  # noqa: E402
 from jsm_autopilot.connector.executor import Executor  # noqa: E402
 from jsm_autopilot.connector.holds import NoGuard  # noqa: E402
-from sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
-from sandbox.seed import apply_seed  # noqa: E402
+from jsm_autopilot.sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
+from jsm_autopilot.sandbox.seed import apply_seed  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 BOT = "autopilot@vendor.example"

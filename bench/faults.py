@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.intake import free_port, wait_healthy  # noqa: E402
 from jsm_autopilot.config.loader import settings_from_mapping  # noqa: E402
-from sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
-from sandbox.seed import apply_seed  # noqa: E402
+from jsm_autopilot.sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
+from jsm_autopilot.sandbox.seed import apply_seed  # noqa: E402
 from jsm_autopilot.webhooks.delivery import signature_for  # noqa: E402
 from jsm_autopilot.webhooks.store import EventStore  # noqa: E402
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import free_port, wait_healthy  # noqa: E402
-from sandbox.state import account_id_for  # noqa: E402
+from jsm_autopilot.sandbox.state import account_id_for  # noqa: E402
 
 SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
 BOT = "autopilot@vendor.example"

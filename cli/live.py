@@ -206,10 +206,10 @@ def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now
     """Serve a JSM sandbox: Jira's REST subset for one project, with a clock you control."""
     from werkzeug.serving import run_simple
 
-    from sandbox import new_state
-    from sandbox.app import create_app
-    from sandbox.seed import apply_seed
-    from sandbox.state import SandboxError
+    from jsm_autopilot.sandbox import new_state
+    from jsm_autopilot.sandbox.app import create_app
+    from jsm_autopilot.sandbox.seed import apply_seed
+    from jsm_autopilot.sandbox.state import SandboxError
 
     settings = _settings_or_exit(config)
     _port_free_or_exit(host, port, "sandbox")

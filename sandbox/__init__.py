@@ -10,10 +10,10 @@ from datetime import datetime
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from jsm_autopilot.config.settings import Settings
-from sandbox.admin_api import FIELD_KINDS
-from sandbox.app import create_app
-from sandbox.state import SandboxState, account_id_for
-from sandbox.workflow import Workflow
+from jsm_autopilot.sandbox.admin_api import FIELD_KINDS
+from jsm_autopilot.sandbox.app import create_app
+from jsm_autopilot.sandbox.state import SandboxState, account_id_for
+from jsm_autopilot.sandbox.workflow import Workflow
 
 __all__ = ["RunningSandbox", "SandboxState", "account_id_for", "new_state", "start_sandbox"]
 

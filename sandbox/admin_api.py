@@ -10,9 +10,9 @@ import zlib
 from flask import Blueprint, Response, g, jsonify, request
 
 from jsm_autopilot.config.settings import Settings
-from sandbox.render import Renderer
-from sandbox.state import SandboxError, SandboxState
-from sandbox.workflow import RESOLUTIONS
+from jsm_autopilot.sandbox.render import Renderer
+from jsm_autopilot.sandbox.state import SandboxError, SandboxState
+from jsm_autopilot.sandbox.workflow import RESOLUTIONS
 
 API = '/rest/api/<any("2","3"):version>'
 SYSTEM_FIELDS = ["summary", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "reporter",

@@ -10,8 +10,8 @@ from datetime import datetime
 from flask import Flask, Response, g, jsonify, request
 
 from jsm_autopilot.config.settings import Settings
-from sandbox import admin_api, html, ops_api, platform_api, search_api, servicedesk_api
-from sandbox.state import SandboxError, SandboxState
+from jsm_autopilot.sandbox import admin_api, html, ops_api, platform_api, search_api, servicedesk_api
+from jsm_autopilot.sandbox.state import SandboxError, SandboxState
 
 
 # Jira has applied writes minutes after its gateway gave up on them (issue 37): late writes may be
@@ -242,7 +242,7 @@ def _register_controls(app: Flask, state: SandboxState) -> None:
 
     @app.post("/_sandbox/seed")
     def seed():
-        from sandbox.seed import apply_seed
+        from jsm_autopilot.sandbox.seed import apply_seed
 
         with state.lock:
             created = apply_seed(state, request.get_json(silent=True) or {})

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, render_template_string, request
 
-from sandbox.state import SandboxState
+from jsm_autopilot.sandbox.state import SandboxState
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }} · jsm-autopilot sandbox</title>

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sandbox.state import SandboxError, StoredIssue
+from jsm_autopilot.sandbox.state import SandboxError, StoredIssue
 
 _TOKEN = re.compile(
     r"""\s*(?:

@@ -11,7 +11,7 @@ import uuid
 
 from flask import Blueprint, jsonify, request
 
-from sandbox.state import SandboxState
+from jsm_autopilot.sandbox.state import SandboxState
 
 FIELDS = {"message", "alias", "description", "responders", "visibleTo", "actions", "tags", "details", "entity", "source",
           "priority", "user", "note"}

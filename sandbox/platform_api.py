@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from sandbox.render import Renderer, jira_time, text_of
-from sandbox.state import SandboxError, SandboxState, StoredIssue
-from sandbox.values import comment_visibility, moment_refused
-from sandbox.workflow import RESOLUTIONS
+from jsm_autopilot.sandbox.render import Renderer, jira_time, text_of
+from jsm_autopilot.sandbox.state import SandboxError, SandboxState, StoredIssue
+from jsm_autopilot.sandbox.values import comment_visibility, moment_refused
+from jsm_autopilot.sandbox.workflow import RESOLUTIONS
 
 API = '/rest/api/<any("2","3"):version>'
 REQUEST_TYPE_FIELD = "customfield_10010"  # JSM's Request Type (sandbox/admin_api.py JSM_FIELDS)

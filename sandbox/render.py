@@ -11,7 +11,7 @@ import zlib
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sandbox.state import History, SandboxState, StoredComment, StoredIssue, User
+from jsm_autopilot.sandbox.state import History, SandboxState, StoredComment, StoredIssue, User
 
 SYSTEM_FIELDS = (
     "summary", "issuetype", "status", "priority", "created", "updated", "resolutiondate", "resolution",

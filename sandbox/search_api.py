@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import jql
-from sandbox.platform_api import API, SEARCH_PAGE_LIMIT, csv_values, json_body
-from sandbox.render import Renderer
-from sandbox.state import SandboxError, SandboxState, StoredIssue
+from jsm_autopilot.sandbox import jql
+from jsm_autopilot.sandbox.platform_api import API, SEARCH_PAGE_LIMIT, csv_values, json_body
+from jsm_autopilot.sandbox.render import Renderer
+from jsm_autopilot.sandbox.state import SandboxError, SandboxState, StoredIssue
 
 
 def blueprint(state: SandboxState) -> Blueprint:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from sandbox.state import SandboxError, SandboxState
+from jsm_autopilot.sandbox.state import SandboxError, SandboxState
 
 
 class _Part(BaseModel):

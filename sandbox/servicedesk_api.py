@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from sandbox.render import Renderer, jira_time, text_of
-from sandbox.state import SandboxError, SandboxState
+from jsm_autopilot.sandbox.render import Renderer, jira_time, text_of
+from jsm_autopilot.sandbox.state import SandboxError, SandboxState
 
 
 def blueprint(state: SandboxState) -> Blueprint:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sandbox.webhooks import WebhookSender
-from sandbox.workflow import RESOLUTIONS, Workflow
+from jsm_autopilot.sandbox.webhooks import WebhookSender
+from jsm_autopilot.sandbox.workflow import RESOLUTIONS, Workflow
 
 
 def _resolution_id(name: str) -> str:

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sandbox.state import SandboxError
+from jsm_autopilot.sandbox.state import SandboxError
 
 # Jira's own formats, and nothing else: Python's isoformat (six-digit fraction, `+02:00`) and a
 # date-time without its fraction or zone are refused (pycontribs/jira#1358, which lists what a

@@ -68,7 +68,7 @@ ONE_SECOND = timedelta(seconds=1)
 
 def settings_for_site(settings, deployment: str = "cloud"):
     """The shipped settings, with the automation account being the sandbox's bot user."""
-    from sandbox import account_id_for
+    from jsm_autopilot.sandbox import account_id_for
     from tests.site import BOT
 
     account = account_id_for(BOT) if deployment == "cloud" else BOT
@@ -79,7 +79,7 @@ def settings_for_site(settings, deployment: str = "cloud"):
 @pytest.fixture
 def site_factory(settings):
     """Start sandbox sites whose traffic is checked against the published OpenAPI specs."""
-    from sandbox import new_state, start_sandbox
+    from jsm_autopilot.sandbox import new_state, start_sandbox
     from tests.contract import ContractRecorder
     from tests.site import Site
 

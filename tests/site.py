@@ -9,7 +9,7 @@ import requests
 from jsm_autopilot.config.environment import JiraCredentials
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.client import JiraClient
-from sandbox import RunningSandbox
+from jsm_autopilot.sandbox import RunningSandbox
 
 BOT = "autopilot@vendor.example"
 AGENT = "anna@vendor.example"

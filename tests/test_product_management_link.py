@@ -11,7 +11,7 @@ from jsm_autopilot.config.loader import settings_from_mapping
 from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import LinkedIssue
 from jsm_autopilot.rules.catalogue import evaluate
-from sandbox import new_state, start_sandbox
+from jsm_autopilot.sandbox import new_state, start_sandbox
 from tests.conftest import ROOT, settings_for_site
 from tests.site import AGENT, Site
 
