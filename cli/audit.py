@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from cli.live import _client_or_exit, events
-from cli.main import _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main
+from jsm_autopilot.cli.live import _client_or_exit, events
+from jsm_autopilot.cli.main import _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main
 
 # webhooks.audit.OUTCOMES, written out: importing the store would slow every command's start.
 OUTCOME_CHOICES = click.Choice(["applied", "partial", "failed", "skipped", "uncertain"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cli.main import _console, _fail, _settings_or_exit, config_option, main
+from jsm_autopilot.cli.main import _console, _fail, _settings_or_exit, config_option, main
 
 LABELS = ("close", "keep")
 GOAL_RECALL = 0.85  # issue 28: of confirmations taken, in each language; no keep reply may close
@@ -95,7 +95,7 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
     from jsm_autopilot.rules.feedback import judge_reply
     from jsm_autopilot.rules.timers import reply_judgement
 
-    from cli.triage import shipped_reply_model
+    from jsm_autopilot.cli.triage import shipped_reply_model
 
     settings = _settings_or_exit(config)
     if settings.confirmation.learned:

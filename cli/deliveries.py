@@ -12,8 +12,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.live import SOME_FAILED, _client_or_exit
-from cli.main import BAD_INPUT, _console, _describe_action, _fail, _settings_or_exit, _store_or_exit, config_option, main
+from jsm_autopilot.cli.live import SOME_FAILED, _client_or_exit
+from jsm_autopilot.cli.main import BAD_INPUT, _console, _describe_action, _fail, _settings_or_exit, _store_or_exit, config_option, main
 
 # Below this many tickets a delivery is done before a bar would be worth drawing.
 PROGRESS_FROM = 5

@@ -14,10 +14,10 @@ from typing import Iterator
 
 import click
 
-from cli.main import (
+from jsm_autopilot.cli.main import (
     BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main,
 )
-from cli.triage import with_learned_triage
+from jsm_autopilot.cli.triage import with_learned_triage
 from jsm_autopilot.config.environment import CredentialsError, jira_credentials
 
 SOME_FAILED = 1

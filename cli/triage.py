@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.main import _console, _fail, _issues_from_file, _settings_or_exit, _store_or_exit, config_option, main
+from jsm_autopilot.cli.main import _console, _fail, _issues_from_file, _settings_or_exit, _store_or_exit, config_option, main
 
 LEARNED_TRIAGE = "triage"
 # Fewer typed tickets of a type than this teach a model that never suggests it: `triage learn` refuses.
@@ -118,7 +118,7 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     and stores the result in the service's store (JSM_AUTOPILOT_DB), where triage.suggest uses it
     from the next start of serve or sweep on; the keyword vocabulary stays the fallback.
     """
-    from cli.live import _client_or_exit
+    from jsm_autopilot.cli.live import _client_or_exit
     from jsm_autopilot.config.triage_model import learn
     from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.webhooks.store import StoreUnavailable

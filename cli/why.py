@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from cli.live import _client_or_exit
-from cli.main import _fail, _parse_instant, _settings_or_exit, config_option, main
-from cli.triage import with_learned_triage
+from jsm_autopilot.cli.live import _client_or_exit
+from jsm_autopilot.cli.main import _fail, _parse_instant, _settings_or_exit, config_option, main
+from jsm_autopilot.cli.triage import with_learned_triage
 
 
 def verdicts(ticket, now, settings) -> list[dict]:

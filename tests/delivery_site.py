@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import requests
 from click.testing import CliRunner
 
-import cli.deliveries  # noqa: F401  (registers the command)
-from cli.main import main
+import jsm_autopilot.cli.deliveries  # noqa: F401  (registers the command)
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
 from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.service.guard import TicketGuard

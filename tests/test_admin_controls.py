@@ -17,7 +17,7 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
 
 def test_the_command_alone_shows_the_usage_and_where_to_start():
-    from cli.main import main
+    from jsm_autopilot.cli.main import main
 
     result = CliRunner().invoke(main, [])
     assert result.exit_code == 0 and "Usage:" in result.output and "jsm-autopilot demo" in result.output
@@ -95,8 +95,8 @@ def test_serve_reloads_app_yaml_and_keeps_running_on_a_broken_one(site_factory, 
 
 
 def test_the_store_is_found_in_the_state_directory_and_never_invented_by_a_command_that_reads(tmp_path, monkeypatch):
-    import cli.live  # noqa: F401  (registers the commands)
-    from cli.main import main
+    import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
+    from jsm_autopilot.cli.main import main
     from jsm_autopilot.webhooks.store import EventStore, database_url
 
     monkeypatch.delenv("JSM_AUTOPILOT_DB", raising=False)
@@ -134,9 +134,9 @@ def test_the_systemd_unit_is_valid_and_hardened(tmp_path):
 
 
 def test_why_says_for_each_rule_whether_it_fires_and_if_not_when_and_sweep_acts_on_one_ticket(site_factory, monkeypatch):
-    import cli.live  # noqa: F401  (registers the commands)
-    import cli.why  # noqa: F401
-    from cli.main import main
+    import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
+    import jsm_autopilot.cli.why  # noqa: F401
+    from jsm_autopilot.cli.main import main
     from tests.site import BOT
     from tests.test_faults import waiting_tickets_due_a_reminder
 
@@ -199,9 +199,9 @@ def one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch):
 
 
 def test_audit_lists_what_fired_and_events_show_links_an_event_to_its_firings(site_factory, tmp_path, monkeypatch):
-    import cli.audit  # noqa: F401  (registers the commands)
-    import cli.live  # noqa: F401
-    from cli.main import main
+    import jsm_autopilot.cli.audit  # noqa: F401  (registers the commands)
+    import jsm_autopilot.cli.live  # noqa: F401
+    from jsm_autopilot.cli.main import main
 
     site = site_factory(T0)
     store, service, by_event, by_sweep = one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch)
@@ -304,8 +304,8 @@ def test_the_config_watch_reloads_once_per_change_and_follows_a_swapped_symlink(
 def test_audit_from_jira_adds_what_only_the_tickets_firing_logs_know(site_factory, tmp_path, monkeypatch):
     """A reminder sent by a sweep with another store (`sweep --once` on another machine) is in the
     ticket's firing log only: `audit --from-jira` lists it once, and the store's own firing once."""
-    import cli.audit  # noqa: F401  (registers the commands)
-    from cli.main import main
+    import jsm_autopilot.cli.audit  # noqa: F401  (registers the commands)
+    from jsm_autopilot.cli.main import main
     from jsm_autopilot.service.serve import Service
     from tests.site import BOT
     from jsm_autopilot.webhooks.store import EventStore

@@ -100,7 +100,7 @@ def test_only_the_marker_right_after_the_id_exempts_a_rule():
 def test_the_command_starts_without_loading_what_it_does_not_need():
     """`--help` and `--version` load no server, no Jira client, no store, no sandbox, no n-gram or
     holiday tables, no learning library (issue 16: a CLI that starts at once; bench/cli.py times it)."""
-    probe = ("import sys\nfrom cli.main import run\nfor argv in (['x', '--help'], ['x', '--version']):\n"
+    probe = ("import sys\nfrom jsm_autopilot.cli.main import run\nfor argv in (['x', '--help'], ['x', '--version']):\n"
              "    sys.argv = argv\n    try:\n        run()\n    except SystemExit:\n        pass\n"
              "print('LOADED', ' '.join(sorted(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-import cli.confirm  # noqa: F401  (registers the command)
-from cli.main import main
+import jsm_autopilot.cli.confirm  # noqa: F401  (registers the command)
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.rules.actions import PublicComment, Transition
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Role
@@ -245,7 +245,7 @@ def test_a_word_for_closing_and_one_that_allows_it_confirm_in_one_sentence(setti
 @pytest.fixture(scope="module")
 def reading(settings):
     """The shipped settings with the learned reading of confirmations (confirmation.learned)."""
-    from cli.triage import shipped_reply_model
+    from jsm_autopilot.cli.triage import shipped_reply_model
 
     return settings.with_reply_model(shipped_reply_model())
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-import cli.deliveries  # noqa: F401  (registers the command)
+import jsm_autopilot.cli.deliveries  # noqa: F401  (registers the command)
 from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
 from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.connector.mapping import adf_to_text
@@ -329,7 +329,7 @@ def test_progress_is_told_per_ticket_touched_and_drawn_as_a_bar_on_a_terminal(sh
 
     from rich.console import Console
 
-    from cli.deliveries import ProgressBar
+    from jsm_autopilot.cli.deliveries import ProgressBar
 
     heard = []
     client = shop.site.client()

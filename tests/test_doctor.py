@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import yaml
 from click.testing import CliRunner
 
-import cli.live  # noqa: F401  (registers the commands)
-from cli.main import main
+import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
+from jsm_autopilot.cli.main import main
 from tests.site import BOT
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

@@ -307,8 +307,8 @@ def test_a_wrong_jira_url_fails_fast_and_says_why(site_factory, monkeypatch):
 
     from click.testing import CliRunner
 
-    import cli.live  # noqa: F401  (registers the commands)
-    from cli.main import main
+    import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
+    from jsm_autopilot.cli.main import main
     from tests.site import BOT
     from tests.test_serve_process import free_port
 
@@ -337,8 +337,8 @@ def test_no_tracebacks_for_a_busy_port_a_bad_port_or_a_malformed_seed(tmp_path, 
 
     from click.testing import CliRunner
 
-    import cli.live  # noqa: F401  (registers the commands)
-    from cli.main import main
+    import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
+    from jsm_autopilot.cli.main import main
 
     monkeypatch.setenv("JSM_AUTOPILOT_WEBHOOK_SECRET", "s")
     monkeypatch.setenv("JIRA_URL", "http://127.0.0.1:9")

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 from click.testing import CliRunner
 
-import cli.live  # noqa: F401  (registers the commands)
-from cli.main import main
+import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.service.serve import Service
 from jsm_autopilot.webhooks.delivery import signature_for

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.rules.actions import Deferred, InternalComment, PublicComment, Transition
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Role

@@ -12,7 +12,7 @@ import yaml
 
 from click.testing import CliRunner
 
-from cli.main import main
+from jsm_autopilot.cli.main import main
 from tests.conftest import ROOT, shipped_settings_data, without_hours_window
 from tests.example_issues import EXAMPLE_AT, example_issues
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cli.main import main
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.config.environment import CredentialsError, jira_credentials
 from jsm_autopilot.config.loader import SettingsError, load_settings, settings_from_mapping
 from tests.conftest import GERMAN_STATUSES, ROOT, shipped_settings_data

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.config.loader import settings_from_mapping
 from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.rules.actions import InternalComment

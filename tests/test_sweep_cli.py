@@ -9,8 +9,8 @@ import requests
 import yaml
 from click.testing import CliRunner
 
-import cli.live  # noqa: F401  (registers the command)
-from cli.main import main
+import jsm_autopilot.cli.live  # noqa: F401  (registers the command)
+from jsm_autopilot.cli.main import main
 from tests.site import site_with_due_reminder, AGENT, BOT
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from click.testing import CliRunner
 
-import cli.live  # noqa: F401  (registers the commands)
-import cli.triage  # noqa: F401
-from cli.main import main
+import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
+import jsm_autopilot.cli.triage  # noqa: F401
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.config.loader import settings_from_mapping
 from jsm_autopilot.rules.actions import TypeSuggestion
 from jsm_autopilot.rules.catalogue import evaluate

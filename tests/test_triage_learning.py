@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-import cli.triage  # noqa: F401  (registers the commands)
-from cli.main import main
+import jsm_autopilot.cli.triage  # noqa: F401  (registers the commands)
+from jsm_autopilot.cli.main import main
 from jsm_autopilot.config.triage_model import LearnedTriage, learn
 from jsm_autopilot.rules.actions import TypeSuggestion
 from jsm_autopilot.rules.catalogue import evaluate
@@ -120,7 +120,7 @@ def test_learning_refuses_below_the_minimum_per_type_and_keeps_the_shipped_model
 
 @pytest.mark.parametrize("stored", ['{"format": 99}', "not json"])
 def test_an_unreadable_learned_triage_falls_back_to_the_shipped_model_or_the_keywords(settings, tmp_path, stored):
-    from cli.triage import shipped_triage, with_learned_triage
+    from jsm_autopilot.cli.triage import shipped_triage, with_learned_triage
     from jsm_autopilot.webhooks.store import EventStore
 
     store = EventStore(f"sqlite:///{tmp_path / 'store.db'}")
