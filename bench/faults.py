@@ -42,7 +42,7 @@ from jsm_autopilot.config.loader import settings_from_mapping  # noqa: E402
 from jsm_autopilot.sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
 from jsm_autopilot.sandbox.seed import apply_seed  # noqa: E402
 from jsm_autopilot.webhooks.delivery import signature_for  # noqa: E402
-from jsm_autopilot.webhooks.store import EventStore  # noqa: E402
+from jsm_autopilot.store.event_store import EventStore  # noqa: E402
 
 SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
 BOT = "autopilot@vendor.example"

@@ -191,7 +191,7 @@ def serve_rounds(database: str, bare: tuple[str, int], count: int, clients: int,
 
 
 def backlog_handled(database: str) -> float:
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     store, started = EventStore(database, create=False), time.perf_counter()
     try:
@@ -205,7 +205,7 @@ def backlog_handled(database: str) -> float:
 
 
 def postgres_or_none() -> str | None:
-    from jsm_autopilot.webhooks.store import EventStore, metadata
+    from jsm_autopilot.store.event_store import EventStore, metadata
 
     url = os.environ.get("JSM_AUTOPILOT_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     store = EventStore(url)

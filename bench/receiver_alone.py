@@ -36,7 +36,7 @@ class _SleepingCommit:
     """A group commit whose commit is a sleep of `seconds`: waiting without a database."""
 
     def __init__(self, seconds: float):
-        from jsm_autopilot.webhooks.group_commit import GroupCommit
+        from jsm_autopilot.store.group_commit import GroupCommit
 
         self._group = GroupCommit(lambda batch: time.sleep(seconds) or [True] * len(batch))
 
@@ -48,7 +48,7 @@ def serve_receiver(store_name: str, port: int, commit_ms: float) -> None:
     """The child process: one receiver on `port` until terminated."""
     from jsm_autopilot.service.http_server import create_server
     from jsm_autopilot.webhooks.receiver import create_receiver
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     if store_name == "none":
         store = _NoStore()

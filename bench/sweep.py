@@ -153,8 +153,8 @@ def steady_document(size: int) -> dict:
 def steady(size: int) -> dict:
     """A full pass an hour before NOW fills the schedule; at NOW a routine sweep reads only what
     is due; a minute later another finds nothing to do."""
-    from jsm_autopilot.webhooks.schedule import TicketSchedule
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.schedule import TicketSchedule
+    from jsm_autopilot.store.event_store import EventStore
 
     settings = load_settings(ROOT / "app.yaml")
     settings = settings.model_copy(update={"rules": settings.rules.model_copy(

@@ -55,7 +55,7 @@ def _print(firings: list, as_json: bool) -> None:
 def audit(since: str | None, rule: str | None, issue: str | None, outcome: str | None, as_json: bool, limit: int,
           from_jira: bool, config: Path | None) -> None:
     """What fired, across all tickets, newest first: when, ticket, rule, reason, outcome, cause."""
-    from jsm_autopilot.webhooks.audit import AuditTrail, only_in_firing_logs
+    from jsm_autopilot.store.audit import AuditTrail, only_in_firing_logs
 
     store = _store_or_exit("audit")
     if not as_json:
@@ -99,7 +99,7 @@ def _firing_logs(config: Path | None, issue: str | None, updated_after: datetime
 @click.option("--json", "as_json", is_flag=True)
 def show(identifier: str, as_json: bool) -> None:
     """One stored event: its outcome, and the firings it caused."""
-    from jsm_autopilot.webhooks.audit import AuditTrail
+    from jsm_autopilot.store.audit import AuditTrail
 
     store = _store_or_exit("events show")
     found = next((e for e in store.list_events(limit=100_000) if e.identifier == identifier), None)

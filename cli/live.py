@@ -64,7 +64,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
     from jsm_autopilot.connector.executor import Executor, firing_source
     from jsm_autopilot.connector.oncall import OnCallSender
     from jsm_autopilot.connector.sweep import sweep_once
-    from jsm_autopilot.webhooks.audit import AuditTrail
+    from jsm_autopilot.store.audit import AuditTrail
 
     if not once:
         _fail("sweep: give --once; repeated sweeps run inside `jsm-autopilot serve`")
@@ -101,8 +101,8 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
 
     executor = Executor(client, settings, alerts=OnCallSender.from_environment(jsm_ops_url=settings.oncall.jsm_ops_url))
     if store is not None:
-        from jsm_autopilot.webhooks.late_notes import LateNotes
-        from jsm_autopilot.webhooks.uncertain import StoredUncertain
+        from jsm_autopilot.store.late_notes import LateNotes
+        from jsm_autopilot.store.uncertain import StoredUncertain
 
         # What serve keeps, kept here too: a write without an answer is not resent by the next run.
         executor.uncertain, executor.late_notes = StoredUncertain(store), LateNotes(store)

@@ -37,7 +37,7 @@ def _store_or_exit(command: str = "events", create: bool = False, write: bool = 
     (`create=False`; with `missing_ok`, None when there is none); one that writes (`write=True`)
     learns here, before it does anything, that it cannot: exit 2 with one line naming the path,
     JSM_AUTOPILOT_DB and the fix."""
-    from jsm_autopilot.webhooks.store import EventStore, StoreMissing, StoreUnavailable
+    from jsm_autopilot.store.event_store import EventStore, StoreMissing, StoreUnavailable
 
     try:
         store = EventStore(create=create)

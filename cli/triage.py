@@ -35,7 +35,7 @@ def with_learned_triage(settings, store=None):
 def shipped_reply_model():
     """What confirmations read like, learned from the shipped labelled replies once a process."""
     from jsm_autopilot.config.triage_model import default_reply_model
-    from jsm_autopilot.webhooks.store import default_database_path
+    from jsm_autopilot.store.event_store import default_database_path
 
     cache = ("replies", default_database_path().parent)
     if cache not in _SHIPPED:
@@ -49,7 +49,7 @@ _SHIPPED: dict = {}
 def shipped_triage():
     """The model of the shipped corpus, learned once a process (and once a state directory)."""
     from jsm_autopilot.config.triage_model import default_triage
-    from jsm_autopilot.webhooks.store import default_database_path
+    from jsm_autopilot.store.event_store import default_database_path
 
     cache = default_database_path().parent
     if cache not in _SHIPPED:
@@ -59,7 +59,7 @@ def shipped_triage():
 
 def _site_triage(store):
     from jsm_autopilot.config.triage_model import LearnedTriage
-    from jsm_autopilot.webhooks.store import EventStore, StoreUnavailable, database_url
+    from jsm_autopilot.store.event_store import EventStore, StoreUnavailable, database_url
 
     opened = None
     try:
@@ -121,7 +121,7 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     from jsm_autopilot.cli.live import _client_or_exit
     from jsm_autopilot.config.triage_model import learn
     from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.webhooks.store import StoreUnavailable
+    from jsm_autopilot.store.event_store import StoreUnavailable
 
     settings = _settings_or_exit(config)
     store = _store_or_exit("triage learn", create=True, write=True)  # before reading and learning, not after
@@ -157,7 +157,7 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
 def forget_triage(config: Path | None) -> None:
     """Drop what `triage learn` learned from the site: suggestions come from the shipped model again
     (or the keywords, with triage.default_model: false), from the next start of serve or sweep on."""
-    from jsm_autopilot.webhooks.store import StoreUnavailable
+    from jsm_autopilot.store.event_store import StoreUnavailable
 
     settings = _settings_or_exit(config)
     try:

@@ -245,7 +245,7 @@ class DeliveryRegistry:
 
     def __init__(self, store, guard: Guard, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  index_lag: timedelta = timedelta(minutes=2)):
-        # `store` offers delivery_record and remember_delivery (webhooks/store.py); `guard` holds names.
+        # `store` offers delivery_record and remember_delivery (store/event_store.py); `guard` holds names.
         self.store = store
         self.guard = guard
         self.clock = clock

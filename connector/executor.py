@@ -42,7 +42,7 @@ log = logging.getLogger("jsm_autopilot.executor")
 
 
 class LateNoteKeeper(Protocol):
-    """Keeps notes that could not be written (webhooks/late_notes.py)."""
+    """Keeps notes that could not be written (store/late_notes.py)."""
 
     def keep(self, firing_id: str, note: InternalComment, now: datetime, error: str) -> None: ...
 
@@ -105,7 +105,7 @@ class Executor:
     # Told each applied firing's actions (the demo shows customers' texts as they received them).
     on_actions_applied: Callable[[list[Action]], None] = field(default=lambda actions: None)
     # Where a note that failed after its firing reached Jira is kept, to be written by the next
-    # sweep (webhooks/late_notes.py); None: it is only logged.
+    # sweep (store/late_notes.py); None: it is only logged.
     late_notes: "LateNoteKeeper | None" = None
     # Told every firing's outcome with its actions and the decision's time (the audit trail).
     on_outcome: Callable[[FiringOutcome, list[Action], datetime], None] = field(default=lambda outcome, group, now: None)

@@ -36,7 +36,7 @@ CHANGE_MARGIN = timedelta(minutes=5)
 
 
 class Schedule(Protocol):
-    """Each ticket's next due instant and the sweeps' marks (webhooks/schedule.py)."""
+    """Each ticket's next due instant and the sweeps' marks (store/schedule.py)."""
 
     def set(self, issue: str, next_due: datetime | None, now: datetime) -> None: ...
 

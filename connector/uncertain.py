@@ -3,7 +3,7 @@ still apply them minutes later. Such a write is kept as uncertain and never sent
 only once the settle time (`limits.uncertain_settle`, on the service's own clock) has passed since
 it was sent, and the ticket read again does not show its firing, does the rule fire anew.
 
-The store keeps them for `serve` and for commands run with a store (webhooks/uncertain.py); a
+The store keeps them for `serve` and for commands run with a store (store/uncertain.py); a
 command without one keeps them for its own run (`RunUncertain`).
 """
 

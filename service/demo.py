@@ -33,7 +33,7 @@ from jsm_autopilot.sandbox.seed import apply_seed
 from jsm_autopilot.service.http_server import create_server
 from jsm_autopilot.service.serve import Service
 from jsm_autopilot.webhooks.receiver import utc_now
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 DEMO_SECRET = "demo-webhook-secret"
 DEMO_API_TOKEN = "demo-api-token"

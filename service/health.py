@@ -18,7 +18,7 @@ from typing import Callable
 
 from jsm_autopilot.config.environment import credentials_fix
 from jsm_autopilot.connector.client import JiraClient, JiraError, JiraRefused, jira_away
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 log = logging.getLogger("jsm_autopilot.health")
 

@@ -3,7 +3,7 @@ one when it ends, by e-mail and/or a chat webhook (`notify:` in app.yaml). Each 
 happened, since when, what the service does meanwhile, and the command that shows more.
 
 Detection is cheap and frequent (the health check's loop, every 10 s); what is open lives in the
-store (webhooks/incidents.py), so replicas share one message. The store itself not being
+store (store/incidents.py), so replicas share one message. The store itself not being
 writable cannot be recorded there: each replica tells of that on its own.
 """
 
@@ -24,8 +24,8 @@ import requests
 
 from jsm_autopilot.config.environment import credentials_fix
 from jsm_autopilot.config.notify import NOTIFY_WEBHOOK_ENVIRONMENT_VARIABLE, SMTP_PASSWORD_ENVIRONMENT_VARIABLE, Notify, NotifyEmail, NotifyWebhook
-from jsm_autopilot.webhooks.incidents import Incident, IncidentLog
-from jsm_autopilot.webhooks.store import EventStore, StoreUnavailable
+from jsm_autopilot.store.incidents import Incident, IncidentLog
+from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.notify")
 

@@ -43,11 +43,11 @@ from jsm_autopilot.service.config_watch import ConfigWatch
 from jsm_autopilot.service.identity import node_name, process_name
 from jsm_autopilot.webhooks.intake_first import IntakeFirst
 from jsm_autopilot.webhooks.receiver import create_receiver
-from jsm_autopilot.webhooks.audit import AuditTrail
-from jsm_autopilot.webhooks.late_notes import LateNotes
-from jsm_autopilot.webhooks.schedule import TicketSchedule
-from jsm_autopilot.webhooks.uncertain import StoredUncertain
-from jsm_autopilot.webhooks.store import EventStore, StoreUnavailable
+from jsm_autopilot.store.audit import AuditTrail
+from jsm_autopilot.store.late_notes import LateNotes
+from jsm_autopilot.store.schedule import TicketSchedule
+from jsm_autopilot.store.uncertain import StoredUncertain
+from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
 from jsm_autopilot.webhooks.worker import Worker
 
 log = logging.getLogger("jsm_autopilot.serve")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Callable
 
 from jsm_autopilot.rules.actions import Action, firings_of
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 log = logging.getLogger("jsm_autopilot.shadow")
 

@@ -105,7 +105,7 @@ POSTGRES_URL = os.environ.get("JSM_AUTOPILOT_TEST_POSTGRES", "postgresql+psycopg
 
 def empty_postgres_store():
     """The real PostgreSQL server of this machine, emptied; in CI its absence is a failure, not a skip."""
-    from jsm_autopilot.webhooks.store import EventStore, metadata
+    from jsm_autopilot.store.event_store import EventStore, metadata
 
     event_store = EventStore(POSTGRES_URL)
     if not event_store.ping():
@@ -119,7 +119,7 @@ def empty_postgres_store():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """The event store on each backend."""
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     event_store = EventStore(f"sqlite:///{tmp_path / 'events.db'}") if request.param == "sqlite" else empty_postgres_store()
     event_store.migrate()

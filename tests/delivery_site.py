@@ -15,7 +15,7 @@ from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.service.guard import TicketGuard
 from tests.site import AGENT, BOT
 from tests.test_sweep_cli import config_for
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
 ACME = "Acme Learning Ltd"

@@ -25,7 +25,7 @@ def test_the_command_alone_shows_the_usage_and_where_to_start():
 
 def test_a_rule_switched_off_in_app_yaml_stops_at_the_next_event_and_a_broken_file_changes_nothing(site_factory, tmp_path, caplog):
     from jsm_autopilot.service.serve import Service
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     from tests.test_faults import waiting_tickets_due_a_reminder
 
@@ -97,7 +97,7 @@ def test_serve_reloads_app_yaml_and_keeps_running_on_a_broken_one(site_factory, 
 def test_the_store_is_found_in_the_state_directory_and_never_invented_by_a_command_that_reads(tmp_path, monkeypatch):
     import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
     from jsm_autopilot.cli.main import main
-    from jsm_autopilot.webhooks.store import EventStore, database_url
+    from jsm_autopilot.store.event_store import EventStore, database_url
 
     monkeypatch.delenv("JSM_AUTOPILOT_DB", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
@@ -185,7 +185,7 @@ def one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch):
     Returns the store (at $JSM_AUTOPILOT_DB), the service and both keys."""
     from jsm_autopilot.service.serve import Service
     from tests.test_faults import waiting_tickets_due_a_reminder
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     by_event, other = waiting_tickets_due_a_reminder(site, 2)
     monkeypatch.setenv("JSM_AUTOPILOT_DB", f"sqlite:///{tmp_path / 'events.db'}")
@@ -308,7 +308,7 @@ def test_audit_from_jira_adds_what_only_the_tickets_firing_logs_know(site_factor
     from jsm_autopilot.cli.main import main
     from jsm_autopilot.service.serve import Service
     from tests.site import BOT
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     store, _, by_event, elsewhere = one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch)

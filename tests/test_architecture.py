@@ -66,7 +66,7 @@ def test_importing_the_core_loads_no_http_or_framework():
     probe = "import sys, jsm_autopilot.rules.catalogue; print('\\n'.join(sorted(sys.modules)))"
     loaded = {package_of(name) for name in
               subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()}
-    for module in ("flask", "requests", "atlassian", "urllib3", "sqlalchemy", "connector", "webhooks", "config"):
+    for module in ("flask", "requests", "atlassian", "urllib3", "sqlalchemy", "connector", "webhooks", "store", "config"):
         assert module not in loaded, f"importing rules loads {module}"
 
 
@@ -106,6 +106,6 @@ def test_the_command_starts_without_loading_what_it_does_not_need():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     loaded = {package_of(name) for name in done.stdout.split("LOADED", 1)[1].split()}
     heavy = {"flask", "werkzeug", "waitress", "sqlalchemy", "atlassian", "requests", "sandbox", "charsplit", "holidays",
-             "sklearn", "numpy", "icalendar", "apscheduler", "connector", "webhooks", "service"}
+             "sklearn", "numpy", "icalendar", "apscheduler", "connector", "webhooks", "store", "service"}
     assert loaded & heavy == set()
     assert "jsm-autopilot 0.1.0" in done.stdout

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=5)
@@ -104,7 +104,7 @@ def test_a_delivery_that_cannot_be_written_leaves_intake_open_for_the_next(store
     """The request that commits for the others (group commit) may fail on a value the store
     refuses; it answers 503 and the next delivery is still stored, not left waiting for a commit
     that never ends."""
-    from jsm_autopilot.webhooks.store import StoreUnavailable
+    from jsm_autopilot.store.event_store import StoreUnavailable
 
     result: list = []
     failing = threading.Thread(target=lambda: result.append(pytest.raises(StoreUnavailable, add, store, "bad", at=datetime(2026, 1, 1))))
@@ -126,7 +126,7 @@ def test_deliveries_added_together_are_each_told_whether_they_were_new(store):
 
 
 def test_rows_added_together_wait_for_a_commit_under_way_and_share_the_next():
-    from jsm_autopilot.webhooks.group_commit import GroupCommit
+    from jsm_autopilot.store.group_commit import GroupCommit
 
     batches: list[list] = []
     under_way, release = threading.Event(), threading.Event()
@@ -268,7 +268,7 @@ def test_a_delivery_is_stored_as_the_rest_of_the_store_reads_it(store):
 
 
 def test_a_batch_larger_than_one_statement_is_stored_whole_and_names_what_was_new(store):
-    from jsm_autopilot.webhooks.delivery_writer import ROWS_PER_STATEMENT
+    from jsm_autopilot.store.delivery_writer import ROWS_PER_STATEMENT
 
     def row(n: int) -> dict:
         return dict(identifier=f"id-{n}", event="comment_created", issue="SD-1", status="pending", received=T0,
@@ -316,7 +316,7 @@ def test_migrating_from_version_8_replaces_the_claim_indexes(store):
     them (each index costs every delivery's insert) and makes the new ones, keeping every event."""
     from sqlalchemy import inspect, text, update
 
-    from jsm_autopilot.webhooks.schema import RETIRED_INDEXES, SCHEMA_VERSION, events, schema_versions
+    from jsm_autopilot.store.schema import RETIRED_INDEXES, SCHEMA_VERSION, events, schema_versions
 
     add(store, "kept")
     with store.engine.begin() as connection:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
 from jsm_autopilot.cli.main import main
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -73,6 +73,6 @@ def test_replay_needs_an_identifier_or_failed(tmp_path):
 def test_audit_offers_every_outcome_the_trail_records():
     """cli/audit.py writes the outcomes out (importing the store would slow every command's start)."""
     from jsm_autopilot.cli.audit import OUTCOME_CHOICES
-    from jsm_autopilot.webhooks.audit import OUTCOMES
+    from jsm_autopilot.store.audit import OUTCOMES
 
     assert tuple(OUTCOME_CHOICES.choices) == OUTCOMES

@@ -60,7 +60,7 @@ def test_a_busy_ticket_never_makes_an_event_a_dead_letter(site_factory, tmp_path
 
     from jsm_autopilot.connector.executor import Executor
     from jsm_autopilot.service.guard import TicketGuard
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
     from jsm_autopilot.webhooks.worker import Worker
 
     site = site_factory(T0)
@@ -95,7 +95,7 @@ def test_a_restart_gives_back_what_a_killed_process_of_this_host_held(site_facto
 
     from jsm_autopilot.service.identity import node_name
     from jsm_autopilot.service.serve import Service
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
@@ -126,7 +126,7 @@ def test_no_key_steers_a_request_to_another_ticket(site_factory, tmp_path):
     from datetime import datetime, timezone
 
     from jsm_autopilot.connector.executor import Executor
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
     from jsm_autopilot.webhooks.worker import Worker
 
     site = site_factory(T0)
@@ -145,7 +145,7 @@ def test_no_key_steers_a_request_to_another_ticket(site_factory, tmp_path):
 
 def test_readyz_names_what_stops_the_service_and_healthz_stays_alive(site_factory, tmp_path):
     from jsm_autopilot.service.serve import Service
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     path = tmp_path / "events.db"
@@ -175,7 +175,7 @@ def test_readiness_is_proven_not_assumed_and_a_wrong_jira_url_is_named_at_once(s
     from datetime import datetime, timezone
 
     from jsm_autopilot.service.serve import Service
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     store = EventStore(f"sqlite:///{tmp_path / 'events.db'}")
@@ -217,7 +217,7 @@ def test_jira_away_is_a_pause_and_every_event_is_worked_once_when_it_is_back(sit
     from datetime import datetime, timezone
 
     from jsm_autopilot.service.serve import Service
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     keys = waiting_tickets_due_a_reminder(site, 3)
@@ -258,7 +258,7 @@ def test_a_revoked_token_pauses_the_work_keeps_every_event_and_resumes_by_itself
 
     from jsm_autopilot.service.serve import Service
     from tests.site import BOT
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     keys = waiting_tickets_due_a_reminder(site, 3)
@@ -392,8 +392,8 @@ def test_half_open_connections_do_not_starve_real_deliveries(site_factory, tmp_p
 
 def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_follows(site_factory, tmp_path):
     from jsm_autopilot.connector.executor import Executor
-    from jsm_autopilot.webhooks.late_notes import LateNotes
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.late_notes import LateNotes
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     key = waiting_ticket_due_a_reminder(site)
@@ -419,7 +419,7 @@ def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_f
 def test_a_sweep_that_meets_refused_credentials_pauses_the_service_too(site_factory, tmp_path):
     from jsm_autopilot.service.serve import Service
     from tests.site import BOT
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     waiting_ticket_due_a_reminder(site)

@@ -54,7 +54,7 @@ def test_shadow_mode_receives_and_sweeps_but_writes_nothing_to_jira(site_factory
 
 
 def test_shadow_lists_what_would_have_been_done(site_factory, tmp_path):
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     key = site.create()

@@ -11,7 +11,7 @@ from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.connector.holds import NoGuard, TicketBusy
 from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.service.guard import TicketGuard
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.webhooks.worker import Worker
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

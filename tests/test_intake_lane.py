@@ -17,7 +17,7 @@ from jsm_autopilot.service.http_server import create_server
 from jsm_autopilot.service.intake_lane import IntakeDispatcher
 from tests.test_webhook_receiver import LIMIT, NOW, SECRET, _capture, _headers
 from jsm_autopilot.webhooks.receiver import create_receiver
-from jsm_autopilot.webhooks.store import StoreUnavailable
+from jsm_autopilot.store.event_store import StoreUnavailable
 
 OTHER_PROJECT = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"key": "KT-7", "fields": {}}}).encode()
 
@@ -67,7 +67,7 @@ DELIVERIES = [  # (body, identifier, signature)
 
 
 def test_the_lane_answers_every_kind_of_delivery_as_the_flask_route_does(served, store, tmp_path):
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     server, seen = served
     through_lane = [post(server, body, identifier, signature) for body, identifier, signature in DELIVERIES]

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-FOLDERS = ("cli", "config", "connector", "rules", "sandbox", "service", "webhooks")
+FOLDERS = ("cli", "config", "connector", "rules", "sandbox", "service", "store", "webhooks")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from jsm_autopilot.service.notify import (
     WebhookChannel, chat_document,
 )
 from tests.test_serve_process import free_port
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
 ZONE = ZoneInfo("Europe/Berlin")

@@ -15,7 +15,7 @@ from jsm_autopilot.connector.mapping import adf_to_text
 from jsm_autopilot.connector.sweep import sweep_once
 from tests.site import AGENT
 from jsm_autopilot.webhooks.receiver import create_receiver
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.webhooks.worker import Worker
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from jsm_autopilot.connector.mapping import ticket_from_webhook
 from jsm_autopilot.webhooks.receiver import create_receiver
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 

@@ -20,7 +20,7 @@ import yaml
 from tests.conftest import POSTGRES_URL, empty_postgres_store
 from tests.site import BOT
 from jsm_autopilot.webhooks.delivery import signature_for
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 SECRET = "burst-secret"
@@ -324,7 +324,7 @@ def test_a_comment_jira_applies_50_s_after_the_client_gave_up_reaches_the_custom
         assert len(site.comments_by_bot(key, public=True)) == 1
         wait_for(lambda: uncertain_writes() == 0, 90, "the uncertain write to settle")
         assert len(site.comments_by_bot(key, public=True)) == 1
-        from jsm_autopilot.webhooks.audit import AuditTrail
+        from jsm_autopilot.store.audit import AuditTrail
 
         assert [f.outcome for f in AuditTrail(store).list(issue=key, rule="clarification.reminder")][-1] == "uncertain"
         assert "landed after all; not sent again" in serve.log.read_text()

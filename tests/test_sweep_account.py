@@ -18,7 +18,7 @@ import requests
 
 from tests.test_serve_process import site_with_due_reminders
 from tests.test_sweep_cli import config_for
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
 RULE = "clarification.reminder"

@@ -101,7 +101,7 @@ def test_the_rule_suggests_with_what_was_learned_and_falls_back_to_the_keywords(
 
 
 def test_learning_refuses_below_the_minimum_per_type_and_keeps_the_shipped_model(site_factory, tmp_path):
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0)
     site.seed({"issues": [{"type": "Suggestion", "summary": "Idea", "reporter": "claire@acme.example"}]})
@@ -121,7 +121,7 @@ def test_learning_refuses_below_the_minimum_per_type_and_keeps_the_shipped_model
 @pytest.mark.parametrize("stored", ['{"format": 99}', "not json"])
 def test_an_unreadable_learned_triage_falls_back_to_the_shipped_model_or_the_keywords(settings, tmp_path, stored):
     from jsm_autopilot.cli.triage import shipped_triage, with_learned_triage
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     store = EventStore(f"sqlite:///{tmp_path / 'store.db'}")
     store.migrate()
@@ -191,7 +191,7 @@ def test_the_shipped_model_is_kept_in_the_state_directory_and_learned_again_when
 
 def test_forget_drops_what_was_learned_from_the_site(settings, tmp_path):
     env = {"JSM_AUTOPILOT_DB": f"sqlite:///{tmp_path / 'store.db'}", "XDG_STATE_HOME": str(tmp_path / "state")}
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     store = EventStore(env["JSM_AUTOPILOT_DB"])
     store.migrate()

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import SHARED
 from jsm_autopilot.webhooks.delivery import signature_for
 from jsm_autopilot.webhooks.receiver import create_receiver
-from jsm_autopilot.webhooks.store import EventStore
+from jsm_autopilot.store.event_store import EventStore
 
 SECRET = b"s3cret-shared-with-jira"
 CAPTURES = sorted((SHARED / "fixtures" / "jira-webhooks").glob("*.json"))
@@ -267,7 +267,7 @@ def test_jiras_retry_count_is_kept_with_the_delivery_in_either_lane(client, stor
     delivery that arrived late. The lane reads its headers from the environ by their WSGI names."""
     from sqlalchemy import select
 
-    from jsm_autopilot.webhooks.schema import events
+    from jsm_autopilot.store.schema import events
 
     deliver(client, _capture(), identifier="fast", **{"X-Atlassian-Webhook-Retry": "3"})
     _without_length(client, _capture(), identifier="flask", **{"X-Atlassian-Webhook-Retry": "2"})

@@ -16,7 +16,7 @@ LOCAL = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)  # the service's own cl
 
 @pytest.fixture
 def setup(site_factory, tmp_path):
-    from jsm_autopilot.webhooks.store import EventStore
+    from jsm_autopilot.store.event_store import EventStore
 
     site = site_factory(T0 - timedelta(days=1))
     key = site.create()

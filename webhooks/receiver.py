@@ -17,7 +17,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from jsm_autopilot.webhooks.delivery import IDENTIFIER_HEADER, Delivery, DeliveryRejected, delivery_from_http, delivery_headers, loggable
 from jsm_autopilot.webhooks.intake_first import IntakeFirst
-from jsm_autopilot.webhooks.store import EventStore, StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.webhooks")
 WEBHOOK_PATH = "/webhooks/jira"

@@ -27,8 +27,8 @@ from jsm_autopilot.rules.deliveries import is_delivery
 from jsm_autopilot.webhooks.delivery import is_issue_id
 from jsm_autopilot.webhooks.intake_first import IntakeFirst
 from jsm_autopilot.webhooks.receiver import utc_now
-from jsm_autopilot.webhooks.schedule import TicketSchedule
-from jsm_autopilot.webhooks.store import EventStore, StoredEvent, StoreUnavailable
+from jsm_autopilot.store.schedule import TicketSchedule
+from jsm_autopilot.store.event_store import EventStore, StoredEvent, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.worker")
 
@@ -64,7 +64,7 @@ class Worker:
     # Told of Jira's failures and successes; while it says Jira refuses the credentials, no event
     # is taken (service/health.py). None: no pause.
     health: JiraHealth | None = None
-    # Where the ticket's next due instant is kept for incremental sweeps (webhooks/schedule.py).
+    # Where the ticket's next due instant is kept for incremental sweeps (store/schedule.py).
     schedule: "TicketSchedule | None" = None
     # Deliveries before work (webhooks/intake_first.py): wait up to this long for the receiver to
     # be quiet before each claim. None: no wait.

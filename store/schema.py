@@ -78,7 +78,7 @@ learned = Table(
     Column("learned_at", UTCDateTime, nullable=False),
 )
 
-# Internal notes whose firing reached Jira while the note itself did not (webhooks/late_notes.py).
+# Internal notes whose firing reached Jira while the note itself did not (store/late_notes.py).
 late_notes = Table(
     "jsm_autopilot_late_notes", metadata,
     Column("firing_id", String(64), primary_key=True),
@@ -104,7 +104,7 @@ shadow_firings = Table(
 )
 
 # When each ticket is next due with nothing changed in Jira (rules.catalogue.next_due), and when
-# the sweeps last looked: routine sweeps read only what is due or changed (webhooks/schedule.py).
+# the sweeps last looked: routine sweeps read only what is due or changed (store/schedule.py).
 ticket_schedule = Table(
     "jsm_autopilot_ticket_schedule", metadata,
     Column("issue", String(64), primary_key=True),

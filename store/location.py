@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from jsm_autopilot.webhooks.group_commit import StoreUnavailable
+from jsm_autopilot.store.group_commit import StoreUnavailable
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 STATE_DIRECTORY_NAME = "jsm-autopilot"
