@@ -7,9 +7,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
-
-from jsm_autopilot.cli.live import _client_or_exit, events
-from jsm_autopilot.cli.main import _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main
+from jsm_autopilot.cli.common import (
+    client_or_exit,
+    config_option,
+    fail,
+    parse_instant,
+    settings_or_exit,
+    store_or_exit,
+)
+from jsm_autopilot.cli.live import events
+from jsm_autopilot.cli.main import main
 
 # webhooks.audit.OUTCOMES, written out: importing the store would slow every command's start.
 OUTCOME_CHOICES = click.Choice(["applied", "partial", "failed", "skipped", "uncertain"])
@@ -26,9 +33,9 @@ def _since(text: str | None) -> datetime | None:
     except ValueError:
         pass
     try:
-        return _parse_instant(text)
+        return parse_instant(text)
     except click.BadParameter as error:
-        _fail(f"--since: {error.message}, or a duration back from now like 2h or 1d")
+        fail(f"--since: {error.message}, or a duration back from now like 2h or 1d")
 
 
 def _print(firings: list, as_json: bool) -> None:
@@ -57,7 +64,7 @@ def audit(since: str | None, rule: str | None, issue: str | None, outcome: str |
     """What fired, across all tickets, newest first: when, ticket, rule, reason, outcome, cause."""
     from jsm_autopilot.store.audit import AuditTrail, only_in_firing_logs
 
-    store = _store_or_exit("audit")
+    store = store_or_exit("audit")
     if not as_json:
         click.echo(f"store: {store.location}", err=True)
     after = _since(since)
@@ -78,8 +85,8 @@ def _firing_logs(config: Path | None, issue: str | None, updated_after: datetime
     from jsm_autopilot.connector.jql import jql_string
     from jsm_autopilot.connector.mapping import IssueMappingError, firings_of
 
-    settings = _settings_or_exit(config)
-    client = _client_or_exit(settings, "audit --from-jira")
+    settings = settings_or_exit(config)
+    client = client_or_exit(settings, "audit --from-jira")
     jql = f"project = {jql_string(settings.project.key)} AND " + (
         f"key = {jql_string(issue)}" if issue else f'updated >= "{client.jql_time(updated_after)}"')
     entries = []
@@ -90,7 +97,7 @@ def _firing_logs(config: Path | None, issue: str | None, updated_after: datetime
             except IssueMappingError as unreadable:
                 click.echo(f"audit: {unreadable} (left out)", err=True)
     except JiraError as error:
-        _fail(f"audit --from-jira: {error}")
+        fail(f"audit --from-jira: {error}")
     return entries
 
 
@@ -101,10 +108,10 @@ def show(identifier: str, as_json: bool) -> None:
     """One stored event: its outcome, and the firings it caused."""
     from jsm_autopilot.store.audit import AuditTrail
 
-    store = _store_or_exit("events show")
+    store = store_or_exit("events show")
     found = next((e for e in store.list_events(limit=100_000) if e.identifier == identifier), None)
     if found is None:
-        _fail(f"events show: no event {identifier!r} in {store.location}")
+        fail(f"events show: no event {identifier!r} in {store.location}")
     firings = AuditTrail(store).list(source=f"webhook:{identifier}")
     if as_json:
         click.echo(json.dumps({**found.as_json(), "firings": [f.as_json() for f in firings]}, indent=2, ensure_ascii=False))

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-
-from jsm_autopilot.cli.main import _console, _fail, _settings_or_exit, config_option, main
+from jsm_autopilot.cli.common import config_option, fail, make_console, settings_or_exit
+from jsm_autopilot.cli.main import main
+from jsm_autopilot.cli.models import shipped_reply_model
 
 LABELS = ("close", "keep")
 GOAL_RECALL = 0.85  # issue 28: of confirmations taken, in each language; no keep reply may close
@@ -65,17 +66,17 @@ def read_labelled_replies(path: Path) -> list[tuple[str, str, str]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        _fail(f"{path}: {error.strerror or error}")
+        fail(f"{path}: {error.strerror or error}")
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
         if len(parts) != 3 or parts[0] not in LABELS or not parts[2].strip():
-            _fail(f"{path}:{number}: expected label (close or keep), language and text separated by tabs")
+            fail(f"{path}:{number}: expected label (close or keep), language and text separated by tabs")
         # An e-mail reply's line breaks are written as \n in the file.
         rows.append((parts[0], parts[1].strip(), parts[2].strip().replace("\\n", "\n")))
     if not rows:
-        _fail(f"{path}: no labelled replies")
+        fail(f"{path}: no labelled replies")
     return rows
 
 
@@ -95,9 +96,8 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
     from jsm_autopilot.rules.feedback import judge_reply
     from jsm_autopilot.rules.timers import reply_judgement
 
-    from jsm_autopilot.cli.triage import shipped_reply_model
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     if settings.confirmation.learned:
         settings = settings.with_reply_model(shipped_reply_model())
     lists = reply_judgement(settings)
@@ -110,7 +110,7 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
         click.echo(json.dumps(scores.as_json(), indent=2, ensure_ascii=False))
         return
     taken, closes, wrong, keeps = scores.totals()
-    console = _console()
+    console = make_console()
     console.print(f"{closes + keeps} replies: {closes} close, {keeps} keep.")
     for language in sorted(set(scores.taken) | set(scores.wrongly_closed)):
         found = scores.language(language)

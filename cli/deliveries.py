@@ -9,11 +9,26 @@ from datetime import date
 from pathlib import Path
 
 import click
+from jsm_autopilot.cli.common import (
+    BAD_INPUT,
+    SOME_FAILED,
+    client_or_exit,
+    config_option,
+    describe_action,
+    fail,
+    make_console,
+    settings_or_exit,
+    store_or_exit,
+)
+from jsm_autopilot.cli.main import main
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from jsm_autopilot.cli.live import SOME_FAILED, _client_or_exit
-from jsm_autopilot.cli.main import BAD_INPUT, _console, _describe_action, _fail, _settings_or_exit, _store_or_exit, config_option, main
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 # Below this many tickets a delivery is done before a bar would be worth drawing.
 PROGRESS_FROM = 5
@@ -72,27 +87,33 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     and the service never create two. Exits 0 on success, 1 when Jira failed, 2 on bad input.
     """
     from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
+    from jsm_autopilot.connector.deliveries import (
+        DeliveryRegistry,
+        DeliveryRequest,
+        DeliveryRequestError,
+        DeliveryUncertain,
+        create_or_update,
+    )
     from jsm_autopilot.connector.executor import Executor
     from jsm_autopilot.service.guard import TicketGuard
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     data = {"organisation": organisation, "version": version, "docs": list(docs)}
     if estimated_date is not None:
         try:
             data["estimated_date"] = date.fromisoformat(estimated_date)
         except ValueError:
-            _fail(f"--estimated-date: {estimated_date!r} is not a date (YYYY-MM-DD)")
+            fail(f"--estimated-date: {estimated_date!r} is not a date (YYYY-MM-DD)")
     if environment is not None:
         data["environment"] = environment
     try:
         request = DeliveryRequest.parse(data, settings)
     except DeliveryRequestError as error:
-        _fail(f"--{error.field.replace('_', '-')}: {error.problem}")
+        fail(f"--{error.field.replace('_', '-')}: {error.problem}")
     if service_url is not None:
         _through_the_service(service_url, data, dry_run, as_json)
-    store = _store_or_exit("delivery create", create=True, write=True)  # before Jira: a local problem says so first
-    client = _client_or_exit(settings, "delivery create")
+    store = store_or_exit("delivery create", create=True, write=True)  # before Jira: a local problem says so first
+    client = client_or_exit(settings, "delivery create")
     from jsm_autopilot.service.identity import process_name
 
     holder = f"{process_name()}-cli"
@@ -105,7 +126,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     except DeliveryRequestError as error:
         # A field of the request names its option; a dotted one is an app.yaml key.
         where = error.field if "." in error.field else f"--{error.field.replace('_', '-')}"
-        _fail(f"{where}: {error.problem}")
+        fail(f"{where}: {error.problem}")
     except (JiraError, DeliveryUncertain) as error:
         click.echo(f"delivery create: {error}", err=True)
         sys.exit(SOME_FAILED)
@@ -115,13 +136,13 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False, default=str))
         sys.exit(SOME_FAILED if result.failures else 0)
-    console = _console()
+    console = make_console()
     listed = ", ".join(result.included) or "no tickets yet"
     if dry_run:
         what = "Would create a Delivery ticket" if result.key is None else f"Would update {result.key}"
         console.print(f"{what} of patch {version} for {organisation}: {len(result.included)} ticket(s): {listed}")
         for action in result.actions:
-            console.print(f"  {action.issue:<10} {action.rule:<22} {_describe_action(action)}")
+            console.print(f"  {action.issue:<10} {action.rule:<22} {describe_action(action)}")
     else:
         verb = "Created" if result.created else "Updated"
         console.print(f"{verb} {result.key}: Delivery of patch {version} for {organisation}, {len(result.included)} ticket(s): {listed}")
@@ -133,12 +154,11 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
 def _through_the_service(service_url: str, data: dict, dry_run: bool, as_json: bool) -> None:
     """Ask the running service, which holds the one store that keeps deliveries unique."""
     import requests
-
     from jsm_autopilot.service.api import API_TOKEN_ENVIRONMENT_VARIABLE
 
     token = os.environ.get(API_TOKEN_ENVIRONMENT_VARIABLE)
     if not token:
-        _fail(f"delivery create: --service-url needs the service's API token in {API_TOKEN_ENVIRONMENT_VARIABLE}")
+        fail(f"delivery create: --service-url needs the service's API token in {API_TOKEN_ENVIRONMENT_VARIABLE}")
     body = {**data, "dry_run": dry_run}
     if "estimated_date" in body:
         body["estimated_date"] = body["estimated_date"].isoformat()

@@ -13,34 +13,22 @@ from pathlib import Path
 from typing import Iterator
 
 import click
-
-from jsm_autopilot.cli.main import (
-    BAD_INPUT, _console, _describe_action, _fail, _parse_instant, _settings_or_exit, _store_or_exit, config_option, main,
+from jsm_autopilot.cli.common import (
+    BAD_INPUT,
+    INTERRUPTED,
+    SOME_FAILED,
+    client_or_exit,
+    config_option,
+    describe_action,
+    fail,
+    make_console,
+    parse_instant,
+    settings_or_exit,
+    site_settings,
+    store_or_exit,
 )
-from jsm_autopilot.cli.triage import with_learned_triage
-from jsm_autopilot.config.environment import CredentialsError, jira_credentials
-
-SOME_FAILED = 1
-INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
-
-
-def _client_or_exit(settings, command: str, budget_seconds: float = 120, reach: bool = True):
-    """The Jira client from the environment's credentials, once the site answers (within 15 s);
-    exit 2 naming what is missing, the variables of the credentials Jira refused, or the URL and
-    why it does not answer as Jira."""
-    from jsm_autopilot.connector.client import JiraClient, JiraError
-
-    try:
-        credentials = jira_credentials()
-    except CredentialsError as error:
-        _fail(f"{command}: {error}")
-    client = JiraClient(credentials, settings.project.deployment, budget_seconds=budget_seconds)
-    if reach:
-        try:
-            client.reach()
-        except JiraError as error:
-            _fail(f"{command}: {error.answer}" + ("" if error.status == 401 else "; check JIRA_URL"))
-    return client
+from jsm_autopilot.cli.main import main
+from jsm_autopilot.cli.models import with_learned_triage
 
 
 @main.command()
@@ -67,24 +55,24 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
     from jsm_autopilot.store.audit import AuditTrail
 
     if not once:
-        _fail("sweep: give --once; repeated sweeps run inside `jsm-autopilot serve`")
+        fail("sweep: give --once; repeated sweeps run inside `jsm-autopilot serve`")
     if issue is not None:
         from jsm_autopilot.webhooks.delivery import ISSUE_KEY
 
         if not ISSUE_KEY.fullmatch(issue):
-            _fail(f"sweep: --issue {issue!r} is not a Jira issue key like SD-12")
+            fail(f"sweep: --issue {issue!r} is not a Jira issue key like SD-12")
     now = None
     if at is not None:
         try:
-            now = _parse_instant(at)
+            now = parse_instant(at)
         except click.BadParameter as error:
-            _fail(f"--at: {error.message}")
-    settings = _settings_or_exit(config)
+            fail(f"--at: {error.message}")
+    settings = settings_or_exit(config)
     # The firings go where serve's go; a dry run writes nothing, so it only reads the store.
-    store = _store_or_exit("sweep", write=not dry_run, missing_ok=True)
-    client = _client_or_exit(settings, "sweep")
+    store = store_or_exit("sweep", write=not dry_run, missing_ok=True)
+    client = client_or_exit(settings, "sweep")
     settings = with_learned_triage(settings, store)  # after Jira answered: learning at first use takes seconds
-    console = _console()
+    console = make_console()
     firings: list[dict] = []
 
     def on_firing(actions, outcome) -> None:
@@ -93,7 +81,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
             firings.append({"issue": actions[0].issue, "rule": actions[0].rule, "state": state,
                             "error": outcome.error if outcome else None, "actions": [a.as_json() for a in actions]})
             return
-        does = ", ".join(_describe_action(a) for a in actions)
+        does = ", ".join(describe_action(a) for a in actions)
         console.print(f"{actions[0].issue:<10} {actions[0].rule:<24} {state:<8} {does}: {actions[0].reason}")
         if outcome is not None and outcome.error:
             # The error names who failed: Jira's answer, the on-call channel's, or an uncertain write.
@@ -184,8 +172,8 @@ def _port_free_or_exit(host: str, port: int, command: str) -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                _fail(f"{command}: port {port} is in use; choose --port")
-            _fail(f"{command}: cannot listen on {host}:{port}: {error.strerror}")
+                fail(f"{command}: port {port} is in use; choose --port")
+            fail(f"{command}: cannot listen on {host}:{port}: {error.strerror}")
 
 
 PORT = click.IntRange(1, 65535)
@@ -204,31 +192,30 @@ SANDBOX_PORT = 8090  # not serve's 8080: the two run side by side
 def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now_text: str | None, webhook_url: str | None,
             config: Path | None) -> None:
     """Serve a JSM sandbox: Jira's REST subset for one project, with a clock you control."""
-    from werkzeug.serving import run_simple
-
     from jsm_autopilot.sandbox import new_state
     from jsm_autopilot.sandbox.app import create_app
     from jsm_autopilot.sandbox.seed import apply_seed
     from jsm_autopilot.sandbox.state import SandboxError
+    from werkzeug.serving import run_simple
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     _port_free_or_exit(host, port, "sandbox")
     now: datetime | None = None
     if now_text:
         try:
-            now = _parse_instant(now_text)
+            now = parse_instant(now_text)
         except click.BadParameter as error:
-            _fail(f"--now: {error.message}")
+            fail(f"--now: {error.message}")
     state = new_state(settings, deployment, now)
     if seed is not None:
         try:
             keys = apply_seed(state, json.loads(seed.read_text(encoding="utf-8")))
         except (ValueError, KeyError, SandboxError) as error:
-            _fail(f"{seed}: {error}")
+            fail(f"{seed}: {error}")
         click.echo(f"Seeded {len(keys)} issue(s) from {seed}.")
     if webhook_url is not None:
         if not webhook_url.startswith(("http://", "https://")):
-            _fail(f"--webhook-url: an http(s) address, not {webhook_url!r}")
+            fail(f"--webhook-url: an http(s) address, not {webhook_url!r}")
         secret = os.environ.get("JSM_AUTOPILOT_WEBHOOK_SECRET")
         state.webhooks.configure(webhook_url, secret.encode() if secret else None)
         click.echo(f"Webhooks go to {webhook_url} ({'signed' if secret else 'unsigned: JSM_AUTOPILOT_WEBHOOK_SECRET is not set'}).")
@@ -262,25 +249,28 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
     import logging
 
     from jsm_autopilot.service.api import api_token
-    from jsm_autopilot.service.serve import Service, ServiceConfigurationError, webhook_secret
-
     from jsm_autopilot.service.logs import configure_json_logging
+    from jsm_autopilot.service.serve import (
+        Service,
+        ServiceConfigurationError,
+        webhook_secret,
+    )
 
     configure_json_logging(logging.INFO)
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     _port_free_or_exit(host, port, "serve")
     # Jira may be down while the service starts: it receives and keeps events meanwhile (/readyz says so).
-    client = _client_or_exit(settings, "serve", reach=False)
+    client = client_or_exit(settings, "serve", reach=False)
     try:
         secret = webhook_secret(settings)
     except ServiceConfigurationError as error:
-        _fail(f"serve: {error}")
-    store = _store_or_exit("serve", create=True, write=True)
+        fail(f"serve: {error}")
+    store = store_or_exit("serve", create=True, write=True)
     settings = with_learned_triage(settings, store)
-    from jsm_autopilot.config.loader import default_config_path, load_settings
+    from jsm_autopilot.config.loader import default_config_path
 
     def reload():
-        return with_learned_triage(load_settings(config), store)
+        return with_learned_triage(site_settings(config), store)
 
     watched = (config if config is not None else default_config_path()) if watch_config else None
     Service(settings, store, client, secret, api_token(), dry_run=dry_run, reload_from=reload, watch_config=watched).run(
@@ -294,7 +284,7 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
 @click.option("--limit", default=1000, show_default=True, type=int)
 def shadow(as_json: bool, limit: int) -> None:
     """What `serve --dry-run` would have done, from the store: one line per firing, oldest first."""
-    found = _store_or_exit("shadow").list_shadow(limit)
+    found = store_or_exit("shadow").list_shadow(limit)
     if as_json:
         click.echo(json.dumps([f.as_json() for f in found], indent=2, ensure_ascii=False))
         return
@@ -313,12 +303,12 @@ def events(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> None:
     """List stored webhook events, newest first (store: $JSM_AUTOPILOT_DB)."""
     if ctx.invoked_subcommand is not None:
         return
-    store = _store_or_exit()
+    store = store_or_exit()
     listed = [e.as_json() for e in store.list_events(failed_only=failed, limit=limit)]
     if as_json:
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
         return
-    console = _console()
+    console = make_console()
     console.print(f"store: {store.location}", style="dim")
     if not listed:
         console.print("No events." if not failed else "No failed events.")
@@ -338,10 +328,10 @@ def replay(identifier: str | None, failed: bool) -> None:
     from datetime import datetime, timezone
 
     if (identifier is None) == (not failed):
-        _fail("events replay: give an event identifier or --failed")
-    store = _store_or_exit("events replay", write=True)
+        fail("events replay: give an event identifier or --failed")
+    store = store_or_exit("events replay", write=True)
     if identifier is not None and store.find_event(identifier) is None:
-        _fail(f"events replay: no stored event with identifier {identifier!r} (jsm-autopilot events lists them)")
+        fail(f"events replay: no stored event with identifier {identifier!r} (jsm-autopilot events lists them)")
     count = store.replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
     if identifier is not None and count == 0:
         click.echo(f"events replay: event {identifier!r} is being processed now; nothing was queued again (replay it once "
@@ -359,8 +349,8 @@ def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
     """The service against a seeded sandbox: 60 simulated days, rules firing as they happen."""
     from jsm_autopilot.service.demo import run_demo
 
-    settings = _settings_or_exit(config)
-    run_demo(settings, days=days, keep=keep, sandbox_port=port if keep else 0, console=_console())
+    settings = settings_or_exit(config)
+    run_demo(settings, days=days, keep=keep, sandbox_port=port if keep else 0, console=make_console())
 
 
 @main.command()
@@ -378,8 +368,8 @@ def doctor(probe: bool, config: Path | None) -> None:
     from jsm_autopilot.connector.doctor import diagnose
     from jsm_autopilot.connector.probe import probe as run_probe
 
-    settings = _settings_or_exit(config)
-    client = _client_or_exit(settings, "doctor", budget_seconds=15, reach=False)  # doctor reports it as a finding
+    settings = settings_or_exit(config)
+    client = client_or_exit(settings, "doctor", budget_seconds=15, reach=False)  # doctor reports it as a finding
     failed = 0
     findings = diagnose(client, settings)
     if probe:
@@ -414,23 +404,27 @@ def register(url: str, config: Path | None) -> None:
     import os
 
     from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.connector.webhook_admin import WebhookAdmin, WebhookUrlError, check_receiver_url
+    from jsm_autopilot.connector.webhook_admin import (
+        WebhookAdmin,
+        WebhookUrlError,
+        check_receiver_url,
+    )
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     secret = os.environ.get("JSM_AUTOPILOT_WEBHOOK_SECRET")
     if not secret:
-        _fail("webhook register: set JSM_AUTOPILOT_WEBHOOK_SECRET, the secret Jira will sign deliveries with")
+        fail("webhook register: set JSM_AUTOPILOT_WEBHOOK_SECRET, the secret Jira will sign deliveries with")
     try:
         warnings = check_receiver_url(url)
     except WebhookUrlError as error:
-        _fail(f"webhook register: {error}")
+        fail(f"webhook register: {error}")
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     try:
-        admin = WebhookAdmin(_client_or_exit(settings, "webhook register", budget_seconds=30))
+        admin = WebhookAdmin(client_or_exit(settings, "webhook register", budget_seconds=30))
         outcome, hook = admin.register(settings, url, secret)
     except JiraError as error:
-        _fail(f"webhook register: {error}")
+        fail(f"webhook register: {error}")
     click.echo(f"Webhook {hook.id} {hook.name!r} {outcome}: {hook.url} for {', '.join(hook.events)} ({hook.jql})")
 
 
@@ -442,12 +436,12 @@ def list_webhooks(as_json: bool, config: Path | None) -> None:
     from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.webhook_admin import WebhookAdmin
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     try:
-        admin = WebhookAdmin(_client_or_exit(settings, "webhook list", budget_seconds=30))
+        admin = WebhookAdmin(client_or_exit(settings, "webhook list", budget_seconds=30))
         hooks, mine = admin.list(), {h.id for h in admin.of_project(settings)}
     except JiraError as error:
-        _fail(f"webhook list: {error}")
+        fail(f"webhook list: {error}")
     if as_json:
         click.echo(json.dumps([{**h.as_json(), "this_project": h.id in mine} for h in hooks], indent=2))
         return
@@ -466,10 +460,10 @@ def delete_webhook(webhook_id: str, config: Path | None) -> None:
     from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.webhook_admin import WebhookAdmin
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     try:
-        WebhookAdmin(_client_or_exit(settings, "webhook delete", budget_seconds=30)).delete(webhook_id)
+        WebhookAdmin(client_or_exit(settings, "webhook delete", budget_seconds=30)).delete(webhook_id)
     except JiraError as error:
-        _fail(f"webhook delete: {error}")
+        fail(f"webhook delete: {error}")
     click.echo(f"Webhook {webhook_id} deleted.")
 

@@ -8,77 +8,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+from jsm_autopilot.cli.common import (
+    client_or_exit,
+    config_option,
+    fail,
+    issues_from_file,
+    make_console,
+    settings_or_exit,
+    store_or_exit,
+)
+from jsm_autopilot.cli.main import main
+from jsm_autopilot.cli.models import LEARNED_TRIAGE, with_learned_triage
 
-from jsm_autopilot.cli.main import _console, _fail, _issues_from_file, _settings_or_exit, _store_or_exit, config_option, main
-
-LEARNED_TRIAGE = "triage"
 # Fewer typed tickets of a type than this teach a model that never suggests it: `triage learn` refuses.
 MIN_PER_TYPE = 15
 SILENT = "(no suggestion)"
-
-
-def with_learned_triage(settings, store=None):
-    """The settings with the models learned at first use and kept in the state directory: the
-    triage model to suggest from (what `triage learn` stored from the site's own history when a
-    store holds it, else, with triage.default_model, the one of the shipped corpus) and what
-    confirmations read like (confirmation.learned). Never creates a store."""
-    if settings.confirmation.learned:
-        settings = settings.with_reply_model(shipped_reply_model())
-    site = _site_triage(store)
-    if site is not None:
-        return settings.with_learned_triage(site)
-    if settings.triage.default_model:
-        return settings.with_learned_triage(shipped_triage())
-    return settings
-
-
-def shipped_reply_model():
-    """What confirmations read like, learned from the shipped labelled replies once a process."""
-    from jsm_autopilot.config.triage_model import default_reply_model
-    from jsm_autopilot.store.event_store import default_database_path
-
-    cache = ("replies", default_database_path().parent)
-    if cache not in _SHIPPED:
-        _SHIPPED[cache] = default_reply_model(cache[1])
-    return _SHIPPED[cache]
-
-
-_SHIPPED: dict = {}
-
-
-def shipped_triage():
-    """The model of the shipped corpus, learned once a process (and once a state directory)."""
-    from jsm_autopilot.config.triage_model import default_triage
-    from jsm_autopilot.store.event_store import default_database_path
-
-    cache = default_database_path().parent
-    if cache not in _SHIPPED:
-        _SHIPPED[cache] = default_triage(cache)
-    return _SHIPPED[cache]
-
-
-def _site_triage(store):
-    from jsm_autopilot.config.triage_model import LearnedTriage
-    from jsm_autopilot.store.event_store import EventStore, StoreUnavailable, database_url
-
-    opened = None
-    try:
-        if store is None:
-            store = opened = EventStore(database_url(), create=False)
-        found = store.learned(LEARNED_TRIAGE)
-    except StoreUnavailable:
-        return None  # no store yet, one this account cannot read, or one from before `triage learn` existed
-    finally:
-        if opened is not None:
-            opened.dispose()
-    if found is None:
-        return None
-    try:
-        return LearnedTriage.from_json(found[0])
-    except (ValueError, KeyError) as error:
-        click.echo(f"warning: the learned triage in the store cannot be read ({error}); using the shipped model or the keywords",
-                   err=True)
-        return None
 
 
 @main.group()
@@ -118,35 +62,34 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     and stores the result in the service's store (JSM_AUTOPILOT_DB), where triage.suggest uses it
     from the next start of serve or sweep on; the keyword vocabulary stays the fallback.
     """
-    from jsm_autopilot.cli.live import _client_or_exit
     from jsm_autopilot.config.triage_model import learn
     from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.store.event_store import StoreUnavailable
 
-    settings = _settings_or_exit(config)
-    store = _store_or_exit("triage learn", create=True, write=True)  # before reading and learning, not after
-    client = _client_or_exit(settings, "triage learn")
+    settings = settings_or_exit(config)
+    store = store_or_exit("triage learn", create=True, write=True)  # before reading and learning, not after
+    client = client_or_exit(settings, "triage learn")
     try:
         issues = list(client.search(jql, ["summary", "description", "issuetype"]))
     except JiraError as error:
-        _fail(f"triage learn: {error}")
+        fail(f"triage learn: {error}")
     examples = _examples(issues, settings)
     from jsm_autopilot.config.settings import TRIAGE_TARGETS
 
     counted = Counter(role for _, role, _ in examples)
     few = {role: counted.get(role, 0) for role in TRIAGE_TARGETS if counted.get(role, 0) < min_per_type}
     if few:
-        _fail(f"triage learn: too few typed tickets to learn from ({', '.join(f'{role} {n}' for role, n in few.items())}; "
+        fail(f"triage learn: too few typed tickets to learn from ({', '.join(f'{role} {n}' for role, n in few.items())}; "
               f"at least {min_per_type} of each type are needed). Nothing was learned: suggestions keep coming from "
               f"{'the shipped model' if settings.triage.default_model else 'the keywords'}. Widen --jql, or lower --min-per-type.")
     try:
         model = learn([(text, role) for text, role, _ in examples], min_probability)
     except ValueError as error:
-        _fail(f"triage learn: {error} (found {len(examples)} typed ticket(s) of the target types among {len(issues)})")
+        fail(f"triage learn: {error} (found {len(examples)} typed ticket(s) of the target types among {len(issues)})")
     try:
         store.save_learned(LEARNED_TRIAGE, model.to_json(), datetime.now(timezone.utc))
     except StoreUnavailable as error:
-        _fail(f"triage learn: {error}")
+        fail(f"triage learn: {error}")
     per_type = Counter(role for _, role, _ in examples)
     click.echo(f"Learned from {len(examples)} ticket(s): " + ", ".join(f"{role} {n}" for role, n in sorted(per_type.items())))
     click.echo("Stored; serve and sweep use it from their next start. Check it: jsm-autopilot triage evaluate --issues FILE")
@@ -159,11 +102,11 @@ def forget_triage(config: Path | None) -> None:
     (or the keywords, with triage.default_model: false), from the next start of serve or sweep on."""
     from jsm_autopilot.store.event_store import StoreUnavailable
 
-    settings = _settings_or_exit(config)
+    settings = settings_or_exit(config)
     try:
-        dropped = _store_or_exit("triage forget", create=True, write=True).forget_learned(LEARNED_TRIAGE)
+        dropped = store_or_exit("triage forget", create=True, write=True).forget_learned(LEARNED_TRIAGE)
     except StoreUnavailable as error:
-        _fail(f"triage forget: {error}")
+        fail(f"triage forget: {error}")
     fallback = "the shipped model" if settings.triage.default_model else "the keywords"
     click.echo(("Forgot what was learned from the site" if dropped else "Nothing was learned from the site")
                + f"; suggestions come from {fallback} from the next start of serve or sweep on.")
@@ -183,13 +126,13 @@ def evaluate_triage(issues_file: Path | None, tickets_file: Path | None, keyword
     from rich.table import Table
 
     if (issues_file is None) == (tickets_file is None):
-        _fail("triage evaluate: give --issues or --tickets")
-    settings = _settings_or_exit(config)
+        fail("triage evaluate: give --issues or --tickets")
+    settings = settings_or_exit(config)
     if not keywords_only:
         settings = with_learned_triage(settings)
-    examples = _examples(_issues_from_file(issues_file), settings) if issues_file else _labelled_tickets(tickets_file)
+    examples = _examples(issues_from_file(issues_file), settings) if issues_file else _labelled_tickets(tickets_file)
     if not examples:
-        _fail(f"{issues_file or tickets_file}: no ticket has one of the target types")
+        fail(f"{issues_file or tickets_file}: no ticket has one of the target types")
     learned = settings.learned_triage
     outcomes = []  # (language, actual role, suggested role or SILENT)
     for text, role, language in examples:
@@ -203,7 +146,7 @@ def evaluate_triage(issues_file: Path | None, tickets_file: Path | None, keyword
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
-    console = _console()
+    console = make_console()
     overall = figures["all"]
     console.print(f"{overall['tickets']} ticket(s), {figures['method']}: right {overall['right']} ({overall['accuracy']:.0%}), "
                   f"silent {overall['silent']} ({overall['silent_share']:.0%})")
@@ -223,7 +166,7 @@ def _labelled_tickets(path: Path) -> list[tuple[str, str, str]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        _fail(f"{path}: {error.strerror or error}")
+        fail(f"{path}: {error.strerror or error}")
     found = []
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):
@@ -231,7 +174,7 @@ def _labelled_tickets(path: Path) -> list[tuple[str, str, str]]:
         parts = line.rstrip("\t\r").split("\t")
         parts = parts[1:] if len(parts) == 5 else parts
         if len(parts) != 4 or parts[0] not in TRIAGE_TARGETS:
-            _fail(f"{path}:{number}: expected [part,] type ({', '.join(TRIAGE_TARGETS)}), language, summary, description")
+            fail(f"{path}:{number}: expected [part,] type ({', '.join(TRIAGE_TARGETS)}), language, summary, description")
         role, language, summary, description = parts
         found.append((f"{summary}\n{description}", role, language))
     return found

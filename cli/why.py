@@ -11,10 +11,15 @@ import sys
 from pathlib import Path
 
 import click
-
-from jsm_autopilot.cli.live import _client_or_exit
-from jsm_autopilot.cli.main import _fail, _parse_instant, _settings_or_exit, config_option, main
-from jsm_autopilot.cli.triage import with_learned_triage
+from jsm_autopilot.cli.common import (
+    client_or_exit,
+    config_option,
+    fail,
+    parse_instant,
+    settings_or_exit,
+)
+from jsm_autopilot.cli.main import main
+from jsm_autopilot.cli.models import with_learned_triage
 
 
 def verdicts(ticket, now, settings) -> list[dict]:
@@ -69,17 +74,17 @@ def why(key: str, at: str | None, as_json: bool, config: Path | None) -> None:
     from jsm_autopilot.connector.reading import read_ticket
     from jsm_autopilot.webhooks.delivery import ISSUE_KEY
 
-    settings = with_learned_triage(_settings_or_exit(config))
+    settings = with_learned_triage(settings_or_exit(config))
     if not ISSUE_KEY.fullmatch(key):
-        _fail(f"why: {key!r} is not a Jira issue key like SD-12")
-    client = _client_or_exit(settings, "why")
+        fail(f"why: {key!r} is not a Jira issue key like SD-12")
+    client = client_or_exit(settings, "why")
     try:
-        now = _parse_instant(at) if at else client.server_time()
+        now = parse_instant(at) if at else client.server_time()
         _, ticket = read_ticket(client, settings, key)
     except click.BadParameter as error:
-        _fail(f"--at: {error.message}")
+        fail(f"--at: {error.message}")
     except (JiraError, IssueMappingError) as error:
-        _fail(f"why: {key}: {error}")
+        fail(f"why: {key}: {error}")
     found = verdicts(ticket, now, settings)
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))

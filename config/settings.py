@@ -31,7 +31,6 @@ from jsm_autopilot.config.notify import Notify
 from jsm_autopilot.config.texts import Texts
 from jsm_autopilot.config.triage_model import LearnedTriage
 from jsm_autopilot.config.vocabulary import Vocabulary
-from jsm_autopilot.rules.catalogue import RULES
 
 DurationSetting = Annotated[
     Duration, BeforeValidator(Duration.parse), PlainSerializer(str, return_type=str)
@@ -282,26 +281,18 @@ class ScheduleSettings(_Section):
     full_pass_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = "03:00"
 
 
-def _default_enabled() -> list[str]:
-    return [rule.id for rule in RULES if rule.implemented]
+RuleId = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")]
 
 
 class RuleSwitches(_Section):
-    enabled: list[str] = Field(default_factory=_default_enabled)
+    # None: every implemented rule. Which ids exist is the catalogue's to say (rules/catalogue.py),
+    # checked at start-up (`switch_problems`): the settings know no rules.
+    enabled: list[RuleId] | None = None
 
     @field_validator("enabled")
     @classmethod
-    def _known_and_implemented(cls, ids: list[str]) -> list[str]:
-        by_id = {rule.id: rule for rule in RULES}
-        problems = []
-        for rule_id in ids:
-            if rule_id not in by_id:
-                problems.append(f"unknown rule {rule_id!r}")
-            elif not by_id[rule_id].implemented:
-                problems.append(f"rule {rule_id!r} is not implemented yet")
-        if problems:
-            raise ValueError("; ".join(problems))
-        if len(set(ids)) != len(ids):
+    def _listed_once(cls, ids: list[str] | None) -> list[str] | None:
+        if ids is not None and len(set(ids)) != len(ids):
             raise ValueError("a rule is listed twice")
         return ids
 
@@ -440,7 +431,8 @@ class Settings(_Section):
         return self._with_private(_reply_model=model)
 
     def is_enabled(self, rule_id: str) -> bool:
-        return rule_id in self.rules.enabled
+        """Switched on in app.yaml (no list: every rule the catalogue implements; start-up writes the list)."""
+        return self.rules.enabled is None or rule_id in self.rules.enabled
 
     def language_of(self, organisation: str | None) -> str:
         if organisation is not None and organisation in self.organisations:

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from jsm_autopilot.config.vocabulary import Match, terms_of
 
@@ -129,11 +129,10 @@ def default_triage(cache_directory: Path | None, min_probability: float = 0.3) -
 REPLY_CORPUS_DIRECTORY = Path(__file__).parent / "reply_corpus"
 
 
-def reply_examples(directory: Path = REPLY_CORPUS_DIRECTORY) -> list[tuple[str, str, str]]:
+def reply_examples(written_now: Callable[[str], str], directory: Path = REPLY_CORPUS_DIRECTORY) -> list[tuple[str, str, str]]:
     """(text, close or keep, language) of every labelled reply; line breaks are written \\n. Only
-    what the customer wrote now is kept (connector/replies.py), as the service reads a comment."""
-    from jsm_autopilot.connector.replies import written_now
-
+    what the customer wrote now is kept (`written_now`: connector/replies.py, as the service reads
+    a comment; passed in, so that the settings package imports no connector)."""
     found = []
     for label, language, text in labelled_rows(directory, 3, "close or keep, language and text"):
         if label not in ("close", "keep"):
@@ -169,6 +168,6 @@ def cached_model(name: str, examples: list[tuple[str, str, str]], cache_director
     return model
 
 
-def default_reply_model(cache_directory: Path | None) -> LearnedTriage:
+def default_reply_model(cache_directory: Path | None, written_now: Callable[[str], str]) -> LearnedTriage:
     """What confirmations read like, learned from the shipped labelled replies."""
-    return cached_model("replies", reply_examples(), cache_directory, 0.5)
+    return cached_model("replies", reply_examples(written_now), cache_directory, 0.5)

@@ -267,6 +267,25 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
 
+def switch_problems(enabled: list[str] | None) -> list[str]:
+    """What is wrong with `rules.enabled`: ids the catalogue does not know, or only plans."""
+    problems = []
+    for rule_id in enabled or []:
+        if rule_id not in RULES_BY_ID:
+            problems.append(f"rules.enabled: unknown rule {rule_id!r}")
+        elif not RULES_BY_ID[rule_id].implemented:
+            problems.append(f"rules.enabled: rule {rule_id!r} is not implemented yet")
+    return problems
+
+
+def with_switches(settings: "Settings") -> "Settings":
+    """The settings with `rules.enabled` written out: every implemented rule when app.yaml lists none."""
+    if settings.rules.enabled is not None:
+        return settings
+    enabled = [rule.id for rule in RULES if rule.implemented]
+    return settings.model_copy(update={"rules": settings.rules.model_copy(update={"enabled": enabled})})
+
+
 def delivery_rules_enabled(settings: "Settings") -> bool:
     """Whether sweeps and workers need to look at Delivery tickets at all."""
     return any(rule.on_delivery_view and settings.is_enabled(rule.id) for rule in RULES)

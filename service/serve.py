@@ -192,7 +192,8 @@ class Service:
             worker.settings = fresh
         if self.health.checked and not self.health.paused:
             self.health.check_names(fresh)
-        log.warning("app.yaml reloaded: %d rule(s) on (%s)", len(fresh.rules.enabled), ", ".join(fresh.rules.enabled),
+        enabled = fresh.rules.enabled or []
+        log.warning("app.yaml reloaded: %d rule(s) on (%s)", len(enabled), ", ".join(enabled),
                     extra={"reload": "applied"})
         return True
 

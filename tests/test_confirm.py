@@ -245,7 +245,7 @@ def test_a_word_for_closing_and_one_that_allows_it_confirm_in_one_sentence(setti
 @pytest.fixture(scope="module")
 def reading(settings):
     """The shipped settings with the learned reading of confirmations (confirmation.learned)."""
-    from jsm_autopilot.cli.triage import shipped_reply_model
+    from jsm_autopilot.cli.models import shipped_reply_model
 
     return settings.with_reply_model(shipped_reply_model())
 

@@ -115,11 +115,29 @@ def test_secrets_in_app_yaml_are_refused(key):
     assert "hunter2" not in str(refused.value)
 
 
-def test_an_unknown_rule_cannot_be_switched_on():
+def test_an_unknown_rule_cannot_be_switched_on(tmp_path):
+    """Checked at start-up against the catalogue (the settings package knows no rules, issue 30)."""
+    from jsm_autopilot.cli.common import site_settings
+
     data = shipped_settings_data()
     data["rules"]["enabled"].append("delivery.teleport")
     with pytest.raises(SettingsError, match="rules.enabled: unknown rule 'delivery.teleport'"):
-        settings_from_mapping(data)
+        site_settings(write_config(tmp_path, data))
+    result = run_check("--config", str(tmp_path / "app.yaml"))
+    assert result.exit_code == 2 and "rules.enabled: unknown rule 'delivery.teleport'" in result.stderr
+
+
+def test_a_planned_rule_cannot_be_switched_on_and_no_list_means_every_implemented_rule(tmp_path):
+    from jsm_autopilot.cli.common import site_settings
+    from jsm_autopilot.rules.catalogue import RULES
+
+    planned = next(rule.id for rule in RULES if not rule.implemented)
+    data = shipped_settings_data()
+    data["rules"]["enabled"].append(planned)
+    with pytest.raises(SettingsError, match=f"rules.enabled: rule '{planned}' is not implemented yet"):
+        site_settings(write_config(tmp_path, data))
+    del data["rules"]
+    assert site_settings(write_config(tmp_path, data)).rules.enabled == [rule.id for rule in RULES if rule.implemented]
 
 
 def test_hand_back_cannot_point_at_resolved():

@@ -120,7 +120,7 @@ def test_learning_refuses_below_the_minimum_per_type_and_keeps_the_shipped_model
 
 @pytest.mark.parametrize("stored", ['{"format": 99}', "not json"])
 def test_an_unreadable_learned_triage_falls_back_to_the_shipped_model_or_the_keywords(settings, tmp_path, stored):
-    from jsm_autopilot.cli.triage import shipped_triage, with_learned_triage
+    from jsm_autopilot.cli.models import shipped_triage, with_learned_triage
     from jsm_autopilot.store.event_store import EventStore
 
     store = EventStore(f"sqlite:///{tmp_path / 'store.db'}")
