@@ -109,3 +109,68 @@ def test_the_command_starts_without_loading_what_it_does_not_need():
              "sklearn", "numpy", "icalendar", "apscheduler", "connector", "webhooks", "store", "service"}
     assert loaded & heavy == set()
     assert "jsm-autopilot 0.1.0" in done.stdout
+
+
+# The folders installed under jsm_autopilot (issue 30), and the arrows between them.
+PACKAGES = ("cli", "config", "connector", "rules", "sandbox", "service", "store", "webhooks")
+
+
+def _modules(package: str):
+    return sorted((ROOT / package).glob("*.py"))
+
+
+def _all_imports(tree: ast.Module):
+    """Every import, at the top or inside a function: a lazy import is an arrow too."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                yield node.module, alias.name
+
+
+def _package_arrows() -> dict[str, set[str]]:
+    arrows: dict[str, set[str]] = {package: set() for package in PACKAGES}
+    for package in PACKAGES:
+        for path in _modules(package):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+                    node.body = []  # types only: no arrow at run time
+            for module, _ in _all_imports(tree):
+                if module.startswith("jsm_autopilot.") and package_of(module) in PACKAGES and package_of(module) != package:
+                    arrows[package].add(package_of(module))
+    return arrows
+
+
+def test_the_settings_import_no_rules():
+    """STYLE.md: settings never import rules (which rule ids exist is checked at start-up)."""
+    found = [f"{path.name}: {module}" for path in _modules("config")
+             for module, _ in _all_imports(ast.parse(path.read_text(encoding="utf-8"))) if package_of(module) == "rules"]
+    assert found == []
+
+
+def test_no_module_imports_another_modules_private_name():
+    found = [f"{package}/{path.name}: {module}.{name}" for package in PACKAGES for path in _modules(package)
+             for module, name in _all_imports(ast.parse(path.read_text(encoding="utf-8")))
+             if module.startswith("jsm_autopilot.") and name and name.startswith("_") and not name.startswith("__")]
+    assert found == []
+
+
+def test_no_two_packages_import_each_other_even_through_a_third():
+    arrows = _package_arrows()
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for step in arrows[todo.pop()] - seen:
+                if step == goal:
+                    return True
+                seen.add(step)
+                todo.append(step)
+        return False
+
+    circles = sorted({tuple(sorted((a, b))) for a in PACKAGES for b in PACKAGES if a != b and reaches(a, b) and reaches(b, a)})
+    assert circles == []
+    assert arrows["rules"] == set()  # the core imports no other package at run time
