@@ -186,3 +186,30 @@ def test_an_answer_with_its_whole_body_leaves_in_one_send(monkeypatch):
         assert all(data.startswith(b"HTTP/1.1 202 Accepted\r\n") and data.endswith(b'\r\n\r\n{"status": "accepted"}') for data in handed)
     finally:
         server.close()
+
+
+def test_the_installed_waitress_is_one_whose_internals_this_service_was_tested_on():
+    """service/http_server.py subclasses waitress's channel, task and dispatcher: another minor
+    release may change them. pyproject.toml pins the range; this says so plainly if it is bypassed."""
+    from importlib.metadata import version
+
+    from jsm_autopilot.service.http_server import TESTED_WAITRESS
+
+    installed = version("waitress")
+    assert ".".join(installed.split(".")[:2]) in TESTED_WAITRESS, (
+        f"waitress {installed} is installed, but service/http_server.py relies on internals of waitress "
+        f"{', '.join(TESTED_WAITRESS)}.x only: run the tests of test_http_server.py and test_intake_lane.py against it, "
+        "then add it to TESTED_WAITRESS and widen the pin in pyproject.toml")
+
+
+def test_waitress_internals_are_used_in_service_http_server_only():
+    import ast
+
+    from tests.conftest import ROOT
+
+    internal = [f"{path.relative_to(ROOT)}: {node.module}" for folder in ("cli", "config", "connector", "rules", "sandbox", "service",
+                                                                          "store", "webhooks", "bench")
+                for path in (ROOT / folder).glob("*.py") if path.name != "http_server.py"
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("waitress.")]
+    assert internal == []

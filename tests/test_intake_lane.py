@@ -1,5 +1,5 @@
 """Webhook deliveries through `serve`'s waitress server, answered by the intake thread
-(service/intake_lane.py): the same answers as the Flask route, one commit for what arrives
+(service/http_server.py, IntakeDispatcher): the same answers as the Flask route, one commit for what arrives
 together, answers in order on a connection, and nothing acknowledged that was not stored."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from jsm_autopilot.service.http_server import create_server
-from jsm_autopilot.service.intake_lane import IntakeDispatcher
+from jsm_autopilot.service.http_server import IntakeDispatcher
 from tests.test_webhook_receiver import LIMIT, NOW, SECRET, _capture, _headers
 from jsm_autopilot.webhooks.receiver import create_receiver
 from jsm_autopilot.store.event_store import StoreUnavailable

@@ -115,7 +115,7 @@ class FastLane:
     half of Flask's CPU a request. Anything else (no length, a chunked body, too large, another
     path or method) goes on to Flask, whose route and 413 answer it through the same `Intake`.
     Under `serve`'s own server most deliveries do not come here at all: its intake thread answers
-    them in batches (service/intake_lane.py); this lane answers them under any other WSGI server."""
+    them in batches (service/http_server.py); this lane answers them under any other WSGI server."""
 
     def __init__(self, wsgi_app, intake: Intake, max_body_bytes: int, path: str = WEBHOOK_PATH):
         self.wsgi_app, self.intake, self.max_body_bytes, self.path = wsgi_app, intake, max_body_bytes, path
