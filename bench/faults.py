@@ -41,8 +41,8 @@ from bench.intake import free_port, wait_healthy  # noqa: E402
 from jsm_autopilot.config.loader import settings_from_mapping  # noqa: E402
 from jsm_autopilot.sandbox import account_id_for, new_state, start_sandbox  # noqa: E402
 from jsm_autopilot.sandbox.seed import apply_seed  # noqa: E402
-from jsm_autopilot.webhooks.delivery import signature_for  # noqa: E402
 from jsm_autopilot.store.event_store import EventStore  # noqa: E402
+from jsm_autopilot.webhooks.delivery import signature_for  # noqa: E402
 
 SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
 BOT = "autopilot@vendor.example"
@@ -152,7 +152,7 @@ def run(tickets: int, seconds: float, kills: int) -> dict:
         for number in range(4):
             pool.submit(clients.run, number)
         pause = threading.Event()
-        for kill in range(kills):
+        for _ in range(kills):
             pause.wait(seconds / (kills + 1))
             # A write that lands only after the client gave up, then a kill while things are in flight.
             requests.post(f"{sandbox.url}/_sandbox/faults", json={"rate": 0.1, "statuses": [429, 500, 503],

@@ -65,7 +65,8 @@ def bodies(count: int, tag: str = "") -> list[tuple[str, bytes]]:
     for n in range(count):
         identifier = f"bench-{os.getpid()}{tag}-{n}"
         body = json.dumps({"timestamp": 1767603600000, "webhookEvent": "comment_created",
-                           "comment": {"id": str(n), "body": "x" * 400}, "issue": {"key": os.environ.get("BENCH_PROJECT", "SD") + f"-{n % 300 + 1}", "fields": {}}}).encode()
+                           "comment": {"id": str(n), "body": "x" * 400},
+                           "issue": {"key": os.environ.get("BENCH_PROJECT", "SD") + f"-{n % 300 + 1}", "fields": {}}}).encode()
         made.append((identifier, body))
     return made
 

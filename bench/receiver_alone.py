@@ -47,8 +47,8 @@ class _SleepingCommit:
 def serve_receiver(store_name: str, port: int, commit_ms: float) -> None:
     """The child process: one receiver on `port` until terminated."""
     from jsm_autopilot.service.http_server import create_server
-    from jsm_autopilot.webhooks.receiver import create_receiver
     from jsm_autopilot.store.event_store import EventStore
+    from jsm_autopilot.webhooks.receiver import create_receiver
 
     if store_name == "none":
         store = _NoStore()

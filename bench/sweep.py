@@ -153,8 +153,8 @@ def steady_document(size: int) -> dict:
 def steady(size: int) -> dict:
     """A full pass an hour before NOW fills the schedule; at NOW a routine sweep reads only what
     is due; a minute later another finds nothing to do."""
-    from jsm_autopilot.store.schedule import TicketSchedule
     from jsm_autopilot.store.event_store import EventStore
+    from jsm_autopilot.store.schedule import TicketSchedule
 
     settings = load_settings(ROOT / "app.yaml")
     settings = settings.model_copy(update={"rules": settings.rules.model_copy(
@@ -243,7 +243,8 @@ def main() -> None:
     print(f"calls per applied action, searches included: worst {worst:.3f} (goal <= 1.05: {'met' if worst <= 1.05 else 'NOT met'})")
     if len(results) > 1:
         ratio = results[-1].peak_bytes / results[0].peak_bytes
-        print(f"peak memory {results[-1].tickets} vs {results[0].tickets} tickets: x{ratio:.2f} (goal within 20%: {'met' if abs(ratio - 1) <= 0.2 else 'NOT met'})")
+        met = "met" if abs(ratio - 1) <= 0.2 else "NOT met"
+        print(f"peak memory {results[-1].tickets} vs {results[0].tickets} tickets: x{ratio:.2f} (goal within 20%: {met})")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
+
 from jsm_autopilot.cli.common import (
     client_or_exit,
     config_option,

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+from rich.console import Console
+
 from jsm_autopilot.config.environment import CredentialsError, jira_credentials
 from jsm_autopilot.config.loader import (
     SettingsError,
@@ -17,7 +19,6 @@ from jsm_autopilot.config.loader import (
     load_settings,
 )
 from jsm_autopilot.config.settings import Settings
-from rich.console import Console
 
 BAD_INPUT = 2
 

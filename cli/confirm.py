@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+
 from jsm_autopilot.cli.common import config_option, fail, make_console, settings_or_exit
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.cli.models import shipped_reply_model

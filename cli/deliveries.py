@@ -9,6 +9,15 @@ from datetime import date
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
 from jsm_autopilot.cli.common import (
     BAD_INPUT,
     SOME_FAILED,
@@ -21,14 +30,6 @@ from jsm_autopilot.cli.common import (
     store_or_exit,
 )
 from jsm_autopilot.cli.main import main
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 # Below this many tickets a delivery is done before a bar would be worth drawing.
 PROGRESS_FROM = 5
@@ -154,6 +155,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
 def _through_the_service(service_url: str, data: dict, dry_run: bool, as_json: bool) -> None:
     """Ask the running service, which holds the one store that keeps deliveries unique."""
     import requests
+
     from jsm_autopilot.service.api import API_TOKEN_ENVIRONMENT_VARIABLE
 
     token = os.environ.get(API_TOKEN_ENVIRONMENT_VARIABLE)

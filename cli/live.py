@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import click
+
 from jsm_autopilot.cli.common import (
     BAD_INPUT,
     INTERRUPTED,
@@ -192,11 +193,12 @@ SANDBOX_PORT = 8090  # not serve's 8080: the two run side by side
 def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now_text: str | None, webhook_url: str | None,
             config: Path | None) -> None:
     """Serve a JSM sandbox: Jira's REST subset for one project, with a clock you control."""
+    from werkzeug.serving import run_simple
+
     from jsm_autopilot.sandbox import new_state
     from jsm_autopilot.sandbox.app import create_app
     from jsm_autopilot.sandbox.seed import apply_seed
     from jsm_autopilot.sandbox.state import SandboxError
-    from werkzeug.serving import run_simple
 
     settings = settings_or_exit(config)
     _port_free_or_exit(host, port, "sandbox")

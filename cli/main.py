@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+from rich.table import Table
+
 from jsm_autopilot.cli.common import (
     BAD_INPUT,
     config_option,
@@ -20,7 +22,6 @@ from jsm_autopilot.cli.common import (
 )
 from jsm_autopilot.config.loader import default_config_path
 from jsm_autopilot.config.settings import Settings
-from rich.table import Table
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)

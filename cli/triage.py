@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+
 from jsm_autopilot.cli.common import (
     client_or_exit,
     config_option,

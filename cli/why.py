@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from jsm_autopilot.cli.common import (
     client_or_exit,
     config_option,

@@ -24,7 +24,8 @@ class Confirmation(Section):
                "leave it open", "leave the ticket open", "do not close", "don't close", "dont close", "reopen",
                "will test", "we'll test", "i'll test", "will confirm", "i'll confirm", "let you know"],
         "de": ["aber", "jedoch", "allerdings", "trotzdem", "außer", "ausser", "immer noch", "noch immer", "weiterhin",
-               "wieder aufgetreten", "betroffen", "ebenfalls", "nur für", "nur bei", "nur im", "teilweise", "noch nicht", "noch da", "beschwerde", "beschweren", "inakzeptabel", "eskalieren",
+               "wieder aufgetreten", "betroffen", "ebenfalls", "nur für", "nur bei", "nur im", "teilweise",
+               "noch nicht", "noch da", "beschwerde", "beschweren", "inakzeptabel", "eskalieren",
                "unprofessionell", "viel zu lange", "enttäuscht", "unzufrieden", "offen lassen", "offen bleiben", "nicht schließen",
                "nicht schliessen", "ich teste", "wir testen", "teste noch", "testen noch", "gebe dann", "melde mich", "melden uns"],
     })

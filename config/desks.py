@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
 from jsm_autopilot.config.durations import Duration
-from jsm_autopilot.config.sections import Language, Name, Section as _Section
-
+from jsm_autopilot.config.sections import Language, Name
+from jsm_autopilot.config.sections import Section as _Section
 
 Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.config.calendars import dates_from_ics
+from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.config.texts import TemplateProblem, Texts
 
 CONFIG_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_CONFIG"

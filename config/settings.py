@@ -25,9 +25,9 @@ from pydantic import (
 from jsm_autopilot.config.calendars import WorkCalendar, weekday_numbers
 from jsm_autopilot.config.confirmation import Confirmation
 from jsm_autopilot.config.desks import Escalation, OnCall, PriorityRole, Region, ServiceHours, Sla, SlaTarget
-from jsm_autopilot.config.sections import Language, Name, Section
 from jsm_autopilot.config.durations import Duration
 from jsm_autopilot.config.notify import Notify
+from jsm_autopilot.config.sections import Language, Name, Section
 from jsm_autopilot.config.texts import Texts
 from jsm_autopilot.config.triage_model import LearnedTriage
 from jsm_autopilot.config.vocabulary import Vocabulary

@@ -32,7 +32,16 @@ from jsm_autopilot.connector.mapping import adf_to_text
 from jsm_autopilot.connector.oncall import AlertFailed, OnCallSender
 from jsm_autopilot.connector.uncertain import RunUncertain, UncertainKeeper, UncertainWrite, WriteUncertain
 from jsm_autopilot.rules.actions import (
-    REFUSED, Action, FieldChange, InternalComment, IssueLinkChange, LinkedIssue, OnCallAlert, PublicComment, Transition, audit_note,
+    REFUSED,
+    Action,
+    FieldChange,
+    InternalComment,
+    IssueLinkChange,
+    LinkedIssue,
+    OnCallAlert,
+    PublicComment,
+    Transition,
+    audit_note,
     due_now,
     firings_of,
 )

@@ -13,7 +13,6 @@ from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.sandbox import admin_api, html, ops_api, platform_api, search_api, servicedesk_api
 from jsm_autopilot.sandbox.state import SandboxError, SandboxState
 
-
 # Jira has applied writes minutes after its gateway gave up on them (issue 37): late writes may be
 # held up to 15 minutes.
 LATE_WRITE_CAP = 900

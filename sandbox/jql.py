@@ -83,7 +83,7 @@ class _Parser:
             raise SandboxError(400, f"Error in the JQL Query: Expecting '{word.upper()}' but got '{token.text}'.")
 
     def query(self) -> Query:
-        matches: Predicate = lambda issue: True
+        matches: Predicate = _every_issue
         if self.peek() is not None and self.peek().keyword() != "order":
             matches = self.or_expression()
         order: list[tuple[str, bool]] = []
@@ -198,3 +198,8 @@ def _jql_date(text: str) -> datetime:
 def parse(jql: str, field_value: Callable[[StoredIssue | None, str], Any]) -> Query:
     """Parse `jql`; `field_value(issue, name)` reads a field and raises for unknown names."""
     return _Parser(_tokens(jql or ""), field_value).query()
+
+
+def _every_issue(issue) -> bool:
+    """An empty JQL (or only ORDER BY) matches every issue."""
+    return True

@@ -72,7 +72,8 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     def body_text(body: Any, version: str) -> str:
         if version == "3" and not isinstance(body, dict):
-            raise SandboxError(400, "Comment body is not valid!", {"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
+            raise SandboxError(400, "Comment body is not valid!",
+                               {"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
         return text_of(body)
 
     def apply_fields(issue: StoredIssue, fields: dict, version: str) -> list[dict]:

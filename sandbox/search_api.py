@@ -98,7 +98,8 @@ def blueprint(state: SandboxState) -> Blueprint:
         limit = max(1, min(limit, SEARCH_PAGE_LIMIT))
         # search/jql returns only ids unless fields are asked for.
         fields = csv_values(source.get("fields")) or ["id"]
-        return source.get("jql") or "", fields, csv_values(source.get("expand")) or [], csv_values(source.get("properties")) or [], limit, source.get("nextPageToken")
+        expand, properties = csv_values(source.get("expand")) or [], csv_values(source.get("properties")) or []
+        return source.get("jql") or "", fields, expand, properties, limit, source.get("nextPageToken")
 
     @api.route("/rest/api/3/search/jql", methods=["GET", "POST"])
     def search_jql():
@@ -123,7 +124,8 @@ def blueprint(state: SandboxState) -> Blueprint:
             fields = csv_values(source.get("fields"))
             page = matching[start:start + limit]
             return jsonify({"startAt": start, "maxResults": limit, "total": len(matching),
-                            "issues": [Renderer(state, request.host_url, version, in_search=True).issue(i, fields, csv_values(source.get("expand")) or [], csv_values(source.get("properties")) or []) for i in page]})
+                            "issues": [Renderer(state, request.host_url, version, in_search=True).issue(
+                                i, fields, csv_values(source.get("expand")) or [], csv_values(source.get("properties")) or []) for i in page]})
 
 
     return api

@@ -25,15 +25,15 @@ from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.client import JiraClient
 from jsm_autopilot.connector.documents import adf_document
 from jsm_autopilot.connector.oncall import OnCallSender
-from jsm_autopilot.sandbox import account_id_for, new_state, start_sandbox
 from jsm_autopilot.rules.actions import AUDIT_PREFIX, InternalComment, PublicComment
 from jsm_autopilot.rules.catalogue import RULES
+from jsm_autopilot.sandbox import account_id_for, new_state, start_sandbox
 from jsm_autopilot.sandbox.demo_project import AGENT, BOT, ORGANISATIONS, demo_script, demo_seed
 from jsm_autopilot.sandbox.seed import apply_seed
 from jsm_autopilot.service.http_server import create_server
 from jsm_autopilot.service.serve import Service
-from jsm_autopilot.webhooks.receiver import utc_now
 from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.webhooks.receiver import utc_now
 
 DEMO_SECRET = "demo-webhook-secret"
 DEMO_API_TOKEN = "demo-api-token"

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
 from jsm_autopilot.connector.holds import Hold, TicketBusy
-from jsm_autopilot.webhooks.receiver import utc_now
 from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.webhooks.receiver import utc_now
 
 
 @dataclass

@@ -24,8 +24,8 @@ import requests
 
 from jsm_autopilot.config.environment import credentials_fix
 from jsm_autopilot.config.notify import NOTIFY_WEBHOOK_ENVIRONMENT_VARIABLE, SMTP_PASSWORD_ENVIRONMENT_VARIABLE, Notify, NotifyEmail, NotifyWebhook
-from jsm_autopilot.store.incidents import Incident, IncidentLog
 from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.store.incidents import Incident, IncidentLog
 
 log = logging.getLogger("jsm_autopilot.notify")
 

@@ -14,40 +14,39 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 
-from flask import Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from flask import Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from jsm_autopilot.config.loader import SettingsError
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.client import JiraClient, JiraError
+from jsm_autopilot.connector.deliveries import DeliveryRegistry
 from jsm_autopilot.connector.executor import Executor, firing_source
 from jsm_autopilot.connector.oncall import OnCallSender, environment_gaps
 from jsm_autopilot.connector.sweep import SweepReport, sweep_once
-from jsm_autopilot.connector.deliveries import DeliveryRegistry
 from jsm_autopilot.service.api import add_delivery_api
+from jsm_autopilot.service.config_watch import ConfigWatch
 from jsm_autopilot.service.guard import TicketGuard
 from jsm_autopilot.service.health import Health
 from jsm_autopilot.service.http_server import create_server
+from jsm_autopilot.service.identity import node_name, process_name
 from jsm_autopilot.service.metrics import Metrics, counting
 from jsm_autopilot.service.notify import Notifier, channels_from
 from jsm_autopilot.service.shadow import ShadowLog
-from jsm_autopilot.webhooks.receiver import utc_now
-from jsm_autopilot.service.config_watch import ConfigWatch
-from jsm_autopilot.service.identity import node_name, process_name
-from jsm_autopilot.webhooks.intake_first import IntakeFirst
-from jsm_autopilot.webhooks.receiver import create_receiver
 from jsm_autopilot.store.audit import AuditTrail
+from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
 from jsm_autopilot.store.late_notes import LateNotes
 from jsm_autopilot.store.schedule import TicketSchedule
 from jsm_autopilot.store.uncertain import StoredUncertain
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.webhooks.intake_first import IntakeFirst
+from jsm_autopilot.webhooks.receiver import create_receiver, utc_now
 from jsm_autopilot.webhooks.worker import Worker
 
 log = logging.getLogger("jsm_autopilot.serve")

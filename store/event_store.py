@@ -24,11 +24,28 @@ from sqlalchemy.schema import CreateIndex
 from jsm_autopilot.store.delivery_writer import DeliveryWriter
 from jsm_autopilot.store.group_commit import GroupCommit, Locked, StoreUnavailable  # noqa: F401  (StoreUnavailable: part of the interface)
 from jsm_autopilot.store.location import (  # noqa: F401  (where the store is: part of the store's interface)
-    DATABASE_ENVIRONMENT_VARIABLE, STATE_DIRECTORY_NAME, StoreMissing, StoreNotWritable, database_url, default_database_path,
-    file_exists, require_writable_file, sqlite_file,
+    DATABASE_ENVIRONMENT_VARIABLE,
+    STATE_DIRECTORY_NAME,
+    StoreMissing,
+    StoreNotWritable,
+    database_url,
+    default_database_path,
+    file_exists,
+    require_writable_file,
+    sqlite_file,
 )
 from jsm_autopilot.store.schema import (  # noqa: F401  (the tables are part of the store's interface)
-    RETIRED_INDEXES, SCHEMA_VERSION, deliveries, events, late_notes, learned, leases, metadata, schema_versions, shadow_firings, sweep_marks,
+    RETIRED_INDEXES,
+    SCHEMA_VERSION,
+    deliveries,
+    events,
+    late_notes,
+    learned,
+    leases,
+    metadata,
+    schema_versions,
+    shadow_firings,
+    sweep_marks,
     ticket_schedule,
 )
 

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from jsm_autopilot.store.schema import incidents
 from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.store.schema import incidents
 
 
 @dataclass(frozen=True)

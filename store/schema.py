@@ -6,7 +6,9 @@ from datetime import timezone
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
 
-SCHEMA_VERSION = 11  # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit; 9: claim indexes; 10: incidents; 11: uncertain writes
+# 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit;
+# 9: claim indexes; 10: incidents; 11: uncertain writes
+SCHEMA_VERSION = 11
 
 
 class UTCDateTime(TypeDecorator):

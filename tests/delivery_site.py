@@ -13,9 +13,9 @@ from jsm_autopilot.cli.main import main
 from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
 from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.service.guard import TicketGuard
+from jsm_autopilot.store.event_store import EventStore
 from tests.site import AGENT, BOT
 from tests.test_sweep_cli import config_for
-from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
 ACME = "Acme Learning Ltd"
@@ -50,7 +50,8 @@ class DeliverySite:
         self.agent.put(self.site.api(f"issue/{key}"), json={"fields": fields}).raise_for_status()
 
     def read(self, key: str) -> dict:
-        fields = ",".join(["summary", "description", "status", "issuelinks", "issuetype", "comment", *[v for v in self.settings.fields.model_dump().values() if v]])
+        configured = [v for v in self.settings.fields.model_dump().values() if v]
+        fields = ",".join(["summary", "description", "status", "issuelinks", "issuetype", "comment", *configured])
         return self.agent.get(self.site.api(f"issue/{key}"), params={"fields": fields}).json()
 
     def linked_keys(self, key: str) -> list[str]:

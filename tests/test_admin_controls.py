@@ -26,7 +26,6 @@ def test_the_command_alone_shows_the_usage_and_where_to_start():
 def test_a_rule_switched_off_in_app_yaml_stops_at_the_next_event_and_a_broken_file_changes_nothing(site_factory, tmp_path, caplog):
     from jsm_autopilot.service.serve import Service
     from jsm_autopilot.store.event_store import EventStore
-
     from tests.test_faults import waiting_tickets_due_a_reminder
 
     site = site_factory(T0)
@@ -184,8 +183,8 @@ def one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch):
     """Two tickets due a reminder; the first gets it through the stored event `delivery-1`.
     Returns the store (at $JSM_AUTOPILOT_DB), the service and both keys."""
     from jsm_autopilot.service.serve import Service
-    from tests.test_faults import waiting_tickets_due_a_reminder
     from jsm_autopilot.store.event_store import EventStore
+    from tests.test_faults import waiting_tickets_due_a_reminder
 
     by_event, other = waiting_tickets_due_a_reminder(site, 2)
     monkeypatch.setenv("JSM_AUTOPILOT_DB", f"sqlite:///{tmp_path / 'events.db'}")
@@ -307,8 +306,8 @@ def test_audit_from_jira_adds_what_only_the_tickets_firing_logs_know(site_factor
     import jsm_autopilot.cli.audit  # noqa: F401  (registers the commands)
     from jsm_autopilot.cli.main import main
     from jsm_autopilot.service.serve import Service
-    from tests.site import BOT
     from jsm_autopilot.store.event_store import EventStore
+    from tests.site import BOT
 
     site = site_factory(T0)
     store, _, by_event, elsewhere = one_reminder_by_a_webhook_event(site, tmp_path, monkeypatch)

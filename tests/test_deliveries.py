@@ -58,7 +58,8 @@ def test_through_a_sweep_and_through_a_webhook(site_factory, tmp_path):
             site.move(key, "Delivery Pending")
             valid = site.create()
             site.move(valid, "In Review by Service Desk")
-            requests.put(site.api(f"issue/{valid}"), json={"fields": {site.settings.fields.delivery_version: "14.21.3.1"}}, auth=(AGENT, "t")).raise_for_status()
+            requests.put(site.api(f"issue/{valid}"), json={"fields": {site.settings.fields.delivery_version: "14.21.3.1"}},
+                         auth=(AGENT, "t")).raise_for_status()
             site.move(valid, "Delivery Pending")
             if path:
                 path.drain()

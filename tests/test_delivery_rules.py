@@ -6,7 +6,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from jsm_autopilot.rules.actions import FieldChange, InternalComment, IssueLinkChange, PublicComment, Table, Transition
 from jsm_autopilot.rules.deliveries import DeliveryView, evaluate_delivery, included

@@ -69,7 +69,7 @@ def test_doctor_names_a_wrong_status_with_the_fix(site_factory, tmp_path):
 
     result = run(site, tmp_path, ["doctor"], change=misspell)
     assert result.exit_code == 1
-    line = next(l for l in result.stdout.splitlines() if "statuses.clarification" in l and l.startswith("FAIL"))
+    line = next(out for out in result.stdout.splitlines() if "statuses.clarification" in out and out.startswith("FAIL"))
     assert "'Clarification requried' exists — fix: set statuses.clarification to one of:" in line
     assert "Clarification required / On hold" in line
 
@@ -82,7 +82,7 @@ def test_doctor_names_an_unknown_delivery_link_type(site_factory, tmp_path):
 
     result = run(site, tmp_path, ["doctor"], change=misspell)
     assert result.exit_code == 1
-    line = next(l for l in result.stdout.splitlines() if "deliveries.link_type" in l)
+    line = next(out for out in result.stdout.splitlines() if "deliveries.link_type" in out)
     assert line.startswith("FAIL") and "set deliveries.link_type to one of: Blocks, Cloners, Duplicate, Relates" in line
 
 

@@ -257,8 +257,8 @@ def test_a_revoked_token_pauses_the_work_keeps_every_event_and_resumes_by_itself
     from datetime import datetime, timezone
 
     from jsm_autopilot.service.serve import Service
-    from tests.site import BOT
     from jsm_autopilot.store.event_store import EventStore
+    from tests.site import BOT
 
     site = site_factory(T0)
     keys = waiting_tickets_due_a_reminder(site, 3)
@@ -392,8 +392,8 @@ def test_half_open_connections_do_not_starve_real_deliveries(site_factory, tmp_p
 
 def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_follows(site_factory, tmp_path):
     from jsm_autopilot.connector.executor import Executor
-    from jsm_autopilot.store.late_notes import LateNotes
     from jsm_autopilot.store.event_store import EventStore
+    from jsm_autopilot.store.late_notes import LateNotes
 
     site = site_factory(T0)
     key = waiting_ticket_due_a_reminder(site)
@@ -418,8 +418,8 @@ def test_a_firing_whose_note_failed_is_reported_as_partly_applied_and_the_note_f
 
 def test_a_sweep_that_meets_refused_credentials_pauses_the_service_too(site_factory, tmp_path):
     from jsm_autopilot.service.serve import Service
-    from tests.site import BOT
     from jsm_autopilot.store.event_store import EventStore
+    from tests.site import BOT
 
     site = site_factory(T0)
     waiting_ticket_due_a_reminder(site)

@@ -13,11 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from jsm_autopilot.service.http_server import create_server
-from jsm_autopilot.service.http_server import IntakeDispatcher
-from tests.test_webhook_receiver import LIMIT, NOW, SECRET, _capture, _headers
-from jsm_autopilot.webhooks.receiver import create_receiver
+from jsm_autopilot.service.http_server import IntakeDispatcher, create_server
 from jsm_autopilot.store.event_store import StoreUnavailable
+from jsm_autopilot.webhooks.receiver import create_receiver
+from tests.test_webhook_receiver import LIMIT, NOW, SECRET, _capture, _headers
 
 OTHER_PROJECT = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"key": "KT-7", "fields": {}}}).encode()
 

@@ -99,7 +99,8 @@ def test_adf_bodies_become_plain_text():
         "type": "doc",
         "version": 1,
         "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": "Danke, "}, {"type": "text", "text": "kann geschlossen werden", "marks": [{"type": "strong"}]}]},
+            {"type": "paragraph", "content": [{"type": "text", "text": "Danke, "},
+                                              {"type": "text", "text": "kann geschlossen werden", "marks": [{"type": "strong"}]}]},
             {"type": "paragraph", "content": [{"type": "text", "text": "Gruß"}, {"type": "hardBreak"}, {"type": "mention", "attrs": {"text": "@Anna"}}]},
         ],
     }

@@ -16,11 +16,16 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from jsm_autopilot.config.notify import Notify, NotifyEmail, NotifyWebhook, notify_gaps
 from jsm_autopilot.service.notify import (
-    JIRA_UNREACHABLE, EmailChannel, Message, Notifier, NotifyFailed,
-    WebhookChannel, chat_document,
+    JIRA_UNREACHABLE,
+    EmailChannel,
+    Message,
+    Notifier,
+    NotifyFailed,
+    WebhookChannel,
+    chat_document,
 )
-from tests.test_serve_process import free_port
 from jsm_autopilot.store.event_store import EventStore
+from tests.test_serve_process import free_port
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
 ZONE = ZoneInfo("Europe/Berlin")

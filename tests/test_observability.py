@@ -65,9 +65,9 @@ def test_metrics_and_logs_after_webhooks_and_a_sweep(site_factory, store, monkey
     assert ("jsm_autopilot_jira_retries_total", ()) in values
 
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
-    assert any(l.get("issue") == key and l.get("rule") == "clarification.reminder" for l in lines)
-    assert any(l.get("event_identifier") == "d1" for l in lines)
-    assert all({"time", "level", "logger", "message"} <= set(l) for l in lines)
+    assert any(entry.get("issue") == key and entry.get("rule") == "clarification.reminder" for entry in lines)
+    assert any(entry.get("event_identifier") == "d1" for entry in lines)
+    assert all({"time", "level", "logger", "message"} <= set(entry) for entry in lines)
     everything = captured.getvalue()
     assert SECRET not in everything and "hunter2" not in everything and "api-token" not in everything
 

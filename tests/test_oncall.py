@@ -131,7 +131,8 @@ def test_a_p1_raised_on_saturday_reaches_the_receiver_once_through_serve_and_a_p
     sandbox's webhooks: the P1 reaches the receiver within seconds, once, though its first attempt
     met a busy receiver; the P4 raised at the same moment does not."""
     from jsm_autopilot.connector.executor import Executor
-    from tests.test_serve_process import SECRET as SERVE_SECRET, ServeProcess, wait_for
+    from tests.test_serve_process import SECRET as SERVE_SECRET
+    from tests.test_serve_process import ServeProcess, wait_for
 
     site = shipped_site(site_factory, SATURDAY - timedelta(minutes=5))
     receiver = Receiver(fail=1)  # retried, with the same key

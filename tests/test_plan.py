@@ -9,7 +9,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-
 from click.testing import CliRunner
 
 from jsm_autopilot.cli.main import main

@@ -13,10 +13,10 @@ from werkzeug.serving import make_server
 from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.connector.mapping import adf_to_text
 from jsm_autopilot.connector.sweep import sweep_once
-from tests.site import AGENT
-from jsm_autopilot.webhooks.receiver import create_receiver
 from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.webhooks.receiver import create_receiver
 from jsm_autopilot.webhooks.worker import Worker
+from tests.site import AGENT
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 LOCAL = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -33,7 +33,8 @@ class WebhookPath:
         app = create_receiver(self.store, site.settings.project.key, b"secret", 2**20, clock=lambda: self.clock["now"])
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        requests.post(f"{site.url}/_sandbox/webhooks", json={"url": f"http://127.0.0.1:{self.server.server_port}/webhooks/jira", "secret": "secret"}).raise_for_status()
+        url = f"http://127.0.0.1:{self.server.server_port}/webhooks/jira"
+        requests.post(f"{site.url}/_sandbox/webhooks", json={"url": url, "secret": "secret"}).raise_for_status()
         client = site.client()
         self.worker = Worker(self.store, client, site.settings, Executor(client, site.settings), clock=lambda: self.clock["now"])
 

@@ -80,7 +80,8 @@ def test_internal_comments_through_both_apis(site_factory):
     site = site_factory(T0)
     key = site.create()
     agent = as_user(AGENT)
-    agent.post(site.api(f"issue/{key}/comment"), json={"body": site.body("note"), "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]}).raise_for_status()
+    internal = [{"key": "sd.public.comment", "value": {"internal": True}}]
+    agent.post(site.api(f"issue/{key}/comment"), json={"body": site.body("note"), "properties": internal}).raise_for_status()
     agent.post(f"{site.url}/rest/servicedeskapi/request/{key}/comment", json={"body": "also internal", "public": False}).raise_for_status()
     agent.post(f"{site.url}/rest/servicedeskapi/request/{key}/comment", json={"body": "public reply", "public": True}).raise_for_status()
     comments = site.issue(key)["fields"]["comment"]["comments"]

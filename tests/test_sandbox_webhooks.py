@@ -10,8 +10,8 @@ import requests
 from werkzeug.serving import make_server
 
 from jsm_autopilot.connector.mapping import ticket_from_webhook
-from jsm_autopilot.webhooks.receiver import create_receiver
 from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.webhooks.receiver import create_receiver
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 

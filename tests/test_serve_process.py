@@ -17,10 +17,10 @@ import pytest
 import requests
 import yaml
 
+from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.webhooks.delivery import signature_for
 from tests.conftest import POSTGRES_URL, empty_postgres_store
 from tests.site import BOT
-from jsm_autopilot.webhooks.delivery import signature_for
-from jsm_autopilot.store.event_store import EventStore
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 SECRET = "burst-secret"

@@ -16,7 +16,6 @@ from jsm_autopilot.config.loader import SettingsError, load_settings, settings_f
 from tests.conftest import GERMAN_STATUSES, ROOT, shipped_settings_data
 
 
-
 def first_problem(stderr: str) -> str:
     """The first problem `check` lists, under the line that names the file."""
     return stderr.splitlines()[1].strip()

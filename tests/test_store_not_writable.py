@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from jsm_autopilot.store.event_store import EventStore
 from tests.conftest import ROOT
 from tests.delivery_site import ACME
 from tests.site import BOT
 from tests.test_sweep_cli import config_for
 from tests.test_triage_learning import labelled, type_name
-from jsm_autopilot.store.event_store import EventStore
 
 SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
 NOBODY = 65534

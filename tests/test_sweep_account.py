@@ -16,9 +16,9 @@ from pathlib import Path
 
 import requests
 
+from jsm_autopilot.store.event_store import EventStore
 from tests.test_serve_process import site_with_due_reminders
 from tests.test_sweep_cli import config_for
-from jsm_autopilot.store.event_store import EventStore
 
 SCRIPT = Path(sys.executable).parent / "jsm-autopilot"
 RULE = "clarification.reminder"

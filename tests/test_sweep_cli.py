@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import jsm_autopilot.cli.live  # noqa: F401  (registers the command)
 from jsm_autopilot.cli.main import main
-from tests.site import site_with_due_reminder, AGENT, BOT
+from tests.site import AGENT, BOT, site_with_due_reminder
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 

@@ -106,8 +106,8 @@ def test_the_same_run_with_thirty_percent_failures_ends_the_same(site_factory):
 def test_routine_sweeps_that_read_only_what_is_due_or_changed_end_as_full_passes_do(site_factory, tmp_path):
     """Issue 16: with a schedule, a routine sweep reads the tickets due by time (the schedule) or
     changed in Jira (`updated`), and 60 days end exactly as with a full pass every day."""
-    from jsm_autopilot.store.schedule import TicketSchedule
     from jsm_autopilot.store.event_store import EventStore
+    from jsm_autopilot.store.schedule import TicketSchedule
 
     full = site_factory(T0 - DAY)
     full_keys = build_project(full)

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import SHARED
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.webhooks.delivery import signature_for
 from jsm_autopilot.webhooks.receiver import create_receiver
-from jsm_autopilot.store.event_store import EventStore
+from tests.conftest import SHARED
 
 SECRET = b"s3cret-shared-with-jira"
 CAPTURES = sorted((SHARED / "fixtures" / "jira-webhooks").glob("*.json"))

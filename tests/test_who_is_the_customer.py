@@ -12,7 +12,6 @@ from jsm_autopilot.connector.sweep import sweep_once
 from tests.site import AGENT, CUSTOMER
 from tests.test_real_jira_behaviour import DAY, T0, WAITING, as_user
 
-
 AUTOMATION_FOR_JIRA = "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"
 
 

@@ -15,9 +15,9 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
+from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
 from jsm_autopilot.webhooks.delivery import IDENTIFIER_HEADER, Delivery, DeliveryRejected, delivery_from_http, delivery_headers, loggable
 from jsm_autopilot.webhooks.intake_first import IntakeFirst
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
 
 log = logging.getLogger("jsm_autopilot.webhooks")
 WEBHOOK_PATH = "/webhooks/jira"
@@ -69,7 +69,7 @@ class Intake:
             answered: list = [self._checked(headers, body) for headers, body in deliveries]
             passed = [(at, delivery) for at, delivery in enumerate(answered) if isinstance(delivery, Delivery)]
             if passed:
-                for (at, delivery), stored in zip(passed, self._stored([delivery for _, delivery in passed])):
+                for (at, _), stored in zip(passed, self._stored([delivery for _, delivery in passed])):
                     answered[at] = stored
             return answered
 
