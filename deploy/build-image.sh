@@ -81,6 +81,9 @@ rm -f "$context"/wheelhouse/jsm_autopilot-*.whl
 cp app.yaml "$context/"
 
 say "wheel of the project"
+# setuptools copies the packages into build/lib and keeps what an earlier build left there: a module
+# or folder since moved or removed would go into the wheel. Start from an empty one.
+rm -rf build/lib build/bdist.*
 python3 -m pip wheel --quiet --no-deps --wheel-dir "$context/wheelhouse" . >&2
 
 say "wheelhouse for $base's own Python"

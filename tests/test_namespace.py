@@ -4,6 +4,7 @@ wheel installs is under `jsm_autopilot` (pyproject's package-dir maps each folde
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,9 +18,16 @@ FOLDERS = ("cli", "config", "connector", "rules", "sandbox", "service", "store",
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """Built as CI's rule for tests says: no network, no build isolation."""
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+    """Built as CI's rule for tests says: no network, no build isolation; from a copy of the
+    files git knows or would (not the ignored ones), since setuptools would add whatever an earlier build
+    left in build/lib."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
                    check=True, capture_output=True)
     [built] = out.glob("jsm_autopilot-*.whl")
     return built
