@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
@@ -15,10 +15,18 @@ from jsm_autopilot.config.sections import Section as _Section
 
 Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PriorityRole = Literal["p1", "p2", "p3", "p4"]
+PRIORITY_ROLES: tuple[PriorityRole, ...] = get_args(PriorityRole)
+
+
+# Defaults of list and dict fields are named, typed functions, not lambdas: mypy reads a lambda's
+# literal as list[str] or dict[str, ...], not as the field's Literal-typed list or dict.
+def _weekdays() -> list[Weekday]:
+    return ["mon", "tue", "wed", "thu", "fri"]
 
 
 class WorkingHours(_Section):
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    days: list[Weekday] = Field(default_factory=_weekdays, min_length=1)
     start: Clock = "08:00"
     end: Clock = "17:00"
 
@@ -77,10 +85,14 @@ class Region(_Section):
         return value
 
 
+def _serious_priorities() -> list[PriorityRole]:
+    return ["p1", "p2"]
+
+
 class OnCall(_Section):
     """oncall.alert: what makes a new Incident serious enough to wake the on-call service."""
 
-    priorities: list[Literal["p1", "p2", "p3", "p4"]] = Field(default_factory=lambda: ["p1", "p2"])
+    priorities: list[PriorityRole] = Field(default_factory=_serious_priorities)
     # Customers cannot set a priority on the portal (guide 2.5), so a new Incident without one is
     # serious by what it carries: these values of fields.urgency or fields.impact (as Jira shows
     # them), else one of these phrases in its summary or description (per language, any matches).
@@ -88,7 +100,7 @@ class OnCall(_Section):
     impact_values: list[Name] = []
     outage_phrases: dict[str, list[Annotated[str, Field(min_length=3)]]] = {}
     # The rank such a serious Incident without a priority counts as: its alert's, and its SLA targets'.
-    unprioritised_as: Literal["p1", "p2", "p3", "p4"] = "p2"
+    unprioritised_as: PriorityRole = "p2"
     # Jira Service Management operations' alert endpoint, used when JSM_AUTOPILOT_JSM_OPS_API_KEY is set.
     jsm_ops_url: Annotated[str, Field(pattern=r"^https?://")] = "https://api.atlassian.com/jsm/ops/integration/v2/alerts"
 
@@ -101,18 +113,22 @@ class EscalationLevel(_Section):
     accounts: dict[Name, Name] = Field(min_length=1)
 
 
+def _complaint_phrases() -> dict[Language, list[str]]:
+    return {
+        "en": ["complaint", "complain", "escalate", "escalation", "unacceptable", "disappointed", "not acceptable",
+               "your manager", "very dissatisfied"],
+        "de": ["beschwerde", "beschweren", "eskalieren", "eskalation", "inakzeptabel", "nicht akzeptabel", "enttäuscht",
+               "unzufrieden", "ihren vorgesetzten"],
+    }
+
+
 class Escalation(_Section):
     # The team of each region (Support Team DACH, Support Team International, ...).
     teams: dict[Name, Name] = {}
     # Team lead first, then head of the Support Team, head of Customer Services, management board.
     levels: list[EscalationLevel] = []
     # A customer comment with one of these complains or asks to escalate (escalation.complaint).
-    complaint_phrases: dict[Language, list[Name]] = Field(default_factory=lambda: {
-        "en": ["complaint", "complain", "escalate", "escalation", "unacceptable", "disappointed", "not acceptable",
-               "your manager", "very dissatisfied"],
-        "de": ["beschwerde", "beschweren", "eskalieren", "eskalation", "inakzeptabel", "nicht akzeptabel", "enttäuscht",
-               "unzufrieden", "ihren vorgesetzten"],
-    })
+    complaint_phrases: dict[Language, list[Name]] = Field(default_factory=_complaint_phrases)
 
     def accounts_at(self, level: int, region: str | None) -> tuple[str, ...]:
         """Who is told at this level of the chain for a ticket of `region` (none beyond the chain)."""
@@ -143,7 +159,6 @@ def _working_duration(text: object) -> Duration:
 
 
 WorkingDuration = Annotated[Duration, BeforeValidator(_working_duration), PlainSerializer(str, return_type=str)]
-PriorityRole = Literal["p1", "p2", "p3", "p4"]
 
 
 class SlaTarget(_Section):
@@ -151,6 +166,14 @@ class SlaTarget(_Section):
 
     reaction: WorkingDuration | None = None
     resolution: WorkingDuration | None = None
+
+
+SlaIssueType = Literal["incident", "software_defect", "non_software_defect", "request", "support_request",
+                       "consulting_request", "customisation", "suggestion"]
+
+
+def _sla_issue_types() -> list[SlaIssueType]:
+    return ["incident", "software_defect", "non_software_defect"]
 
 
 class Sla(_Section):
@@ -166,6 +189,4 @@ class Sla(_Section):
     stale_after: WorkingDuration = Duration(days=1)
     # The types the contract's times apply to (guide 2.5.1: the defects; an Incident until it is
     # classified), as roles of `issue_types`.
-    issue_types: list[Literal["incident", "software_defect", "non_software_defect", "request", "support_request",
-                              "consulting_request", "customisation", "suggestion"]] = Field(
-        default_factory=lambda: ["incident", "software_defect", "non_software_defect"])
+    issue_types: list[SlaIssueType] = Field(default_factory=_sla_issue_types)

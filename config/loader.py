@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
@@ -11,6 +12,9 @@ from pydantic import ValidationError
 from jsm_autopilot.config.calendars import dates_from_ics
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.config.texts import TemplateProblem, Texts
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 CONFIG_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_CONFIG"
 SECRET_WORDS = ("token", "password", "secret", "pat", "api_key", "apikey")
@@ -58,7 +62,7 @@ REQUIRED = {
 CLOCK_KEYS = ("full_pass_at", "start", "end")
 
 
-def _message(location: tuple, detail: dict) -> str:
+def _message(location: tuple, detail: ErrorDetails) -> str:
     """pydantic's wording, turned into what to write."""
     kind, given, key = detail["type"], detail.get("input"), str(location[-1]) if location else ""
     if kind == "extra_forbidden":

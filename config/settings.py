@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Mapping, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,7 +24,7 @@ from pydantic import (
 
 from jsm_autopilot.config.calendars import WorkCalendar, weekday_numbers
 from jsm_autopilot.config.confirmation import Confirmation
-from jsm_autopilot.config.desks import Escalation, OnCall, PriorityRole, Region, ServiceHours, Sla, SlaTarget
+from jsm_autopilot.config.desks import PRIORITY_ROLES, Escalation, OnCall, PriorityRole, Region, ServiceHours, Sla, SlaTarget
 from jsm_autopilot.config.durations import Duration
 from jsm_autopilot.config.notify import Notify
 from jsm_autopilot.config.sections import Language, Name, Section
@@ -169,14 +169,21 @@ class Timers(_Section):
     resolved: ResolvedTimers = ResolvedTimers()
 
 
+StatusLabels = dict[Language, dict[Literal["resolved", "closed"], Name]]
+
+
+def _status_labels() -> StatusLabels:
+    # A named, typed default: mypy reads a lambda's dict literal as dict[str, ...], not Literal keys.
+    return {"de": {"resolved": "Gelöst", "closed": "Geschlossen"}}
+
+
 class LanguageSettings(_Section):
     default: Language = "en"
     # The desk every customer comment is signed by.
     desk_name: Name = "imc Service Desk"
     # Statuses as customers read them in their language, by role of `statuses`; a status not named
     # here is shown with its name in Jira (a German site's names need no labels).
-    status_labels: dict[Language, dict[Literal["resolved", "closed"], Name]] = Field(
-        default_factory=lambda: {"de": {"resolved": "Gelöst", "closed": "Geschlossen"}})
+    status_labels: StatusLabels = Field(default_factory=_status_labels)
 
     def status_label(self, language: str, role: str, jira_name: str) -> str:
         return self.status_labels.get(language, {}).get(role, jira_name)  # type: ignore[call-overload]
@@ -211,7 +218,8 @@ class Reclassification(_Section):
     product_management: ProductManagement | None = None
 
 
-TRIAGE_TARGETS = ("software_defect", "non_software_defect", "consulting_request", "support_request", "customisation", "suggestion")
+TriageTarget = Literal["software_defect", "non_software_defect", "consulting_request", "support_request", "customisation", "suggestion"]
+TRIAGE_TARGETS: tuple[TriageTarget, ...] = get_args(TriageTarget)
 
 
 class Triage(_Section):
@@ -220,7 +228,7 @@ class Triage(_Section):
 
     min_matches: Annotated[int, Field(ge=1, le=20)] = 2
     lead: Annotated[int, Field(ge=1, le=20)] = 1
-    vocabulary: dict[Literal[TRIAGE_TARGETS], dict[Language, list[Name]]] = {}
+    vocabulary: dict[TriageTarget, dict[Language, list[Name]]] = {}
     # Until `triage learn` has learned from the site's own history, suggest from the model learned
     # from the shipped corpus (600 tickets); the keywords stay the fallback where it is unsure.
     default_model: bool = True
@@ -367,10 +375,13 @@ class Settings(_Section):
     @property
     def vocabulary(self) -> Vocabulary:
         """The triage vocabulary, stemmed once (see config/vocabulary.py)."""
-        if self._vocabulary is None:
-            keywords = {key: {lang: tuple(words) for lang, words in by_language.items()} for key, by_language in self.triage.vocabulary.items()}
-            object.__setattr__(self, "_vocabulary", Vocabulary(keywords, self.triage.min_matches, self.triage.lead))
-        return self._vocabulary
+        vocabulary = self._vocabulary
+        if vocabulary is None:
+            keywords: dict[str, Mapping[str, tuple[str, ...]]] = {
+                key: {lang: tuple(words) for lang, words in by_language.items()} for key, by_language in self.triage.vocabulary.items()}
+            vocabulary = Vocabulary(keywords, self.triage.min_matches, self.triage.lead)
+            object.__setattr__(self, "_vocabulary", vocabulary)
+        return vocabulary
 
     def region_of(self, organisation: str | None) -> str | None:
         """The support region responsible for an organisation's tickets (or the default region)."""
@@ -381,7 +392,7 @@ class Settings(_Section):
 
     def sla_target(self, priority: str | None, organisation: str | None) -> SlaTarget | None:
         """The contractual times for a ticket of this priority (a Jira name) and organisation."""
-        role = next((r for r, name in self.priorities.model_dump().items() if name == priority), None)
+        role = next((r for r in PRIORITY_ROLES if getattr(self.priorities, r) == priority), None)
         if role is None:
             return None
         base = self.sla.targets.get(role)

@@ -46,7 +46,7 @@ class LearnedTriage:
     def suggest(self, text: str) -> Match | None:
         """The most likely type with the words that weighed most for it, or None when unsure."""
         probabilities = self.probabilities(text)
-        best = max(probabilities, key=probabilities.get)
+        best = max(probabilities, key=probabilities.__getitem__)
         if probabilities[best] < self.min_probability:
             return None
         row = self.coef[self.classes.index(best)]

@@ -17,13 +17,16 @@ import threading
 import time
 from collections import Counter
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import requests
 from atlassian import Jira
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from jsm_autopilot.config.environment import JiraCredentials, credential_variables, credentials_fix
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 UNSAFE_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|//|[?#%\\\s\x00-\x1f]")
 log = logging.getLogger("jsm_autopilot.connector")
@@ -134,7 +137,8 @@ class JiraClient:
     ):
         self.deployment = deployment
         self.version = "3" if deployment == "cloud" else "2"
-        common = dict(timeout=timeout, backoff_and_retry=False, retry_with_header=False)
+        # Any: the library annotates `timeout` as int, and hands it on to requests, which takes seconds as a float.
+        common: dict[str, Any] = dict(timeout=timeout, backoff_and_retry=False, retry_with_header=False)
         if deployment == "cloud":
             self._jira = Jira(credentials.url, username=credentials.user, password=credentials.api_token,
                               cloud=True, api_version="3", **common)
@@ -149,7 +153,7 @@ class JiraClient:
         self._stopping: threading.Event | None = None
         self._give_up: Callable[[], bool] = lambda: False
         self._counting = threading.Lock()
-        self._zone = None  # the searching account's time zone, for JQL dates
+        self._zone: ZoneInfo | None = None  # the searching account's time zone, for JQL dates
 
     @property
     def base_url(self) -> str:
@@ -257,6 +261,7 @@ class JiraClient:
 
         def before_sleep(state: RetryCallState) -> None:
             self.retries += 1
+            assert state.outcome is not None  # tenacity sleeps only after an attempt
             error = state.outcome.exception()
             # What failed, in words: the status Jira answered, else why no answer came (connection refused, ...).
             what = getattr(error, "status", None) or getattr(error, "answer", None) or type(error).__name__

@@ -341,7 +341,7 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
             actions = evaluate_delivery(view, now, settings)
             return DeliveryResult(None, True, [t.key for t in included(view, settings)], True, actions)
         created = existing is None
-        if created:
+        if existing is None:
             # A customer request of the Delivery request type, shared with the organisation: its
             # contacts find it on the portal and hear of its public comments (PROCESS.md). The
             # request form takes the summary only; the automation's own fields are set after.
@@ -396,6 +396,7 @@ def _existing(client: JiraClient, settings: Settings, registry: DeliveryRegistry
         if found:
             registry.record(organisation, version, found[0]["key"])
             return found[0]
+        assert record is not None  # recorded is UNCERTAIN only from a record
         waited = registry.clock() - record[1]
         if waited < registry.index_lag:
             left = int((registry.index_lag - waited).total_seconds()) + 1

@@ -172,7 +172,7 @@ def _transitions(client: JiraClient, settings: Settings, project: dict) -> Itera
         what = f"{setting}: a transition from {source!r} to {target!r}" + (f" named {name!r}" if name else "")
         if workflows is not None:
             offered = [tr for statuses, transitions in workflows for tr in transitions
-                       if statuses.get(tr.get("to")) == target and (not tr.get("from") or any(statuses.get(f) == source for f in tr["from"]))]
+                       if statuses.get(tr.get("to", "")) == target and (not tr.get("from") or any(statuses.get(f) == source for f in tr["from"]))]
             found = any(name is None or tr.get("name") == name for tr in offered)
             names = ", ".join(sorted({tr.get("name", "?") for tr in offered}))
             yield _check(found, f"{what} is in the project's workflows",

@@ -22,7 +22,7 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
@@ -128,9 +128,9 @@ class Executor:
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     # Each field's schema type (GET /field), read once when a moment or a day is first written.
-    _field_types: dict[str, str] | None = None
+    _field_types: dict[str, str | None] | None = None
 
-    def apply(self, ticket: Ticket, firing_log: dict, actions: list[Action], now: datetime,
+    def apply(self, ticket: Ticket, firing_log: Mapping[str, Any], actions: list[Action], now: datetime,
               on_link: Callable[[IssueLinkChange], None] = lambda link: None) -> list[FiringOutcome]:
         """Apply one ticket's actions, firing by firing; a failed firing stops that ticket only.
         `on_link` hears each link change once made (a delivery's progress)."""
@@ -145,7 +145,7 @@ class Executor:
                 self.on_outcome(outcomes[-1], group, now)
                 break  # later firings were decided on a state this one may not have reached
             entry = {"id": self.new_firing_id(), "rule": rule, "at": jira_timestamp(now)}
-            stage = next((a.stage for a in group if getattr(a, "stage", "")), "")
+            stage = next((a.stage for a in group if isinstance(a, InternalComment) and a.stage), "")
             if stage:
                 entry["stage"] = stage
             new_log = {"firings": (entries + [entry])[-LOG_LIMIT:]}

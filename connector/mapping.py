@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping, overload
 
 from jsm_autopilot.connector.replies import written_now
 from jsm_autopilot.rules.actions import rule_named_in_audit_note
@@ -89,8 +89,9 @@ def adf_to_text(node: object) -> str:
     return inner
 
 
-def _properties_of(container: Mapping[str, Any]) -> dict[str, Any]:
-    """Entity properties as Jira returns them: a list of {key, value} or a {key: value} map."""
+def _properties_of(container: Mapping[str, Any]) -> dict[str | None, Any]:
+    """Entity properties as Jira returns them: a list of {key, value} or a {key: value} map.
+    (A None key holds an entry that had no key; Jira always gives one, and no caller asks for None.)"""
     raw = container.get("properties")
     if isinstance(raw, list):
         return {p.get("key"): p.get("value") for p in raw if isinstance(p, Mapping)}
@@ -205,6 +206,14 @@ def _comments(
     return tuple(comments)
 
 
+@overload
+def _named(fields: Mapping[str, Any], name: str, key: str, required: Literal[True]) -> str: ...
+
+
+@overload
+def _named(fields: Mapping[str, Any], name: str, key: str, required: bool) -> str | None: ...
+
+
 def _named(fields: Mapping[str, Any], name: str, key: str, required: bool) -> str | None:
     value = fields.get(name)
     if isinstance(value, Mapping) and isinstance(value.get("name"), str):
@@ -241,7 +250,9 @@ def _custom_fields(fields: Mapping[str, Any], settings: "Settings") -> dict[str,
 
 
 def _status_since(issue: Mapping[str, Any], key: str, created: datetime) -> datetime:
-    return _last_change(issue, key, created, "status")
+    since = _last_change(issue, key, created, "status")
+    assert since is not None  # strict: a changelog cut short raises instead
+    return since
 
 
 def _last_change(issue: Mapping[str, Any], key: str, created: datetime, field_name: str, strict: bool = True) -> datetime | None:
@@ -283,7 +294,8 @@ def _links(fields: Mapping[str, Any]) -> tuple[Link, ...]:
         link_type = (entry.get("type") or {}).get("name") if isinstance(entry.get("type"), Mapping) else None
         if not isinstance(other, Mapping) or not isinstance(other.get("key"), str) or not isinstance(link_type, str):
             continue
-        other_fields = other.get("fields") if isinstance(other.get("fields"), Mapping) else {}
+        raw_fields = other.get("fields")
+        other_fields = raw_fields if isinstance(raw_fields, Mapping) else {}
         other_type = (other_fields.get("issuetype") or {}).get("name") if isinstance(other_fields.get("issuetype"), Mapping) else None
         links.append(Link(str(entry.get("id") or ""), other["key"], link_type, other_type))
     return tuple(links)

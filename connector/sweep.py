@@ -188,7 +188,11 @@ def sweep_once(client: JiraClient, settings: Settings, now: datetime | None = No
                         break  # the service is stopping; the next sweep goes on from Jira's state
                     report.tickets_seen += 1
                     # A ticket still waiting for a thread when the stop comes is left for the next sweep.
-                    pool.submit(lambda issue_json=issue_json: None if stopped(stop) else _handle_issue(context, issue_json))
+                    def handle(issue_json: dict = issue_json) -> None:
+                        if not stopped(stop):
+                            _handle_issue(context, issue_json)
+
+                    pool.submit(handle)
             for error in pool.errors:
                 report.failed(f"{type(error).__name__}: {error}")
             if schedule is not None and not stopped(stop):
@@ -308,14 +312,18 @@ def _candidates(context: _Context, jql: str, full: bool) -> Iterator[dict]:
     if full:
         yield from client.search(jql, fields, expand="changelog", properties=properties)
         return
-    since = context.schedule.mark_of(f"{settings.project.key}:routine") - CHANGE_MARGIN
+    schedule = context.schedule
+    assert schedule is not None  # sweep_once reads everything without a schedule
+    mark = schedule.mark_of(f"{settings.project.key}:routine")
+    assert mark is not None  # ... or without a first mark (marks are never removed)
+    since = mark - CHANGE_MARGIN
     where, order = jql.split(" ORDER BY ")
     changed = f"{where} AND updated >= {jql_string(client.jql_time(since))} ORDER BY {order}"
     seen = set()
     for issue_json in client.search(changed, fields, expand="changelog", properties=properties):
         seen.add(issue_json.get("key"))
         yield issue_json
-    due = [key for key in context.schedule.due(context.now) if key not in seen]
+    due = [key for key in schedule.due(context.now) if key not in seen]
     for start in range(0, len(due), 100):
         keys = ", ".join(jql_string(key) for key in due[start:start + 100])
         yield from client.search(f"project = {jql_string(settings.project.key)} AND key IN ({keys}) ORDER BY key ASC",

@@ -13,6 +13,7 @@ Two resources, with bodies of their own:
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -78,7 +79,8 @@ class WebhookAdmin:
         entries = answer.get("values", []) if isinstance(answer, dict) else answer
         return [self._read(entry) for entry in entries or []]
 
-    def of_project(self, settings: Settings) -> list[Webhook]:
+    # From here on in the class body, `list` is the method above: annotations say builtins.list.
+    def of_project(self, settings: Settings) -> builtins.list[Webhook]:
         """The webhooks that deliver this project's events (by their JQL or their name)."""
         mine = f"jsm-autopilot {settings.project.key}"
         return [h for h in self.list() if h.name == mine or _names_project(h.jql, settings.project.key)]

@@ -10,8 +10,14 @@ from jsm_autopilot.rules.model import require_aware
 
 
 class DurationLike(Protocol):
-    days: int
-    seconds: int
+    """Whole calendar days plus elapsed seconds: config's Duration, or a timedelta."""
+
+    # Read-only, so frozen dataclasses and timedelta both satisfy it.
+    @property
+    def days(self) -> int: ...
+
+    @property
+    def seconds(self) -> int: ...
 
 
 def add_duration(start: datetime, duration: DurationLike, zone: ZoneInfo) -> datetime:

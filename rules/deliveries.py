@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from jsm_autopilot.rules.actions import Action, FieldChange, IssueLinkChange, Table, Transition, audit_note
 from jsm_autopilot.rules.clock import add_duration
@@ -38,7 +38,7 @@ def valid_delivery_version(value: object, settings: "Settings") -> bool:
     return text == settings.deliveries.custom_marker or is_patch_version(text, settings)
 
 
-def is_patch_version(value: object, settings: "Settings") -> bool:
+def is_patch_version(value: object, settings: "Settings") -> TypeGuard[str]:
     return isinstance(value, str) and re.fullmatch(settings.deliveries.version_pattern, value.strip()) is not None
 
 
@@ -148,6 +148,7 @@ def fill(view: DeliveryView, now: datetime, settings: "Settings") -> list[Action
     rule = CREATE if first else REFRESH
     language = customer_language(delivery, settings)
     version = delivery_version(delivery, settings)
+    assert version is not None  # _ready() checked it
     listed = ", ".join(want_keys) or "none yet"
     if first:
         reason = f"Delivery of {version} for {delivery.organisation}: {len(want)} ticket(s) in {settings.statuses.delivery_pending}: {listed}"

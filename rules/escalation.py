@@ -15,11 +15,12 @@ from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
     from jsm_autopilot.config.settings import Settings
+    from jsm_autopilot.rules.feedback import Phrases
 
 COMPLAINT = "escalation.complaint"
 
 
-def complaint_in(text: str, phrases: dict[str, list[str]]) -> str | None:
+def complaint_in(text: str, phrases: Phrases) -> str | None:
     words = words_of(text)
     for phrase in (p for group in phrases.values() for p in group):
         wanted = words_of(phrase)

@@ -14,7 +14,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import TYPE_CHECKING, Mapping, Protocol
+
+if TYPE_CHECKING:
+    from jsm_autopilot.config.sections import Language
+
+    # Phrase lists by language, as app.yaml holds them (`confirmation`, `escalation`): only the lists are read.
+    Phrases = Mapping[Language, list[str]]
 
 _WORD = re.compile(r"\w+")
 # Customers type "geloest" as often as "gelöst"; casefold already turns ß into ss.
@@ -44,10 +50,10 @@ NEGATION_REACH = 2
 
 def confirmation_in(
     text: str,
-    phrases: Mapping[str, list[str]],
-    negations: Mapping[str, list[str]],
-    close_words: Mapping[str, list[str]] | None = None,
-    permissions: Mapping[str, list[str]] | None = None,
+    phrases: Phrases,
+    negations: Phrases,
+    close_words: Phrases | None = None,
+    permissions: Phrases | None = None,
 ) -> str | None:
     """The confirming phrase found in `text`, or None: one of `phrases`, or in one sentence a word
     for closing and a word that allows it ("Sie können das Ticket gerne schließen", "happy for this
@@ -118,14 +124,14 @@ class ReplyDecision:
         return f'"{self.phrase}", but {self.doubt}'
 
 
-def _found(words: tuple[str, ...], phrases: Mapping[str, list[str]]) -> str | None:
+def _found(words: tuple[str, ...], phrases: Phrases) -> str | None:
     for phrase in (p for group in phrases.values() for p in group):
         if _positions(words, words_of(phrase)):
             return phrase
     return None
 
 
-def _problem_in(words: tuple[str, ...], problems: Mapping[str, list[str]], negations: Mapping[str, list[str]]) -> str | None:
+def _problem_in(words: tuple[str, ...], problems: Phrases, negations: Phrases) -> str | None:
     """A problem word not denied just before it ("no more errors", "keine Fehlermeldung mehr")."""
     denials = [words_of(n) for group in negations.values() for n in group]
     for problem in (p for group in problems.values() for p in group):
@@ -140,7 +146,7 @@ def _problem_in(words: tuple[str, ...], problems: Mapping[str, list[str]], negat
 _NOT_CONDITIONS = (("once", "more"), ("once", "again"), ("wenn", "auch"))
 
 
-def _condition_in(words: tuple[str, ...], conditions: Mapping[str, list[str]], permissions: Mapping[str, list[str]]) -> str | None:
+def _condition_in(words: tuple[str, ...], conditions: Phrases, permissions: Phrases) -> str | None:
     """A condition word, unless it opens a permission ("close whenever suits" allows, it sets no
     condition) or an idiom that is none ("once more")."""
     allowing = [words_of(p) for group in permissions.values() for p in group] + [list(w) for w in _NOT_CONDITIONS]
@@ -151,26 +157,26 @@ def _condition_in(words: tuple[str, ...], conditions: Mapping[str, list[str]], p
     return None
 
 
-def auto_reply_in(text: str, auto_replies: Mapping[str, list[str]]) -> str | None:
+def auto_reply_in(text: str, auto_replies: Phrases) -> str | None:
     """The out-of-office marker of an automatic reply, or None."""
     return _found(words_of(text), auto_replies)
 
 
 def judge_reply(
     text: str,
-    phrases: Mapping[str, list[str]],
-    negations: Mapping[str, list[str]],
-    doubts: Mapping[str, list[str]],
-    question_words: Mapping[str, list[str]],
-    conditions: Mapping[str, list[str]] | None = None,
-    problems: Mapping[str, list[str]] | None = None,
-    fixed_words: Mapping[str, list[str]] | None = None,
-    auto_replies: Mapping[str, list[str]] | None = None,
-    close_words: Mapping[str, list[str]] | None = None,
-    permissions: Mapping[str, list[str]] | None = None,
+    phrases: Phrases,
+    negations: Phrases,
+    doubts: Phrases,
+    question_words: Phrases,
+    conditions: Phrases | None = None,
+    problems: Phrases | None = None,
+    fixed_words: Phrases | None = None,
+    auto_replies: Phrases | None = None,
+    close_words: Phrases | None = None,
+    permissions: Phrases | None = None,
     learned: ReadsReplies | None = None,
     learned_min_probability: float = 0.5,
-    outcome_words: Mapping[str, list[str]] | None = None,
+    outcome_words: Phrases | None = None,
 ) -> ReplyDecision:
     """Close only on a confirmation with no doubt in any sentence: no contrast or complaint, no
     condition, no question that wants an answer, no clause stating a problem still there. A

@@ -67,6 +67,7 @@ def alert_on_call(ticket: Ticket, now: datetime, settings: "Settings") -> list[A
         return []
     if ticket.status in (settings.statuses.resolved, settings.statuses.closed) or not recent(ticket.created, now, settings):
         return []
+    assert ticket.created is not None  # recent() is False without one
     region = settings.region_of(ticket.organisation)
     serious = why_serious(ticket, settings)
     if region is None or serious is None:

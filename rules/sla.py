@@ -108,6 +108,7 @@ def sla_clock(ticket: Ticket, rule: str, now: datetime, settings: "Settings") ->
         return None
     calendar = settings.calendar_of(region)
     done = {settings.statuses.resolved, settings.statuses.closed}
+    started: datetime | None
     if rule == REACTION:
         started, answered, paused = ticket.created, _first_answer(ticket), done
         end = min(answered, now) if answered else now
@@ -170,6 +171,7 @@ def _judge(ticket: Ticket, rule: str, now: datetime, settings: "Settings") -> li
         if clock.elapsed - clock.target * settings.sla.warn_at > stale:
             return []
         stage, level = WARNING, 0
+        assert clock.missed_at is not None  # set on every running clock
         mentions = chain.accounts_at(0, clock.region)
         headline = f"{settings.sla.warn_at:.0%} of the target reached (missed at {local_time(clock.missed_at, settings)}): {measured}"
     else:

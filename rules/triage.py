@@ -27,7 +27,7 @@ def suggest_type(ticket: Ticket, now: datetime, settings: "Settings") -> list[Ac
     text = f"{ticket.summary}\n{ticket.description}"
     learned = settings.learned_triage
     match = learned.suggest(text) if learned is not None else None
-    if match is not None:
+    if learned is not None and match is not None:
         words = ", ".join(f'"{w}"' for w in match.matched)
         how = f"like the {learned.examples} tickets agents typed before it suggest (weighed most: {words or 'its wording as a whole'})"
     else:
