@@ -131,15 +131,18 @@ def sweep_finishes(log: Path) -> list[datetime]:
     return sorted(finished)
 
 
-def run(tickets: int, seconds: float, kills: int) -> dict:
-    directory = Path(tempfile.mkdtemp(prefix="jsm-autopilot-faults-"))
-    config = site_config()
+def seeded_site(name: str, config: dict, tickets: int):
+    """A directory with app.yaml, and the sandbox running with `tickets` tickets that each owe a reminder."""
+    directory = Path(tempfile.mkdtemp(prefix=f"jsm-autopilot-{name}-"))
     config_file = directory / "app.yaml"
     config_file.write_text(yaml.safe_dump(config))
-    settings = settings_from_mapping(config, base_directory=ROOT)
-    state = new_state(settings, "cloud", T0)
+    state = new_state(settings_from_mapping(config, base_directory=ROOT), "cloud", T0)
     keys = apply_seed(state, waiting_tickets(tickets))
-    sandbox = start_sandbox(state)
+    return directory, config_file, state, keys, start_sandbox(state)
+
+
+def run(tickets: int, seconds: float, kills: int) -> dict:
+    directory, config_file, state, keys, sandbox = seeded_site("faults", site_config(), tickets)
     database = f"sqlite:///{directory / 'events.db'}"
     serve = Serve(sandbox.url, config_file, database, directory / "serve.log")
     started = datetime.now().astimezone()
@@ -211,15 +214,9 @@ class ChatReceiver:
 
 def run_outage(tickets: int, outage: float) -> dict:
     """Jira away for `outage` seconds under a steady stream of deliveries, then back."""
-    directory = Path(tempfile.mkdtemp(prefix="jsm-autopilot-outage-"))
     config = site_config()
     config["notify"] = {"after": "30s", "webhook": {"format": "slack"}}
-    config_file = directory / "app.yaml"
-    config_file.write_text(yaml.safe_dump(config))
-    settings = settings_from_mapping(config, base_directory=ROOT)
-    state = new_state(settings, "cloud", T0)
-    keys = apply_seed(state, waiting_tickets(tickets))
-    sandbox = start_sandbox(state)
+    directory, config_file, state, keys, sandbox = seeded_site("outage", config, tickets)
     chat = ChatReceiver()
     database = f"sqlite:///{directory / 'events.db'}"
     serve = Serve(sandbox.url, config_file, database, directory / "serve.log")
