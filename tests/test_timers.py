@@ -377,3 +377,44 @@ class TestNextDue:
         monday = berlin(2026, 2, 9, 8, 0)
         waiting = Deferred("SD-1", "clarification.reminder", "why", not_before=monday)
         assert next_due(waiting_ticket(T0), T0 + 10 * DAY, settings, [waiting]) == monday
+
+
+class TestScheduleEdges:
+    """Boundaries the mutation run (tests/mutate.py) found unpinned in rules/timers.py."""
+
+    def test_a_last_reminder_exactly_one_day_late_keeps_the_scheduled_close_a_second_more_moves_it(self, settings):
+        on_time, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY, T0 + 20 * DAY, T0 + 31 * DAY], settings)
+        assert clarification_clock(on_time, settings).close_at == T0 + 40 * DAY
+        late, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY, T0 + 20 * DAY, T0 + 31 * DAY + ONE_SECOND], settings)
+        assert clarification_clock(late, settings).close_at == T0 + 41 * DAY + ONE_SECOND
+
+    def test_a_late_last_reminder_promises_the_later_close(self, settings):
+        ticket, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY, T0 + 20 * DAY], settings)
+        [public] = [a for a in evaluate(ticket, T0 + 35 * DAY, settings) if isinstance(a, PublicComment)]
+        # Sent on 9 February, five days after its slot: the close is one interval later, 19 February.
+        assert "closed automatically on 19 February 2026." in public.body
+
+    def test_the_reason_names_the_slot_due_and_how_many_were_missed(self, settings):
+        [first] = [a for a in evaluate(waiting_ticket(T0), T0 + 10 * DAY, settings) if isinstance(a, PublicComment)]
+        assert "reminder 1 of 3 was due at 2026-01-15 10:00" in first.reason and "missed" not in first.reason
+        [second] = [a for a in evaluate(waiting_ticket(T0), T0 + 25 * DAY, settings) if isinstance(a, PublicComment)]
+        assert "reminder 2 of 3 was due at 2026-01-25 10:00" in second.reason
+        assert "(1 earlier reminder(s) missed while the service was stopped are not sent)" in second.reason
+
+    def test_a_reply_at_the_very_second_of_a_reminder_resets_the_count_once(self, settings):
+        ticket, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY], settings)
+        replied = replace(ticket, comments=ticket.comments + (comment(Role.CUSTOMER, T0 + 10 * DAY, "Here is the log."),))
+        [note] = evaluate(replied, T0 + 10 * DAY + DAY, settings)
+        assert note.rule == "clarification.reset" and isinstance(note, InternalComment)
+        assert "after 1 reminder(s); the reminder count starts again at zero" in note.reason and "and again" not in note.reason
+
+    def test_after_an_outage_the_reason_counts_only_the_reminders_missed_since_the_last_sent(self, settings):
+        ticket, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY], settings)
+        [third] = [a for a in evaluate(ticket, T0 + 35 * DAY, settings) if isinstance(a, PublicComment)]
+        assert "reminder 3 of 3" in third.reason and "(1 earlier reminder(s) missed" in third.reason
+
+    def test_a_second_reply_without_a_reminder_between_is_named_as_the_later_one(self, settings):
+        ticket, _ = run_until(waiting_ticket(T0), [T0 + 10 * DAY], settings)
+        replies = (comment(Role.CUSTOMER, T0 + 11 * DAY, "Here is the log."), comment(Role.CUSTOMER, T0 + 12 * DAY, "And a screenshot."))
+        [note] = evaluate(replace(ticket, comments=ticket.comments + replies), T0 + 12 * DAY + DAY, settings)
+        assert "the customer replied on 2026-01-16 10:00 CET after 1 reminder(s) and again on 2026-01-17 10:00 CET" in note.reason

@@ -292,3 +292,68 @@ def test_a_data_center_comment_event_names_its_issue_by_the_id_in_the_comments_a
     for odd in ("http://jira.example/rest/api/2/issue/10013/../comment/1", "http://jira.example/rest/api/2/issue/SD-1/comment/1",
                 "http://jira.example/rest/api/2/issue/0/comment/1", None):
         assert (delivered(odd).issue, delivered(odd).handled) == (None, False), odd
+
+
+# --- known vectors and edges of webhooks/delivery.py (issue 30: signatures from vectors computed
+# independently of the code under test; boundaries the mutation run found unpinned) ----------------
+
+# GitHub's documented test values for an X-Hub-Signature-256 HMAC ("Validating webhook deliveries"):
+# secret "It's a Secret to Everybody", payload "Hello, World!".
+GITHUB_VECTOR = (b"It's a Secret to Everybody", b"Hello, World!",
+                 "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+# A real captured Jira Cloud delivery, signed with `openssl dgst -sha256 -hmac "It's a Secret to Everybody"`.
+CAPTURED = SHARED / "fixtures" / "jira-webhooks" / "webhook-cloud-comment-created.json"
+CAPTURED_SIGNATURE = "sha256=43dd713b41c392ca9b08da5c266e57a660dcd4a9f736c8ca6926b564a8b5d6b1"
+
+
+def test_signatures_match_vectors_computed_elsewhere():
+    from jsm_autopilot.webhooks.delivery import DeliveryRejected, verify_signature
+
+    secret, body, signature = GITHUB_VECTOR
+    verify_signature({"X-Hub-Signature": signature}, body, secret)
+    verify_signature({"x-hub-signature": signature.upper().replace("SHA256=", "sha256=")}, body, secret)  # any spelling, hex case
+    verify_signature({"X-Hub-Signature": CAPTURED_SIGNATURE}, CAPTURED.read_bytes(), secret)
+    for tampered in (body + b" ", body[:-1]):
+        with pytest.raises(DeliveryRejected) as refused:
+            verify_signature({"X-Hub-Signature": signature}, tampered, secret)
+        assert refused.value.status == 401
+    with pytest.raises(DeliveryRejected):
+        verify_signature({"X-Hub-Signature": signature}, body, b"another secret")
+    with pytest.raises(DeliveryRejected, match="missing X-Hub-Signature"):
+        verify_signature({"X-Other": signature}, body, secret)
+
+
+def _delivery(headers: dict):
+    from jsm_autopilot.webhooks.delivery import delivery_from_http
+
+    secret, _, _ = GITHUB_VECTOR
+    body = CAPTURED.read_bytes()
+    return delivery_from_http({"X-Hub-Signature": signature_for(body, secret), **headers}, body, secret, "SD")
+
+
+def test_an_identifier_of_200_characters_is_kept_and_201_is_refused_with_400():
+    from jsm_autopilot.webhooks.delivery import DeliveryRejected
+
+    assert _delivery({"X-Atlassian-Webhook-Identifier": "i" * 200}).identifier == "i" * 200
+    with pytest.raises(DeliveryRejected) as refused:
+        _delivery({"X-Atlassian-Webhook-Identifier": "i" * 201})
+    assert refused.value.status == 400
+
+
+def test_the_retry_count_is_zero_without_a_header_and_kept_within_0_to_1000():
+    assert _delivery({}).retry == 0
+    assert _delivery({"X-Atlassian-Webhook-Retry": "not a number"}).retry == 0
+    assert _delivery({"X-Atlassian-Webhook-Retry": "3"}).retry == 3
+    assert _delivery({"X-Atlassian-Webhook-Retry": "1000"}).retry == 1000
+    assert _delivery({"X-Atlassian-Webhook-Retry": "5000"}).retry == 1000
+    assert _delivery({"X-Atlassian-Webhook-Retry": "-4"}).retry == 0
+    assert _delivery({"x-atlassian-webhook-retry": "2"}).retry == 2  # a plain mapping, any spelling
+
+
+def test_a_header_value_in_a_log_line_is_printable_and_cut_at_80():
+    from jsm_autopilot.webhooks.delivery import loggable
+
+    assert loggable(None) == "-"
+    assert loggable("a" * 80) == "a" * 80
+    assert loggable("a" * 81) == "a" * 80 + "…"
+    assert loggable("x\ny") == "x?y"
