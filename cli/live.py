@@ -286,7 +286,9 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
 @click.option("--limit", default=1000, show_default=True, type=int)
 def shadow(as_json: bool, limit: int) -> None:
     """What `serve --dry-run` would have done, from the store: one line per firing, oldest first."""
-    found = store_or_exit("shadow").list_shadow(limit)
+    from jsm_autopilot.store.shadow_firings import ShadowFirings
+
+    found = ShadowFirings(store_or_exit("shadow")).list(limit)
     if as_json:
         click.echo(json.dumps([f.as_json() for f in found], indent=2, ensure_ascii=False))
         return

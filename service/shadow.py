@@ -12,6 +12,7 @@ from typing import Callable
 
 from jsm_autopilot.rules.actions import Action, firings_of
 from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.store.shadow_firings import ShadowFirings
 
 log = logging.getLogger("jsm_autopilot.shadow")
 
@@ -39,7 +40,7 @@ class ShadowLog:
             digest = hashlib.sha256(json.dumps([issue, rule, what], sort_keys=True).encode()).hexdigest()
             summary = ", ".join(k["kind"] + (f" to {k['to_status']}" if k.get("to_status") else "") for k in what)
             summary = f"{summary}: {group[0].reason}"
-            first = self.store.record_shadow(digest, issue, rule, source, summary, self.clock())
+            first = ShadowFirings(self.store).record(digest, issue, rule, source, summary, self.clock())
             new += first
             log.info("dry run: %s %s would %s", issue, rule, summary,
                      extra={"issue": issue, "rule": rule, "dry_run": True, "source": source, "first_time": first})

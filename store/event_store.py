@@ -51,21 +51,6 @@ from jsm_autopilot.store.schema import (  # noqa: F401  (the tables are part of 
 
 
 @dataclass(frozen=True)
-class ShadowFiring:
-    issue: str
-    rule: str
-    source: str
-    summary: str
-    first_seen: datetime
-    last_seen: datetime
-    times: int
-
-    def as_json(self) -> dict:
-        return {"issue": self.issue, "rule": self.rule, "source": self.source, "summary": self.summary,
-                "first_seen": self.first_seen.isoformat(), "last_seen": self.last_seen.isoformat(), "times": self.times}
-
-
-@dataclass(frozen=True)
 class StoredEvent:
     id: int
     identifier: str
@@ -346,28 +331,6 @@ class EventStore:
                 connection.execute(update(deliveries).where(deliveries.c.name == name).values(issue_key=issue_key, recorded=now))
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot record delivery {name}: {error}") from None
-
-    def record_shadow(self, digest: str, issue: str, rule: str, source: str, summary: str, now: datetime) -> bool:
-        """Keep a firing `serve --dry-run` would have applied; True the first time it is seen."""
-        try:
-            with self._write() as connection:
-                added = connection.execute(self._insert(shadow_firings).values(
-                    digest=digest, issue=issue, rule=rule, source=source, summary=summary, first_seen=now, last_seen=now, times=1,
-                ).on_conflict_do_nothing(index_elements=["digest"]).returning(shadow_firings.c.digest)).first() is not None
-                if not added:
-                    connection.execute(update(shadow_firings).where(shadow_firings.c.digest == digest)
-                                       .values(last_seen=now, times=shadow_firings.c.times + 1))
-                return bool(added)
-        except SQLAlchemyError as error:
-            raise StoreUnavailable(f"cannot record a shadow firing: {error}") from None
-
-    def list_shadow(self, limit: int = 1000) -> list[ShadowFiring]:
-        try:
-            with self.engine.connect() as connection:
-                rows = connection.execute(select(shadow_firings).order_by(shadow_firings.c.first_seen, shadow_firings.c.issue).limit(limit))
-                return [ShadowFiring(r.issue, r.rule, r.source, r.summary, r.first_seen, r.last_seen, r.times) for r in rows]
-        except SQLAlchemyError as error:
-            raise StoreUnavailable(f"cannot list shadow firings: {error}") from None
 
     def holders(self) -> set[str]:
         """Names of the workers holding events right now."""

@@ -12,6 +12,7 @@ import jsm_autopilot.cli.live  # noqa: F401  (registers the commands)
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.connector.sweep import sweep_once
 from jsm_autopilot.service.serve import Service
+from jsm_autopilot.store.shadow_firings import ShadowFirings
 from jsm_autopilot.webhooks.delivery import signature_for
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -45,7 +46,7 @@ def test_shadow_mode_receives_and_sweeps_but_writes_nothing_to_jira(site_factory
 
     assert len(writes(site)) == before, writes(site)[before:]
     assert report.dry_run and report.firings_applied == 0 and report.firings_planned >= 2
-    shadow = {(f.issue, f.rule): f for f in store.list_shadow()}
+    shadow = {(f.issue, f.rule): f for f in ShadowFirings(store).list()}
     assert (waiting, "clarification.reminder") in shadow and (resolved, "resolved.close") in shadow
     assert shadow[(waiting, "clarification.reminder")].source == "webhook"
     assert shadow[(waiting, "clarification.reminder")].times == 3  # the webhook and two sweeps: one row
