@@ -34,7 +34,6 @@ CREDENTIALS_REFUSED = "credentials_refused"
 FIRING_FAILED = "firing_failed"
 DEAD_LETTERS = "dead_letters"
 ONCALL_FAILING = "oncall_failing"
-STORE_NOT_WRITABLE = "store_not_writable"
 
 
 class NotifyFailed(Exception):
