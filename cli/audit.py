@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 
 from jsm_autopilot.cli.common import (
-    client_or_exit,
     config_option,
     fail,
+    jira_client,
+    open_store,
     parse_instant,
-    settings_or_exit,
-    store_or_exit,
+    site_settings,
 )
 from jsm_autopilot.cli.live import events
 from jsm_autopilot.cli.main import main
@@ -65,7 +65,7 @@ def audit(since: str | None, rule: str | None, issue: str | None, outcome: str |
     """What fired, across all tickets, newest first: when, ticket, rule, reason, outcome, cause."""
     from jsm_autopilot.store.audit import AuditTrail, only_in_firing_logs
 
-    store = store_or_exit("audit")
+    store = open_store()
     if not as_json:
         click.echo(f"store: {store.location}", err=True)
     after = _since(since)
@@ -82,23 +82,20 @@ def audit(since: str | None, rule: str | None, issue: str | None, outcome: str |
 
 def _firing_logs(config: Path | None, issue: str | None, updated_after: datetime) -> list[tuple[str, str, datetime, str]]:
     """(issue, rule, at, stage) of every entry in the firing logs of the tickets concerned."""
-    from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.jql import jql_string
-    from jsm_autopilot.connector.mapping import IssueMappingError, firings_of
+    from jsm_autopilot.connector.mapping import firings_of
+    from jsm_autopilot.errors import IssueMappingError
 
-    settings = settings_or_exit(config)
-    client = client_or_exit(settings, "audit --from-jira")
+    settings = site_settings(config)
+    client = jira_client(settings)
     jql = f"project = {jql_string(settings.project.key)} AND " + (
         f"key = {jql_string(issue)}" if issue else f'updated >= "{client.jql_time(updated_after)}"')
     entries = []
-    try:
-        for found in client.search(jql + " ORDER BY key ASC", ["summary"], properties=[settings.automation.property_key]):
-            try:
-                entries += [(found["key"], f.rule, f.at, f.stage) for f in firings_of(found, settings)]
-            except IssueMappingError as unreadable:
-                click.echo(f"audit: {unreadable} (left out)", err=True)
-    except JiraError as error:
-        fail(f"audit --from-jira: {error}")
+    for found in client.search(jql + " ORDER BY key ASC", ["summary"], properties=[settings.automation.property_key]):
+        try:
+            entries += [(found["key"], f.rule, f.at, f.stage) for f in firings_of(found, settings)]
+        except IssueMappingError as unreadable:
+            click.echo(f"audit: {unreadable} (left out)", err=True)
     return entries
 
 
@@ -109,7 +106,7 @@ def show(identifier: str, as_json: bool) -> None:
     """One stored event: its outcome, and the firings it caused."""
     from jsm_autopilot.store.audit import AuditTrail
 
-    store = store_or_exit("events show")
+    store = open_store()
     found = next((e for e in store.list_events(limit=100_000) if e.identifier == identifier), None)
     if found is None:
         fail(f"events show: no event {identifier!r} in {store.location}")

@@ -1,6 +1,6 @@
-"""What the commands share: reading app.yaml, the store and Jira's client or exiting with one line,
-the exit codes, the output console, the `--config` option. Commands import it; none imports
-another command module's helpers."""
+"""What the commands share: app.yaml, the store and Jira's client as every command opens them,
+the exit statuses and one-line messages for the error tree (here only), the output console, the
+`--config` option. Commands import it; none imports another command module's helpers."""
 
 from __future__ import annotations
 
@@ -8,19 +8,86 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 
-from jsm_autopilot.config.environment import CredentialsError, jira_credentials
-from jsm_autopilot.config.loader import (
-    SettingsError,
-    default_config_path,
-    load_settings,
-)
+from jsm_autopilot.config.environment import jira_credentials
+from jsm_autopilot.config.loader import default_config_path, load_settings
 from jsm_autopilot.config.settings import Settings
+from jsm_autopilot.errors import (
+    AutomationError,
+    Busy,
+    CallFailed,
+    InputError,
+    JiraError,
+    JiraRefused,
+    NotifyFailed,
+    SettingsError,
+    SetUpError,
+    SiteNotReached,
+    StoreUnavailable,
+)
 
-BAD_INPUT = 2
+SOME_FAILED = 1  # something failed that the same run, later, may get past (Jira away, a lock held)
+BAD_INPUT = 2  # something must be fixed first: app.yaml, the environment, a flag, a file, the request
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
+
+# The error tree (jsm_autopilot.errors) as exit statuses: the first class an error is an instance of
+# decides. A test checks that every class of the tree has one.
+EXIT_STATUS: tuple[tuple[type[AutomationError], int], ...] = (
+    (JiraRefused, BAD_INPUT),  # a 4xx: Jira will answer the same until something changes
+    (CallFailed, SOME_FAILED),  # Jira away (after retries), or the on-call channel
+    (NotifyFailed, SOME_FAILED),
+    (Busy, SOME_FAILED),
+    (SetUpError, BAD_INPUT),
+    (InputError, BAD_INPUT),
+    (StoreUnavailable, BAD_INPUT),
+)
+
+
+def exit_status(error: AutomationError) -> int:
+    return next((status for kind, status in EXIT_STATUS if isinstance(error, kind)), SOME_FAILED)
+
+
+def error_lines(command: str, error: AutomationError) -> list[str]:
+    """What a command prints for an error: one line naming the command, or for app.yaml the file
+    and one line per problem, each naming its key."""
+    if isinstance(error, SettingsError):
+        return [f"{error.source}: {len(error.problems)} problem(s)", *(f"  {problem}" for problem in error.problems)]
+    return [f"{command}: {error}"]
+
+
+def _exit_for(ctx: click.Context, error: AutomationError) -> NoReturn:
+    # The path without the program's own name: "webhook list", "sweep".
+    command = " ".join(ctx.command_path.split()[1:]) or ctx.command_path
+    for line in error_lines(command, error):
+        click.echo(line, err=True)
+    sys.exit(exit_status(error))
+
+
+class AutomationCommand(click.Command):
+    """A command whose errors from the tree end it with their one-line message and exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AutomationError as error:
+            _exit_for(ctx, error)
+
+
+class AutomationGroup(click.Group):
+    """The group of every command: its commands and subgroups report the error tree alike."""
+
+    command_class = AutomationCommand
+    group_class = type  # subgroups are AutomationGroups too
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AutomationError as error:  # raised by the group's own callback
+            _exit_for(ctx, error)
 
 
 def site_settings(config: Path | str | None) -> Settings:
@@ -35,42 +102,30 @@ def site_settings(config: Path | str | None) -> Settings:
     return with_switches(settings)
 
 
-def settings_or_exit(config: Path | None) -> Settings:
-    try:
-        return site_settings(config)
-    except SettingsError as error:
-        click.echo(f"{error.source}: {len(error.problems)} problem(s)", err=True)
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(BAD_INPUT)
-
-
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
+    """Bad input the command found itself (a flag, a file): the message, exit 2."""
     click.echo(message, err=True)
     sys.exit(BAD_INPUT)
 
 
-def store_or_exit(command: str = "events", create: bool = False, write: bool = False, missing_ok: bool = False):
+def open_store(create: bool = False, write: bool = False, missing_ok: bool = False):
     """The store `serve` writes to ($JSM_AUTOPILOT_DB). A command that only reads never makes one
     (`create=False`; with `missing_ok`, None when there is none); one that writes (`write=True`)
-    learns here, before it does anything, that it cannot: exit 2 with one line naming the path,
+    learns here, before it does anything, that it cannot: StoreUnavailable naming the path,
     JSM_AUTOPILOT_DB and the fix."""
-    from jsm_autopilot.store.event_store import (
-        EventStore,
-        StoreMissing,
-        StoreUnavailable,
-    )
+    from jsm_autopilot.errors import StoreMissing
+    from jsm_autopilot.store.event_store import EventStore
 
     try:
         store = EventStore(create=create)
-        store.migrate()
-        if write:
-            store.require_writable(datetime.now(timezone.utc))
-        return store
-    except StoreUnavailable as error:
-        if missing_ok and isinstance(error, StoreMissing):
+    except StoreMissing:
+        if missing_ok:
             return None
-        fail(f"{command}: {error}")
+        raise
+    store.migrate()
+    if write:
+        store.require_writable(datetime.now(timezone.utc))
+    return store
 
 
 config_option = click.option(
@@ -126,26 +181,17 @@ def describe_action(action) -> str:
     return action.kind.replace("_", " ")
 
 
-SOME_FAILED = 1
+def jira_client(settings, budget_seconds: float = 120, reach: bool = True):
+    """The Jira client from the environment's credentials, once the site answers (within 15 s):
+    else CredentialsError naming what is missing, or SiteNotReached naming the variables of the
+    credentials Jira refused, or the URL and why it does not answer as Jira."""
+    from jsm_autopilot.connector.client import JiraClient
 
-
-INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
-
-
-def client_or_exit(settings, command: str, budget_seconds: float = 120, reach: bool = True):
-    """The Jira client from the environment's credentials, once the site answers (within 15 s);
-    exit 2 naming what is missing, the variables of the credentials Jira refused, or the URL and
-    why it does not answer as Jira."""
-    from jsm_autopilot.connector.client import JiraClient, JiraError
-
-    try:
-        credentials = jira_credentials()
-    except CredentialsError as error:
-        fail(f"{command}: {error}")
-    client = JiraClient(credentials, settings.project.deployment, budget_seconds=budget_seconds)
+    client = JiraClient(jira_credentials(), settings.project.deployment, budget_seconds=budget_seconds)
     if reach:
         try:
             client.reach()
         except JiraError as error:
-            fail(f"{command}: {error.answer}" + ("" if error.status == 401 else "; check JIRA_URL"))
+            raise SiteNotReached(error.answer + ("" if error.status == 401 else "; check JIRA_URL"), error.status,
+                                 error.answer) from error
     return client

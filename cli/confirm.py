@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from jsm_autopilot.cli.common import config_option, fail, make_console, settings_or_exit
+from jsm_autopilot.cli.common import config_option, fail, make_console, site_settings
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.cli.models import shipped_reply_model
 
@@ -98,7 +98,7 @@ def evaluate_confirmations(replies_file: Path, as_json: bool, config: Path | Non
     from jsm_autopilot.rules.timers import reply_judgement
 
 
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     if settings.confirmation.learned:
         settings = settings.with_reply_model(shipped_reply_model())
     lists = reply_judgement(settings)

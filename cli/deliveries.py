@@ -21,13 +21,13 @@ from rich.progress import (
 from jsm_autopilot.cli.common import (
     BAD_INPUT,
     SOME_FAILED,
-    client_or_exit,
     config_option,
     describe_action,
     fail,
+    jira_client,
     make_console,
-    settings_or_exit,
-    store_or_exit,
+    open_store,
+    site_settings,
 )
 from jsm_autopilot.cli.main import main
 
@@ -85,20 +85,15 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     It lists the organisation's Delivery Pending tickets of that version and those marked CUSTOM,
     links them, and is kept current by the service while it is Planned. Running it again updates
     the same ticket. Uses the service's store ($JSM_AUTOPILOT_DB) so that concurrent runs, the API
-    and the service never create two. Exits 0 on success, 1 when Jira failed, 2 on bad input.
+    and the service never create two. Exits 0 on success, 1 when Jira was away or an earlier
+    creation may have landed (run again later), 2 on bad input or a request Jira refuses (4xx).
     """
-    from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.connector.deliveries import (
-        DeliveryRegistry,
-        DeliveryRequest,
-        DeliveryRequestError,
-        DeliveryUncertain,
-        create_or_update,
-    )
+    from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
     from jsm_autopilot.connector.executor import Executor
+    from jsm_autopilot.errors import DeliveryRequestError
     from jsm_autopilot.service.guard import TicketGuard
 
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     data = {"organisation": organisation, "version": version, "docs": list(docs)}
     if estimated_date is not None:
         try:
@@ -113,8 +108,8 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         fail(f"--{error.field.replace('_', '-')}: {error.problem}")
     if service_url is not None:
         _through_the_service(service_url, data, dry_run, as_json)
-    store = store_or_exit("delivery create", create=True, write=True)  # before Jira: a local problem says so first
-    client = client_or_exit(settings, "delivery create")
+    store = open_store(create=True, write=True)  # before Jira: a local problem says so first
+    client = jira_client(settings)
     from jsm_autopilot.service.identity import process_name
 
     holder = f"{process_name()}-cli"
@@ -128,9 +123,6 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
         # A field of the request names its option; a dotted one is an app.yaml key.
         where = error.field if "." in error.field else f"--{error.field.replace('_', '-')}"
         fail(f"{where}: {error.problem}")
-    except (JiraError, DeliveryUncertain) as error:
-        click.echo(f"delivery create: {error}", err=True)
-        sys.exit(SOME_FAILED)
     finally:
         bar.close()
         store.dispose()

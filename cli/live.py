@@ -18,18 +18,18 @@ from jsm_autopilot.cli.common import (
     BAD_INPUT,
     INTERRUPTED,
     SOME_FAILED,
-    client_or_exit,
     config_option,
     describe_action,
     fail,
+    jira_client,
     make_console,
+    open_store,
     parse_instant,
-    settings_or_exit,
     site_settings,
-    store_or_exit,
 )
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.cli.models import with_learned_triage
+from jsm_autopilot.errors import Busy
 
 
 @main.command()
@@ -48,8 +48,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
     (up to limits.concurrency), lists every firing applied, and exits 130; a second Ctrl-C stops at
     once. Exits 0 when every ticket was handled, 1 when some failed after retries, 2 on bad input.
     """
-    from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.connector.exclusive import AlreadyRunning, exclusive_sweep
+    from jsm_autopilot.connector.exclusive import exclusive_sweep
     from jsm_autopilot.connector.executor import Executor, firing_source
     from jsm_autopilot.connector.oncall import OnCallSender
     from jsm_autopilot.connector.sweep import sweep_once
@@ -68,10 +67,10 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
             now = parse_instant(at)
         except click.BadParameter as error:
             fail(f"--at: {error.message}")
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     # The firings go where serve's go; a dry run writes nothing, so it only reads the store.
-    store = store_or_exit("sweep", write=not dry_run, missing_ok=True)
-    client = client_or_exit(settings, "sweep")
+    store = open_store(write=not dry_run, missing_ok=True)
+    client = jira_client(settings)
     settings = with_learned_triage(settings, store)  # after Jira answered: learning at first use takes seconds
     console = make_console()
     firings: list[dict] = []
@@ -103,12 +102,6 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
         with exclusive_sweep(settings.project.key), _interruptible(stop):
             report = sweep_once(client, settings, now=now, dry_run=dry_run, on_firing=on_firing, executor=executor, issue=issue,
                                 stop=stop)
-    except AlreadyRunning as running:
-        click.echo(f"sweep: {running}", err=True)
-        sys.exit(SOME_FAILED)
-    except JiraError as error:
-        click.echo(f"sweep: {error}", err=True)
-        sys.exit(SOME_FAILED)
     finally:
         if store is not None:
             store.dispose()
@@ -200,7 +193,7 @@ def sandbox(port: int, host: str, seed: Path | None, deployment: str | None, now
     from jsm_autopilot.sandbox.seed import apply_seed
     from jsm_autopilot.sandbox.state import SandboxError
 
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     _port_free_or_exit(host, port, "sandbox")
     now: datetime | None = None
     if now_text:
@@ -254,20 +247,16 @@ def serve(port: int, host: str, dry_run: bool, watch_config: bool, config: Path 
     from jsm_autopilot.service.logs import configure_json_logging
     from jsm_autopilot.service.serve import (
         Service,
-        ServiceConfigurationError,
         webhook_secret,
     )
 
     configure_json_logging(logging.INFO)
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     _port_free_or_exit(host, port, "serve")
     # Jira may be down while the service starts: it receives and keeps events meanwhile (/readyz says so).
-    client = client_or_exit(settings, "serve", reach=False)
-    try:
-        secret = webhook_secret(settings)
-    except ServiceConfigurationError as error:
-        fail(f"serve: {error}")
-    store = store_or_exit("serve", create=True, write=True)
+    client = jira_client(settings, reach=False)
+    secret = webhook_secret(settings)
+    store = open_store(create=True, write=True)
     settings = with_learned_triage(settings, store)
     from jsm_autopilot.config.loader import default_config_path
 
@@ -288,7 +277,7 @@ def shadow(as_json: bool, limit: int) -> None:
     """What `serve --dry-run` would have done, from the store: one line per firing, oldest first."""
     from jsm_autopilot.store.shadow_firings import ShadowFirings
 
-    found = ShadowFirings(store_or_exit("shadow")).list(limit)
+    found = ShadowFirings(open_store()).list(limit)
     if as_json:
         click.echo(json.dumps([f.as_json() for f in found], indent=2, ensure_ascii=False))
         return
@@ -307,7 +296,7 @@ def events(ctx: click.Context, failed: bool, as_json: bool, limit: int) -> None:
     """List stored webhook events, newest first (store: $JSM_AUTOPILOT_DB)."""
     if ctx.invoked_subcommand is not None:
         return
-    store = store_or_exit()
+    store = open_store()
     listed = [e.as_json() for e in store.list_events(failed_only=failed, limit=limit)]
     if as_json:
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
@@ -333,14 +322,13 @@ def replay(identifier: str | None, failed: bool) -> None:
 
     if (identifier is None) == (not failed):
         fail("events replay: give an event identifier or --failed")
-    store = store_or_exit("events replay", write=True)
+    store = open_store(write=True)
     if identifier is not None and store.find_event(identifier) is None:
         fail(f"events replay: no stored event with identifier {identifier!r} (jsm-autopilot events lists them)")
     count = store.replay(datetime.now(timezone.utc), identifier=identifier, failed=failed)
     if identifier is not None and count == 0:
-        click.echo(f"events replay: event {identifier!r} is being processed now; nothing was queued again (replay it once "
-                   f"jsm-autopilot events shows it done or failed)", err=True)
-        sys.exit(SOME_FAILED)
+        raise Busy(f"event {identifier!r} is being processed now; nothing was queued again (replay it once "
+                   f"jsm-autopilot events shows it done or failed)")
     click.echo(f"{count} event(s) queued again.")
 
 
@@ -353,7 +341,7 @@ def demo(days: int, keep: bool, port: int, config: Path | None) -> None:
     """The service against a seeded sandbox: 60 simulated days, rules firing as they happen."""
     from jsm_autopilot.service.demo import run_demo
 
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     run_demo(settings, days=days, keep=keep, sandbox_port=port if keep else 0, console=make_console())
 
 
@@ -368,12 +356,12 @@ def doctor(probe: bool, config: Path | None) -> None:
     Exits 0 only when nothing failed. --probe writes to the site (one test ticket): run it once
     before going live.
     """
-    from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.doctor import diagnose
     from jsm_autopilot.connector.probe import probe as run_probe
+    from jsm_autopilot.errors import JiraError
 
-    settings = settings_or_exit(config)
-    client = client_or_exit(settings, "doctor", budget_seconds=15, reach=False)  # doctor reports it as a finding
+    settings = site_settings(config)
+    client = jira_client(settings, budget_seconds=15, reach=False)  # doctor reports it as a finding
     failed = 0
     findings = diagnose(client, settings)
     if probe:
@@ -407,28 +395,16 @@ def register(url: str, config: Path | None) -> None:
     """
     import os
 
-    from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.connector.webhook_admin import (
-        WebhookAdmin,
-        WebhookUrlError,
-        check_receiver_url,
-    )
+    from jsm_autopilot.connector.webhook_admin import WebhookAdmin, check_receiver_url
 
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     secret = os.environ.get("JSM_AUTOPILOT_WEBHOOK_SECRET")
     if not secret:
         fail("webhook register: set JSM_AUTOPILOT_WEBHOOK_SECRET, the secret Jira will sign deliveries with")
-    try:
-        warnings = check_receiver_url(url)
-    except WebhookUrlError as error:
-        fail(f"webhook register: {error}")
-    for warning in warnings:
+    for warning in check_receiver_url(url):
         click.echo(f"warning: {warning}", err=True)
-    try:
-        admin = WebhookAdmin(client_or_exit(settings, "webhook register", budget_seconds=30))
-        outcome, hook = admin.register(settings, url, secret)
-    except JiraError as error:
-        fail(f"webhook register: {error}")
+    admin = WebhookAdmin(jira_client(settings, budget_seconds=30))
+    outcome, hook = admin.register(settings, url, secret)
     click.echo(f"Webhook {hook.id} {hook.name!r} {outcome}: {hook.url} for {', '.join(hook.events)} ({hook.jql})")
 
 
@@ -437,15 +413,11 @@ def register(url: str, config: Path | None) -> None:
 @config_option
 def list_webhooks(as_json: bool, config: Path | None) -> None:
     """List the site's admin webhooks; those that deliver this project's events are marked *."""
-    from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.webhook_admin import WebhookAdmin
 
-    settings = settings_or_exit(config)
-    try:
-        admin = WebhookAdmin(client_or_exit(settings, "webhook list", budget_seconds=30))
-        hooks, mine = admin.list(), {h.id for h in admin.of_project(settings)}
-    except JiraError as error:
-        fail(f"webhook list: {error}")
+    settings = site_settings(config)
+    admin = WebhookAdmin(jira_client(settings, budget_seconds=30))
+    hooks, mine = admin.list(), {h.id for h in admin.of_project(settings)}
     if as_json:
         click.echo(json.dumps([{**h.as_json(), "this_project": h.id in mine} for h in hooks], indent=2))
         return
@@ -461,13 +433,9 @@ def list_webhooks(as_json: bool, config: Path | None) -> None:
 @config_option
 def delete_webhook(webhook_id: str, config: Path | None) -> None:
     """Delete the admin webhook with this id (see `webhook list`)."""
-    from jsm_autopilot.connector.client import JiraError
     from jsm_autopilot.connector.webhook_admin import WebhookAdmin
 
-    settings = settings_or_exit(config)
-    try:
-        WebhookAdmin(client_or_exit(settings, "webhook delete", budget_seconds=30)).delete(webhook_id)
-    except JiraError as error:
-        fail(f"webhook delete: {error}")
+    settings = site_settings(config)
+    WebhookAdmin(jira_client(settings, budget_seconds=30)).delete(webhook_id)
     click.echo(f"Webhook {webhook_id} deleted.")
 

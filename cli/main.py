@@ -1,4 +1,7 @@
-"""`jsm-autopilot` command line. Exit codes: 0 success, 2 bad input (settings, files, flags)."""
+"""`jsm-autopilot` command line. Exit statuses: 0 success; 1 something failed that the same run,
+later, may get past (Jira away after retries, another sweep running, some tickets failed); 2
+something must be fixed first (app.yaml, the environment, a flag or file, the store's location, a
+request Jira refuses); 130 interrupted. Errors of the tree map to them in cli.common only."""
 
 from __future__ import annotations
 
@@ -12,19 +15,20 @@ from rich.table import Table
 
 from jsm_autopilot.cli.common import (
     BAD_INPUT,
+    AutomationGroup,
     config_option,
     describe_action,
     fail,
     issues_from_file,
     make_console,
     parse_instant,
-    settings_or_exit,
+    site_settings,
 )
 from jsm_autopilot.config.loader import default_config_path
 from jsm_autopilot.config.settings import Settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+@click.group(cls=AutomationGroup, context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="jsm-autopilot", prog_name="jsm-autopilot", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -53,7 +57,7 @@ def check(config: Path | None) -> None:
     """Validate app.yaml and summarise which rules are on, with their numbers."""
     from jsm_autopilot.rules.catalogue import RULES
 
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     console = make_console()
     path = config or default_config_path()
     console.print(
@@ -99,17 +103,15 @@ def check(config: Path | None) -> None:
 @config_option
 def plan(issues_file: Path, at: str, as_json: bool, config: Path | None) -> None:
     """Show what the rules would do to saved issues at a given time. Reads no network."""
-    from jsm_autopilot.connector.mapping import (
-        IssueMappingError,
-        ticket_from_issue_json,
-    )
+    from jsm_autopilot.connector.mapping import ticket_from_issue_json
+    from jsm_autopilot.errors import IssueMappingError
     from jsm_autopilot.rules.catalogue import evaluate
 
     try:
         now = parse_instant(at)
     except click.BadParameter as error:
         fail(f"--at: {error.message}")
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     raw_issues = issues_from_file(issues_file)
     tickets, problems = [], []
     for raw in raw_issues:

@@ -51,11 +51,8 @@ def shipped_triage():
 
 def _site_triage(store):
     from jsm_autopilot.config.triage_model import LearnedTriage
-    from jsm_autopilot.store.event_store import (
-        EventStore,
-        StoreUnavailable,
-        database_url,
-    )
+    from jsm_autopilot.errors import StoreUnavailable
+    from jsm_autopilot.store.event_store import EventStore, database_url
 
     opened = None
     try:

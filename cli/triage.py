@@ -10,13 +10,13 @@ from pathlib import Path
 import click
 
 from jsm_autopilot.cli.common import (
-    client_or_exit,
     config_option,
     fail,
     issues_from_file,
+    jira_client,
     make_console,
-    settings_or_exit,
-    store_or_exit,
+    open_store,
+    site_settings,
 )
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.cli.models import LEARNED_TRIAGE, with_learned_triage
@@ -64,16 +64,11 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
     from the next start of serve or sweep on; the keyword vocabulary stays the fallback.
     """
     from jsm_autopilot.config.triage_model import learn
-    from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.store.event_store import StoreUnavailable
 
-    settings = settings_or_exit(config)
-    store = store_or_exit("triage learn", create=True, write=True)  # before reading and learning, not after
-    client = client_or_exit(settings, "triage learn")
-    try:
-        issues = list(client.search(jql, ["summary", "description", "issuetype"]))
-    except JiraError as error:
-        fail(f"triage learn: {error}")
+    settings = site_settings(config)
+    store = open_store(create=True, write=True)  # before reading and learning, not after
+    client = jira_client(settings)
+    issues = list(client.search(jql, ["summary", "description", "issuetype"]))
     examples = _examples(issues, settings)
     from jsm_autopilot.config.settings import TRIAGE_TARGETS
 
@@ -87,10 +82,7 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
         model = learn([(text, role) for text, role, _ in examples], min_probability)
     except ValueError as error:
         fail(f"triage learn: {error} (found {len(examples)} typed ticket(s) of the target types among {len(issues)})")
-    try:
-        store.save_learned(LEARNED_TRIAGE, model.to_json(), datetime.now(timezone.utc))
-    except StoreUnavailable as error:
-        fail(f"triage learn: {error}")
+    store.save_learned(LEARNED_TRIAGE, model.to_json(), datetime.now(timezone.utc))
     per_type = Counter(role for _, role, _ in examples)
     click.echo(f"Learned from {len(examples)} ticket(s): " + ", ".join(f"{role} {n}" for role, n in sorted(per_type.items())))
     click.echo("Stored; serve and sweep use it from their next start. Check it: jsm-autopilot triage evaluate --issues FILE")
@@ -101,13 +93,8 @@ def learn_triage(jql: str, min_probability: float, min_per_type: int, config: Pa
 def forget_triage(config: Path | None) -> None:
     """Drop what `triage learn` learned from the site: suggestions come from the shipped model again
     (or the keywords, with triage.default_model: false), from the next start of serve or sweep on."""
-    from jsm_autopilot.store.event_store import StoreUnavailable
-
-    settings = settings_or_exit(config)
-    try:
-        dropped = store_or_exit("triage forget", create=True, write=True).forget_learned(LEARNED_TRIAGE)
-    except StoreUnavailable as error:
-        fail(f"triage forget: {error}")
+    settings = site_settings(config)
+    dropped = open_store(create=True, write=True).forget_learned(LEARNED_TRIAGE)
     fallback = "the shipped model" if settings.triage.default_model else "the keywords"
     click.echo(("Forgot what was learned from the site" if dropped else "Nothing was learned from the site")
                + f"; suggestions come from {fallback} from the next start of serve or sweep on.")
@@ -128,7 +115,7 @@ def evaluate_triage(issues_file: Path | None, tickets_file: Path | None, keyword
 
     if (issues_file is None) == (tickets_file is None):
         fail("triage evaluate: give --issues or --tickets")
-    settings = settings_or_exit(config)
+    settings = site_settings(config)
     if not keywords_only:
         settings = with_learned_triage(settings)
     examples = _examples(issues_from_file(issues_file), settings) if issues_file else _labelled_tickets(tickets_file)

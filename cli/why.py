@@ -13,11 +13,11 @@ from pathlib import Path
 import click
 
 from jsm_autopilot.cli.common import (
-    client_or_exit,
     config_option,
     fail,
+    jira_client,
     parse_instant,
-    settings_or_exit,
+    site_settings,
 )
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.cli.models import with_learned_triage
@@ -70,22 +70,18 @@ def verdicts(ticket, now, settings) -> list[dict]:
 @config_option
 def why(key: str, at: str | None, as_json: bool, config: Path | None) -> None:
     """For one ticket, whether each rule fires now, and if not, why not and when it will."""
-    from jsm_autopilot.connector.client import JiraError
-    from jsm_autopilot.connector.mapping import IssueMappingError
     from jsm_autopilot.connector.reading import read_ticket
     from jsm_autopilot.webhooks.delivery import ISSUE_KEY
 
-    settings = with_learned_triage(settings_or_exit(config))
+    settings = with_learned_triage(site_settings(config))
     if not ISSUE_KEY.fullmatch(key):
         fail(f"why: {key!r} is not a Jira issue key like SD-12")
-    client = client_or_exit(settings, "why")
+    client = jira_client(settings)
     try:
         now = parse_instant(at) if at else client.server_time()
-        _, ticket = read_ticket(client, settings, key)
     except click.BadParameter as error:
         fail(f"--at: {error.message}")
-    except (JiraError, IssueMappingError) as error:
-        fail(f"why: {key}: {error}")
+    _, ticket = read_ticket(client, settings, key)
     found = verdicts(ticket, now, settings)
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))

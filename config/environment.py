@@ -6,9 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-
-class CredentialsError(Exception):
-    """The environment does not say how to reach Jira."""
+from jsm_autopilot.errors import CredentialsError
 
 
 @dataclass(frozen=True)
@@ -41,10 +39,10 @@ def jira_credentials(environ: Mapping[str, str] | None = None) -> JiraCredential
             missing.append("JIRA_API_TOKEN")
     if missing:
         raise CredentialsError(
-            "set " + ", ".join(missing) + " in the environment (or JIRA_URL and JIRA_PAT for Data Center)"
+            "set " + ", ".join(missing) + " in the environment (or JIRA_URL and JIRA_PAT for Data Center)", tuple(missing)
         )
     if not url.startswith(("https://", "http://")):
-        raise CredentialsError(f"JIRA_URL must start with https:// (got {url!r})")
+        raise CredentialsError(f"JIRA_URL must start with https:// (got {url!r})", ("JIRA_URL",))
     return JiraCredentials(url=url, user=user, api_token=token, personal_access_token=pat)
 
 

@@ -11,22 +11,14 @@ from pydantic import ValidationError
 
 from jsm_autopilot.config.calendars import dates_from_ics
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.config.texts import TemplateProblem, Texts
+from jsm_autopilot.config.texts import Texts
+from jsm_autopilot.errors import SettingsError, TemplateProblem
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
 CONFIG_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_CONFIG"
 SECRET_WORDS = ("token", "password", "secret", "pat", "api_key", "apikey")
-
-
-class SettingsError(Exception):
-    """app.yaml is unusable; `problems` holds one `key.path: what is wrong` line each."""
-
-    def __init__(self, source: str, problems: list[str]):
-        super().__init__(f"{source}: " + "; ".join(problems))
-        self.source = source
-        self.problems = problems
 
 
 def default_config_path() -> Path:

@@ -17,6 +17,8 @@ from babel.dates import format_date
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from jsm_autopilot.errors import TemplateProblem
+
 LANGUAGES = ("en", "de")
 # Each name, and the variables the rules pass to it (documented in README).
 TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -47,15 +49,6 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 # the status their portal shows, never a name written into the wording.
 COMMON_VARIABLES = ("resolved_status", "closed_status", "desk")
 SHIPPED_DIRECTORY = Path(__file__).parent / "templates"
-
-
-class TemplateProblem(ValueError):
-    """A template is missing or does not compile; `where` names the file."""
-
-    def __init__(self, where: str, problem: str):
-        super().__init__(f"{where}: {problem}")
-        self.where = where
-        self.problem = problem
 
 
 # Numbers under ten are written out in letters ("three reminders", "drei Erinnerungen").

@@ -24,6 +24,7 @@ from atlassian import Jira
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from jsm_autopilot.config.environment import JiraCredentials, credential_variables, credentials_fix
+from jsm_autopilot.errors import CallFailed, JiraAmbiguous, JiraRefused, JiraUnavailable
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -32,32 +33,11 @@ UNSAFE_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|//|[?#%\\\s\x00-\x1f]")
 log = logging.getLogger("jsm_autopilot.connector")
 
 
-class JiraError(Exception):
-    """Jira did not do what was asked; says what was sent and what Jira answered."""
-
-    def __init__(self, method: str, path: str, status: int | None, answer: str):
-        where = f"{method} {path}"
-        super().__init__(f"{where} -> {status if status is not None else 'no answer'}: {answer}")
-        self.method, self.path, self.status, self.answer = method, path, status, answer
-
-
-class JiraRefused(JiraError):
-    """A 4xx that retrying cannot fix (bad request, no permission, not found, too large)."""
-
-
-class JiraUnavailable(JiraError):
-    """Jira kept failing (429, 5xx, network) until the call's retries or time budget ran out."""
-
-
-def jira_away(error: JiraError) -> bool:
+def jira_away(error: CallFailed) -> bool:
     """No answer, or one that says Jira serves nobody now (5xx, 429): maybe all of Jira, not one ticket."""
-    if not getattr(error, "concerns_jira", True):
+    if not error.concerns_jira:
         return False  # another service's failure (the on-call channel): Jira itself is fine
     return error.status is None or error.status >= 500 or error.status == 429
-
-
-class JiraAmbiguous(JiraUnavailable):
-    """A write failed in a way that does not prove it was not applied; check before resending."""
 
 
 def connection_cause(error: Exception) -> str:

@@ -22,27 +22,20 @@ from typing import Callable, Iterable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.connector.client import JiraAmbiguous, JiraClient, JiraRefused, paged_values
+from jsm_autopilot.connector.client import JiraClient, paged_values
 from jsm_autopilot.connector.documents import document
 from jsm_autopilot.connector.executor import Executor, FiringOutcome
 from jsm_autopilot.connector.holds import Guard, NoGuard
 from jsm_autopilot.connector.jql import jql_string
 from jsm_autopilot.connector.mapping import adf_to_text, fields_to_read, firing_log
 from jsm_autopilot.connector.reading import read_issue, read_ticket, ticket_of
+from jsm_autopilot.errors import DeliveryRequestError, DeliveryUncertain, JiraAmbiguous, JiraRefused
 from jsm_autopilot.rules.actions import Action, IssueLinkChange, due_now, firings_of
 from jsm_autopilot.rules.deliveries import DeliveryView, delivery_version, evaluate_delivery, included, is_delivery, is_patch_version
 from jsm_autopilot.rules.model import Ticket
 
 log = logging.getLogger("jsm_autopilot.deliveries")
 ProgressListener = Callable[[int, int], None]  # (tickets done, tickets in all)
-
-
-class DeliveryRequestError(ValueError):
-    """A delivery request that cannot be carried out; `field` names the part at fault."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(f"{field}: {problem}")
-        self.field, self.problem = field, problem
 
 
 class DeliveryRequest(BaseModel):
@@ -225,14 +218,6 @@ def _apply(executor: Executor, settings: Settings, ticket: Ticket, issue_json: d
 
 
 # -- creating ----------------------------------------------------------------------------------
-
-class DeliveryUncertain(Exception):
-    """An earlier creation failed so that it may have landed, and Jira's search does not show it
-    yet: creating now could make a second ticket. Try again after `retry_after` seconds."""
-
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 # Recorded while a creation's outcome is unknown (Jira's answer was lost).

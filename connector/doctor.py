@@ -12,10 +12,11 @@ from typing import Callable, Iterator
 
 from jsm_autopilot.config.environment import credential_variables, credentials_fix
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.connector.client import JiraClient, JiraError, jira_away, paged_values
-from jsm_autopilot.connector.deliveries import DeliveryRequestError, request_type_id, service_desk_id
+from jsm_autopilot.connector.client import JiraClient, jira_away, paged_values
+from jsm_autopilot.connector.deliveries import request_type_id, service_desk_id
 from jsm_autopilot.connector.jql import jql_string
 from jsm_autopilot.connector.webhook_admin import RECEIVER_PATH, WEBHOOK_EVENTS, WebhookAdmin
+from jsm_autopilot.errors import DeliveryRequestError, JiraError
 
 PUBLIC_URL_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_PUBLIC_URL"
 

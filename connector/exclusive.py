@@ -14,11 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from jsm_autopilot.errors import AlreadyRunning
+
 LOCK_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_LOCK_DIR"
-
-
-class AlreadyRunning(Exception):
-    """Another sweep of the same project holds the lock."""
 
 
 def lock_path(project_key: str) -> Path:
@@ -33,7 +31,7 @@ def exclusive_sweep(project_key: str) -> Iterator[Path]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise AlreadyRunning(f"another sweep of {project_key} is running (lock {path}); this one did nothing") from None
+            raise AlreadyRunning(f"another sweep of {project_key} is running (lock {path}); this one did nothing", project_key, str(path)) from None
         try:
             yield path
         finally:

@@ -25,12 +25,13 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, Mapping, Protocol
 
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.connector.client import JiraAmbiguous, JiraClient, JiraError, JiraRefused
+from jsm_autopilot.connector.client import JiraClient
 from jsm_autopilot.connector.documents import document, field_value
 from jsm_autopilot.connector.jql import jql_string
 from jsm_autopilot.connector.mapping import adf_to_text
-from jsm_autopilot.connector.oncall import AlertFailed, OnCallSender
-from jsm_autopilot.connector.uncertain import RunUncertain, UncertainKeeper, UncertainWrite, WriteUncertain
+from jsm_autopilot.connector.oncall import OnCallSender
+from jsm_autopilot.connector.uncertain import RunUncertain, UncertainKeeper, UncertainWrite
+from jsm_autopilot.errors import AlertFailed, CallFailed, JiraAmbiguous, JiraError, JiraRefused, ScreenFieldsMissing, WriteUncertain
 from jsm_autopilot.rules.actions import (
     REFUSED,
     Action,
@@ -67,10 +68,6 @@ FIRING_PROPERTY = "jsm-autopilot.firing"  # on each note: {"id": <firing id>}
 
 def jira_timestamp(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
-class ScreenFieldsMissing(JiraRefused):
-    """A transition's screen requires a field the settings give no value for."""
 
 
 @dataclass
@@ -157,7 +154,7 @@ class Executor:
                 outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(uncertain), uncertain=True))
                 self.on_outcome(outcomes[-1], group, now)
                 break
-            except JiraError as error:
+            except CallFailed as error:  # Jira's answer, or the on-call channel's
                 log.error("%s %s failed: %s", ticket.key, rule, error, extra={"issue": ticket.key, "rule": rule})
                 outcomes.append(FiringOutcome(ticket.key, rule, len(group), False, str(error)))
                 self.on_outcome(outcomes[-1], group, now)

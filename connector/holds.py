@@ -8,10 +8,6 @@ from datetime import datetime
 from typing import ContextManager, Iterator, Protocol
 
 
-class TicketBusy(Exception):
-    """Another actor kept the ticket longer than we were willing to wait."""
-
-
 @dataclass
 class Hold:
     key: str

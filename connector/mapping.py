@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, Mapping, overload
 
 from jsm_autopilot.connector.replies import written_now
+from jsm_autopilot.errors import IssueMappingError
 from jsm_autopilot.rules.actions import rule_named_in_audit_note
 from jsm_autopilot.rules.model import Comment, FieldHistory, Firing, Link, Role, Ticket
 
@@ -20,16 +21,6 @@ if TYPE_CHECKING:
 
 # JSM stores "internal or public" of a comment in this comment property (Cloud and Data Center).
 JSM_PUBLIC_COMMENT_PROPERTY = "sd.public.comment"
-
-
-class IssueMappingError(ValueError):
-    """An issue's JSON lacks what the rules need; names the issue and the field."""
-
-    def __init__(self, issue: str, field: str, problem: str):
-        super().__init__(f"{issue}: {field}: {problem}")
-        self.issue = issue
-        self.field = field
-        self.problem = problem
 
 
 def fields_to_read(settings: "Settings") -> list[str]:

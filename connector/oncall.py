@@ -18,7 +18,7 @@ from typing import Callable
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from jsm_autopilot.connector.client import JiraError
+from jsm_autopilot.errors import AlertFailed
 from jsm_autopilot.rules.actions import OnCallAlert
 
 log = logging.getLogger("jsm_autopilot.oncall")
@@ -39,18 +39,6 @@ def environment_gaps(settings, environ=os.environ) -> list[str]:
         gaps.append(f"oncall.alert is on but neither {ONCALL_URL_ENVIRONMENT_VARIABLE} nor {JSM_OPS_KEY_ENVIRONMENT_VARIABLE} is "
                     "set: a serious incident out of hours pages nobody (its firing fails)")
     return gaps + notify_gaps(settings.notify, environ)
-
-
-class AlertFailed(JiraError):
-    """The on-call service did not take the alert (after retries), or none is configured. Its
-    words name the on-call channel: it is never read as Jira's answer, nor as Jira being away."""
-
-    concerns_jira = False
-
-    def __init__(self, method: str, path: str, status: int | None, answer: str):
-        super().__init__(method, path, status, answer)
-        said = f"answered {status}" if status is not None else "no answer"
-        self.args = (f"on-call channel {path}: {said}: {answer}" if path else f"on-call channel: {answer}",)
 
 
 class _Retryable(Exception):

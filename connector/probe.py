@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Callable, Iterator
 
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.connector.client import JiraClient, JiraError, JiraRefused
+from jsm_autopilot.connector.client import JiraClient
 from jsm_autopilot.connector.doctor import Finding
 from jsm_autopilot.connector.executor import Executor
 from jsm_autopilot.connector.mapping import firing_log
 from jsm_autopilot.connector.reading import read_ticket
+from jsm_autopilot.errors import JiraError, JiraRefused
 from jsm_autopilot.rules.actions import Action, InternalComment, PublicComment, Transition
 from jsm_autopilot.rules.model import Ticket
 

@@ -16,14 +16,15 @@ from typing import Callable, Iterator, Protocol
 
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.channel import email_tickets, needs_channel
-from jsm_autopilot.connector.client import JiraClient, JiraError
+from jsm_autopilot.connector.client import JiraClient
 from jsm_autopilot.connector.deliveries import apply_delivery, deliveries_jql_to_sweep
 from jsm_autopilot.connector.executor import Executor, FiringOutcome
-from jsm_autopilot.connector.holds import Guard, Hold, NoGuard, TicketBusy
+from jsm_autopilot.connector.holds import Guard, Hold, NoGuard
 from jsm_autopilot.connector.jql import jql_string
-from jsm_autopilot.connector.mapping import IssueMappingError, fields_to_read, firing_log
+from jsm_autopilot.connector.mapping import fields_to_read, firing_log
 from jsm_autopilot.connector.pool import TicketPool
 from jsm_autopilot.connector.reading import read_ticket
+from jsm_autopilot.errors import IssueMappingError, JiraError, TicketBusy
 from jsm_autopilot.rules.actions import Action, Deferred, PublicComment, Transition, due_now, firings_of
 from jsm_autopilot.rules.catalogue import candidate_statuses, delivery_rules_enabled, evaluate, next_due
 

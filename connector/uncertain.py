@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from jsm_autopilot.connector.client import JiraAmbiguous
-
 
 @dataclass(frozen=True)
 class UncertainWrite:
@@ -40,10 +38,6 @@ class UncertainKeeper(Protocol):
     def open(self) -> list[UncertainWrite]: ...
 
     def settled(self, firing_id: str, landed: bool, now: datetime) -> None: ...
-
-
-class WriteUncertain(JiraAmbiguous):
-    """A customer-visible write got no answer and was not seen in Jira within the first look."""
 
 
 class RunUncertain:

@@ -20,15 +20,12 @@ from urllib.parse import urlsplit
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.client import JiraClient
 from jsm_autopilot.connector.jql import jql_string
+from jsm_autopilot.errors import WebhookUrlError
 
 WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated", "comment_created", "comment_updated")
 RECEIVER_PATH = "/webhooks/jira"
 LEGACY_RESOURCE = "rest/webhooks/1.0/webhook"
 DATA_CENTER_10_RESOURCE = "rest/jira-webhook/1.0/webhooks"
-
-
-class WebhookUrlError(ValueError):
-    """A delivery address the service cannot receive at."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +45,9 @@ def check_receiver_url(url: str) -> list[str]:
     """Raise for an address `serve` does not answer at; return warnings for a doubtful one."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WebhookUrlError(f"--url must be an http(s) address, got {url!r}")
+        raise WebhookUrlError(f"--url must be an http(s) address, got {url!r}", url)
     if not parts.path.rstrip("/").endswith(RECEIVER_PATH) or parts.query:
-        raise WebhookUrlError(f"--url must end in {RECEIVER_PATH}, where serve receives deliveries (got {url!r})")
+        raise WebhookUrlError(f"--url must end in {RECEIVER_PATH}, where serve receives deliveries (got {url!r})", url)
     if parts.scheme == "http":
         return [f"{url} is plain http: the deliveries and their signatures cross the network unencrypted; use https"]
     return []

@@ -16,10 +16,11 @@ from typing import Callable
 from flask import Flask, jsonify, request
 
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.connector.client import JiraClient, JiraError
-from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryRequestError, DeliveryUncertain, create_or_update
+from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, create_or_update
 from jsm_autopilot.connector.executor import Executor, firing_source
-from jsm_autopilot.connector.holds import Guard, TicketBusy
+from jsm_autopilot.connector.holds import Guard
+from jsm_autopilot.errors import DeliveryRequestError, DeliveryUncertain, JiraError, TicketBusy
 
 log = logging.getLogger("jsm_autopilot.api")
 API_TOKEN_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_API_TOKEN"

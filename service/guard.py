@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
-from jsm_autopilot.connector.holds import Hold, TicketBusy
+from jsm_autopilot.connector.holds import Hold
+from jsm_autopilot.errors import TicketBusy
 from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.webhooks.receiver import utc_now
 
@@ -36,7 +37,7 @@ class TicketGuard:
         deadline = self.clock() + self.wait
         while not self.store.take_lease(name, holder, self.clock(), self.ttl):
             if self.clock() >= deadline:
-                raise TicketBusy(f"{key} is being handled elsewhere")
+                raise TicketBusy(f"{key} is being handled elsewhere", key)
             self._pause.wait(0.05)
         held = Hold(key, self.store.last_write(name))
         try:

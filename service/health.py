@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Callable
 
 from jsm_autopilot.config.environment import credentials_fix
-from jsm_autopilot.connector.client import JiraClient, JiraError, JiraRefused, jira_away
+from jsm_autopilot.connector.client import JiraClient, jira_away
+from jsm_autopilot.errors import JiraError, JiraRefused
 from jsm_autopilot.store.event_store import EventStore
 
 log = logging.getLogger("jsm_autopilot.health")

@@ -24,7 +24,8 @@ import requests
 
 from jsm_autopilot.config.environment import credentials_fix
 from jsm_autopilot.config.notify import NOTIFY_WEBHOOK_ENVIRONMENT_VARIABLE, SMTP_PASSWORD_ENVIRONMENT_VARIABLE, Notify, NotifyEmail, NotifyWebhook
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.errors import NotifyFailed, StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.store.incidents import Incident, IncidentLog
 
 log = logging.getLogger("jsm_autopilot.notify")
@@ -34,10 +35,6 @@ CREDENTIALS_REFUSED = "credentials_refused"
 FIRING_FAILED = "firing_failed"
 DEAD_LETTERS = "dead_letters"
 ONCALL_FAILING = "oncall_failing"
-
-
-class NotifyFailed(Exception):
-    """A channel did not take the message."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ class EmailChannel:
                     smtp.login(self.settings.user, self.password or "")
                 smtp.send_message(mail)
         except (OSError, smtplib.SMTPException) as error:
-            raise NotifyFailed(f"SMTP {self.settings.host}:{self.settings.port}: {error}") from None
+            raise NotifyFailed(f"SMTP {self.settings.host}:{self.settings.port}: {error}", "smtp") from None
 
 
 @dataclass
@@ -92,9 +89,9 @@ class WebhookChannel:
         try:
             answer = requests.post(self.url, json=chat_document(message, self.settings.format), timeout=self.settings.timeout_seconds)
         except requests.RequestException as error:
-            raise NotifyFailed(f"chat webhook ({JSON_FORMATS[self.settings.format]}): {type(error).__name__}") from None
+            raise NotifyFailed(f"chat webhook ({JSON_FORMATS[self.settings.format]}): {type(error).__name__}", "webhook") from None
         if answer.status_code >= 300:
-            raise NotifyFailed(f"chat webhook ({JSON_FORMATS[self.settings.format]}) answered {answer.status_code}: {answer.text[:200]}")
+            raise NotifyFailed(f"chat webhook ({JSON_FORMATS[self.settings.format]}) answered {answer.status_code}: {answer.text[:200]}", "webhook")
 
 
 JSON_FORMATS = {"slack": "Slack", "teams": "Microsoft Teams"}

@@ -24,13 +24,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from jsm_autopilot.config.loader import SettingsError
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.connector.client import JiraClient, JiraError
+from jsm_autopilot.connector.client import JiraClient
 from jsm_autopilot.connector.deliveries import DeliveryRegistry
 from jsm_autopilot.connector.executor import Executor, firing_source
 from jsm_autopilot.connector.oncall import OnCallSender, environment_gaps
 from jsm_autopilot.connector.sweep import SweepReport, sweep_once
+from jsm_autopilot.errors import JiraError, ServiceConfigurationError, SettingsError, StoreUnavailable
 from jsm_autopilot.service.api import add_delivery_api
 from jsm_autopilot.service.config_watch import ConfigWatch
 from jsm_autopilot.service.guard import TicketGuard
@@ -41,7 +41,7 @@ from jsm_autopilot.service.metrics import Metrics, counting
 from jsm_autopilot.service.notify import Notifier, channels_from
 from jsm_autopilot.service.shadow import ShadowLog
 from jsm_autopilot.store.audit import AuditTrail
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.store.late_notes import LateNotes
 from jsm_autopilot.store.schedule import TicketSchedule
 from jsm_autopilot.store.uncertain import StoredUncertain
@@ -62,16 +62,12 @@ SWEEP_RENEW_EVERY = 30.0  # seconds
 JIRA_PROBE_EVERY = 10.0
 
 
-class ServiceConfigurationError(Exception):
-    """The service cannot start as configured; the message says what to set."""
-
-
 def webhook_secret(settings: Settings, environ=os.environ) -> bytes | None:
     secret = environ.get(SECRET_ENVIRONMENT_VARIABLE) or None
     if secret is None and not settings.webhooks.allow_unsigned:
         raise ServiceConfigurationError(
             f"set {SECRET_ENVIRONMENT_VARIABLE} (the secret of the Jira webhook), or allow unsigned deliveries "
-            "with webhooks.allow_unsigned: true in app.yaml (Data Center sites that cannot sign only)"
+            "with webhooks.allow_unsigned: true in app.yaml (Data Center sites that cannot sign only)", SECRET_ENVIRONMENT_VARIABLE
         )
     return secret.encode() if secret else None
 

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.errors import StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.store.schema import audit_firings
 
 log = logging.getLogger("jsm_autopilot.audit")

@@ -22,7 +22,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from jsm_autopilot.store.group_commit import StoreUnavailable
+from jsm_autopilot.errors import StoreUnavailable
 
 # Far below every backend's limit on parameters in one statement (SQLite: 32,766; PostgreSQL: 65,535).
 ROWS_PER_STATEMENT = 500

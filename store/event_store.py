@@ -21,13 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
+from jsm_autopilot.errors import StoreMissing, StoreNotWritable, StoreUnavailable
 from jsm_autopilot.store.delivery_writer import DeliveryWriter
-from jsm_autopilot.store.group_commit import GroupCommit, Locked, StoreUnavailable  # noqa: F401  (StoreUnavailable: part of the interface)
+from jsm_autopilot.store.group_commit import GroupCommit, Locked
 from jsm_autopilot.store.location import (  # noqa: F401  (where the store is: part of the store's interface)
     DATABASE_ENVIRONMENT_VARIABLE,
     STATE_DIRECTORY_NAME,
-    StoreMissing,
-    StoreNotWritable,
     database_url,
     default_database_path,
     file_exists,
@@ -198,7 +197,7 @@ class EventStore:
         except SQLAlchemyError as error:
             self._diagnose_files()
             raise StoreNotWritable(f"cannot write the store at {self.location} ({one_line(error)}): set {DATABASE_ENVIRONMENT_VARIABLE} "
-                                   f"to a store this account may write") from None
+                                   f"to a store this account may write", str(self.location)) from None
 
     def _diagnose_files(self) -> None:
         """After a failed write to SQLite: StoreNotWritable naming the file or directory at fault,

@@ -7,9 +7,7 @@ import threading
 
 from sqlalchemy.engine import Engine
 
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached or refused the operation."""
+from jsm_autopilot.errors import StoreUnavailable
 
 
 class _Waiting:

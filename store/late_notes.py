@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from jsm_autopilot.errors import StoreUnavailable
 from jsm_autopilot.rules.actions import InternalComment
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.store.schema import late_notes
 
 log = logging.getLogger("jsm_autopilot.late_notes")

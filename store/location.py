@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from jsm_autopilot.store.group_commit import StoreUnavailable
+from jsm_autopilot.errors import StoreNotWritable, StoreUnavailable
 
 DATABASE_ENVIRONMENT_VARIABLE = "JSM_AUTOPILOT_DB"
 STATE_DIRECTORY_NAME = "jsm-autopilot"
@@ -26,17 +26,9 @@ def database_url(environ=os.environ) -> str:
     return environ.get(DATABASE_ENVIRONMENT_VARIABLE) or f"sqlite:///{default_database_path(environ)}"
 
 
-class StoreMissing(StoreUnavailable):
-    """A command that only reads found no store where it looked (and made none)."""
-
-
-class StoreNotWritable(StoreUnavailable):
-    """The store cannot be written here; the message names the path, the variable and the fix."""
-
-
 def _cannot_write(file: Path, cause: str, blocked: Path) -> StoreNotWritable:
     return StoreNotWritable(f"cannot write the store at {file} ({cause}): set {DATABASE_ENVIRONMENT_VARIABLE} to a writable path, "
-                            f"or make {blocked} writable")
+                            f"or make {blocked} writable", str(file))
 
 
 def _cause(error: OSError) -> str:

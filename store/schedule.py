@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.errors import StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.store.schema import sweep_marks, ticket_schedule
 
 log = logging.getLogger("jsm_autopilot.schedule")

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from jsm_autopilot.connector.uncertain import UncertainWrite
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
+from jsm_autopilot.errors import StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.store.schema import uncertain_writes
 
 

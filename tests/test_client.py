@@ -7,7 +7,8 @@ import requests
 import responses
 
 from jsm_autopilot.config.environment import JiraCredentials
-from jsm_autopilot.connector.client import JiraAmbiguous, JiraClient, JiraRefused, JiraUnavailable
+from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.errors import JiraAmbiguous, JiraRefused, JiraUnavailable
 
 SITE = "https://example.atlassian.net"
 SERVER_INFO = f"{SITE}/rest/api/3/serverInfo"

@@ -356,7 +356,7 @@ def test_progress_is_told_per_ticket_touched_and_drawn_as_a_bar_on_a_terminal(sh
 
 @pytest.mark.parametrize("applied", [True, False], ids=["created-answer-lost", "never-arrived"])
 def test_a_creation_whose_answer_is_lost_makes_one_ticket(site_factory, tmp_path, applied):
-    from jsm_autopilot.connector.deliveries import DeliveryUncertain
+    from jsm_autopilot.errors import DeliveryUncertain
     from tests.test_executor import LoseAnswers
 
     holder = {}

@@ -104,7 +104,7 @@ def test_a_delivery_that_cannot_be_written_leaves_intake_open_for_the_next(store
     """The request that commits for the others (group commit) may fail on a value the store
     refuses; it answers 503 and the next delivery is still stored, not left waiting for a commit
     that never ends."""
-    from jsm_autopilot.store.event_store import StoreUnavailable
+    from jsm_autopilot.errors import StoreUnavailable
 
     result: list = []
     failing = threading.Thread(target=lambda: result.append(pytest.raises(StoreUnavailable, add, store, "bad", at=datetime(2026, 1, 1))))

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from jsm_autopilot.connector.executor import Executor
-from jsm_autopilot.connector.holds import NoGuard, TicketBusy
+from jsm_autopilot.connector.holds import NoGuard
 from jsm_autopilot.connector.sweep import sweep_once
+from jsm_autopilot.errors import TicketBusy
 from jsm_autopilot.service.guard import TicketGuard
 from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.webhooks.worker import Worker

@@ -173,7 +173,8 @@ def test_check_prints_each_regions_hours_and_next_holidays():
 
 
 def test_the_old_form_of_a_region_is_refused_with_how_to_migrate():
-    from jsm_autopilot.config.loader import SettingsError, settings_from_mapping
+    from jsm_autopilot.config.loader import settings_from_mapping
+    from jsm_autopilot.errors import SettingsError
 
     data = shipped_settings_data()
     data["regions"]["emea"] = "10100"
@@ -195,7 +196,7 @@ def test_company_days_off_from_an_icalendar_file(tmp_path):
     calendar = settings_from_mapping(data, base_directory=tmp_path).calendar_of("emea")
     assert [calendar.is_working_day(datetime(2026, 3, d).date()) for d in (2, 3, 4, 5, 6)] == [False, False, True, True, False]
     data["regions"]["emea"]["holidays_ics"] = "missing.ics"
-    from jsm_autopilot.config.loader import SettingsError
+    from jsm_autopilot.errors import SettingsError
 
     with pytest.raises(SettingsError, match="regions.emea.holidays_ics"):
         settings_from_mapping(data, base_directory=tmp_path)

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from jsm_autopilot.errors import StoreUnavailable
 from jsm_autopilot.service.http_server import IntakeDispatcher, create_server
-from jsm_autopilot.store.event_store import StoreUnavailable
 from jsm_autopilot.webhooks.receiver import create_receiver
 from tests.test_webhook_receiver import LIMIT, NOW, SECRET, _capture, _headers
 

@@ -8,13 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jsm_autopilot.connector.mapping import (
-    IssueMappingError,
-    adf_to_text,
-    parse_jira_datetime,
-    ticket_from_issue_json,
-    ticket_from_webhook,
-)
+from jsm_autopilot.connector.mapping import adf_to_text, parse_jira_datetime, ticket_from_issue_json, ticket_from_webhook
+from jsm_autopilot.errors import IssueMappingError
 from jsm_autopilot.rules.catalogue import evaluate
 from jsm_autopilot.rules.model import Role
 from tests.conftest import ROOT, SHARED, berlin

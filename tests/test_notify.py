@@ -15,15 +15,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from jsm_autopilot.config.notify import Notify, NotifyEmail, NotifyWebhook, notify_gaps
-from jsm_autopilot.service.notify import (
-    JIRA_UNREACHABLE,
-    EmailChannel,
-    Message,
-    Notifier,
-    NotifyFailed,
-    WebhookChannel,
-    chat_document,
-)
+from jsm_autopilot.errors import NotifyFailed
+from jsm_autopilot.service.notify import JIRA_UNREACHABLE, EmailChannel, Message, Notifier, WebhookChannel, chat_document
 from jsm_autopilot.store.event_store import EventStore
 from tests.test_serve_process import free_port
 

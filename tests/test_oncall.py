@@ -258,7 +258,7 @@ def test_a_failing_on_call_channel_is_labelled_as_the_channels_and_does_not_paus
     is not Jira being away (workers and sweeps go on); the executor tells whether the channel took it."""
     from jsm_autopilot.connector.client import jira_away
     from jsm_autopilot.connector.executor import Executor
-    from jsm_autopilot.connector.oncall import AlertFailed
+    from jsm_autopilot.errors import AlertFailed
 
     site = shipped_site(site_factory, SATURDAY)
     receiver = Receiver(fail=99)

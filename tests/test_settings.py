@@ -11,8 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from jsm_autopilot.cli.main import main
-from jsm_autopilot.config.environment import CredentialsError, jira_credentials
-from jsm_autopilot.config.loader import SettingsError, load_settings, settings_from_mapping
+from jsm_autopilot.config.environment import jira_credentials
+from jsm_autopilot.config.loader import load_settings, settings_from_mapping
+from jsm_autopilot.errors import CredentialsError, SettingsError
 from tests.conftest import GERMAN_STATUSES, ROOT, shipped_settings_data
 
 

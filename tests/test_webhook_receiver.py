@@ -307,7 +307,8 @@ CAPTURED_SIGNATURE = "sha256=43dd713b41c392ca9b08da5c266e57a660dcd4a9f736c8ca692
 
 
 def test_signatures_match_vectors_computed_elsewhere():
-    from jsm_autopilot.webhooks.delivery import DeliveryRejected, verify_signature
+    from jsm_autopilot.errors import DeliveryRejected
+    from jsm_autopilot.webhooks.delivery import verify_signature
 
     secret, body, signature = GITHUB_VECTOR
     verify_signature({"X-Hub-Signature": signature}, body, secret)
@@ -332,7 +333,7 @@ def _delivery(headers: dict):
 
 
 def test_an_identifier_of_200_characters_is_kept_and_201_is_refused_with_400():
-    from jsm_autopilot.webhooks.delivery import DeliveryRejected
+    from jsm_autopilot.errors import DeliveryRejected
 
     assert _delivery({"X-Atlassian-Webhook-Identifier": "i" * 200}).identifier == "i" * 200
     with pytest.raises(DeliveryRejected) as refused:

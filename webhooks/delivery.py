@@ -15,6 +15,8 @@ from typing import Mapping
 
 from werkzeug.datastructures import EnvironHeaders, Headers
 
+from jsm_autopilot.errors import DeliveryRejected
+
 SIGNATURE_HEADER = "X-Hub-Signature"
 IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 RETRY_HEADER = "X-Atlassian-Webhook-Retry"
@@ -35,15 +37,6 @@ EVENT_NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,100}$")
 # issue by that id and finds its key and project there.
 COMMENT_SELF = re.compile(r"/rest/api/(?:2|latest)/issue/([1-9][0-9]{0,17})/comment/[0-9]+$")
 PRINTABLE = re.compile(r"[^\x21-\x7e]")
-
-
-class DeliveryRejected(Exception):
-    """The delivery is refused with `status`; `reason` is short and safe to send back."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(f"{status}: {reason}")
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True)

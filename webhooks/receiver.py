@@ -15,8 +15,9 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
-from jsm_autopilot.store.event_store import EventStore, StoreUnavailable
-from jsm_autopilot.webhooks.delivery import IDENTIFIER_HEADER, Delivery, DeliveryRejected, delivery_from_http, delivery_headers, loggable
+from jsm_autopilot.errors import DeliveryRejected, StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.webhooks.delivery import IDENTIFIER_HEADER, Delivery, delivery_from_http, delivery_headers, loggable
 from jsm_autopilot.webhooks.intake_first import IntakeFirst
 
 log = logging.getLogger("jsm_autopilot.webhooks")

@@ -15,16 +15,17 @@ from typing import Callable, Protocol
 
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.channel import came_by_email, needs_channel
-from jsm_autopilot.connector.client import JiraClient, JiraError, JiraRefused, jira_away
+from jsm_autopilot.connector.client import JiraClient, jira_away
 from jsm_autopilot.connector.deliveries import apply_delivery, deliveries_to_refresh
 from jsm_autopilot.connector.executor import Executor, firing_source
-from jsm_autopilot.connector.holds import Guard, NoGuard, TicketBusy
-from jsm_autopilot.connector.mapping import IssueMappingError, firing_log
+from jsm_autopilot.connector.holds import Guard, NoGuard
+from jsm_autopilot.connector.mapping import firing_log
 from jsm_autopilot.connector.reading import read_issue, ticket_of
+from jsm_autopilot.errors import IssueMappingError, JiraError, JiraRefused, StoreUnavailable, TicketBusy
 from jsm_autopilot.rules.actions import Action, due_now
 from jsm_autopilot.rules.catalogue import delivery_rules_enabled, evaluate, next_check, next_due
 from jsm_autopilot.rules.deliveries import is_delivery
-from jsm_autopilot.store.event_store import EventStore, StoredEvent, StoreUnavailable
+from jsm_autopilot.store.event_store import EventStore, StoredEvent
 from jsm_autopilot.store.schedule import TicketSchedule
 from jsm_autopilot.webhooks.delivery import is_issue_id
 from jsm_autopilot.webhooks.intake_first import IntakeFirst
