@@ -135,3 +135,10 @@ def shop(site_factory, tmp_path):
     stocked = stocked_shop(site_factory, tmp_path)
     yield stocked
     stocked.store.dispose()
+
+
+def pytest_collection_modifyitems(items):
+    # `-m "not sandbox"`: the tests that need no HTTP server, for the mutation script's many runs.
+    for item in items:
+        if {"site_factory", "shop"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.sandbox)

@@ -1,6 +1,7 @@
 """Mutation testing: does a test fail when the code is subtly wrong? (issue 30)
 
     python -m tests.mutate rules/timers.py [rules/sla.py ...] [--tests tests/test_timers.py ...]
+    python -m tests.mutate --plan [rules/sla.py ...]     # the modules of PLAN, each with its tests
 
 Each mutant changes one thing in one module: a comparison (`<` and `<=`, `>` and `>=`, `==` and
 `!=`, `in` and `not in`, `is` and `is not`), `and` and `or`, a `not` dropped, `+` and `-`, an
@@ -115,12 +116,37 @@ def mutated(source: str, mutant: Mutant) -> str:
     return ast.unparse(ast.fix_missing_locations(_Apply(node, description).visit(tree)))
 
 
+# Tests that need no sandbox and run in seconds, so that each mutant can run them again.
+PURE = "not sandbox and not evaluate_prints and not stemming_from_many and not labelled_replies and not written_not_generated"
+RULE_TESTS = ("test_reclassify.py", "test_timers.py", "test_sla.py", "test_escalation.py", "test_delivery_rules.py", "test_hours.py",
+              "test_explain.py", "test_confirm.py", "test_triage.py", "test_oncall.py", "test_who_is_the_customer.py")
+# What `--plan` measures: each module with the tests that pin it (files under tests/, a -k filter).
+PLAN: dict[str, tuple[tuple[str, ...], str]] = {
+    "rules/actions.py": (RULE_TESTS + ("test_plan.py",), PURE),
+    "rules/catalogue.py": (RULE_TESTS + ("test_plan.py", "test_architecture.py", "test_settings.py"), PURE),
+    "rules/clock.py": (("test_timers.py", "test_timer_properties.py"), PURE),
+    "rules/deliveries.py": (("test_delivery_rules.py",), PURE),
+    "rules/escalation.py": (("test_escalation.py",), PURE),
+    "rules/explain.py": (("test_explain.py",), PURE),
+    "rules/feedback.py": (("test_confirm.py", "test_escalation.py"), PURE),
+    "rules/hours.py": (("test_hours.py",), PURE),
+    "rules/model.py": (RULE_TESTS + ("test_mapping.py",), PURE),
+    "rules/oncall.py": (("test_oncall.py",), PURE),
+    "rules/reclassify.py": (("test_reclassify.py", "test_who_is_the_customer.py"), PURE),
+    "rules/sla.py": (("test_sla.py",), PURE),
+    "rules/timers.py": (("test_timers.py", "test_timer_properties.py", "test_hours.py"), PURE),
+    "rules/triage.py": (("test_triage.py",), PURE),
+    "rules/wording.py": (("test_timers.py", "test_reclassify.py", "test_sla.py"), PURE),
+    "webhooks/delivery.py": (("test_webhook_receiver.py",), PURE),
+}
+
+
 def tests_naming(module: Path) -> list[Path]:
     dotted = "jsm_autopilot." + ".".join(module.resolve().relative_to(ROOT).with_suffix("").parts)
     return sorted(path for path in (ROOT / "tests").glob("test_*.py") if dotted in path.read_text(encoding="utf-8"))
 
 
-def run(module: Path, tests: list[Path], timeout: float, python: str = sys.executable) -> Result:
+def run(module: Path, tests: list[Path], timeout: float, python: str = sys.executable, select: str | None = None) -> Result:
     original = module.read_text(encoding="utf-8")
     result = Result(str(module), survivors=[])
     assert result.survivors is not None
@@ -132,7 +158,8 @@ def run(module: Path, tests: list[Path], timeout: float, python: str = sys.execu
     try:
         for mutant in found:
             module.write_text(mutated(original, mutant), encoding="utf-8")
-            command = [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *map(str, tests)]
+            command = [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *map(str, tests),
+                       *(["-m", "not sandbox", "-k", select] if select else [])]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
             except subprocess.TimeoutExpired:
@@ -151,15 +178,22 @@ def run(module: Path, tests: list[Path], timeout: float, python: str = sys.execu
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="+", type=Path)
+    parser.add_argument("modules", nargs="*", type=Path)
     parser.add_argument("--tests", nargs="*", type=Path, default=None, help="tests to run (default: those naming the module)")
+    parser.add_argument("--plan", action="store_true", help="every module of PLAN (or those given) with its tests")
     parser.add_argument("--timeout", type=float, default=120, help="seconds for one mutant's tests")
     arguments = parser.parse_args(argv)
     started = time.monotonic()
     results = []
-    for module in arguments.modules:
-        tests = arguments.tests if arguments.tests is not None else tests_naming(module)
-        result = run(module, tests, arguments.timeout)
+    modules = arguments.modules or ([Path(name) for name in PLAN] if arguments.plan else parser.error("name a module, or --plan"))
+    for module in modules:
+        select = None
+        if arguments.plan:
+            files, select = PLAN[module.as_posix()]
+            tests = [ROOT / "tests" / name for name in files]
+        else:
+            tests = arguments.tests if arguments.tests is not None else tests_naming(module)
+        result = run(module, tests, arguments.timeout, select=select)
         results.append(result)
         print(f"{module}: {result.killed}/{result.mutants} mutants killed ({result.score:.0%}) by {len(tests)} test file(s)", flush=True)
         for mutant, why in result.survivors or []:
