@@ -62,12 +62,12 @@ def test_the_note_is_exactly_one_internal_comment_naming_the_phrase_the_local_ti
 
 
 def test_a_phrase_split_across_the_end_of_the_reply_is_no_complaint(settings):
-    from jsm_autopilot.rules.escalation import complaint_in
+    from jsm_autopilot.rules.feedback import phrase_in
 
     phrases = settings.escalation.complaint_phrases
-    assert complaint_in("your", phrases) is None and complaint_in("manager", phrases) is None
-    assert complaint_in("Your manager", phrases) == "your manager"
-    assert complaint_in("", phrases) is None
+    assert phrase_in("your", phrases) is None and phrase_in("manager", phrases) is None
+    assert phrase_in("Your manager", phrases) == "your manager"
+    assert phrase_in("", phrases) is None
 
 
 def test_no_note_in_a_closed_ticket_nor_from_an_incomplete_read(settings):
