@@ -9,24 +9,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from jsm_autopilot.rules.actions import AUDIT_PREFIX, Action, InternalComment
-from jsm_autopilot.rules.feedback import words_of
+from jsm_autopilot.rules.feedback import phrase_in
 from jsm_autopilot.rules.model import Role, Ticket, require_aware
 from jsm_autopilot.rules.wording import local_time
 
 if TYPE_CHECKING:
     from jsm_autopilot.config.settings import Settings
-    from jsm_autopilot.rules.feedback import Phrases
 
 COMPLAINT = "escalation.complaint"
-
-
-def complaint_in(text: str, phrases: Phrases) -> str | None:
-    words = words_of(text)
-    for phrase in (p for group in phrases.values() for p in group):
-        wanted = words_of(phrase)
-        if any(words[i:i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1)):
-            return phrase
-    return None
 
 
 def complaint(ticket: Ticket, now: datetime, settings: "Settings") -> list[Action]:
@@ -37,7 +27,7 @@ def complaint(ticket: Ticket, now: datetime, settings: "Settings") -> list[Actio
     told = ticket.fired(COMPLAINT)
     since = told[-1].at if told else None
     for reply in reversed(ticket.comments_by(Role.CUSTOMER, after=since)):
-        phrase = complaint_in(reply.body, settings.escalation.complaint_phrases)
+        phrase = phrase_in(reply.body, settings.escalation.complaint_phrases)
         if phrase is None:
             continue
         region = settings.region_of(ticket.organisation)

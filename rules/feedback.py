@@ -157,9 +157,10 @@ def _condition_in(words: tuple[str, ...], conditions: Phrases, permissions: Phra
     return None
 
 
-def auto_reply_in(text: str, auto_replies: Phrases) -> str | None:
-    """The out-of-office marker of an automatic reply, or None."""
-    return _found(words_of(text), auto_replies)
+def phrase_in(text: str, phrases: Phrases) -> str | None:
+    """The first of `phrases` (either language) that `text` holds as whole words, or None: an
+    out-of-office marker, a complaint."""
+    return _found(words_of(text), phrases)
 
 
 def judge_reply(
@@ -183,7 +184,7 @@ def judge_reply(
     confirmation is a phrase of the lists, or, where none is found, a reply that `learned` reads as
     one at least `learned_min_probability` likely; the same doubts keep either open. An automatic
     reply is no feedback at all."""
-    automatic = auto_reply_in(text, auto_replies or {})
+    automatic = phrase_in(text, auto_replies or {})
     if automatic is not None:
         return ReplyDecision(False, None, None, automatic)
     phrase = confirmation_in(text, phrases, negations, close_words, permissions)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from jsm_autopilot.rules.actions import Action, Transition, audit_note
 from jsm_autopilot.rules.clock import add_duration, whole_days_between
-from jsm_autopilot.rules.feedback import auto_reply_in, judge_reply
+from jsm_autopilot.rules.feedback import judge_reply, phrase_in
 from jsm_autopilot.rules.hours import WINDOW
 from jsm_autopilot.rules.model import Comment, Firing, Role, Ticket, require_aware
 from jsm_autopilot.rules.wording import customer_zone, local_time, public_comment
@@ -36,7 +36,7 @@ def customer_feedback(ticket: Ticket, settings: "Settings", after: datetime | No
     """The customer's comments after `after`, oldest first, but for automatic (out-of-office)
     replies: those are no feedback, and restart no clock."""
     auto_replies = settings.confirmation.auto_replies
-    return tuple(c for c in ticket.comments_by(Role.CUSTOMER, after) if auto_reply_in(c.body, auto_replies) is None)
+    return tuple(c for c in ticket.comments_by(Role.CUSTOMER, after) if phrase_in(c.body, auto_replies) is None)
 
 
 def last_feedback(ticket: Ticket, settings: "Settings", after: datetime | None = None) -> Comment | None:

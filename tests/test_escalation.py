@@ -47,3 +47,49 @@ def test_mentions_notify_as_each_deployment_writes_them():
     cloud = document("note", "3", ("5b10ac8d82e05b22cc7d0001",))
     assert cloud["content"][-1]["content"][0] == {"type": "mention", "attrs": {"id": "5b10ac8d82e05b22cc7d0001"}}
     assert document("note", "2", ("anna",)).endswith("[~anna]")
+
+
+def test_the_note_is_exactly_one_internal_comment_naming_the_phrase_the_local_time_and_the_lead(settings):
+    """The phrase is the reply's last two words: a match at the very end counts."""
+    from jsm_autopilot.rules.escalation import complaint
+
+    ticket = waiting_ticket(T0 - timedelta(days=3), comment(Role.CUSTOMER, T0, "Three weeks now. Please tell your manager"))
+    reason = ('the customer complains or asks to escalate ("your manager") on 2026-02-02 10:00 CET; '
+              "the team lead is mentioned")
+    assert complaint(ticket, T0 + timedelta(minutes=1), settings) == [
+        InternalComment("SD-1", "escalation.complaint", reason, body=f"jsm-autopilot · escalation.complaint: {reason}",
+                        mentions=("5b10ac8d82e05b22cc7d0002",))]
+
+
+def test_a_phrase_split_across_the_end_of_the_reply_is_no_complaint(settings):
+    from jsm_autopilot.rules.feedback import phrase_in
+
+    phrases = settings.escalation.complaint_phrases
+    assert phrase_in("your", phrases) is None and phrase_in("manager", phrases) is None
+    assert phrase_in("Your manager", phrases) == "your manager"
+    assert phrase_in("", phrases) is None
+
+
+def test_no_note_in_a_closed_ticket_nor_from_an_incomplete_read(settings):
+    """An incomplete read (Jira truncated the comments) may hide that the complaint was answered."""
+    from jsm_autopilot.rules.escalation import complaint
+
+    ticket = waiting_ticket(T0 - timedelta(days=3), comment(Role.CUSTOMER, T0, "This is unacceptable."))
+    at = T0 + timedelta(minutes=1)
+    assert len(complaint(ticket, at, settings)) == 1
+    assert complaint(replace(ticket, status=settings.statuses.closed), at, settings) == []
+    assert complaint(replace(ticket, complete=False), at, settings) == []
+
+
+def test_without_a_team_lead_for_the_region_the_note_says_so_and_mentions_nobody():
+    from jsm_autopilot.config.loader import settings_from_mapping
+    from jsm_autopilot.rules.escalation import complaint
+    from tests.conftest import ROOT, shipped_settings_data, without_hours_window
+
+    data = without_hours_window(shipped_settings_data())
+    data["escalation"] = {**data["escalation"], "levels": []}
+    no_leads = settings_from_mapping(data, base_directory=ROOT)
+    ticket = waiting_ticket(T0 - timedelta(days=3), comment(Role.CUSTOMER, T0, "This is unacceptable."))
+    [note] = complaint(ticket, T0 + timedelta(minutes=1), no_leads)
+    assert not note.mentions
+    assert note.reason.endswith("no team lead is set for this region (escalation.levels)")

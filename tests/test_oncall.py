@@ -82,6 +82,31 @@ def test_a_portal_incident_without_a_priority_is_serious_by_its_urgency_impact_o
     assert alerts(incident(None, SATURDAY, summary="Planung der Wartungsfenster", description="Kein Ausfallzeitplan nötig"), shipped) == []
 
 
+def test_the_alert_its_comment_and_note_exactly(shipped):
+    [alert, told, note] = [a for a in evaluate(incident("P1", SATURDAY), SATURDAY + timedelta(minutes=1), shipped)
+                           if a.rule == "oncall.alert"]
+    reason = "a serious Incident (priority P1) raised on 2026-02-07 11:00 CET, on a weekend in region emea: the on-call service is alerted"
+    assert alert == OnCallAlert("SD-9", "oncall.alert", reason, summary="Plattform down", priority="P1", region="emea",
+                                dedupe_key="jsm-autopilot:SD-9:oncall.alert", level="P1")
+    assert (told.template, told.language, told.reason) == ("oncall_alerted", "de", reason)
+    assert isinstance(note, InternalComment) and note.body == f"jsm-autopilot · oncall.alert: {reason}"
+
+
+def test_on_a_public_holiday_the_reason_names_it():
+    """Christmas Day 2026 is a Friday: a weekday the desk does not work in Saarland."""
+    christmas = datetime(2026, 12, 25, 11, 0, tzinfo=BERLIN)
+    shipped = settings_from_mapping(shipped_settings_data(), base_directory=ROOT)
+    [alert] = alerts(incident("P2", christmas), shipped)
+    assert alert.level == "P2" and ", on Christmas Day in region emea:" in alert.reason
+
+
+def test_a_resolved_closed_or_incompletely_read_incident_does_not_alert(shipped):
+    statuses = shipped.statuses
+    for changed in ({"status": statuses.resolved}, {"status": statuses.closed}, {"complete": False}):
+        assert alerts(incident("P1", SATURDAY, **changed), shipped) == [], changed
+    assert len(alerts(incident("P1", SATURDAY), shipped)) == 1
+
+
 def test_a_serious_portal_incident_without_a_priority_has_an_sla_clock(shipped):
     from jsm_autopilot.rules.sla import REACTION, sla_clock
 

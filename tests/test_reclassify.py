@@ -146,6 +146,37 @@ class TestConfidential:
         assert fired(evaluate(after_actions(unknown, note, T0), T0 + MINUTE, settings), "reclassify.confidential") == []
 
 
+    def test_exactly_the_security_level_and_a_note(self, settings):
+        reason = "confidential personal data: visible only to the emea support staff (issue security level 10100)"
+        assert fired(evaluate(self._confidential("Yes"), T0, settings), "reclassify.confidential") == [
+            FieldChange("SD-5", "reclassify.confidential", reason, field="security", value={"id": "10100"}),
+            InternalComment("SD-5", "reclassify.confidential", reason, body=f"jsm-autopilot · reclassify.confidential: {reason}")]
+
+    def test_a_closed_or_incompletely_read_ticket_is_left_alone(self, settings):
+        assert fired(evaluate(self._confidential("Yes", status=settings.statuses.closed), T0, settings), "reclassify.confidential") == []
+        assert fired(evaluate(self._confidential("Yes", complete=False), T0, settings), "reclassify.confidential") == []
+
+
+class TestWindows:
+    """reclassification.window (1d) and .grace (2m): the second before, at and after each edge."""
+
+    def test_recent_ends_exactly_one_window_after_the_moment(self, settings):
+        from jsm_autopilot.rules.reclassify import recent
+
+        day = timedelta(days=1)
+        assert recent(T0, T0 + day - ONE_SECOND, settings)
+        assert not recent(T0, T0 + day, settings)
+        assert not recent(None, T0, settings)
+
+    def test_a_type_set_at_creation_or_never_set_has_no_settling_time(self, settings):
+        from jsm_autopilot.rules.reclassify import settled_at
+
+        created = T0 - timedelta(days=2)
+        assert settled_at(ticket(created=created, type_since=None), settings) is None
+        assert settled_at(ticket(created=created, type_since=created), settings) is None
+        assert settled_at(ticket(created=created, type_since=T0), settings) == T0 + 2 * MINUTE
+
+
 class TestEmail:
     def _mailed(self, **changes) -> Ticket:
         # Never retyped: the type was set when the ticket was created.

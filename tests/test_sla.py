@@ -229,3 +229,74 @@ def test_the_next_sla_note_is_when_an_incremental_sweep_reads_the_ticket_again(s
     assert next_due(defect(created), created + SECOND, shipped, []) == datetime(2026, 2, 9, 10, 12, tzinfo=BERLIN)
     warned = defect(created, firings=(Firing(REACTION, datetime(2026, 2, 9, 10, 12, tzinfo=BERLIN), stage="warning"),))
     assert next_due(warned, datetime(2026, 2, 9, 10, 13, tzinfo=BERLIN), shipped, []) == datetime(2026, 2, 9, 11, 0, tzinfo=BERLIN)
+
+
+def test_the_warning_note_exactly(shipped):
+    created = datetime(2026, 2, 2, 10, 0, tzinfo=BERLIN)
+    [warning] = sla_notes(evaluate(defect(created), datetime(2026, 2, 2, 13, 12, tzinfo=BERLIN), shipped), REACTION)
+    reason = ("80% of the target reached (missed at 2026-02-02 14:00 CET): reaction time of P2 is 4h00m of working time in "
+              "region emea; 3h12m have run since 2026-02-02 10:00 CET; team lead is mentioned")
+    assert warning == InternalComment("SD-7", REACTION, reason, body=f"jsm-autopilot · sla.reaction: {reason}",
+                                      mentions=(LEAD_DACH,), stage="warning")
+
+
+def test_the_resolution_note_says_resolution_and_a_chain_without_people_names_the_level(shipped):
+    accepted = datetime(2026, 2, 2, 9, 0, tzinfo=BERLIN)
+    ticket = accepted_defect(accepted, (accepted, "Opened", IN_REVIEW))
+    data = shipped_settings_data()
+    data["escalation"] = {**data["escalation"], "levels": []}
+    nobody = settings_from_mapping(data, base_directory=ROOT)
+    [note] = sla_notes(evaluate(ticket, datetime(2026, 2, 3, 15, 24, tzinfo=BERLIN), nobody), RESOLUTION)
+    assert note.reason.startswith("80% of the target reached") and ": resolution time of P2 is 18h00m" in note.reason
+    assert note.reason.endswith("; nobody is set for escalation level 1 of this region (escalation.levels)") and note.mentions == ()
+    [missed] = sla_notes(evaluate(ticket, datetime(2026, 2, 4, 9, 0, tzinfo=BERLIN), nobody), RESOLUTION)
+    assert missed.reason.endswith("; nobody is set for escalation level 2 of this region (escalation.levels)")
+
+
+def test_an_incompletely_read_ticket_has_no_clock(shipped):
+    created = datetime(2026, 2, 2, 10, 0, tzinfo=BERLIN)
+    assert sla_clock(defect(created), REACTION, created + timedelta(hours=1), shipped) is not None
+    assert sla_clock(defect(created, complete=False), REACTION, created + timedelta(hours=1), shipped) is None
+    assert sla_clock(replace(defect(created), created=None), REACTION, created + timedelta(hours=1), shipped) is None
+
+
+def test_an_answered_ticket_s_reaction_clock_stands_still_at_the_answer(shipped):
+    created = datetime(2026, 2, 2, 10, 0, tzinfo=BERLIN)
+    answered = defect(created, comments=(comment(Role.AGENT, created + timedelta(hours=1)),))
+    clock = sla_clock(answered, REACTION, created + timedelta(hours=3), shipped)
+    assert (clock.running, clock.elapsed, clock.warn_at, clock.missed_at) == (False, timedelta(hours=1), None, None)
+    running = sla_clock(defect(created), REACTION, created + timedelta(hours=3), shipped)
+    assert (running.running, running.elapsed) == (True, timedelta(hours=3))
+    assert running.missed_at == created + timedelta(hours=4)
+
+
+def test_an_accepted_at_that_is_no_date_falls_back_to_the_first_public_answer(shipped):
+    accepted = datetime(2026, 2, 2, 9, 0, tzinfo=BERLIN)
+    for unreadable in ("", "next Monday", 1770019200):
+        ticket = replace(accepted_defect(accepted), custom_fields={"accepted_at": unreadable})
+        assert sla_clock(ticket, RESOLUTION, accepted + timedelta(hours=1), shipped).started == accepted, unreadable
+
+
+def test_the_status_timeline_from_creation():
+    from jsm_autopilot.rules.sla import status_timeline
+
+    created = datetime(2026, 2, 2, 9, 0, tzinfo=BERLIN)
+    later = created + timedelta(hours=2)
+    base = defect(created)
+    assert status_timeline(base) == [(created, "Opened")]
+    assert status_timeline(replace(base, status_since=None)) == [(created, "Opened")]
+    # Without the changelog, the status before the current one is unknown.
+    assert status_timeline(replace(base, status=IN_REVIEW, status_since=later)) == [(created, None), (later, IN_REVIEW)]
+    assert status_timeline(replace(base, created=None, status_since=later)) == [(later, "Opened")]
+    assert status_timeline(replace(base, created=None, status_since=None)) == []
+    changed = replace(base, status=IN_REVIEW, status_since=later, field_changes=(FieldHistory("status", "Opened", IN_REVIEW, later),))
+    assert status_timeline(changed) == [(created, "Opened"), (later, IN_REVIEW)]
+
+
+def test_a_clock_is_a_value(shipped):
+    import dataclasses
+
+    created = datetime(2026, 2, 2, 10, 0, tzinfo=BERLIN)
+    clock = sla_clock(defect(created), REACTION, created, shipped)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        clock.running = False  # type: ignore[misc]

@@ -418,3 +418,36 @@ class TestScheduleEdges:
         replies = (comment(Role.CUSTOMER, T0 + 11 * DAY, "Here is the log."), comment(Role.CUSTOMER, T0 + 12 * DAY, "And a screenshot."))
         [note] = evaluate(replace(ticket, comments=ticket.comments + replies), T0 + 12 * DAY + DAY, settings)
         assert "the customer replied on 2026-01-16 10:00 CET after 1 reminder(s) and again on 2026-01-17 10:00 CET" in note.reason
+
+
+class TestExactActions:
+    """Each timer firing in full: kind, rule, target status, template, language, and the date told."""
+
+    def test_the_first_reminder(self, settings):
+        actions = evaluate(waiting_ticket(T0), T0 + 10 * DAY, settings)
+        reason = "no customer feedback since 2026-01-05 10:00 CET (10 days); reminder 1 of 3 was due at 2026-01-15 10:00 CET"
+        assert [(type(a), a.rule, a.reason) for a in actions] == [(PublicComment, "clarification.reminder", reason),
+                                                                  (InternalComment, "clarification.reminder", reason)]
+        assert (actions[0].template, actions[0].language) == ("clarification_reminder", "en")
+        assert "first of three reminders" in actions[0].body and "closed automatically on 14 February 2026" in actions[0].body
+        assert actions[1].body == f"jsm-autopilot · clarification.reminder: {reason}"
+
+    def test_the_close_date_is_the_customers_date_in_their_zone(self, settings):
+        """20:00 in Berlin is 06:00 the next morning in Melbourne: Acme's customer reads the 15th."""
+        evening = berlin(2026, 1, 5, 20, 0)
+        melbourne = replace(waiting_ticket(evening), organisation="Acme Learning Ltd")
+        berlin_customer = replace(waiting_ticket(evening), organisation="Muster AG")
+        assert "closed automatically on 15 February 2026" in evaluate(melbourne, evening + 10 * DAY, settings)[0].body
+        assert "closed automatically on 14 February 2026" in evaluate(berlin_customer, evening + 10 * DAY, settings)[0].body
+
+    def test_the_close_in_german(self, settings):
+        ticket, _ = run_until(waiting_ticket(T0, language="de"), [T0 + 10 * DAY, T0 + 20 * DAY, T0 + 30 * DAY], settings)
+        told, moved, noted = evaluate(ticket, T0 + 40 * DAY, settings)
+        assert (type(told), told.rule, told.template, told.language) == (PublicComment, "clarification.close", "clarification_close", "de")
+        assert moved == Transition("SD-1", "clarification.close", told.reason, to_status="Closed", transition=None)
+        assert noted == InternalComment("SD-1", "clarification.close", told.reason, body=f"jsm-autopilot · clarification.close: {told.reason}")
+
+    def test_the_resolved_close(self, settings):
+        told, moved, noted = evaluate(resolved_ticket(T0), T0 + 50 * DAY, settings)
+        assert (told.rule, told.template, told.language) == ("resolved.close", "resolved_close", "en")
+        assert (moved.to_status, noted.rule) == ("Closed", "resolved.close")

@@ -130,3 +130,34 @@ def test_stemming_from_many_threads_gives_the_same_stems():
     finally:
         sys.setswitchinterval(previous)
     assert all(result == expected for result in results)
+
+
+def _learned(min_probability: float = 0.6):
+    """A model learned (for real, with scikit-learn) from a few typed tickets of two types."""
+    from jsm_autopilot.config.triage_model import learn
+
+    defects = ["Export crashes with an error", "The import crashes on upload", "Report crashes when opened",
+               "Login page crashes after update", "The search crashes with a stack trace", "Saving a course crashes"]
+    wishes = ["Idea: a dark theme would be nice", "Wish: a calendar view would be nice", "Suggestion: export to PDF would be nice",
+              "It would be nice to sort by date", "Idea: reminders by SMS would be nice", "A wish list would be nice"]
+    return learn([(text, "software_defect") for text in defects] + [(text, "suggestion") for text in wishes], min_probability)
+
+
+def test_a_learned_model_names_how_many_tickets_taught_it_and_the_words_that_weighed(settings):
+    made = suggestion(new_ticket("The dashboard crashes"), settings.with_learned_triage(_learned()))
+    assert made.suggestion == "Software Defect" and made.matched == ("crash", "the")
+    assert made.reason == ('the ticket reads like a Software Defect (like the 12 tickets agents typed before it suggest '
+                           '(weighed most: "crash", "the")); agents decide')
+
+
+def test_when_the_learned_model_is_unsure_the_keywords_speak(settings):
+    learned = _learned(min_probability=0.99)
+    text = ("Systemausfall", "Server nicht erreichbar, kompletter Ausfall")
+    assert learned.suggest(" ".join(text)) is None
+    made = suggestion(new_ticket(*text), settings.with_learned_triage(learned))
+    assert made.suggestion == "Non-Software Defect" and made.reason.startswith("the ticket reads like a Non-Software Defect (matched ")
+
+
+def test_without_a_learned_model_or_a_keyword_nothing_is_said(settings):
+    learned = _learned(min_probability=0.99)
+    assert suggestion(new_ticket("Hello", "Please call me back."), settings.with_learned_triage(learned)) is None
