@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -287,3 +287,91 @@ def test_english_templates_follow_english_letter_conventions(settings):
         first_line = source.split("\n\n", 1)[1]
         assert first_line[0].isupper() or first_line.startswith("{{"), f"en/{name}.txt: capital after 'Dear customer,'"
         assert source.rstrip().endswith("Kind regards,\nYour {{ desk }}"), f"en/{name}.txt: closing"
+
+
+@pytest.mark.parametrize("value, valid", [
+    ("14.21.3.1", True), (" 14.21.3.1 ", True), ("CUSTOM", True), (" CUSTOM ", True), ("custom", False), ("14.21", False),
+    ("", False), (None, False), (142131, False),
+])
+def test_what_counts_as_a_delivery_version(settings, value, valid):
+    from jsm_autopilot.rules.deliveries import valid_delivery_version
+
+    assert valid_delivery_version(value, settings) is valid
+
+
+def test_a_pending_ticket_without_a_version_gets_exactly_one_note_per_entry(settings):
+    from jsm_autopilot.rules.deliveries import version_required
+
+    reason = ("a ticket in Delivery Pending needs a Delivery version: a patch version such as 14.21.3.1, or CUSTOM for "
+              "customer-specific changes (found {})")
+    missing, wrong = ticket(5, version=None), ticket(5, version="14.21")
+    assert version_required(missing, T0, settings) == [
+        InternalComment("SD-5", "delivery.version_required", reason.format("nothing"),
+                        body="jsm-autopilot · delivery.version_required: " + reason.format("nothing"))]
+    assert version_required(wrong, T0, settings)[0].reason == reason.format("'14.21'")
+    assert version_required(ticket(5), T0, settings) == []  # a valid version
+    assert version_required(replace(missing, firings=(Firing("delivery.version_required", missing.status_since),)), T0, settings) == []
+    for left_alone in (replace(missing, complete=False), replace(missing, status="In Progress"), replace(missing, status_since=None)):
+        assert version_required(left_alone, T0, settings) == []
+
+
+def test_a_date_change_is_news_for_the_window_and_not_a_second_longer(settings):
+    """deliveries.window is 7d: a change exactly seven days old is history."""
+    change = FieldHistory("estimated_delivery_date", "2026-06-01", "2026-06-15", T0)
+    moved = delivery(date="2026-06-15", changes=[change])
+
+    def announced(at):
+        return [a.rule for a in evaluate_delivery(DeliveryView(moved), at, settings) if isinstance(a, PublicComment)]
+
+    assert announced(T0 + timedelta(days=7) - timedelta(seconds=1)) == ["delivery.date_changed"]
+    assert announced(T0 + timedelta(days=7)) == []
+    assert [a for a in evaluate_delivery(DeliveryView(replace(moved, status="Delivered")), T0, settings)
+            if a.rule == "delivery.date_changed"] == []
+
+
+def test_a_date_field_that_holds_a_date_time_is_read_as_its_date(settings):
+    change = FieldHistory("estimated_delivery_date", "2026-06-01T10:00:00.000+0200", "2026-06-15T10:00:00.000+0200", T0)
+    moved = delivery(date="2026-06-15T10:00:00.000+0200", changes=[change])
+    [comment] = [a for a in evaluate_delivery(DeliveryView(moved), T0, settings) if isinstance(a, PublicComment)]
+    assert comment.reason == "estimated delivery date of 14.21.3.1 changed from 2026-06-01 to 2026-06-15"
+
+
+def test_a_close_after_in_hours_is_told_in_whole_days():
+    from jsm_autopilot.config.loader import settings_from_mapping
+    from tests.conftest import ROOT, shipped_settings_data, without_hours_window
+
+    data = without_hours_window(shipped_settings_data())
+    data["timers"]["resolved"]["close_after"] = "36h"
+    hourly = settings_from_mapping(data, base_directory=ROOT)
+    reached = delivery(status="Delivered", links=[link(3)], since=T0)
+    [done] = [a for a in evaluate_delivery(DeliveryView(reached, (), (ticket(3),)), T0, hourly)
+              if isinstance(a, PublicComment) and a.rule == "delivery.done"]
+    assert "closed automatically after two days" in done.body  # 1.5 days, rounded
+
+
+def test_maintenance_needs_its_field_and_a_time_still_ahead(settings):
+    ahead = maintained("2026-06-05T22:00:00.000+0200")
+    assert [a.rule for a in evaluate_delivery(DeliveryView(ahead), T0, settings) if isinstance(a, PublicComment)] == ["delivery.maintenance"]
+    no_field = settings.model_copy(update={"fields": settings.fields.model_copy(update={"maintenance_date": None})})
+    assert [a for a in evaluate_delivery(DeliveryView(ahead), T0, no_field) if a.rule == "delivery.maintenance"] == []
+    at = datetime.fromisoformat("2026-06-05T22:00:00+02:00")
+    assert [a for a in evaluate_delivery(DeliveryView(ahead), at, settings) if a.rule == "delivery.maintenance"] == []
+    assert [a.rule for a in evaluate_delivery(DeliveryView(ahead), at - timedelta(seconds=1), settings)
+            if isinstance(a, PublicComment)] == ["delivery.maintenance"]
+
+
+def test_a_maintenance_date_set_exactly_one_window_ago_is_history(settings):
+    set_at = T0 - timedelta(days=7)
+    old = maintained("2026-06-05T22:00:00.000+0200", changes=[FieldHistory("maintenance_date", None, "x", set_at)])
+    assert [a for a in evaluate_delivery(DeliveryView(old), T0, settings) if a.rule == "delivery.maintenance"] == []
+    assert [a.rule for a in evaluate_delivery(DeliveryView(old), T0 - timedelta(seconds=1), settings)
+            if isinstance(a, PublicComment)] == ["delivery.maintenance"]
+
+
+def test_a_view_is_a_value():
+    import dataclasses
+
+    from jsm_autopilot.rules.deliveries import DeliveryView
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DeliveryView(delivery()).pending = ()  # type: ignore[misc]
