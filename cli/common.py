@@ -37,13 +37,13 @@ INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
 # The error tree (jsm_autopilot.errors) as exit statuses: the first class an error is an instance of
 # decides. A test checks that every class of the tree has one.
 EXIT_STATUS: tuple[tuple[type[AutomationError], int], ...] = (
-    (JiraRefused, BAD_INPUT),  # a 4xx: Jira will answer the same until something changes
+    (JiraRefused, BAD_INPUT),  # Jira will answer the same until something changes
     (CallFailed, SOME_FAILED),  # Jira away (after retries), or the on-call channel
     (NotifyFailed, SOME_FAILED),
     (Busy, SOME_FAILED),
     (SetUpError, BAD_INPUT),
     (InputError, BAD_INPUT),
-    (StoreUnavailable, BAD_INPUT),
+    (StoreUnavailable, BAD_INPUT),  # where the store is, or its schema: local set-up
 )
 
 

@@ -6,8 +6,9 @@
     │   ├── TemplateProblem *       a template is missing or does not compile: where, problem
     │   ├── CredentialsError        the environment does not say how to reach Jira: variables
     │   ├── ServiceConfigurationError   serve cannot start as configured: variable
-    │   └── SiteNotReached          JIRA_URL does not answer as Jira, or Jira refuses the credentials:
-    │                                   status, answer
+    │   └── SiteNotReached          at a command's start, JIRA_URL gives no answer (a wrong host, port
+    │                                   or scheme is the usual cause), does not answer as Jira, or Jira
+    │                                   refuses the credentials; nothing was done: status, answer
     ├── InputError *                what a user, a caller or Jira's JSON gave is malformed
     │   ├── DeliveryRequestError    a Delivery ticket request: field, problem
     │   ├── WebhookUrlError         an address deliveries cannot reach: url
@@ -16,7 +17,8 @@
     ├── CallFailed                  a service we call did not do what was asked:
     │   │                               method, path, status (None: no answer), answer
     │   ├── JiraError               ... Jira; `issue` is the ticket the call was about, if any
-    │   │   ├── JiraRefused         a 4xx no retry can fix (bad request, permission, not found)
+    │   │   ├── JiraRefused         an answer no retry changes: a 4xx (bad request, permission, not
+    │   │   │   │                       found), an answer Jira never gives, a path not sent
     │   │   │   └── ScreenFieldsMissing   a transition screen requires a field with no value set
     │   │   └── JiraUnavailable     429, 5xx or no answer until the retry budget ran out
     │   │       └── JiraAmbiguous   a write that may have landed: check before sending it again
@@ -43,8 +45,8 @@ from __future__ import annotations
 
 import re
 
-# A ticket key in a REST path: /rest/api/2/issue/SD-12/transitions -> SD-12.
-_ISSUE_IN_PATH = re.compile(r"/issue/([A-Z][A-Z0-9_]*-[0-9]+)(?:/|$|\?)")
+# A ticket key in a REST path, whole or relative: /rest/api/2/issue/SD-12/transitions, issue/SD-12 -> SD-12.
+_ISSUE_IN_PATH = re.compile(r"(?:^|/)issue/([A-Z][A-Z0-9_]*-[0-9]+)(?:/|$|\?)")
 _KEY_OF_PROBLEM = re.compile(r"^([A-Za-z0-9_.\-\[\]]+):")
 
 
@@ -99,8 +101,9 @@ class ServiceConfigurationError(SetUpError):
 
 
 class SiteNotReached(SetUpError):
-    """JIRA_URL does not answer as Jira, or Jira refuses the credentials: checked before a command
-    does anything, so nothing was done. `status` is Jira's (None: no answer)."""
+    """Checked before a command does anything: JIRA_URL gives no answer, does not answer as Jira,
+    or Jira refuses the credentials. A set-up error (exit 2), since a wrong address or token is the
+    usual cause; Jira going away later in a run is JiraUnavailable. `status` is Jira's (None: no answer)."""
 
     def __init__(self, message: str, status: int | None, answer: str):
         super().__init__(message)
@@ -177,7 +180,8 @@ class JiraError(CallFailed):
 
 
 class JiraRefused(JiraError):
-    """A 4xx that retrying cannot fix (bad request, no permission, not found, too large)."""
+    """An answer retrying cannot change: a 4xx (bad request, no permission, not found, too large),
+    an answer Jira does not give (200 without what it always holds), or a path refused before sending."""
 
 
 class ScreenFieldsMissing(JiraRefused):

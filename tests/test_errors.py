@@ -139,6 +139,8 @@ def test_errors_carry_what_their_callers_need():
     assert errors.JiraRefused("POST", "/rest/api/2/issue/SD-12/transitions", 400, "x").issue == "SD-12"
     assert errors.JiraRefused("GET", "/rest/api/2/issue/SD-12?fields=status", 404, "x").issue == "SD-12"
     assert errors.JiraUnavailable("GET", "/rest/api/2/search", 503, "x").issue is None
+    assert errors.JiraRefused("POST", "issue/SD-7/transitions", 400, "x").issue == "SD-7"  # as the executor writes paths
+    assert errors.JiraRefused("GET", "/rest/api/2/myissue/SD-7", 404, "x").issue is None
     assert errors.JiraRefused("GET", "/rest/api/2/issue/SD-12", 404, "gone").status == 404
     assert errors.SettingsError("app.yaml", ["hours.window: not a time range", "no rule named x",
                                              "fields.organizations: required"]).keys == ["hours.window", "fields.organizations"]
