@@ -36,3 +36,12 @@ def test_a_test_that_misses_the_boundary_lets_it_survive_and_no_tests_count_as_s
     unchecked = run(module, [], timeout=60)
     assert unchecked.score == 0 and [why for _, why in unchecked.survivors] == ["no tests"]
     assert module.read_text(encoding="utf-8") == PLANTED
+
+
+def test_the_plan_measures_every_module_of_the_core_and_the_webhook_parsing_with_tests_that_exist():
+    from tests.mutate import PLAN, ROOT
+
+    core = {path.relative_to(ROOT).as_posix() for path in (ROOT / "rules").glob("*.py") if path.name != "__init__.py"}
+    assert set(PLAN) == core | {"webhooks/delivery.py"}
+    missing = [name for files, _ in PLAN.values() for name in files if not (ROOT / "tests" / name).is_file()]
+    assert missing == []

@@ -152,6 +152,11 @@ class TestConfidential:
             FieldChange("SD-5", "reclassify.confidential", reason, field="security", value={"id": "10100"}),
             InternalComment("SD-5", "reclassify.confidential", reason, body=f"jsm-autopilot · reclassify.confidential: {reason}")]
 
+    def test_a_ticket_without_organisation_is_named_as_such_in_the_note(self, settings):
+        [note] = fired(evaluate(self._confidential("Yes", organisation=None), T0, settings), "reclassify.confidential")
+        assert note.reason == ("confidential personal data, but no support region is set for this organisation "
+                               "(organisations.<name>.region in app.yaml): restrict the ticket by hand")
+
     def test_a_closed_or_incompletely_read_ticket_is_left_alone(self, settings):
         assert fired(evaluate(self._confidential("Yes", status=settings.statuses.closed), T0, settings), "reclassify.confidential") == []
         assert fired(evaluate(self._confidential("Yes", complete=False), T0, settings), "reclassify.confidential") == []

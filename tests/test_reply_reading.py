@@ -83,3 +83,10 @@ def test_an_automatic_reply_is_no_feedback_and_a_decision_is_a_value():
     assert decision.why == 'an automatic reply ("out of office"), no feedback'
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.close = True  # type: ignore[misc]
+
+
+def test_a_negation_inside_the_phrase_is_the_phrases_own():
+    """ "no further questions" confirms: its "no" denies nothing around it."""
+    phrases = {"en": ["no further questions"]}
+    assert confirmation_in("There are no further questions from us", phrases, {"en": ["no"]}) == "no further questions"
+    assert confirmation_in("no further questions", phrases, {"en": ["no"]}) == "no further questions"
