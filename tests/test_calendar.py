@@ -3,6 +3,7 @@ the zone a customer reads dates in, and a one-action firing moved to the next op
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,8 +66,6 @@ def _settings(**sections):
 def test_a_customer_reads_dates_in_their_regions_zone(settings):
     acme = waiting_ticket(datetime(2026, 2, 2, 10, 0, tzinfo=BERLIN))  # Acme Learning Ltd: apac, Melbourne
     assert acme.organisation == "Acme Learning Ltd" and customer_zone(acme, settings) == MELBOURNE
-    from dataclasses import replace
-
     assert customer_zone(replace(acme, organisation="Muster AG"), settings) == BERLIN
 
 
@@ -75,8 +74,6 @@ def test_without_any_region_a_customer_reads_dates_in_the_sites_zone():
     data["project"] = {**data["project"], "timezone": "America/New_York"}
     data["service_hours"] = {**data["service_hours"], "default_region": None}
     no_default = _settings(project=data["project"], service_hours=data["service_hours"])
-    from dataclasses import replace
-
     stranger = replace(waiting_ticket(datetime(2026, 2, 2, 10, 0, tzinfo=BERLIN)), organisation="Nobody GmbH")
     assert no_default.region_of("Nobody GmbH") is None
     assert customer_zone(stranger, no_default) == ZoneInfo("America/New_York")

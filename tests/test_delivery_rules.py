@@ -371,7 +371,5 @@ def test_a_maintenance_date_set_exactly_one_window_ago_is_history(settings):
 def test_a_view_is_a_value():
     import dataclasses
 
-    from jsm_autopilot.rules.deliveries import DeliveryView
-
     with pytest.raises(dataclasses.FrozenInstanceError):
         DeliveryView(delivery()).pending = ()  # type: ignore[misc]
