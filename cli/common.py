@@ -96,10 +96,24 @@ def site_settings(config: Path | str | None) -> Settings:
     from jsm_autopilot.rules.catalogue import switch_problems, with_switches
 
     settings = load_settings(config)
-    problems = switch_problems(settings.rules.enabled)
+    problems = switch_problems(settings.rules.enabled, settings.rules.shadow)
     if problems:
         raise SettingsError(str(config if config is not None else default_config_path()), problems)
     return with_switches(settings)
+
+
+def with_rule_overrides(settings: Settings, store) -> tuple[Settings, list[str]]:
+    """app.yaml plus the console's rule overrides kept in `store` (None: app.yaml alone), and the
+    overrides in force in words. What is wrong with them is printed as a warning."""
+    if store is None:
+        return settings, []
+    from jsm_autopilot.service.rule_switches import RuleSwitches
+
+    switches = RuleSwitches(store)
+    settings = switches.apply(settings)
+    for problem in switches.problems:
+        click.echo(f"warning: {problem}", err=True)
+    return settings, switches.described()
 
 
 def fail(message: str) -> NoReturn:

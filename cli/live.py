@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +26,7 @@ from jsm_autopilot.cli.common import (
     open_store,
     parse_instant,
     site_settings,
+    with_rule_overrides,
 )
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.cli.models import with_learned_triage
@@ -72,6 +73,7 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
     store = open_store(write=not dry_run, missing_ok=True)
     client = jira_client(settings)
     settings = with_learned_triage(settings, store)  # after Jira answered: learning at first use takes seconds
+    settings, _ = with_rule_overrides(settings, store)
     console = make_console()
     firings: list[dict] = []
 
@@ -94,6 +96,10 @@ def sweep(once: bool, dry_run: bool, as_json: bool, at: str | None, issue: str |
 
         # What serve keeps, kept here too: a write without an answer is not resent by the next run.
         executor.uncertain, executor.late_notes = StoredUncertain(store), LateNotes(store)
+        from jsm_autopilot.service.shadow import ShadowLog
+
+        shadow_log = ShadowLog(store, lambda: datetime.now(timezone.utc))
+        executor.on_shadow = lambda actions: shadow_log.record(actions, "sweep")
         audit = AuditTrail(store)
         executor.on_outcome = lambda outcome, group, at: audit.record(
             at, outcome.issue, outcome.rule, outcome.outcome, group[0].reason, outcome.error or outcome.partial, firing_source.get())

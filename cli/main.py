@@ -21,8 +21,10 @@ from jsm_autopilot.cli.common import (
     fail,
     issues_from_file,
     make_console,
+    open_store,
     parse_instant,
     site_settings,
+    with_rule_overrides,
 )
 from jsm_autopilot.config.loader import default_config_path
 from jsm_autopilot.config.settings import Settings
@@ -57,7 +59,8 @@ def check(config: Path | None) -> None:
     """Validate app.yaml and summarise which rules are on, with their numbers."""
     from jsm_autopilot.rules.catalogue import RULES
 
-    settings = site_settings(config)
+    store = open_store(missing_ok=True)
+    settings, overrides = with_rule_overrides(site_settings(config), store)
     console = make_console()
     path = config or default_config_path()
     console.print(
@@ -75,6 +78,9 @@ def check(config: Path | None) -> None:
     console.print(f"Rules on ({len(on)}):")
     console.print(table)
     console.print(f"Rules off ({len(off)}): {', '.join(off) or 'none'}")
+    shadow = [rule_id for rule_id in settings.rules.shadow if settings.is_enabled(rule_id)]
+    console.print(f"Shadow only, kept and not written ({len(shadow)}): {', '.join(shadow) or 'none'}")
+    console.print(f"Console overrides of app.yaml ({len(overrides)}): {'; '.join(overrides) or 'none'}", markup=False)
     console.print(f"Planned, not implemented yet ({len(pending)}): {', '.join(pending) or 'none'}")
     from jsm_autopilot.connector.oncall import environment_gaps
 
@@ -111,7 +117,7 @@ def plan(issues_file: Path, at: str, as_json: bool, config: Path | None) -> None
         now = parse_instant(at)
     except click.BadParameter as error:
         fail(f"--at: {error.message}")
-    settings = site_settings(config)
+    settings, _ = with_rule_overrides(site_settings(config), open_store(missing_ok=True))
     raw_issues = issues_from_file(issues_file)
     tickets, problems = [], []
     for raw in raw_issues:

@@ -16,8 +16,10 @@ from jsm_autopilot.cli.common import (
     config_option,
     fail,
     jira_client,
+    open_store,
     parse_instant,
     site_settings,
+    with_rule_overrides,
 )
 from jsm_autopilot.cli.main import main
 from jsm_autopilot.cli.models import with_learned_triage
@@ -32,7 +34,7 @@ def verdicts(ticket, now, settings) -> list[dict]:
 
     found = []
     for rule in RULES:
-        entry = {"rule": rule.id, "state": "off", "why": "switched off (rules.enabled)"}
+        entry = {"rule": rule.id, "state": "off", "why": "switched off (rules.enabled in app.yaml, or the console)"}
         if not rule.implemented:
             entry = {"rule": rule.id, "state": "off", "why": "planned in PROCESS.md, not implemented yet"}
         elif settings.is_enabled(rule.id) and rule.function is None:
@@ -46,7 +48,8 @@ def verdicts(ticket, now, settings) -> list[dict]:
                 entry = {"rule": rule.id, "state": "waits", "why": waiting[0].reason,
                          "not_before": waiting[0].not_before.isoformat()}
             elif actions:
-                entry = {"rule": rule.id, "state": "fires", "why": actions[0].reason}
+                shadow = "shadow only, kept and not written: " if settings.is_shadow_only(rule.id) else ""
+                entry = {"rule": rule.id, "state": "fires", "why": shadow + actions[0].reason}
             else:
                 due = rule.due_at(ticket, now, settings) if rule.due_at is not None else None
                 more = explain.detail(rule.id, ticket, now, settings)
@@ -73,9 +76,10 @@ def why(key: str, at: str | None, as_json: bool, config: Path | None) -> None:
     from jsm_autopilot.connector.reading import read_ticket
     from jsm_autopilot.webhooks.delivery import ISSUE_KEY
 
-    settings = with_learned_triage(site_settings(config))
     if not ISSUE_KEY.fullmatch(key):
         fail(f"why: {key!r} is not a Jira issue key like SD-12")
+    store = open_store(missing_ok=True)
+    settings, _ = with_rule_overrides(with_learned_triage(site_settings(config), store), store)
     client = jira_client(settings)
     try:
         now = parse_instant(at) if at else client.server_time()

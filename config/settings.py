@@ -296,8 +296,11 @@ class RuleSwitches(_Section):
     # None: every implemented rule. Which ids exist is the catalogue's to say (rules/catalogue.py),
     # checked at start-up (`switch_problems`): the settings know no rules.
     enabled: list[RuleId] | None = None
+    # Shadow only: these rules decide as usual, and what they would do is kept as a shadow firing
+    # (`jsm-autopilot shadow`, the console) instead of being written to Jira.
+    shadow: list[RuleId] = []
 
-    @field_validator("enabled")
+    @field_validator("enabled", "shadow")
     @classmethod
     def _listed_once(cls, ids: list[str] | None) -> list[str] | None:
         if ids is not None and len(set(ids)) != len(ids):
@@ -433,6 +436,12 @@ class Settings(_Section):
             object.__setattr__(copy, name, value)
         return copy
 
+    def with_rule_switches(self, enabled: list[str], shadow: list[str]) -> "Settings":
+        """These settings with other rule switches (the console's overrides), all else kept."""
+        copy = self._with_private()
+        object.__setattr__(copy, "rules", self.rules.model_copy(update={"enabled": enabled, "shadow": shadow}))
+        return copy
+
     @property
     def reply_model(self) -> "LearnedTriage | None":
         return self._reply_model
@@ -444,6 +453,10 @@ class Settings(_Section):
     def is_enabled(self, rule_id: str) -> bool:
         """Switched on in app.yaml (no list: every rule the catalogue implements; start-up writes the list)."""
         return self.rules.enabled is None or rule_id in self.rules.enabled
+
+    def is_shadow_only(self, rule_id: str) -> bool:
+        """Decided, kept as a shadow firing, never written to Jira (rules.shadow, or the console)."""
+        return rule_id in self.rules.shadow
 
     def language_of(self, organisation: str | None) -> str:
         if organisation is not None and organisation in self.organisations:

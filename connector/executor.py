@@ -47,6 +47,7 @@ from jsm_autopilot.rules.actions import (
     firings_of,
 )
 from jsm_autopilot.rules.model import Ticket
+from jsm_autopilot.rules.overrides import split_shadow
 
 log = logging.getLogger("jsm_autopilot.executor")
 
@@ -122,6 +123,8 @@ class Executor:
     # time is measured on (Jira's clock may be a sandbox's, or differ).
     uncertain: UncertainKeeper = field(default_factory=RunUncertain)
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    # Told the firings of shadow-only rules (rules.shadow, the console), which are never written.
+    on_shadow: Callable[[list[Action]], None] = field(default=lambda actions: _log_shadow(actions))
     # Transitions offered from (issue type, status): the workflow is the same for every such issue.
     _transitions: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     # Each field's schema type (GET /field), read once when a moment or a day is first written.
@@ -131,7 +134,11 @@ class Executor:
               on_link: Callable[[IssueLinkChange], None] = lambda link: None) -> list[FiringOutcome]:
         """Apply one ticket's actions, firing by firing; a failed firing stops that ticket only.
         `on_link` hears each link change once made (a delivery's progress)."""
-        firings = firings_of(due_now(actions))  # what waits for working hours is not written now
+        # What waits for working hours is not written now; a shadow-only rule's firing never is.
+        live, shadow = split_shadow(due_now(actions), self.settings)
+        if shadow:
+            self.on_shadow(shadow)
+        firings = firings_of(live)
         entries = list(firing_log.get("firings") or [])
         status = ticket.status
         outcomes = []
@@ -469,6 +476,12 @@ class Executor:
                     return
                 if attempt == self.resend_attempts:
                     raise
+
+
+def _log_shadow(actions: list[Action]) -> None:
+    for rule, group in firings_of(actions).items():
+        log.info("%s %s shadow only, not written: %s", group[0].issue, rule, group[0].reason,
+                 extra={"issue": group[0].issue, "rule": rule, "dry_run": True})
 
 
 def _plain(body: object) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from jsm_autopilot.rules import deliveries, escalation, hours, oncall, reclassify, sla, timers, triage
 from jsm_autopilot.rules.actions import REFUSED, Action, Deferred
@@ -267,15 +267,20 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 
 
-def switch_problems(enabled: list[str] | None) -> list[str]:
-    """What is wrong with `rules.enabled`: ids the catalogue does not know, or only plans."""
+def switch_problems(enabled: list[str] | None, shadow: Sequence[str] = ()) -> list[str]:
+    """What is wrong with `rules.enabled` and `rules.shadow`: ids the catalogue does not know, or only plans."""
     problems = []
-    for rule_id in enabled or []:
-        if rule_id not in RULES_BY_ID:
-            problems.append(f"rules.enabled: unknown rule {rule_id!r}")
-        elif not RULES_BY_ID[rule_id].implemented:
-            problems.append(f"rules.enabled: rule {rule_id!r} is not implemented yet")
+    for key, ids in (("rules.enabled", enabled or []), ("rules.shadow", shadow)):
+        for rule_id in ids:
+            if rule_id not in RULES_BY_ID:
+                problems.append(f"{key}: unknown rule {rule_id!r}")
+            elif not RULES_BY_ID[rule_id].implemented:
+                problems.append(f"{key}: rule {rule_id!r} is not implemented yet")
     return problems
+
+
+def implemented_ids() -> list[str]:
+    return [rule.id for rule in RULES if rule.implemented]
 
 
 def with_switches(settings: "Settings") -> "Settings":

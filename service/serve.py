@@ -31,6 +31,8 @@ from jsm_autopilot.connector.executor import Executor, firing_source
 from jsm_autopilot.connector.oncall import OnCallSender, environment_gaps
 from jsm_autopilot.connector.sweep import SweepReport, sweep_once
 from jsm_autopilot.errors import JiraError, ServiceConfigurationError, SettingsError, StoreUnavailable
+from jsm_autopilot.rules.catalogue import implemented_ids
+from jsm_autopilot.rules.overrides import with_overrides
 from jsm_autopilot.service.api import add_delivery_api
 from jsm_autopilot.service.config_watch import ConfigWatch
 from jsm_autopilot.service.guard import TicketGuard
@@ -39,6 +41,7 @@ from jsm_autopilot.service.http_server import create_server
 from jsm_autopilot.service.identity import node_name, process_name
 from jsm_autopilot.service.metrics import Metrics, counting
 from jsm_autopilot.service.notify import Notifier, channels_from
+from jsm_autopilot.service.rule_switches import RuleSwitches
 from jsm_autopilot.service.shadow import ShadowLog
 from jsm_autopilot.store.audit import AuditTrail
 from jsm_autopilot.store.event_store import EventStore
@@ -98,6 +101,16 @@ class Service:
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
+        # app.yaml as loaded; self.settings is it with the console's rule overrides applied.
+        self.base_settings = self.settings
+        self.switches = RuleSwitches(self.store)
+        # A change of the rules in force makes the next sweep a full pass: the schedule of due
+        # tickets was made with the rules as they were.
+        self.rules_changed = False
+        try:
+            self.settings = self.switches.apply(self.base_settings)
+        except StoreUnavailable as unavailable:
+            log.error("rule overrides not read, app.yaml's rules apply until they are: %s", unavailable)
         self.client.stop_retrying_when(self.stop)
         self.holder = process_name()
         self.metrics = Metrics(self.client)
@@ -131,6 +144,7 @@ class Service:
         add_delivery_api(self.app, self.settings, self.client, self.executor, registry, self.guard, self.api_token,
                          count=counting(self.metrics.api_requests), always_dry_run=self.dry_run)
         self.shadow = ShadowLog(self.store, utc_now)
+        self.executor.on_shadow = lambda actions: self.shadow.record(actions, (firing_source.get() or "sweep").split(":")[0])
         prefix = process_name()
         self.workers = [
             Worker(self.store, self.client, self.settings, self.executor, name=f"{prefix}-{n}",
@@ -181,10 +195,13 @@ class Service:
             log.error("app.yaml not reloaded: project.key changed (%s -> %s); that takes a restart",
                       self.settings.project.key, fresh.project.key, extra={"reload": "refused"})
             return False
-        self.settings = self.executor.settings = fresh
-        self.notifier.notify, self.notifier.channels = fresh.notify, channels_from(fresh.notify)
-        for worker in self.workers:
-            worker.settings = fresh
+        self.base_settings = fresh
+        try:
+            fresh = self.switches.apply(fresh)
+        except StoreUnavailable as unavailable:
+            fresh = with_overrides(fresh, self.switches.active.values(), implemented_ids())  # as last read
+            log.error("rule overrides not read again, those last read stay in force: %s", unavailable)
+        self._install(fresh)
         if self.health.checked and not self.health.paused:
             self.health.check_names(fresh)
         enabled = fresh.rules.enabled or []
@@ -192,12 +209,36 @@ class Service:
                     extra={"reload": "applied"})
         return True
 
+    def _install(self, fresh: Settings) -> None:
+        if fresh.rules != self.settings.rules:
+            self.rules_changed = True
+        self.settings = self.executor.settings = fresh
+        self.notifier.notify, self.notifier.channels = fresh.notify, channels_from(fresh.notify)
+        for worker in self.workers:
+            worker.settings = fresh
+
+    def refresh_rule_switches(self) -> None:
+        """Apply the console's overrides as the store has them now; a store that cannot say
+        leaves the rules as they are."""
+        try:
+            fresh = self.switches.apply(self.base_settings)
+        except StoreUnavailable as unavailable:
+            log.warning("rule overrides not read again, those last read stay in force: %s", unavailable)
+            return
+        if fresh.rules != self.settings.rules:
+            log.warning("rules in force changed: on %s; shadow only %s; overrides: %s", ", ".join(fresh.rules.enabled or []) or "none",
+                        ", ".join(fresh.rules.shadow) or "none", "; ".join(self.switches.described()) or "none",
+                        extra={"rules": "overrides applied"})
+            self._install(fresh)
+
     def readiness(self):
-        """503 with the causes while the service cannot do its work; for load balancers and Kubernetes."""
+        """503 with the causes while the service cannot do its work; for load balancers and Kubernetes.
+        Either way it lists the console's rule overrides in force, and what is wrong with them."""
         causes = self.health.causes()
+        switches = {"overrides": self.switches.described(), "warnings": self.switches.problems}
         if causes:
-            return jsonify({"status": "not ready", "causes": causes}), 503
-        return jsonify({"status": "ready"}), 200
+            return jsonify({"status": "not ready", "causes": causes, **switches}), 503
+        return jsonify({"status": "ready", **switches}), 200
 
     def watch_jira(self, every: float = JIRA_PROBE_EVERY) -> None:
         """Ask Jira at once, then now and then: readiness at start, and the end of a pause."""
@@ -209,6 +250,7 @@ class Service:
                 names_checked.set()
 
         while not self.stop.is_set():
+            self.refresh_rule_switches()
             self.health.probe()
             try:
                 self.notifier.check(utc_now(), self.health)
@@ -254,6 +296,7 @@ class Service:
         """One sweep, if this replica holds the sweep lease; None when another replica sweeps."""
         if self.stop.is_set():
             return None
+        self.refresh_rule_switches()  # a rule switched in the console applies from this sweep on
         if not self.health.checked:
             self.health.probe()  # a sweep needs Jira: check it first, quickly, if nobody has yet
         if self.health.paused:
@@ -281,6 +324,7 @@ class Service:
                     if on_firing is not None:
                         on_firing(actions, outcome)
 
+                full, self.rules_changed = full or self.rules_changed, False
                 try:
                     report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
                                         on_firing=heard, dry_run=self.dry_run, schedule=self.schedule, full=full)

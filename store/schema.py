@@ -7,8 +7,8 @@ from datetime import timezone
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, TypeDecorator
 
 # 2: leases; 3: deliveries; 4: shadow firings; 5: learned triage; 6: late notes; 7: schedule; 8: audit;
-# 9: claim indexes; 10: incidents; 11: uncertain writes
-SCHEMA_VERSION = 11
+# 9: claim indexes; 10: incidents; 11: uncertain writes; 12: rule overrides
+SCHEMA_VERSION = 12
 
 
 class UTCDateTime(TypeDecorator):
@@ -160,4 +160,24 @@ uncertain_writes = Table(
     Column("landed", Boolean),  # null while uncertain
     Column("settled_at", UTCDateTime),
     Index("ix_uncertain_open", "issue", "rule", "landed"),
+)
+
+# Rule switches set in the console over app.yaml's (rules/overrides.py): one row per rule that
+# differs, and every change with who made it, which also tells a lost override from a reset one.
+rule_overrides = Table(
+    "jsm_autopilot_rule_overrides", metadata,
+    Column("rule", String(64), primary_key=True),
+    Column("enabled", Boolean),  # null: as app.yaml says
+    Column("shadow", Boolean),
+    Column("changed_by", String(200), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)
+rule_override_changes = Table(
+    "jsm_autopilot_rule_override_changes", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("rule", String(64), nullable=False),
+    Column("enabled", Boolean),  # the override after the change; both null: reset to app.yaml
+    Column("shadow", Boolean),
+    Column("changed_by", String(200), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
 )
