@@ -308,6 +308,37 @@ class RuleSwitches(_Section):
         return ids
 
 
+class ConsoleSettings(_Section):
+    """The web console under /console/ (console/): admins and release managers sign in through
+    Jira; what they may do comes from their Jira groups, read at sign-in."""
+
+    enabled: bool = False
+    admins: list[Name] = ["jira-administrators"]
+    release_managers: list[Name] = ["release-managers"]
+    # "oauth": Atlassian's OAuth 2.0 (3LO) on Cloud, Jira's OAuth 2.0 provider on Data Center;
+    # "token": a personal access token checked against /myself (Data Center). None: oauth on
+    # Cloud, token on Data Center.
+    sign_in: Literal["oauth", "token"] | None = None
+    # The console's address as browsers reach it (through the reverse proxy): the OAuth callback
+    # registered with Atlassian is this plus /console/signed-in, exactly.
+    public_url: Annotated[str, Field(pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")] | None = None
+    # Where Atlassian's sign-in and API gateway are (the sandbox stands in for both in tests).
+    auth_url: Annotated[str, Field(pattern=r"^https?://[^?#\s]+$")] = "https://auth.atlassian.com"
+    api_url: Annotated[str, Field(pattern=r"^https?://[^?#\s]+$")] = "https://api.atlassian.com"
+    # A signed-in session ends after this long (Atlassian's access token lives one hour).
+    session_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 60
+
+    @model_validator(mode="after")
+    def _roles_named(self) -> "ConsoleSettings":
+        if self.enabled and not (self.admins or self.release_managers):
+            raise ValueError("console.admins and console.release_managers: name at least one Jira group")
+        return self
+
+    @property
+    def callback_url(self) -> str | None:
+        return None if self.public_url is None else self.public_url.rstrip("/") + "/console/signed-in"
+
+
 class Settings(_Section):
     project: Project
     automation: Automation
@@ -336,6 +367,7 @@ class Settings(_Section):
     sla: Sla = Sla()
     schedule: ScheduleSettings = ScheduleSettings()
     notify: Notify = Notify()
+    console: ConsoleSettings = ConsoleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.
     texts: Texts = Field(default_factory=Texts.shipped, exclude=True)
 
@@ -351,6 +383,20 @@ class Settings(_Section):
         if isinstance(data, dict) and "texts" in data and not isinstance(data["texts"], Texts):
             raise ValueError("'texts' is not a setting; change the wording under templates.directory")
         return data
+
+    @model_validator(mode="after")
+    def _console_can_sign_in(self) -> "Settings":
+        console = self.console
+        if console.enabled and self.console_sign_in == "oauth" and self.project.deployment != "cloud":
+            raise ValueError("console.sign_in: oauth on Data Center (Jira's own OAuth 2.0 provider) is not built yet; use token")
+        if console.enabled and self.console_sign_in == "oauth" and console.public_url is None:
+            raise ValueError("console.public_url: required for signing in with OAuth (the console's address through the proxy, "
+                             "e.g. https://autopilot.example.com)")
+        return self
+
+    @property
+    def console_sign_in(self) -> str:
+        return self.console.sign_in or ("oauth" if self.project.deployment == "cloud" else "token")
 
     @model_validator(mode="after")
     def _default_region_is_known(self) -> "Settings":

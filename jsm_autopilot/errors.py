@@ -13,7 +13,8 @@
     │   ├── DeliveryRequestError    a Delivery ticket request: field, problem
     │   ├── WebhookUrlError         an address deliveries cannot reach: url
     │   ├── IssueMappingError       a ticket's JSON lacks what the rules need: issue, field, problem
-    │   └── DeliveryRejected        a webhook delivery refused: status (HTTP), reason (safe to answer)
+    │   ├── DeliveryRejected        a webhook delivery refused: status (HTTP), reason (safe to answer)
+    │   └── SignInRefused           a console sign-in Jira or its groups do not allow: status (HTTP)
     ├── CallFailed                  a service we call did not do what was asked:
     │   │                               method, path, status (None: no answer), answer
     │   ├── JiraError               ... Jira; `issue` is the ticket the call was about, if any
@@ -150,6 +151,14 @@ class DeliveryRejected(InputError):
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
+
+
+class SignInRefused(InputError):
+    """Said to the person signing in to the console (safe to show them); never stops the service."""
+
+    def __init__(self, message: str, status: int = 403):
+        super().__init__(message)
+        self.status = status
 
 
 # --- calls to other services --------------------------------------------------------------------

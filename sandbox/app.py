@@ -10,7 +10,7 @@ from datetime import datetime
 from flask import Flask, Response, g, jsonify, request
 
 from jsm_autopilot.config.settings import Settings
-from jsm_autopilot.sandbox import admin_api, html, ops_api, platform_api, search_api, servicedesk_api
+from jsm_autopilot.sandbox import admin_api, html, oauth_api, ops_api, platform_api, search_api, servicedesk_api
 from jsm_autopilot.sandbox.state import SandboxError, SandboxState
 
 # Jira has applied writes minutes after its gateway gave up on them (issue 37): late writes may be
@@ -128,6 +128,7 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
     app.register_blueprint(servicedesk_api.blueprint(state))
     app.register_blueprint(html.blueprint(state))
     app.register_blueprint(ops_api.blueprint(state))
+    app.register_blueprint(oauth_api.blueprint(state))
     if settings is not None:
         app.register_blueprint(admin_api.blueprint(state, settings))
     _register_controls(app, state)

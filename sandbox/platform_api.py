@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from jsm_autopilot.sandbox.oauth_api import groups_json
 from jsm_autopilot.sandbox.render import Renderer, jira_time, text_of
 from jsm_autopilot.sandbox.state import SandboxError, SandboxState, StoredIssue
 from jsm_autopilot.sandbox.values import comment_visibility, moment_refused
@@ -198,7 +199,11 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     @api.get(API + "/myself")
     def myself(version):
-        return jsonify(renderer(version).user(g.user))
+        shown = renderer(version).user(g.user)
+        if "groups" in (request.args.get("expand") or "").split(","):
+            with state.lock:
+                shown["groups"] = groups_json(state, g.user, request.host_url.rstrip("/"), version)
+        return jsonify(shown)
 
     @api.get(API + "/user/assignable/search")
     def assignable_users(version):

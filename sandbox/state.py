@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from jsm_autopilot.sandbox.oauth_api import SignIn
 from jsm_autopilot.sandbox.webhooks import WebhookSender
 from jsm_autopilot.sandbox.workflow import RESOLUTIONS, Workflow
 
@@ -108,6 +109,7 @@ class SandboxState:
         self.users_by_email: dict[str, User] = {}
         self.users_by_id: dict[str, User] = {}
         self.personal_access_tokens: dict[str, str] = {}
+        self.sign_in = SignIn()  # OAuth apps, codes, tokens and groups (sandbox/oauth_api.py)
         # What a Data Center site's serverInfo reports; from 10.0 the admin webhook resource moved.
         self.data_center_version: tuple[int, int, int] = (10, 3, 6)
         self.issues: dict[str, StoredIssue] = {}

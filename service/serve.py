@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -98,6 +98,8 @@ class Service:
     reload_from: "Callable[[], Settings] | None" = None
     # `serve --watch-config`: reload when this file changes, as on SIGHUP (service/config_watch.py).
     watch_config: "Path | None" = None
+    # Where the console's secrets come from (os.environ when None; tests give their own).
+    console_environ: "Mapping[str, str] | None" = None
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -161,6 +163,13 @@ class Service:
             watch = ConfigWatch(self.watch_config, self.reload_settings)
             self.threads.append(threading.Thread(target=watch.run_until, args=(self.stop,), name="config-watch", daemon=True))
         self.app.add_url_rule("/readyz", "readyz", self.readiness)
+        if self.settings.console.enabled:
+            from jsm_autopilot.console.app import ConsoleContext, add_console
+
+            add_console(self.app, ConsoleContext(settings=lambda: self.settings, base_settings=lambda: self.base_settings,
+                                                 store=self.store, jira_url=self.client.base_url, readiness=self.health.causes,
+                                                 rules_changed=self.refresh_rule_switches),
+                        os.environ if self.console_environ is None else self.console_environ)
 
     def heard_outcome(self, outcome, group, now: datetime) -> None:
         """Every firing's outcome: into the audit trail; a failure also to the metrics and to admins."""

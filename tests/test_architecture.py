@@ -106,13 +106,14 @@ def test_the_command_starts_without_loading_what_it_does_not_need():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     loaded = {package_of(name) for name in done.stdout.split("LOADED", 1)[1].split()}
     heavy = {"flask", "werkzeug", "waitress", "sqlalchemy", "atlassian", "requests", "sandbox", "charsplit", "holidays",
-             "sklearn", "numpy", "icalendar", "apscheduler", "connector", "webhooks", "store", "service"}
+             "sklearn", "numpy", "icalendar", "apscheduler", "connector", "webhooks", "store", "service", "console", "authlib",
+             "flask_wtf"}
     assert loaded & heavy == set()
     assert "jsm-autopilot 0.1.0" in done.stdout
 
 
 # The folders installed under jsm_autopilot (issue 30), and the arrows between them.
-PACKAGES = ("cli", "config", "connector", "rules", "sandbox", "service", "store", "webhooks")
+PACKAGES = ("cli", "config", "connector", "console", "rules", "sandbox", "service", "store", "webhooks")
 
 
 def _modules(package: str):

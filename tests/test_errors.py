@@ -16,7 +16,7 @@ from jsm_autopilot.cli.common import BAD_INPUT, EXIT_STATUS, SOME_FAILED, Automa
 from tests.conftest import ROOT
 
 # Folders whose modules may define exceptions: the sandbox stands for Jira and answers as Jira does.
-SERVICE_FOLDERS = ("cli", "config", "connector", "rules", "service", "store", "webhooks", "jsm_autopilot")
+SERVICE_FOLDERS = ("cli", "config", "connector", "console", "rules", "service", "store", "webhooks", "jsm_autopilot")
 
 
 def _drawn_tree() -> dict[str, str]:

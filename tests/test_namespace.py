@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-FOLDERS = ("cli", "config", "connector", "rules", "sandbox", "service", "store", "webhooks")
+FOLDERS = ("cli", "config", "connector", "console", "rules", "sandbox", "service", "store", "webhooks")
 
 
 @pytest.fixture(scope="module")

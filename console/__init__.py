@@ -1,0 +1,1 @@
+"""The web console under /console/: admins and release managers, signed in through Jira."""

@@ -1,0 +1,216 @@
+"""The console's Flask blueprint: signing in through Jira, and the pages behind it.
+
+No user database of our own: who someone is and which Jira groups they are in comes from Jira at
+sign-in (console/sign_in.py); the session cookie is signed, HttpOnly, Secure and SameSite=Lax and
+ends after `console.session_minutes`. Every form carries a CSRF token (Flask-WTF); every page is
+sent with a strict Content-Security-Policy and renders what customers wrote escaped (Jinja).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+from typing import Callable, Mapping
+
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from jsm_autopilot.config.settings import Settings
+from jsm_autopilot.console import sign_in
+from jsm_autopilot.console.labels import labels_for
+from jsm_autopilot.console.roles import ADMIN
+from jsm_autopilot.errors import ServiceConfigurationError, SignInRefused, StoreUnavailable
+from jsm_autopilot.rules.catalogue import RULES
+from jsm_autopilot.rules.overrides import RuleOverride
+from jsm_autopilot.store.event_store import EventStore
+from jsm_autopilot.store.rule_overrides import RuleOverrides
+
+SESSION_KEY_VARIABLE = "JSM_AUTOPILOT_CONSOLE_SESSION_KEY"
+# Scripts, styles and images from the console itself only; no inline script, no framing.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+RULE_ACTIONS = ("off", "on", "shadow", "live", "reset")
+
+
+@dataclass
+class ConsoleContext:
+    """What the console reads and changes in the running service."""
+
+    settings: Callable[[], Settings]  # in force: app.yaml with the overrides
+    base_settings: Callable[[], Settings]  # app.yaml alone
+    store: EventStore
+    jira_url: str
+    readiness: Callable[[], list[str]]  # why the service cannot work now; empty: ready
+    rules_changed: Callable[[], None]  # apply the overrides now rather than at the next sweep
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+def session_key(environ: Mapping[str, str] = os.environ) -> bytes:
+    key = environ.get(SESSION_KEY_VARIABLE) or ""
+    if len(key) < 32:
+        raise ServiceConfigurationError(
+            f"set {SESSION_KEY_VARIABLE} to a random secret of at least 32 characters (it signs the console's sessions; "
+            "every replica needs the same), e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'", SESSION_KEY_VARIABLE)
+    return key.encode()
+
+
+def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] = os.environ) -> None:
+    """Serve the console under /console/ on `app` (the service's own Flask app)."""
+    settings = context.settings()
+    app.config.update(
+        SECRET_KEY=session_key(environ), SESSION_COOKIE_NAME="jsm_autopilot_console", SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH="/console",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.console.session_minutes),
+        # Checked by the console's own requests only: the webhook receiver on the same app has its signatures.
+        WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None,
+    )
+    csrf = CSRFProtect(app)
+    signing_in = sign_in.SignInThroughJira(app, settings, context.jira_url, environ)
+    console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
+
+    @console.before_request
+    def _protect() -> None:
+        if request.method not in ("GET", "HEAD"):
+            csrf.protect()
+
+    @console.after_request
+    def _headers(response):
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @console.errorhandler(CSRFError)
+    def _csrf_refused(error: CSRFError):
+        return page("refused.html", 400, title=labels()["refused"], reason=labels()["csrf_refused"])
+
+    def language() -> str:
+        return request.accept_languages.best_match(["en", "de"]) or "en"
+
+    def labels() -> dict[str, str]:
+        return labels_for(language())
+
+    def signed_in() -> dict | None:
+        user = session.get("user")
+        if not isinstance(user, dict) or datetime.fromisoformat(user["until"]) <= context.clock():
+            return None
+        return user
+
+    def page(template: str, status: int = 200, **values):
+        return render_template(template, labels=labels(), language=language(), user=signed_in(), jira_url=context.jira_url,
+                               **values), status
+
+    def needs(role: str):
+        def decorate(view):
+            @wraps(view)
+            def checked(*args, **kwargs):
+                user = signed_in()
+                if user is None:
+                    return redirect(url_for("console.sign_in_page"))
+                if role not in user["roles"]:
+                    return page("refused.html", 403, title=labels()["refused"], reason=labels()["not_allowed"])
+                return view(user, *args, **kwargs)
+            return checked
+        return decorate
+
+    @console.get("/")
+    def home():
+        user = signed_in()
+        if user is None:
+            return redirect(url_for("console.sign_in_page"))
+        return redirect(url_for("console.rules" if ADMIN in user["roles"] else "console.signed_in_as"))
+
+    @console.get("/sign-in")
+    def sign_in_page():
+        return page("sign_in.html", mode=signing_in.mode)
+
+    @console.get("/sign-in/atlassian")
+    def sign_in_atlassian():
+        return signing_in.start()
+
+    @console.get("/signed-in")
+    def oauth_callback():
+        return finish(signing_in.finish_oauth)
+
+    @console.post("/sign-in/token")
+    def sign_in_with_token():
+        return finish(lambda: signing_in.finish_token(request.form.get("token", "")))
+
+    def finish(how: Callable[[], sign_in.JiraUser]):
+        try:
+            who = how()
+        except SignInRefused as refused:
+            return page("refused.html", refused.status, title=labels()["sign_in_failed"], reason=str(refused))
+        current = context.settings().console
+        roles = sorted(who.roles(current.admins, current.release_managers))
+        if not roles:
+            groups = ", ".join(current.admins + current.release_managers)
+            return page("refused.html", 403, title=labels()["refused"],
+                        reason=labels()["no_role"].format(name=who.display_name, groups=groups))
+        session.clear()
+        session.permanent = True
+        until = context.clock() + timedelta(minutes=current.session_minutes)
+        session["user"] = {"name": who.display_name, "account": who.account, "roles": roles, "until": until.isoformat()}
+        return redirect(url_for("console.home"))
+
+    @console.post("/sign-out")
+    def sign_out():
+        session.clear()
+        return redirect(url_for("console.sign_in_page"))
+
+    @console.get("/me")
+    def signed_in_as():
+        user = signed_in()
+        if user is None:
+            return redirect(url_for("console.sign_in_page"))
+        return page("me.html")
+
+    @console.get("/rules")
+    @needs(ADMIN)
+    def rules(user):
+        in_force, base = context.settings(), context.base_settings()
+        try:
+            store = RuleOverrides(context.store)
+            overrides, history = store.current(), store.history(limit=50)
+        except StoreUnavailable as unavailable:
+            return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
+        shown = [{
+            "id": rule.id, "chapter": rule.chapter,
+            "describe": rule.describe(in_force) if rule.describe else rule.summary,
+            "enabled": in_force.is_enabled(rule.id), "shadow": in_force.is_shadow_only(rule.id),
+            "yaml_enabled": base.is_enabled(rule.id), "yaml_shadow": base.is_shadow_only(rule.id),
+            "override": overrides.get(rule.id),
+        } for rule in RULES if rule.implemented]
+        return page("rules.html", rules=shown, history=history, readiness=context.readiness())
+
+    @console.post("/rules/<rule_id>")
+    @needs(ADMIN)
+    def change_rule(user, rule_id: str):
+        action = request.form.get("action", "")
+        known = {rule.id for rule in RULES if rule.implemented}
+        if rule_id not in known or action not in RULE_ACTIONS:
+            abort(400)
+        current = RuleOverrides(context.store).current().get(rule_id, RuleOverride(rule_id))
+        enabled, shadow = wanted(action, current, context.base_settings(), rule_id)
+        RuleOverrides(context.store).set(rule_id, enabled, shadow, f"{user['name']} ({user['account']})", context.clock())
+        context.rules_changed()
+        return redirect(url_for("console.rules") + f"#{rule_id}")
+
+    app.register_blueprint(console)
+
+
+def wanted(action: str, current: RuleOverride, base: Settings, rule_id: str) -> tuple[bool | None, bool | None]:
+    """The override after an action: only what differs from app.yaml is kept (None: as app.yaml)."""
+    enabled, shadow = current.enabled, current.shadow
+    if action == "reset":
+        return None, None
+    if action in ("off", "on"):
+        wanted_on = action == "on"
+        enabled = None if wanted_on == base.is_enabled(rule_id) else wanted_on
+    else:
+        wanted_shadow = action == "shadow"
+        shadow = None if wanted_shadow == base.is_shadow_only(rule_id) else wanted_shadow
+    return enabled, shadow

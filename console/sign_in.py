@@ -1,0 +1,110 @@
+"""Who is signing in, and their Jira groups, as Jira says: the console's only calls to Atlassian.
+
+Cloud: Atlassian's OAuth 2.0 (3LO) authorisation-code flow through Authlib, which keeps the
+`state` in the session and refuses a callback without it (a forged or replayed one). The grant
+must cover JIRA_URL's site (accessible-resources lists every site of the grant, in no order);
+then `GET /rest/api/3/myself?expand=groups` through the API gateway, which needs `read:jira-user`.
+Data Center: the user's personal access token, checked against `GET /rest/api/2/myself`.
+Sources: docs/research/console-sign-in.md.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask
+
+from jsm_autopilot.config.settings import Settings
+from jsm_autopilot.console.roles import group_names, roles_of
+from jsm_autopilot.errors import ServiceConfigurationError, SignInRefused
+
+CLIENT_ID_VARIABLE = "JSM_AUTOPILOT_CONSOLE_CLIENT_ID"
+CLIENT_SECRET_VARIABLE = "JSM_AUTOPILOT_CONSOLE_CLIENT_SECRET"
+# read:jira-user lets /myself expand groups (Atlassian's OpenAPI document); read:me as the issue asks.
+SCOPES = "read:me read:jira-user"
+TIMEOUT = 15  # seconds: someone is waiting at the browser
+
+
+@dataclass(frozen=True)
+class JiraUser:
+    account: str  # accountId on Cloud, user name on Data Center
+    display_name: str
+    groups: tuple[str, ...]
+
+    def roles(self, admins: Iterable[str], release_managers: Iterable[str]) -> frozenset[str]:
+        return roles_of(self.groups, admins, release_managers)
+
+
+def _user_from(myself: dict) -> JiraUser:
+    account = myself.get("accountId") or myself.get("name")
+    if not account:
+        raise SignInRefused("Jira's answer names no account", 502)
+    return JiraUser(str(account), str(myself.get("displayName") or account), tuple(group_names(myself)))
+
+
+class SignInThroughJira:
+    def __init__(self, app: Flask, settings: Settings, jira_url: str, environ: Mapping[str, str] = os.environ):
+        self.mode = settings.console_sign_in
+        self.jira_url = jira_url.rstrip("/")
+        self.console = settings.console
+        if self.mode != "oauth":
+            return
+        missing = [name for name in (CLIENT_ID_VARIABLE, CLIENT_SECRET_VARIABLE) if not environ.get(name)]
+        if missing:
+            raise ServiceConfigurationError(
+                f"set {' and '.join(missing)}: the OAuth 2.0 (3LO) app's client id and secret from developer.atlassian.com, whose "
+                f"callback URL is {self.console.callback_url}", missing[0])
+        auth = self.console.auth_url.rstrip("/")
+        self.oauth = OAuth(app)
+        self.atlassian = self.oauth.register(
+            "atlassian", client_id=environ[CLIENT_ID_VARIABLE], client_secret=environ[CLIENT_SECRET_VARIABLE],
+            authorize_url=f"{auth}/authorize", access_token_url=f"{auth}/oauth/token",
+            client_kwargs={"scope": SCOPES, "token_endpoint_auth_method": "client_secret_post", "timeout": TIMEOUT},
+        )
+
+    def start(self):
+        """The redirect to Atlassian's consent page; the state is kept in the session."""
+        return self.atlassian.authorize_redirect(self.console.callback_url, audience="api.atlassian.com", prompt="consent")
+
+    def finish_oauth(self) -> JiraUser:
+        try:
+            token = self.atlassian.authorize_access_token()
+        except MismatchingStateError:
+            raise SignInRefused("this sign-in was not started here, or was already used; start again", 400) from None
+        except OAuthError as error:
+            if error.error == "access_denied":
+                raise SignInRefused("you declined the access the console asks for; nothing was signed in", 403) from None
+            raise SignInRefused(f"Atlassian refused the sign-in: {error.error} {error.description or ''}".strip(), 400) from None
+        api = self.console.api_url.rstrip("/")
+        resources = self.atlassian.get(f"{api}/oauth/token/accessible-resources", token=token)
+        sites = resources.json() if resources.ok else []
+        site = next((s for s in sites if isinstance(s, dict) and str(s.get("url", "")).rstrip("/") == self.jira_url), None)
+        if site is None:
+            raise SignInRefused(f"your Atlassian account did not grant the console access to {self.jira_url}; sign in again and "
+                                "choose that site")
+        answer = self.atlassian.get(f"{api}/ex/jira/{site['id']}/rest/api/3/myself", params={"expand": "groups"}, token=token)
+        if not answer.ok:
+            raise SignInRefused(f"Jira did not say who you are (answer {answer.status_code})", 502)
+        return _user_from(answer.json())
+
+    def finish_token(self, personal_access_token: str) -> JiraUser:
+        if self.mode != "token":
+            raise SignInRefused("this console signs in through Atlassian, not with a token", 400)
+        token = personal_access_token.strip()
+        if not token:
+            raise SignInRefused("paste a personal access token (Jira: your profile, Personal Access Tokens)", 400)
+        try:
+            answer = requests.get(f"{self.jira_url}/rest/api/2/myself", params={"expand": "groups"},
+                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            raise SignInRefused(f"Jira at {self.jira_url} did not answer: {type(error).__name__}", 502) from None
+        if answer.status_code in (401, 403):
+            raise SignInRefused("Jira did not accept this token (wrong, expired or revoked)", 401)
+        if not answer.ok:
+            raise SignInRefused(f"Jira answered {answer.status_code}", 502)
+        return _user_from(answer.json())

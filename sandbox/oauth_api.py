@@ -1,0 +1,206 @@
+"""Signing in through Atlassian as the console does: OAuth 2.0 (3LO) for Cloud, and the groups a user
+belongs to. Strict where Atlassian is (sources in sandbox/REAL_JIRA.md, "Signing in"):
+
+- `/authorize` (auth.atlassian.com): an unknown client, a `redirect_uri` that is not exactly the
+  app's callback URL, `response_type` other than `code`, or a scope the app was not given, get an
+  error page and no redirect; after the user signs in and accepts, the redirect carries `code` and
+  the `state` sent, unchanged (the client, not Atlassian, must check it).
+- `/oauth/token`: a code works once, for 10 minutes of the sandbox's clock, for the client it was
+  issued to and with the same `redirect_uri`; otherwise 400 (`invalid_grant`, or `invalid_request`
+  "authorization_code is invalid" for an expired code, as observed), and 401 `invalid_client` for a
+  wrong secret. Atlassian's examples send JSON; RFC 6749 says form: both are taken.
+- `/oauth/token/accessible-resources` (api.atlassian.com): the sites the grant covers.
+- `/ex/jira/<cloudId>/rest/api/3/myself`: the user, with `expand=groups`; an access token lives one
+  hour, and one without `read:jira-user` gets 401 "Unauthorized; scope does not match".
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, jsonify, request
+
+if TYPE_CHECKING:
+    from jsm_autopilot.sandbox.state import SandboxState, User
+
+CODE_LIFETIME = timedelta(minutes=10)  # Atlassian staff: "will expire after 10 mins (and maybe less)"
+TOKEN_LIFETIME = timedelta(hours=1)  # Atlassian staff: an access token "expires after 1 hour"
+CLOUD_ID = "0d0c5a6e-5a1e-4b5b-9d4c-5a6d0b0c5a6e"
+GROUPS_SCOPES = ({"read:jira-user"}, {"read:application-role:jira", "read:group:jira", "read:user:jira", "read:avatar:jira"})
+
+
+@dataclass
+class OAuthApp:
+    client_id: str
+    client_secret: str
+    callback_url: str
+    scopes: set[str]
+
+
+@dataclass
+class Grant:
+    client_id: str
+    user: User
+    redirect_uri: str
+    scopes: set[str]
+    issued: datetime
+    used: bool = False
+    tokens: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AccessToken:
+    user: User
+    scopes: set[str]
+    expires: datetime
+
+
+@dataclass
+class SignIn:
+    """The sandbox's side of signing in: OAuth apps, codes and tokens, and groups."""
+
+    apps: dict[str, OAuthApp] = field(default_factory=dict)
+    codes: dict[str, Grant] = field(default_factory=dict)
+    tokens: dict[str, AccessToken] = field(default_factory=dict)
+    # name -> (groupId, accountIds of members)
+    groups: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+
+    def groups_of(self, user: User) -> list[tuple[str, str]]:
+        return sorted((name, group_id) for name, (group_id, members) in self.groups.items() if user.account_id in members)
+
+
+def groups_json(state: SandboxState, user: User, base_url: str, version: str) -> dict:
+    """`User.groups` as Jira shows it with expand=groups: Cloud items carry groupId, Data Center's do not."""
+    items = []
+    for name, group_id in state.sign_in.groups_of(user):
+        item = {"name": name, "self": f"{base_url}/rest/api/{version}/group?groupname={name}"}
+        if state.deployment == "cloud":
+            item = {"name": name, "groupId": group_id, "self": f"{base_url}/rest/api/{version}/group?groupId={group_id}"}
+        items.append(item)
+    return {"size": len(items), "items": items}
+
+
+def blueprint(state: SandboxState) -> Blueprint:
+    from jsm_autopilot.sandbox.render import Renderer
+
+    api = Blueprint("sandbox_oauth", __name__)
+    sign_in = state.sign_in
+
+    def refused(message: str, status: int = 400) -> Response:
+        return Response(f"<!doctype html><title>Something went wrong</title><h1>Something went wrong</h1><p>{escape(message)}</p>",
+                        status=status, mimetype="text/html")
+
+    @api.route("/authorize", methods=["GET", "POST"])
+    def authorize():
+        given = request.values
+        app = sign_in.apps.get(given.get("client_id", ""))
+        if app is None:
+            return refused("Invalid client_id: no app with this client ID.")
+        if given.get("redirect_uri") != app.callback_url:
+            return refused("The redirect_uri does not match the callback URL configured for this app.")
+        if given.get("response_type") != "code":
+            return refused("Unsupported response_type: use code.")
+        scopes = set((given.get("scope") or "").split())
+        if not scopes or not scopes <= app.scopes:
+            return refused("The app asked for a scope it has not been given in the developer console.")
+        if request.method == "GET":
+            hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in given.items())
+            return Response(
+                "<!doctype html><html lang=en><title>Log in to continue</title><main><h1>Log in to continue</h1>"
+                f'<form method="post">{hidden}<label>Email <input name="email" type="email" autocomplete="username"></label>'
+                f"<p>The app asks for: {escape(' '.join(sorted(scopes)))}</p>"
+                '<button name="decision" value="accept">Accept</button> <button name="decision" value="deny">Deny</button>'
+                "</form></main></html>", mimetype="text/html")
+        back = {"state": given["state"]} if "state" in given else {}
+        if given.get("decision") != "accept":
+            return Response(status=302, headers={"Location": f"{app.callback_url}?{urlencode({'error': 'access_denied', **back})}"})
+        email = (given.get("email") or "").strip().lower()
+        with state.lock:
+            user = state.users_by_email.get(email)
+            if user is None or user.account_type != "atlassian":
+                return refused("Incorrect email address or password.", 401)
+            code = secrets.token_urlsafe(24)
+            sign_in.codes[code] = Grant(app.client_id, user, app.callback_url, scopes, state.now)
+        return Response(status=302, headers={"Location": f"{app.callback_url}?{urlencode({'code': code, **back})}"})
+
+    @api.post("/oauth/token")
+    def token():
+        body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+        body = body if isinstance(body, dict) else {}
+        if body.get("grant_type") != "authorization_code":
+            return jsonify({"error": "unsupported_grant_type"}), 400
+        app = sign_in.apps.get(str(body.get("client_id", "")))
+        if app is None or not secrets.compare_digest(str(body.get("client_secret", "")), app.client_secret):
+            return jsonify({"error": "invalid_client", "error_description": "Unauthorized"}), 401
+        with state.lock:
+            grant = sign_in.codes.get(str(body.get("code", "")))
+            if grant is None or grant.client_id != app.client_id:
+                return jsonify({"error": "invalid_grant", "error_description": "Invalid authorization code"}), 400
+            if grant.used:
+                # RFC 6749 4.1.2: a code used twice is refused, and what it gave is revoked.
+                for issued in grant.tokens:
+                    sign_in.tokens.pop(issued, None)
+                return jsonify({"error": "invalid_grant", "error_description": "Invalid authorization code"}), 400
+            grant.used = True
+            if state.now - grant.issued > CODE_LIFETIME:
+                return jsonify({"error": "invalid_request", "error_description": "authorization_code is invalid"}), 400
+            if body.get("redirect_uri") != grant.redirect_uri:
+                return jsonify({"error": "invalid_grant", "error_description": "redirect_uri does not match"}), 400
+            access = secrets.token_urlsafe(32)
+            sign_in.tokens[access] = AccessToken(grant.user, grant.scopes, state.now + TOKEN_LIFETIME)
+            grant.tokens.append(access)
+        return jsonify({"access_token": access, "expires_in": int(TOKEN_LIFETIME.total_seconds()), "token_type": "Bearer",
+                        "scope": " ".join(sorted(grant.scopes))})
+
+    def bearer() -> AccessToken | None:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        found = sign_in.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
+        return found if found is not None and state.now < found.expires else None
+
+    @api.get("/oauth/token/accessible-resources")
+    def accessible_resources():
+        if bearer() is None:
+            return jsonify({"code": 401, "message": "Unauthorized"}), 401
+        return jsonify([{"id": CLOUD_ID, "name": "jsm-autopilot sandbox", "url": request.host_url.rstrip("/"),
+                         "scopes": sorted(bearer().scopes), "avatarUrl": ""}])  # type: ignore[union-attr]
+
+    @api.get("/ex/jira/<cloud_id>/rest/api/3/myself")
+    def myself(cloud_id: str):
+        if cloud_id != CLOUD_ID:
+            return jsonify({"code": 404, "message": "Not Found"}), 404
+        found = bearer()
+        if found is None:
+            return jsonify({"code": 401, "message": "Unauthorized"}), 401
+        if not any(needed <= found.scopes for needed in GROUPS_SCOPES):
+            return jsonify({"code": 401, "message": "Unauthorized; scope does not match"}), 401
+        with state.lock:
+            shown = Renderer(state, request.host_url, "3").user(found.user)
+            if "groups" in (request.args.get("expand") or "").split(","):
+                shown["groups"] = groups_json(state, found.user, request.host_url.rstrip("/"), "3")
+        return jsonify(shown)
+
+    @api.post("/_sandbox/oauth/apps")
+    def register_app():
+        body = request.get_json(silent=True) or {}
+        app = OAuthApp(str(body.get("client_id") or uuid.uuid4().hex), str(body.get("client_secret") or secrets.token_urlsafe(24)),
+                       str(body["callback_url"]), set(body.get("scopes") or ["read:me", "read:jira-user"]))
+        sign_in.apps[app.client_id] = app
+        return jsonify({"client_id": app.client_id, "client_secret": app.client_secret, "cloud_id": CLOUD_ID}), 201
+
+    @api.post("/_sandbox/groups")
+    def set_group():
+        """{"name": "jira-administrators", "members": ["ann@example.com", ...]}: the group, with these members."""
+        body = request.get_json(silent=True) or {}
+        with state.lock:
+            name = str(body["name"])
+            group_id = sign_in.groups.get(name, (str(uuid.uuid4()), set()))[0]
+            sign_in.groups[name] = (group_id, {state.user(str(email)).account_id for email in body.get("members") or []})
+        return jsonify({"name": name, "groupId": group_id}), 200
+
+    return api
