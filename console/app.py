@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import wraps
 from typing import Callable, Mapping
 
@@ -18,20 +18,33 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, s
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from jsm_autopilot.config.settings import Settings
+from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.connector.reading import read_ticket
 from jsm_autopilot.console import sign_in
+from jsm_autopilot.console.charts import firings_per_day
 from jsm_autopilot.console.labels import labels_for
 from jsm_autopilot.console.roles import ADMIN
-from jsm_autopilot.errors import ServiceConfigurationError, SignInRefused, StoreUnavailable
+from jsm_autopilot.errors import JiraError, ServiceConfigurationError, SignInRefused, StoreUnavailable
 from jsm_autopilot.rules.catalogue import RULES
 from jsm_autopilot.rules.overrides import RuleOverride
+from jsm_autopilot.rules.verdicts import verdicts
+from jsm_autopilot.store.audit import AuditTrail
 from jsm_autopilot.store.event_store import EventStore
 from jsm_autopilot.store.rule_overrides import RuleOverrides
+from jsm_autopilot.store.schedule import TicketSchedule
+from jsm_autopilot.store.shadow_firings import ShadowFirings
+from jsm_autopilot.webhooks.delivery import ISSUE_KEY
 
 SESSION_KEY_VARIABLE = "JSM_AUTOPILOT_CONSOLE_SESSION_KEY"
 # Scripts, styles and images from the console itself only; no inline script, no framing.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 RULE_ACTIONS = ("off", "on", "shadow", "live", "reset")
+CHART_DAYS = 30
+AUDIT_ROWS = 500
+AUDIT_OUTCOMES = ("applied", "partial", "failed", "skipped", "uncertain")
+DEAD_LETTER_ROWS = 200
+SHADOW_ROWS = 500
 
 
 @dataclass
@@ -41,7 +54,7 @@ class ConsoleContext:
     settings: Callable[[], Settings]  # in force: app.yaml with the overrides
     base_settings: Callable[[], Settings]  # app.yaml alone
     store: EventStore
-    jira_url: str
+    client: JiraClient
     readiness: Callable[[], list[str]]  # why the service cannot work now; empty: ready
     rules_changed: Callable[[], None]  # apply the overrides now rather than at the next sweep
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
@@ -67,7 +80,8 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None,
     )
     csrf = CSRFProtect(app)
-    signing_in = sign_in.SignInThroughJira(app, settings, context.jira_url, environ)
+    jira_url = context.client.base_url.rstrip("/")
+    signing_in = sign_in.SignInThroughJira(app, settings, jira_url, environ)
     console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 
     @console.before_request
@@ -100,7 +114,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         return user
 
     def page(template: str, status: int = 200, **values):
-        return render_template(template, labels=labels(), language=language(), user=signed_in(), jira_url=context.jira_url,
+        return render_template(template, labels=labels(), language=language(), user=signed_in(), jira_url=jira_url,
                                **values), status
 
     def needs(role: str):
@@ -121,7 +135,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         user = signed_in()
         if user is None:
             return redirect(url_for("console.sign_in_page"))
-        return redirect(url_for("console.rules" if ADMIN in user["roles"] else "console.signed_in_as"))
+        return redirect(url_for("console.overview" if ADMIN in user["roles"] else "console.signed_in_as"))
 
     @console.get("/sign-in")
     def sign_in_page():
@@ -199,7 +213,113 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         context.rules_changed()
         return redirect(url_for("console.rules") + f"#{rule_id}")
 
+    @console.get("/overview")
+    @needs(ADMIN)
+    def overview(user):
+        in_force = context.settings()
+        now = context.clock()
+        try:
+            audit = AuditTrail(context.store).list(since=now - timedelta(days=CHART_DAYS + 1), limit=100_000)
+            schedule = TicketSchedule(context.store)
+            project = in_force.project.key
+            sweeps = {"routine": schedule.mark_of(f"{project}:routine"), "full": schedule.mark_of(f"{project}:full")}
+            upcoming = schedule.upcoming()
+            dead_letters = context.store.counts().get("failed", 0)
+            overrides = RuleOverrides(context.store).current()
+        except StoreUnavailable as unavailable:
+            return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
+        chart = firings_per_day(((f.at, f.rule) for f in audit), now.astimezone(in_force.project.zone).date(), CHART_DAYS,
+                                in_force.project.zone)
+        return page("overview.html", readiness=context.readiness(), sweeps=sweeps, upcoming=upcoming, dead_letters=dead_letters,
+                    overrides=[o.describe() for o in overrides.values()], chart=chart, zone=in_force.project.zone)
+
+    @console.get("/audit")
+    @needs(ADMIN)
+    def audit(user):
+        asked, problems = audit_filters(request.args, {rule.id for rule in RULES})
+        try:
+            found = [] if problems else AuditTrail(context.store).list(limit=AUDIT_ROWS, **asked)
+        except StoreUnavailable as unavailable:
+            return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
+        return page("audit.html", firings=found, asked=request.args, problems=problems, rules=[r.id for r in RULES if r.implemented],
+                    outcomes=AUDIT_OUTCOMES, zone=context.settings().project.zone)
+
+    @console.get("/why")
+    @needs(ADMIN)
+    def why(user):
+        key = (request.args.get("key") or "").strip().upper()
+        if not ISSUE_KEY.fullmatch(key):
+            return page("why.html", 400, key=key, problem=labels()["not_a_key"])
+        in_force = context.settings()
+        try:
+            _, ticket = read_ticket(context.client, in_force, key)
+            now = context.client.server_time()
+        except JiraError as error:
+            return page("why.html", 502 if error.status is None or error.status >= 500 else 404, key=key,
+                        problem=f"Jira: {error.answer[:300] or error.status}")
+        return page("why.html", key=key, ticket=ticket, verdicts=verdicts(ticket, now, in_force), now=now)
+
+    @console.get("/dead-letters")
+    @needs(ADMIN)
+    def dead_letters(user):
+        try:
+            failed = context.store.list_events(failed_only=True, limit=DEAD_LETTER_ROWS)
+        except StoreUnavailable as unavailable:
+            return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
+        return page("dead_letters.html", events=failed, replayed=request.args.get("replayed"))
+
+    @console.post("/dead-letters/replay")
+    @needs(ADMIN)
+    def replay(user):
+        identifier = request.form.get("identifier", "")
+        event = context.store.find_event(identifier) if identifier else None
+        if event is None or event.status != "failed":
+            return page("refused.html", 404, title=labels()["refused"], reason=labels()["no_such_dead_letter"])
+        context.store.replay(context.clock(), identifier=identifier)
+        return redirect(url_for("console.dead_letters", replayed=identifier))
+
+    @console.get("/shadow")
+    @needs(ADMIN)
+    def shadow(user):
+        try:
+            kept = ShadowFirings(context.store).list(SHADOW_ROWS)
+        except StoreUnavailable as unavailable:
+            return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
+        return page("shadow.html", firings=kept, zone=context.settings().project.zone)
+
     app.register_blueprint(console)
+
+
+def audit_filters(args: Mapping[str, str], rule_ids: set[str]) -> tuple[dict, list[str]]:
+    """The audit page's filters as AuditTrail.list takes them, and what is wrong with them."""
+    asked: dict = {}
+    problems = []
+    rule = (args.get("rule") or "").strip()
+    if rule:
+        if rule in rule_ids:
+            asked["rule"] = rule
+        else:
+            problems.append(f"rule: {rule!r} is not a rule of the catalogue")
+    issue = (args.get("issue") or "").strip().upper()
+    if issue:
+        if ISSUE_KEY.fullmatch(issue):
+            asked["issue"] = issue
+        else:
+            problems.append(f"issue: {issue!r} is not an issue key like SD-12")
+    outcome = (args.get("outcome") or "").strip()
+    if outcome:
+        if outcome in AUDIT_OUTCOMES:
+            asked["outcome"] = outcome
+        else:
+            problems.append(f"outcome: one of {', '.join(AUDIT_OUTCOMES)}")
+    since = (args.get("since") or "").strip()
+    if since:
+        try:
+            day = date.fromisoformat(since)
+            asked["since"] = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        except ValueError:
+            problems.append(f"since: {since!r} is not a date like 2026-12-01")
+    return asked, problems
 
 
 def wanted(action: str, current: RuleOverride, base: Settings, rule_id: str) -> tuple[bool | None, bool | None]:

@@ -167,7 +167,7 @@ class Service:
             from jsm_autopilot.console.app import ConsoleContext, add_console
 
             add_console(self.app, ConsoleContext(settings=lambda: self.settings, base_settings=lambda: self.base_settings,
-                                                 store=self.store, jira_url=self.client.base_url, readiness=self.health.causes,
+                                                 store=self.store, client=self.client, readiness=self.health.causes,
                                                  rules_changed=self.refresh_rule_switches),
                         os.environ if self.console_environ is None else self.console_environ)
 

@@ -45,6 +45,17 @@ class TicketSchedule:
         except SQLAlchemyError as error:
             raise StoreUnavailable(f"cannot read the schedule: {error}") from None
 
+    def upcoming(self, limit: int = 20) -> list[tuple[str, datetime]]:
+        """The tickets due with nothing changed in Jira, earliest first (those already due wait
+        for the next sweep)."""
+        try:
+            with self.store.engine.connect() as connection:
+                rows = connection.execute(select(ticket_schedule.c.issue, ticket_schedule.c.next_due)
+                                          .where(ticket_schedule.c.next_due.is_not(None)).order_by(ticket_schedule.c.next_due).limit(limit))
+                return [(row.issue, row.next_due) for row in rows]
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read the schedule: {error}") from None
+
     def mark(self, name: str, at: datetime) -> None:
         try:
             with self.store._write() as connection:

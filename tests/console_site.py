@@ -16,7 +16,9 @@ from jsm_autopilot.service.http_server import create_server
 from jsm_autopilot.service.serve import Service
 from tests.site import AGENT, Site, site_with_due_reminder
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+# The console reads the audit and the schedule by the wall clock, as on a real site where Jira's
+# clock is the same: the ticket's reminder falls due now.
+T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=10)
 ADMIN = "ada@vendor.example"
 RELEASE_MANAGER = "rick@vendor.example"
 SESSION_KEY = "k" * 40
@@ -87,7 +89,13 @@ def console_site(site_factory, store, sign_in: str = "oauth", scopes: list[str] 
                "JSM_AUTOPILOT_CONSOLE_CLIENT_SECRET": registered["client_secret"]}
     service = Service(settings, store, site.client(), b"secret", console_environ=environ)
     server = create_server(service.app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, name="console", daemon=True)
+    def run() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):  # its sockets closed under it by stop()
+            pass
+
+    thread = threading.Thread(target=run, name="console", daemon=True)
     thread.start()
     return ConsoleSite(site, service, url, key, registered["client_id"], registered["client_secret"], server, thread)
 
