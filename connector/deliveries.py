@@ -38,6 +38,23 @@ log = logging.getLogger("jsm_autopilot.deliveries")
 ProgressListener = Callable[[int, int], None]  # (tickets done, tickets in all)
 
 
+MAX_DOCS = 20
+# An estimated date further ahead than this is a typing error, not a plan.
+LATEST_ESTIMATE = timedelta(days=5 * 366)
+
+
+def estimated_date_problem(wanted: date | None, today: date, current: date | None = None) -> str | None:
+    """Why an estimated date cannot be written, if it cannot: in the past (unless it is the date
+    the ticket already has), or years ahead. `today` is Jira's, in the project's zone."""
+    if wanted is None or wanted == current:
+        return None
+    if wanted < today:
+        return f"{wanted.isoformat()} is in the past (today is {today.isoformat()})"
+    if wanted > today + LATEST_ESTIMATE:
+        return f"{wanted.isoformat()} is more than five years ahead"
+    return None
+
+
 class DeliveryRequest(BaseModel):
     """What a release manager asks for, from the CLI's options or the API's JSON body."""
 
@@ -52,9 +69,11 @@ class DeliveryRequest(BaseModel):
     @field_validator("docs")
     @classmethod
     def _web_addresses(cls, docs: tuple[str, ...]) -> tuple[str, ...]:
+        if len(docs) > MAX_DOCS:
+            raise ValueError(f"at most {MAX_DOCS} documentation links")
         for address in docs:
-            if not re.fullmatch(r"https?://\S+", address):
-                raise ValueError(f"{address!r} is not an http(s) address")
+            if len(address) > 2000 or not re.fullmatch(r"https?://[^\s\"<>]+", address):
+                raise ValueError(f"{address[:200]!r} is not an http(s) address (no spaces, quotes or angle brackets)")
         return docs
 
     @classmethod
@@ -318,6 +337,12 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
     with registry.hold(organisation, version):
         existing = _existing(client, settings, registry, organisation, version)
         now = now or client.server_time()
+        today = now.astimezone(settings.project.zone).date()
+        existing_ticket = _complete(client, settings, existing)[1] if existing is not None else None
+        current = _parse_day(existing_ticket.custom_fields.get("estimated_delivery_date")) if existing_ticket else None
+        problem = estimated_date_problem(request.estimated_date, today, current)
+        if problem is not None:
+            raise DeliveryRequestError("estimated_date", problem)
         if existing is None and dry_run:
             ticket = Ticket(key="(new)", type=settings.issue_types.delivery, status=settings.statuses.planned,
                             status_since=now, created=now, organisation=organisation,
@@ -348,7 +373,8 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
                                          **_request_fields(request, settings, client.version)}})
         else:
             key = existing["key"]
-            _, ticket = _complete(client, settings, existing)
+            ticket = existing_ticket
+            assert ticket is not None
             changes = {} if dry_run else _changed_fields(request, settings, client.version, ticket)
             if not dry_run and ticket.organisation != organisation:
                 # A creation whose follow-up edit failed: share it with the organisation now.
@@ -357,6 +383,43 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
                 client.edit(key, {"fields": changes})
         view, actions, outcomes = apply_delivery(client, settings, executor, key, now, guard, dry_run, progress, on_firing)
         return DeliveryResult(key, created, [t.key for t in included(view, settings)], dry_run, actions, outcomes)
+
+
+def _parse_day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Tickets in Delivery Pending for one organisation and Delivery version (or CUSTOM)."""
+
+    organisation: str
+    version: str
+    keys: tuple[str, ...]
+
+
+def waiting_for_delivery(client: JiraClient, settings: Settings) -> list[Waiting]:
+    """What waits to be delivered, by organisation and version, as a release manager chooses from."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    jql = f"{_project_clause(settings)} AND status = {jql_string(settings.statuses.delivery_pending)} ORDER BY key ASC"
+    for _, ticket in _found(client, settings, jql):
+        version = ticket.custom_fields.get("delivery_version")
+        if ticket.organisation and isinstance(version, str) and version.strip() and not is_delivery(ticket, settings):
+            grouped.setdefault((ticket.organisation, version.strip()), []).append(ticket.key)
+    return [Waiting(org, version, tuple(keys)) for (org, version), keys in sorted(grouped.items())]
+
+
+def open_deliveries(client: JiraClient, settings: Settings) -> list[Ticket]:
+    """Delivery tickets not yet delivered or installed, oldest first."""
+    statuses = settings.statuses
+    done = ", ".join(jql_string(s) for s in (statuses.delivered, statuses.stage_installation_completed,
+                                              statuses.installation_completed, statuses.resolved, statuses.closed))
+    jql = (f"{_project_clause(settings)} AND issuetype = {jql_string(settings.issue_types.delivery)} "
+           f"AND status NOT IN ({done}) ORDER BY created ASC")
+    return [ticket for _, ticket in _found(client, settings, jql)]
 
 
 def _organisation_value(org_id: str) -> int | str:

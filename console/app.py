@@ -19,12 +19,28 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.client import JiraClient
+from jsm_autopilot.connector.deliveries import (
+    DeliveryRequest,
+    DeliveryResult,
+    Waiting,
+    open_deliveries,
+    waiting_for_delivery,
+)
 from jsm_autopilot.connector.reading import read_ticket
 from jsm_autopilot.console import sign_in
 from jsm_autopilot.console.charts import firings_per_day
 from jsm_autopilot.console.labels import labels_for
-from jsm_autopilot.console.roles import ADMIN
-from jsm_autopilot.errors import JiraError, ServiceConfigurationError, SignInRefused, StoreUnavailable
+from jsm_autopilot.console.roles import ADMIN, RELEASE_MANAGER
+from jsm_autopilot.errors import (
+    DeliveryRequestError,
+    DeliveryUncertain,
+    JiraError,
+    ServiceConfigurationError,
+    SignInRefused,
+    StoreUnavailable,
+    TicketBusy,
+)
+from jsm_autopilot.rules.actions import FieldChange, Table
 from jsm_autopilot.rules.catalogue import RULES
 from jsm_autopilot.rules.overrides import RuleOverride
 from jsm_autopilot.rules.verdicts import verdicts
@@ -57,6 +73,7 @@ class ConsoleContext:
     client: JiraClient
     readiness: Callable[[], list[str]]  # why the service cannot work now; empty: ready
     rules_changed: Callable[[], None]  # apply the overrides now rather than at the next sweep
+    deliver: Callable[[DeliveryRequest, bool], DeliveryResult]  # create or refresh (True: a dry run)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -135,7 +152,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         user = signed_in()
         if user is None:
             return redirect(url_for("console.sign_in_page"))
-        return redirect(url_for("console.overview" if ADMIN in user["roles"] else "console.signed_in_as"))
+        return redirect(url_for("console.overview" if ADMIN in user["roles"] else "console.deliveries"))
 
     @console.get("/sign-in")
     def sign_in_page():
@@ -287,7 +304,85 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
             return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
         return page("shadow.html", firings=kept, zone=context.settings().project.zone)
 
+    @console.get("/deliveries")
+    @needs(RELEASE_MANAGER)
+    def deliveries(user):
+        return delivery_page(form=request.args)
+
+    @console.post("/deliveries")
+    @needs(RELEASE_MANAGER)
+    def deliver(user):
+        form = request.form
+        action = form.get("action")
+        if action not in ("preview", "create"):
+            abort(400)
+        in_force = context.settings()
+        try:
+            asked = DeliveryRequest.parse(delivery_fields(form), in_force)
+        except DeliveryRequestError as refused:
+            return delivery_page(form=form, problem=refused, status=400)
+        try:
+            waiting = waiting_for_delivery(context.client, in_force)
+        except JiraError as error:
+            return delivery_page(form=form, problem=f"Jira: {error}", status=502)
+        count = waiting_count(waiting, asked.organisation, asked.version, in_force.deliveries.custom_marker)
+        if count == 0 and form.get("confirm") != "yes":
+            return delivery_page(form=form, confirm=True, waiting=waiting, status=409)
+        try:
+            result = context.deliver(asked, action == "preview")
+        except DeliveryRequestError as refused:
+            return delivery_page(form=form, problem=refused, status=400, waiting=waiting)
+        except DeliveryUncertain as uncertain:
+            return delivery_page(form=form, problem=str(uncertain), status=503, waiting=waiting)
+        except TicketBusy as busy:
+            return delivery_page(form=form, problem=f"{busy}; try again", status=409, waiting=waiting)
+        except JiraError as error:
+            return delivery_page(form=form, problem=f"Jira: {error}", status=502, waiting=waiting)
+        return delivery_page(form=form, result=result, preview=preview_of(result), asked=asked, waiting=waiting,
+                             status=502 if result.failures else 200)
+
+    def delivery_page(form: Mapping[str, str], status: int = 200, waiting=None, **values):
+        in_force = context.settings()
+        try:
+            waiting = waiting if waiting is not None else waiting_for_delivery(context.client, in_force)
+            open_tickets = open_deliveries(context.client, in_force)
+        except JiraError as error:
+            return page("deliveries.html", 502, form=form, waiting=[], open_tickets=[], jira_problem=str(error),
+                        custom=in_force.deliveries.custom_marker, link_type=in_force.deliveries.link_type, **values)
+        return page("deliveries.html", status, form=form, waiting=waiting, open_tickets=open_tickets,
+                    custom=in_force.deliveries.custom_marker, link_type=in_force.deliveries.link_type,
+                    version_field=in_force.fields.delivery_version, **values)
+
     app.register_blueprint(console)
+
+
+def delivery_fields(form: Mapping[str, str]) -> dict:
+    """The Delivery page's form as DeliveryRequest takes it (shared with the CLI and the API)."""
+    fields: dict = {"organisation": form.get("organisation", ""), "version": form.get("version", "")}
+    if (form.get("estimated_date") or "").strip():
+        fields["estimated_date"] = form["estimated_date"].strip()
+    docs = [line.strip() for line in (form.get("docs") or "").splitlines() if line.strip()]
+    if docs:
+        fields["docs"] = docs
+    if (form.get("environment") or "").strip():
+        fields["environment"] = form["environment"].strip()
+    return fields
+
+
+def waiting_count(waiting: list[Waiting], organisation: str, version: str, custom_marker: str) -> int:
+    """Tickets that would be listed: the version's and the organisation's CUSTOM ones (which ship with any patch)."""
+    return sum(len(w.keys) for w in waiting if w.organisation == organisation and w.version in (version, custom_marker))
+
+
+def preview_of(result: DeliveryResult) -> dict:
+    """The summary and the table as the customer will read them on the portal."""
+    shown: dict = {"summary": None, "table": None}
+    for action in result.actions:
+        if isinstance(action, FieldChange) and action.field == "summary":
+            shown["summary"] = action.value
+        if isinstance(action, FieldChange) and action.field == "description" and isinstance(action.value, Table):
+            shown["table"] = action.value
+    return shown
 
 
 def audit_filters(args: Mapping[str, str], rule_ids: set[str]) -> tuple[dict, list[str]]:

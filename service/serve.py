@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from jsm_autopilot.config.settings import Settings
 from jsm_autopilot.connector.client import JiraClient
-from jsm_autopilot.connector.deliveries import DeliveryRegistry
+from jsm_autopilot.connector.deliveries import DeliveryRegistry, DeliveryRequest, DeliveryResult, create_or_update
 from jsm_autopilot.connector.executor import Executor, firing_source
 from jsm_autopilot.connector.oncall import OnCallSender, environment_gaps
 from jsm_autopilot.connector.sweep import SweepReport, sweep_once
@@ -142,7 +142,8 @@ class Service:
                                    intake_first=self.intake_first)
         self.app.add_url_rule("/metrics", "metrics", lambda: Response(self.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST))
         # Each API request holds the delivery under its own name: requests run on several threads.
-        registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api", wait=timedelta(seconds=60)))
+        registry = self.delivery_registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api",
+                                                                                      wait=timedelta(seconds=60)))
         add_delivery_api(self.app, self.settings, self.client, self.executor, registry, self.guard, self.api_token,
                          count=counting(self.metrics.api_requests), always_dry_run=self.dry_run)
         self.shadow = ShadowLog(self.store, utc_now)
@@ -168,8 +169,14 @@ class Service:
 
             add_console(self.app, ConsoleContext(settings=lambda: self.settings, base_settings=lambda: self.base_settings,
                                                  store=self.store, client=self.client, readiness=self.health.causes,
-                                                 rules_changed=self.refresh_rule_switches),
+                                                 rules_changed=self.refresh_rule_switches, deliver=self.deliver),
                         os.environ if self.console_environ is None else self.console_environ)
+
+    def deliver(self, request: DeliveryRequest, dry_run: bool) -> DeliveryResult:
+        """A release manager's Delivery ticket from the console, as `POST /api/deliveries` makes it."""
+        firing_source.set("console")
+        return create_or_update(self.client, self.settings, self.executor, self.delivery_registry, request, guard=self.guard,
+                                dry_run=dry_run or self.dry_run)
 
     def heard_outcome(self, outcome, group, now: datetime) -> None:
         """Every firing's outcome: into the audit trail; a failure also to the metrics and to admins."""

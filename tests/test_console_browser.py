@@ -144,3 +144,33 @@ def test_a_release_manager_is_admitted_and_an_agent_is_refused(console, browser)
     sign_in(agent, console, AGENT)
     assert "in none of the groups the console admits" in agent.inner_text("main")
     shot(agent, "agent-refused")
+
+
+def test_a_release_manager_previews_and_creates_a_delivery_ticket(shop, site_factory, browser):
+    from tests.delivery_site import ACME
+
+    running = console_site(site_factory, shop.store, site=shop.site)
+    try:
+        page = new_page(browser)
+        sign_in(page, running, RELEASE_MANAGER)
+        assert page.url.endswith("/console/deliveries")
+        page.locator(f'tr[data-organisation="{ACME}"][data-version="14.21.3.1"] a').click()
+        assert page.input_value("#organisation") == ACME and page.input_value("#version") == "14.21.3.1"
+        page.fill("#estimated_date", "2026-06-15")
+        page.fill("#docs", "https://docs.example.com/14.21.3.1")
+        page.click("button[value=preview]")
+        page.wait_for_selector("#delivery-result")
+        shown = page.inner_text("table.delivery-table")
+        assert shop.keys["a1"] in shown and "Import | fails on *bold* names" in shown
+        shot(page, "deliveries-preview")
+        assert shop.deliveries() == []
+        page.click("button[value=create]")
+        page.wait_for_selector("#delivery-result >> text=Created")
+        [key] = shop.deliveries()
+        assert shop.linked_keys(key) == sorted([shop.keys["a1"], shop.keys["a2"], shop.keys["custom"]])
+        description = str(shop.read(key)["fields"]["description"])
+        assert shop.keys["a1"] in description and shop.keys["other_version"] not in description
+        shot(page, "deliveries")
+        assert page.problems == []  # type: ignore[attr-defined]
+    finally:
+        running.stop()
