@@ -79,7 +79,7 @@ class ConsoleContext:
 
 def session_key(environ: Mapping[str, str] = os.environ) -> bytes:
     key = environ.get(SESSION_KEY_VARIABLE) or ""
-    if len(key) < 32:
+    if len(key) < 32 or "replace-me" in key:
         raise ServiceConfigurationError(
             f"set {SESSION_KEY_VARIABLE} to a random secret of at least 32 characters (it signs the console's sessions; "
             "every replica needs the same), e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'", SESSION_KEY_VARIABLE)
