@@ -74,11 +74,12 @@ class ConsoleSite:
         self.thread.join(timeout=10)
 
 
-def console_site(site_factory, store, sign_in: str = "oauth", scopes: list[str] | None = None, site: Site | None = None) -> ConsoleSite:
+def console_site(site_factory, store, sign_in: str = "oauth", scopes: list[str] | None = None, site: Site | None = None,
+                 deployment: str = "cloud") -> ConsoleSite:
     """The console on a sandbox site: by default one whose ticket has a reminder due now; or `site`."""
     key = ""
     if site is None:
-        site, key = site_with_due_reminder(site_factory, T0)
+        site, key = site_with_due_reminder(site_factory, T0, deployment=deployment)
     port = free_port()
     url = f"http://localhost:{port}"
     registered = requests.post(f"{site.url}/_sandbox/oauth/apps", json={

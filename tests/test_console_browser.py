@@ -138,7 +138,7 @@ def test_a_forged_csrf_token_is_refused_in_the_browser(console, browser):
 def test_a_release_manager_is_admitted_and_an_agent_is_refused(console, browser):
     page = new_page(browser, width=390, height=844, language="de-DE")  # a phone, in German
     sign_in(page, console, RELEASE_MANAGER)
-    assert page.url.endswith("/console/me") and "Release-Management" in page.inner_text("main")
+    assert page.url.endswith("/console/deliveries") and "Auslieferungen" in page.inner_text("main")
     shot(page, "release-manager-phone")
     agent = new_page(browser)
     sign_in(agent, console, AGENT)

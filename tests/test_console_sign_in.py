@@ -86,7 +86,8 @@ def test_the_session_cookie_is_signed_httponly_secure_and_lax(console):
 def test_a_release_manager_is_signed_in_without_the_admin_pages(console):
     session = console.browser_session()
     page = console.sign_in(RELEASE_MANAGER, session)
-    assert page.url.endswith("/console/me") and "release manager" in page.text
+    assert page.url.endswith("/console/deliveries") and "Waiting in Delivery Pending" in page.text
+    assert "release manager" in session.get(f"{console.url}/console/me").text
     refused = session.get(f"{console.url}/console/rules")
     assert refused.status_code == 403 and "Your Jira groups do not allow this page." in refused.text
 

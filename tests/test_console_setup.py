@@ -1,0 +1,86 @@
+"""Setting the console up (issue 31): what is missing is named at start, and Data Center's sign-in
+with a personal access token checked against GET /rest/api/2/myself (Atlassian: "Using Personal
+Access Tokens"; the groups as resolution.de recorded them, name and self only)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from jsm_autopilot.config.loader import settings_from_mapping
+from jsm_autopilot.config.settings import ConsoleSettings
+from jsm_autopilot.errors import ServiceConfigurationError, SettingsError
+from jsm_autopilot.service.serve import Service
+from tests.conftest import shipped_settings_data
+from tests.console_site import ADMIN, console_site
+from tests.site import AGENT
+
+
+def test_oauth_on_cloud_needs_the_public_url_named_by_its_key():
+    data = shipped_settings_data()
+    data["console"] = {"enabled": True}
+    with pytest.raises(SettingsError) as refused:
+        settings_from_mapping(data)
+    assert any(problem.startswith("console.public_url") for problem in refused.value.problems) or "console.public_url" in str(refused.value)
+
+
+def test_oauth_on_data_center_is_refused_until_it_is_built():
+    data = shipped_settings_data()
+    data["project"] = {**data["project"], "deployment": "datacenter"}
+    data["console"] = {"enabled": True, "sign_in": "oauth", "public_url": "https://autopilot.example.com"}
+    with pytest.raises(SettingsError) as refused:
+        settings_from_mapping(data)
+    assert "console.sign_in" in str(refused.value)
+
+
+@pytest.mark.parametrize("environ, variable", [
+    ({}, "JSM_AUTOPILOT_CONSOLE_SESSION_KEY"),
+    ({"JSM_AUTOPILOT_CONSOLE_SESSION_KEY": "short"}, "JSM_AUTOPILOT_CONSOLE_SESSION_KEY"),
+    ({"JSM_AUTOPILOT_CONSOLE_SESSION_KEY": "replace-me-with-32-random-characters-or-more"}, "JSM_AUTOPILOT_CONSOLE_SESSION_KEY"),
+    ({"JSM_AUTOPILOT_CONSOLE_SESSION_KEY": "k" * 40}, "JSM_AUTOPILOT_CONSOLE_CLIENT_ID"),
+])
+def test_serve_names_the_missing_variable(site_factory, store, environ, variable):
+    from tests.console_site import T0
+    from tests.site import site_with_due_reminder
+
+    site, _ = site_with_due_reminder(site_factory, T0)
+    console = ConsoleSettings(enabled=True, public_url="https://autopilot.example.com")
+    with pytest.raises(ServiceConfigurationError) as refused:
+        Service(site.settings.model_copy(update={"console": console}), store, site.client(), b"secret", console_environ=environ)
+    assert refused.value.variable == variable and variable in str(refused.value)
+
+
+@pytest.fixture
+def data_center_console(site_factory, tmp_path):
+    from jsm_autopilot.store.event_store import EventStore
+
+    store = EventStore(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    running = console_site(site_factory, store, sign_in="token", deployment="datacenter")
+    yield running
+    running.stop()
+    store.dispose()
+
+
+def sign_in_with(console, token: str):
+    session = console.browser_session()
+    page = session.get(f"{console.url}/console/sign-in")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return session, session.post(f"{console.url}/console/sign-in/token", data={"token": token, "csrf_token": csrf})
+
+
+def test_on_data_center_an_admin_signs_in_with_a_personal_access_token(data_center_console):
+    console = data_center_console
+    session, page = sign_in_with(console, console.site.personal_access_token(ADMIN))
+    assert page.status_code == 200 and page.url.endswith("/console/overview") and "Signed in as Ada" in page.text
+    assert session.get(f"{console.url}/console/rules").status_code == 200
+
+
+def test_a_wrong_empty_or_roleless_token_is_refused(data_center_console):
+    console = data_center_console
+    assert sign_in_with(console, "not-a-token")[1].status_code == 401
+    assert sign_in_with(console, "   ")[1].status_code == 400
+    session, refused = sign_in_with(console, console.site.personal_access_token(AGENT))
+    assert refused.status_code == 403 and "in none of the groups" in refused.text
+    assert session.get(f"{console.url}/console/rules", allow_redirects=False).status_code == 302
