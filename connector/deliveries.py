@@ -373,10 +373,9 @@ def create_or_update(client: JiraClient, settings: Settings, executor: Executor,
                                          **_request_fields(request, settings, client.version)}})
         else:
             key = existing["key"]
-            ticket = existing_ticket
-            assert ticket is not None
-            changes = {} if dry_run else _changed_fields(request, settings, client.version, ticket)
-            if not dry_run and ticket.organisation != organisation:
+            assert existing_ticket is not None  # read above, with `existing`
+            changes = {} if dry_run else _changed_fields(request, settings, client.version, existing_ticket)
+            if not dry_run and existing_ticket.organisation != organisation:
                 # A creation whose follow-up edit failed: share it with the organisation now.
                 changes[settings.fields.organizations] = [_organisation_value(org_id)]
             if changes:

@@ -74,6 +74,7 @@ class ConsoleContext:
     readiness: Callable[[], list[str]]  # why the service cannot work now; empty: ready
     rules_changed: Callable[[], None]  # apply the overrides now rather than at the next sweep
     deliver: Callable[[DeliveryRequest, bool], DeliveryResult]  # create or refresh (True: a dry run)
+    recent_sweeps: Callable[[], list] = list  # this replica's latest sweeps, newest first (service.serve.SweepSummary)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -247,7 +248,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
             return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
         chart = firings_per_day(((f.at, f.rule) for f in audit), now.astimezone(in_force.project.zone).date(), CHART_DAYS,
                                 in_force.project.zone)
-        return page("overview.html", readiness=context.readiness(), sweeps=sweeps, upcoming=upcoming, dead_letters=dead_letters,
+        return page("overview.html", readiness=context.readiness(), sweeps=sweeps, recent=context.recent_sweeps(), upcoming=upcoming, dead_letters=dead_letters,
                     overrides=[o.describe() for o in overrides.values()], chart=chart, zone=in_force.project.zone)
 
     @console.get("/audit")

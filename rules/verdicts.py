@@ -27,7 +27,7 @@ def verdicts(ticket: Ticket, now: datetime, settings: "Settings") -> list[dict]:
             why = ("shapes the others: what the customer sees waits for the region's working hours" if rule.shapes_others
                    else "decided with the Delivery ticket it concerns (see `sweep`)")
             entry = {"rule": rule.id, "state": "idle", "why": why}
-        elif settings.is_enabled(rule.id):
+        elif settings.is_enabled(rule.id) and rule.function is not None:
             actions = hours.within_hours(rule.function(ticket, now, settings), ticket.organisation, now, settings)
             waiting = [a for a in actions if isinstance(a, Deferred)]
             if waiting:
@@ -44,7 +44,7 @@ def verdicts(ticket: Ticket, now: datetime, settings: "Settings") -> list[dict]:
                     entry = {"rule": rule.id, "state": "due", "why": f"not yet, due {local_time(due, settings)}"
                              + (f" ({more})" if more else ""), "due": due.isoformat()}
                 elif elsewhere or more:
-                    entry = {"rule": rule.id, "state": "idle", "why": elsewhere or more}
+                    entry = {"rule": rule.id, "state": "idle", "why": str(elsewhere or more)}
                 else:
                     what = rule.describe(settings) if rule.describe is not None else rule.summary
                     entry = {"rule": rule.id, "state": "idle", "why": f"nothing to do now; it acts on: {what}"}

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -63,6 +64,25 @@ SWEEP_RENEW_EVERY = 30.0  # seconds
 # Seconds between quick checks of Jira (serverInfo, myself): Jira going away shows on /readyz, and
 # pauses the workers, within this long even when no event comes.
 JIRA_PROBE_EVERY = 10.0
+RECENT_SWEEPS = 10
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep of this replica did, as the console's overview lists it."""
+
+    finished: datetime
+    full: bool
+    tickets_seen: int
+    firings_applied: int
+    failures: int
+    waiting_for_hours: tuple[tuple[str, int], ...]  # by rule: customer-facing firings that wait for working hours
+    api_calls: int
+
+    @classmethod
+    def of(cls, report: SweepReport, finished: datetime) -> "SweepSummary":
+        return cls(finished, report.full, report.tickets_seen, report.firings_applied, len(report.failures),
+                   tuple(sorted(report.deferred.items())), report.api_calls)
 
 
 def webhook_secret(settings: Settings, environ=os.environ) -> bytes | None:
@@ -106,6 +126,7 @@ class Service:
         # app.yaml as loaded; self.settings is it with the console's rule overrides applied.
         self.base_settings = self.settings
         self.switches = RuleSwitches(self.store)
+        self.recent_sweeps: deque[SweepSummary] = deque(maxlen=RECENT_SWEEPS)  # this replica's, for the console
         # A change of the rules in force makes the next sweep a full pass: the schedule of due
         # tickets was made with the rules as they were.
         self.rules_changed = False
@@ -169,7 +190,8 @@ class Service:
 
             add_console(self.app, ConsoleContext(settings=lambda: self.settings, base_settings=lambda: self.base_settings,
                                                  store=self.store, client=self.client, readiness=self.health.causes,
-                                                 rules_changed=self.refresh_rule_switches, deliver=self.deliver),
+                                                 rules_changed=self.refresh_rule_switches, deliver=self.deliver,
+                                                 recent_sweeps=lambda: list(self.recent_sweeps)),
                         os.environ if self.console_environ is None else self.console_environ)
 
     def deliver(self, request: DeliveryRequest, dry_run: bool) -> DeliveryResult:
@@ -251,7 +273,8 @@ class Service:
         """503 with the causes while the service cannot do its work; for load balancers and Kubernetes.
         Either way it lists the console's rule overrides in force, and what is wrong with them."""
         causes = self.health.causes()
-        switches = {"overrides": self.switches.described(), "warnings": self.switches.problems}
+        # Only when there are any: a site without the console answers as before.
+        switches = {key: value for key, value in (("overrides", self.switches.described()), ("warnings", self.switches.problems)) if value}
         if causes:
             return jsonify({"status": "not ready", "causes": causes, **switches}), 503
         return jsonify({"status": "ready", **switches}), 200
@@ -358,6 +381,7 @@ class Service:
             else:
                 self.health.answered()
             self.metrics.sweep_tickets.set(report.tickets_seen)
+            self.recent_sweeps.appendleft(SweepSummary.of(report, utc_now()))
             log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",
                      report.tickets_seen, report.firings_applied, len(report.failures), report.api_calls)
             return report

@@ -133,10 +133,12 @@ PLAN: dict[str, tuple[tuple[str, ...], str]] = {
     "rules/hours.py": (("test_hours.py", "test_calendar.py"), PURE),
     "rules/model.py": (("test_model.py", *RULE_TESTS, "test_mapping.py"), PURE),
     "rules/oncall.py": (("test_oncall.py",), PURE),
+    "rules/overrides.py": (("test_rule_overrides.py",), PURE),
     "rules/reclassify.py": (("test_reclassify.py", "test_who_is_the_customer.py"), PURE),
     "rules/sla.py": (("test_sla.py",), PURE),
     "rules/timers.py": (("test_timers.py", "test_timer_properties.py", "test_hours.py"), PURE),
     "rules/triage.py": (("test_triage.py",), PURE),
+    "rules/verdicts.py": (("test_verdicts.py",), PURE),
     "rules/wording.py": (("test_calendar.py", "test_timers.py", "test_reclassify.py", "test_sla.py"), PURE),
     "webhooks/delivery.py": (("test_webhook_receiver.py",), PURE),
 }

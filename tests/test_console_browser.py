@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from jsm_autopilot.store.rule_overrides import RuleOverrides
 from tests.console_site import ADMIN, RELEASE_MANAGER, console_site
 from tests.site import AGENT
 
@@ -95,6 +96,7 @@ def test_an_admin_signs_in_switches_a_rule_off_and_the_next_sweep_skips_it(conso
     assert console.service.scheduled_sweep().firings_applied == 1
     page.goto(f"{console.url}/console/overview")
     page.wait_for_selector("#firings-chart canvas")  # uPlot drew it, under the strict CSP
+    assert page.locator("table.sweeps tbody tr").count() == 2  # both sweeps of this replica
     shot(page, "overview")
     assert page.problems == []  # type: ignore[attr-defined]
 
@@ -102,10 +104,13 @@ def test_an_admin_signs_in_switches_a_rule_off_and_the_next_sweep_skips_it(conso
 def test_an_admin_replays_a_dead_letter_and_reads_a_ticket_whose_summary_holds_a_script(console, browser):
     store = console.service.store
     now = datetime.now(timezone.utc)
-    key = console.site.create(summary="<script>alert('owned')</script> Upload fails")
+    key = console.site.create(summary="<script>alert('owned')</script> Upload fails", issue_type="Software Defect",
+                              priority={"name": "P1"})
     store.add("delivery-7", "jira:issue_updated", key, b"{}", True, now)
     store.fail(store.claim("test-worker", now, timedelta(minutes=1)), now, "400 from Jira: Field 'resolution' is required.")
-    console.service.scheduled_sweep()  # a firing in the audit
+    # the reminder is applied (the audit has it), the defect's priority change only kept as a shadow firing
+    RuleOverrides(store).set("reclassify.priority", None, True, "ada", now)
+    console.service.scheduled_sweep()
     page = new_page(browser)
     sign_in(page, console, ADMIN)
     page.click("nav >> text=Dead letters")
@@ -121,6 +126,7 @@ def test_an_admin_replays_a_dead_letter_and_reads_a_ticket_whose_summary_holds_a
     assert page.inner_text(".ticket-summary") == "<script>alert('owned')</script> Upload fails"
     shot(page, "audit-why")
     page.click("nav >> text=Shadow")
+    assert key in page.inner_text("table.shadow") and "reclassify.priority" in page.inner_text("table.shadow")
     shot(page, "shadow")
     assert page.problems == []  # type: ignore[attr-defined]  (no alert ran)
 

@@ -178,3 +178,15 @@ def test_switching_a_rule_off_records_who_and_the_next_sweep_skips_it(console):
     assert "Ada" in switched.text  # the change, with who made it
     report = console.service.scheduled_sweep()
     assert report is not None and report.firings_applied == 0 and console.site.comments_by_bot(console.key) == []
+
+
+def test_the_rules_form_refuses_an_unknown_rule_or_action(console):
+    session = console.browser_session()
+    console.sign_in(ADMIN, session)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', session.get(f"{console.url}/console/rules").text).group(1)
+    assert session.post(f"{console.url}/console/rules/no.such_rule", data={"action": "off", "csrf_token": token}).status_code == 400
+    assert session.post(f"{console.url}/console/rules/customisation.offer", data={"action": "on", "csrf_token": token}).status_code == 400
+    assert session.post(f"{console.url}/console/rules/clarification.reminder", data={"action": "drop", "csrf_token": token}).status_code == 400
+    from jsm_autopilot.store.rule_overrides import RuleOverrides
+
+    assert RuleOverrides(console.service.store).history() == []
