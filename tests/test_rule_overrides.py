@@ -192,3 +192,10 @@ def test_check_lists_the_overrides_in_force(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Shadow only, kept and not written (1): resolved.close" in done.stdout
     assert "Console overrides of app.yaml (1): resolved.close: shadow only (console, by ann at 2026-12-08 09:00 UTC)" in done.stdout
+
+
+def test_a_lost_shadow_only_override_is_kept_too_and_a_reset_at_the_same_instant_explains_it():
+    shadow = RuleOverride(REMINDER, shadow=True, changed_by="ann", changed_at=AT)
+    assert kept_strict({}, {}, {REMINDER: shadow}) == ({REMINDER: shadow}, [REMINDER])
+    reset_then = RuleOverride(REMINDER, changed_by="bob", changed_at=AT)
+    assert kept_strict({}, {REMINDER: reset_then}, {REMINDER: shadow}) == ({}, [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from jsm_autopilot.rules.catalogue import RULES, implemented_ids
 from jsm_autopilot.rules.verdicts import verdicts
@@ -43,3 +44,18 @@ def test_off_planned_and_elsewhere_are_told_apart(settings):
     assert found["customisation.offer"]["why"] == "planned in PROCESS.md, not implemented yet"
     assert found["resolved.confirm"]["state"] == "idle" and "acts only in 'Resolved'" in found["resolved.confirm"]["why"]
     assert found["delivery.create"]["why"] == "decided with the Delivery ticket it concerns (see `sweep`)"
+
+
+def test_a_rule_with_nothing_to_do_says_what_it_acts_on_with_this_sites_names(settings):
+    opened = waiting_ticket(T0, status="Opened")
+    found = by_rule(verdicts(opened, T0 + timedelta(days=1), settings))["intake.email_request"]
+    assert found["state"] == "idle"
+    assert found["why"] == "nothing to do now; it acts on: " + next(r for r in RULES if r.id == "intake.email_request").describe(settings)
+
+
+def test_a_reminder_due_on_a_weekend_waits_for_the_regions_next_working_day(settings):
+    with_hours = settings.with_rule_switches(implemented_ids(), [])  # hours.window on, as shipped
+    wednesday = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)
+    found = by_rule(verdicts(waiting_ticket(wednesday), wednesday + timedelta(days=10, minutes=1), with_hours))["clarification.reminder"]
+    assert found["state"] == "waits"  # due on Saturday the 17th; Acme is served from Melbourne
+    assert datetime.fromisoformat(found["not_before"]) == datetime(2026, 1, 19, tzinfo=ZoneInfo("Australia/Melbourne"))
