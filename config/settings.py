@@ -315,9 +315,9 @@ class ConsoleSettings(_Section):
     enabled: bool = False
     admins: list[Name] = ["jira-administrators"]
     release_managers: list[Name] = ["release-managers"]
-    # "oauth": Atlassian's OAuth 2.0 (3LO) on Cloud, Jira's OAuth 2.0 provider on Data Center;
-    # "token": a personal access token checked against /myself (Data Center). None: oauth on
-    # Cloud, token on Data Center.
+    # "oauth": Atlassian's OAuth 2.0 (3LO) on Cloud, Jira's own OAuth 2.0 provider (an incoming
+    # application link) on Data Center; "token": a personal access token checked against /myself
+    # (Data Center). None: oauth on Cloud, token on Data Center.
     sign_in: Literal["oauth", "token"] | None = None
     # The console's address as browsers reach it (through the reverse proxy): the OAuth callback
     # registered with Atlassian is this plus /console/signed-in, exactly.
@@ -387,8 +387,6 @@ class Settings(_Section):
     @model_validator(mode="after")
     def _console_can_sign_in(self) -> "Settings":
         console = self.console
-        if console.enabled and self.console_sign_in == "oauth" and self.project.deployment != "cloud":
-            raise ValueError("console.sign_in: oauth on Data Center (Jira's own OAuth 2.0 provider) is not built yet; use token")
         if console.enabled and self.console_sign_in == "oauth" and console.public_url is None:
             raise ValueError("console.public_url: required for signing in with OAuth (the console's address through the proxy, "
                              "e.g. https://autopilot.example.com)")

@@ -4,7 +4,8 @@ Cloud: Atlassian's OAuth 2.0 (3LO) authorisation-code flow through Authlib, whic
 `state` in the session and refuses a callback without it (a forged or replayed one). The grant
 must cover JIRA_URL's site (accessible-resources lists every site of the grant, in no order);
 then `GET /rest/api/3/myself?expand=groups` through the API gateway, which needs `read:jira-user`.
-Data Center: the user's personal access token, checked against `GET /rest/api/2/myself`.
+Data Center: Jira's own OAuth 2.0 provider (an incoming application link, with PKCE), or the
+user's personal access token; either way `GET /rest/api/2/myself?expand=groups`.
 Sources: docs/research/console-sign-in.md.
 """
 
@@ -27,6 +28,8 @@ CLIENT_ID_VARIABLE = "JSM_AUTOPILOT_CONSOLE_CLIENT_ID"
 CLIENT_SECRET_VARIABLE = "JSM_AUTOPILOT_CONSOLE_CLIENT_SECRET"
 # read:jira-user lets /myself expand groups (Atlassian's OpenAPI document); read:me as the issue asks.
 SCOPES = "read:me read:jira-user"
+# Data Center's provider: READ covers "View projects and issues ... Also view your user profile".
+DATA_CENTER_SCOPES = "READ"
 TIMEOUT = 15  # seconds: someone is waiting at the browser
 
 
@@ -59,8 +62,19 @@ class SignInThroughJira:
             raise ServiceConfigurationError(
                 f"set {' and '.join(missing)}: the OAuth 2.0 (3LO) app's client id and secret from developer.atlassian.com, whose "
                 f"callback URL is {self.console.callback_url}", missing[0])
-        auth = self.console.auth_url.rstrip("/")
+        self.data_center = settings.project.deployment != "cloud"
         self.oauth = OAuth(app)
+        if self.data_center:
+            # Jira's own provider (an incoming application link), with PKCE.
+            provider = f"{self.jira_url}/rest/oauth2/latest"
+            self.atlassian = self.oauth.register(
+                "jira", client_id=environ[CLIENT_ID_VARIABLE], client_secret=environ[CLIENT_SECRET_VARIABLE],
+                authorize_url=f"{provider}/authorize", access_token_url=f"{provider}/token",
+                client_kwargs={"scope": DATA_CENTER_SCOPES, "code_challenge_method": "S256",
+                               "token_endpoint_auth_method": "client_secret_post", "timeout": TIMEOUT},
+            )
+            return
+        auth = self.console.auth_url.rstrip("/")
         self.atlassian = self.oauth.register(
             "atlassian", client_id=environ[CLIENT_ID_VARIABLE], client_secret=environ[CLIENT_SECRET_VARIABLE],
             authorize_url=f"{auth}/authorize", access_token_url=f"{auth}/oauth/token",
@@ -68,7 +82,10 @@ class SignInThroughJira:
         )
 
     def start(self):
-        """The redirect to Atlassian's consent page; the state is kept in the session."""
+        """The redirect to the consent page (Atlassian's, or the Data Center site's); the state
+        (and on Data Center the PKCE verifier) is kept in the session."""
+        if self.data_center:
+            return self.atlassian.authorize_redirect(self.console.callback_url)
         return self.atlassian.authorize_redirect(self.console.callback_url, audience="api.atlassian.com", prompt="consent")
 
     def finish_oauth(self) -> JiraUser:
@@ -80,6 +97,11 @@ class SignInThroughJira:
             if error.error == "access_denied":
                 raise SignInRefused("you declined the access the console asks for; nothing was signed in", 403) from None
             raise SignInRefused(f"Atlassian refused the sign-in: {error.error} {error.description or ''}".strip(), 400) from None
+        if self.data_center:
+            answer = self.atlassian.get(f"{self.jira_url}/rest/api/2/myself", params={"expand": "groups"}, token=token)
+            if not answer.ok:
+                raise SignInRefused(f"Jira did not say who you are (answer {answer.status_code})", 502)
+            return _user_from(answer.json())
         api = self.console.api_url.rstrip("/")
         resources = self.atlassian.get(f"{api}/oauth/token/accessible-resources", token=token)
         sites = resources.json() if resources.ok else []

@@ -32,6 +32,9 @@ def _authenticated_user(state: SandboxState):
         return state.user(email) if "@" in email and token else None
     if scheme.lower() == "bearer" and credentials in state.personal_access_tokens:
         return state.user(state.personal_access_tokens[credentials])
+    if scheme.lower() == "bearer" and state.deployment != "cloud":
+        # An access token of Jira's own OAuth 2.0 provider (Data Center), while it lives.
+        return state.sign_in.data_center_user(credentials, state.now)
     return None
 
 
@@ -42,7 +45,8 @@ def create_app(state: SandboxState, settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _authenticate_and_maybe_fail():
-        if not request.path.startswith("/rest/"):
+        # The OAuth 2.0 provider's pages are for browsers and clients without a session (Data Center).
+        if not request.path.startswith("/rest/") or request.path.startswith("/rest/oauth2/"):
             return None
         with state.lock:
             user = _authenticated_user(state)

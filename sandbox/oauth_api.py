@@ -12,10 +12,18 @@ belongs to. Strict where Atlassian is (sources in sandbox/REAL_JIRA.md, "Signing
 - `/oauth/token/accessible-resources` (api.atlassian.com): the sites the grant covers.
 - `/ex/jira/<cloudId>/rest/api/3/myself`: the user, with `expand=groups`; an access token lives one
   hour, and one without `read:jira-user` gets 401 "Unauthorized; scope does not match".
+
+Data Center's own OAuth 2.0 provider (incoming application links), on a Data Center sandbox:
+`/rest/oauth2/latest/authorize` and `/rest/oauth2/latest/token`, with the same checks, scopes READ,
+WRITE, ADMIN and SYSTEM_ADMIN, PKCE (S256) enforced when the authorisation sent a challenge, and
+codes that live 10 seconds (the default of `atlassian.oauth2.provider.max.client.delay.seconds`);
+its access tokens (one hour) are taken by the REST API as `Authorization: Bearer`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +38,8 @@ if TYPE_CHECKING:
     from jsm_autopilot.sandbox.state import SandboxState, User
 
 CODE_LIFETIME = timedelta(minutes=10)  # Atlassian staff: "will expire after 10 mins (and maybe less)"
+DATA_CENTER_CODE_LIFETIME = timedelta(seconds=10)  # "OAuth 2.0 provider system properties": max.client.delay.seconds
+DATA_CENTER_SCOPES = {"READ", "WRITE", "ADMIN", "SYSTEM_ADMIN"}
 TOKEN_LIFETIME = timedelta(hours=1)  # Atlassian staff: an access token "expires after 1 hour"
 CLOUD_ID = "0d0c5a6e-5a1e-4b5b-9d4c-5a6d0b0c5a6e"
 GROUPS_SCOPES = ({"read:jira-user"}, {"read:application-role:jira", "read:group:jira", "read:user:jira", "read:avatar:jira"})
@@ -41,6 +51,7 @@ class OAuthApp:
     client_secret: str
     callback_url: str
     scopes: set[str]
+    data_center: bool = False  # an incoming application link of Jira Data Center, not developer.atlassian.com
 
 
 @dataclass
@@ -52,6 +63,7 @@ class Grant:
     issued: datetime
     used: bool = False
     tokens: list[str] = field(default_factory=list)
+    challenge: str | None = None  # PKCE: BASE64URL(SHA256(code_verifier)), Data Center
 
 
 @dataclass
@@ -59,6 +71,7 @@ class AccessToken:
     user: User
     scopes: set[str]
     expires: datetime
+    data_center: bool = False
 
 
 @dataclass
@@ -71,8 +84,17 @@ class SignIn:
     # name -> (groupId, accountIds of members)
     groups: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
 
+    def data_center_user(self, token: str, now: datetime) -> "User | None":
+        found = self.tokens.get(token)
+        return found.user if found is not None and now < found.expires and found.data_center else None
+
     def groups_of(self, user: User) -> list[tuple[str, str]]:
         return sorted((name, group_id) for name, (group_id, members) in self.groups.items() if user.account_id in members)
+
+
+def _challenge_of(verifier: str) -> str:
+    """PKCE S256: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))), without padding (RFC 7636)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii", "replace")).digest()).rstrip(b"=").decode()
 
 
 def groups_json(state: SandboxState, user: User, base_url: str, version: str) -> dict:
@@ -96,12 +118,18 @@ def blueprint(state: SandboxState) -> Blueprint:
         return Response(f"<!doctype html><title>Something went wrong</title><h1>Something went wrong</h1><p>{escape(message)}</p>",
                         status=status, mimetype="text/html")
 
-    @api.route("/authorize", methods=["GET", "POST"])
-    def authorize():
+    @api.route("/authorize", methods=["GET", "POST"], defaults={"data_center": False})
+    @api.route("/rest/oauth2/latest/authorize", methods=["GET", "POST"], defaults={"data_center": True})
+    def authorize(data_center: bool):
         given = request.values
         app = sign_in.apps.get(given.get("client_id", ""))
-        if app is None:
+        if data_center != (state.deployment != "cloud"):
+            return refused("Not found.", 404)
+        if app is None or app.data_center != data_center:
             return refused("Invalid client_id: no app with this client ID.")
+        challenge = given.get("code_challenge")
+        if data_center and challenge is not None and given.get("code_challenge_method") != "S256":
+            return refused("Unsupported code_challenge_method: use S256.")
         if given.get("redirect_uri") != app.callback_url:
             return refused("The redirect_uri does not match the callback URL configured for this app.")
         if given.get("response_type") != "code":
@@ -126,12 +154,15 @@ def blueprint(state: SandboxState) -> Blueprint:
             if user is None or user.account_type != "atlassian":
                 return refused("Incorrect email address or password.", 401)
             code = secrets.token_urlsafe(24)
-            sign_in.codes[code] = Grant(app.client_id, user, app.callback_url, scopes, state.now)
+            sign_in.codes[code] = Grant(app.client_id, user, app.callback_url, scopes, state.now, challenge=challenge)
         return Response(status=302, headers={"Location": f"{app.callback_url}?{urlencode({'code': code, **back})}"})
 
-    @api.post("/oauth/token")
-    def token():
-        body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    @api.post("/oauth/token", defaults={"data_center": False})
+    @api.post("/rest/oauth2/latest/token", defaults={"data_center": True})
+    def token(data_center: bool):
+        if data_center != (state.deployment != "cloud"):
+            return jsonify({"error": "not_found"}), 404
+        body = request.get_json(silent=True) if request.is_json else {**request.args.to_dict(), **request.form.to_dict()}
         body = body if isinstance(body, dict) else {}
         if body.get("grant_type") != "authorization_code":
             return jsonify({"error": "unsupported_grant_type"}), 400
@@ -148,12 +179,14 @@ def blueprint(state: SandboxState) -> Blueprint:
                     sign_in.tokens.pop(issued, None)
                 return jsonify({"error": "invalid_grant", "error_description": "Invalid authorization code"}), 400
             grant.used = True
-            if state.now - grant.issued > CODE_LIFETIME:
+            if state.now - grant.issued > (DATA_CENTER_CODE_LIFETIME if data_center else CODE_LIFETIME):
                 return jsonify({"error": "invalid_request", "error_description": "authorization_code is invalid"}), 400
             if body.get("redirect_uri") != grant.redirect_uri:
                 return jsonify({"error": "invalid_grant", "error_description": "redirect_uri does not match"}), 400
+            if grant.challenge is not None and _challenge_of(str(body.get("code_verifier") or "")) != grant.challenge:
+                return jsonify({"error": "invalid_grant", "error_description": "code_verifier does not match"}), 400
             access = secrets.token_urlsafe(32)
-            sign_in.tokens[access] = AccessToken(grant.user, grant.scopes, state.now + TOKEN_LIFETIME)
+            sign_in.tokens[access] = AccessToken(grant.user, grant.scopes, state.now + TOKEN_LIFETIME, data_center)
             grant.tokens.append(access)
         return jsonify({"access_token": access, "expires_in": int(TOKEN_LIFETIME.total_seconds()), "token_type": "Bearer",
                         "scope": " ".join(sorted(grant.scopes))})
@@ -188,8 +221,10 @@ def blueprint(state: SandboxState) -> Blueprint:
     @api.post("/_sandbox/oauth/apps")
     def register_app():
         body = request.get_json(silent=True) or {}
+        data_center = state.deployment != "cloud"
+        default_scopes = ["READ"] if data_center else ["read:me", "read:jira-user"]
         app = OAuthApp(str(body.get("client_id") or uuid.uuid4().hex), str(body.get("client_secret") or secrets.token_urlsafe(24)),
-                       str(body["callback_url"]), set(body.get("scopes") or ["read:me", "read:jira-user"]))
+                       str(body["callback_url"]), set(body.get("scopes") or default_scopes), data_center)
         sign_in.apps[app.client_id] = app
         return jsonify({"client_id": app.client_id, "client_secret": app.client_secret, "cloud_id": CLOUD_ID}), 201
 

@@ -82,8 +82,9 @@ def console_site(site_factory, store, sign_in: str = "oauth", scopes: list[str] 
         site, key = site_with_due_reminder(site_factory, T0, deployment=deployment)
     port = free_port()
     url = f"http://localhost:{port}"
+    # The scopes the app was given: by default what the console asks for (the sandbox's default per deployment).
     registered = requests.post(f"{site.url}/_sandbox/oauth/apps", json={
-        "callback_url": f"{url}/console/signed-in", "scopes": scopes or ["read:me", "read:jira-user"]}).json()
+        "callback_url": f"{url}/console/signed-in", **({"scopes": scopes} if scopes else {})}).json()
     requests.post(f"{site.url}/_sandbox/groups", json={"name": "jira-administrators", "members": [ADMIN]}).raise_for_status()
     requests.post(f"{site.url}/_sandbox/groups", json={"name": "release-managers", "members": [RELEASE_MANAGER]}).raise_for_status()
     requests.post(f"{site.url}/_sandbox/groups", json={"name": "jira-servicedesk-users", "members": [AGENT, ADMIN]}).raise_for_status()

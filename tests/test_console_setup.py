@@ -5,8 +5,11 @@ Access Tokens"; the groups as resolution.de recorded them, name and self only)."
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from jsm_autopilot.config.loader import settings_from_mapping
 from jsm_autopilot.config.settings import ConsoleSettings
@@ -23,15 +26,6 @@ def test_oauth_on_cloud_needs_the_public_url_named_by_its_key():
     with pytest.raises(SettingsError) as refused:
         settings_from_mapping(data)
     assert any(problem.startswith("console.public_url") for problem in refused.value.problems) or "console.public_url" in str(refused.value)
-
-
-def test_oauth_on_data_center_is_refused_until_it_is_built():
-    data = shipped_settings_data()
-    data["project"] = {**data["project"], "deployment": "datacenter"}
-    data["console"] = {"enabled": True, "sign_in": "oauth", "public_url": "https://autopilot.example.com"}
-    with pytest.raises(SettingsError) as refused:
-        settings_from_mapping(data)
-    assert "console.sign_in" in str(refused.value)
 
 
 @pytest.mark.parametrize("environ, variable", [
@@ -84,3 +78,49 @@ def test_a_wrong_empty_or_roleless_token_is_refused(data_center_console):
     session, refused = sign_in_with(console, console.site.personal_access_token(AGENT))
     assert refused.status_code == 403 and "in none of the groups" in refused.text
     assert session.get(f"{console.url}/console/rules", allow_redirects=False).status_code == 302
+
+
+@pytest.fixture
+def data_center_oauth(site_factory, tmp_path):
+    from jsm_autopilot.store.event_store import EventStore
+
+    store = EventStore(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    running = console_site(site_factory, store, sign_in="oauth", deployment="datacenter")
+    yield running
+    running.stop()
+    store.dispose()
+
+
+def test_on_data_center_an_admin_signs_in_through_jiras_own_oauth_provider(data_center_oauth):
+    """Jira's OAuth 2.0 provider (Atlassian: "Jira OAuth 2.0 provider API"): authorisation code with
+    PKCE at /rest/oauth2/latest/authorize and /token, scope READ."""
+    console = data_center_oauth
+    session = console.browser_session()
+    location = session.get(f"{console.url}/console/sign-in/atlassian", allow_redirects=False).headers["Location"]
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert location.startswith(f"{console.site.url}/rest/oauth2/latest/authorize?")
+    assert asked["scope"] == "READ" and asked["code_challenge_method"] == "S256" and asked["code_challenge"]
+    page = console.sign_in(ADMIN, session)
+    assert page.status_code == 200 and page.url.endswith("/console/overview") and "Signed in as Ada" in page.text
+
+
+def test_data_centers_provider_refuses_a_code_without_its_verifier_or_after_ten_seconds(data_center_oauth):
+    console = data_center_oauth
+    session = console.browser_session()
+
+    def code() -> str:
+        location = session.get(f"{console.url}/console/sign-in/atlassian", allow_redirects=False).headers["Location"]
+        asked = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        back = session.post(location.split("?")[0], data={**asked, "email": ADMIN, "decision": "accept"}, allow_redirects=False)
+        return parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
+
+    exchange = {"grant_type": "authorization_code", "client_id": console.client_id, "client_secret": console.client_secret,
+                "redirect_uri": f"{console.url}/console/signed-in"}
+    token_url = f"{console.site.url}/rest/oauth2/latest/token"
+    no_verifier = requests.post(token_url, data={**exchange, "code": code()})
+    assert no_verifier.status_code == 400 and no_verifier.json()["error"] == "invalid_grant"
+    late = code()
+    console.site.set_clock(console.site.state.now + timedelta(seconds=11))  # the sandbox clock moves only when told
+    expired = requests.post(token_url, data={**exchange, "code": late, "code_verifier": "x" * 43})
+    assert expired.status_code == 400 and expired.json()["error"] == "invalid_request"  # expired, before the verifier is looked at
