@@ -81,6 +81,12 @@ def check(config: Path | None) -> None:
     shadow = [rule_id for rule_id in settings.rules.shadow if settings.is_enabled(rule_id)]
     console.print(f"Shadow only, kept and not written ({len(shadow)}): {', '.join(shadow) or 'none'}")
     console.print(f"Console overrides of app.yaml ({len(overrides)}): {'; '.join(overrides) or 'none'}", markup=False)
+    web = settings.console
+    if web.enabled:
+        console.print(f"Console on at {(web.public_url or '').rstrip('/')}/console/ (sign-in: {settings.console_sign_in}; admins: "
+                      f"{', '.join(web.admins) or 'none'}; release managers: {', '.join(web.release_managers) or 'none'})", markup=False)
+    else:
+        console.print("Console off (console.enabled: false)")
     console.print(f"Planned, not implemented yet ({len(pending)}): {', '.join(pending) or 'none'}")
     from jsm_autopilot.connector.oncall import environment_gaps
 

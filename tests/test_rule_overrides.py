@@ -192,6 +192,7 @@ def test_check_lists_the_overrides_in_force(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Shadow only, kept and not written (1): resolved.close" in done.stdout
     assert "Console overrides of app.yaml (1): resolved.close: shadow only (console, by ann at 2026-12-08 09:00 UTC)" in done.stdout
+    assert "Console off (console.enabled: false)" in done.stdout
 
 
 def test_a_lost_shadow_only_override_is_kept_too_and_a_reset_at_the_same_instant_explains_it():
