@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import click
@@ -28,6 +28,7 @@ from jsm_autopilot.cli.common import (
     make_console,
     open_store,
     site_settings,
+    with_rule_overrides,
 )
 from jsm_autopilot.cli.main import main
 
@@ -92,6 +93,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     from jsm_autopilot.connector.executor import Executor
     from jsm_autopilot.errors import DeliveryRequestError
     from jsm_autopilot.service.guard import TicketGuard
+    from jsm_autopilot.service.shadow import ShadowLog
 
     settings = site_settings(config)
     data = {"organisation": organisation, "version": version, "docs": list(docs)}
@@ -109,6 +111,7 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     if service_url is not None:
         _through_the_service(service_url, data, dry_run, as_json)
     store = open_store(create=True, write=True)  # before Jira: a local problem says so first
+    settings, _ = with_rule_overrides(settings, store)  # a delivery rule switched off in the console stays off
     client = jira_client(settings)
     from jsm_autopilot.service.identity import process_name
 
@@ -117,7 +120,10 @@ def create(organisation: str, version: str, estimated_date: str | None, docs: tu
     registry = DeliveryRegistry(store, TicketGuard(store, holder, wait=guard.wait * 4))
     bar = ProgressBar(Console(stderr=True))
     try:
-        result = create_or_update(client, settings, Executor(client, settings), registry, request, guard=guard,
+        executor = Executor(client, settings)
+        shadow_log = ShadowLog(store, lambda: datetime.now(timezone.utc))
+        executor.on_shadow = lambda actions: shadow_log.record(actions, "cli")
+        result = create_or_update(client, settings, executor, registry, request, guard=guard,
                                   dry_run=dry_run, progress=None if as_json else bar)
     except DeliveryRequestError as error:
         # A field of the request names its option; a dotted one is an app.yaml key.

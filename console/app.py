@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import wraps
 from typing import Callable, Mapping
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -30,7 +31,7 @@ from jsm_autopilot.connector.reading import read_ticket
 from jsm_autopilot.console import sign_in
 from jsm_autopilot.console.charts import firings_per_day
 from jsm_autopilot.console.labels import labels_for
-from jsm_autopilot.console.roles import ADMIN, RELEASE_MANAGER
+from jsm_autopilot.console.roles import ADMIN, RELEASE_MANAGER, roles_of
 from jsm_autopilot.errors import (
     DeliveryRequestError,
     DeliveryUncertain,
@@ -61,6 +62,7 @@ AUDIT_ROWS = 500
 AUDIT_OUTCOMES = ("applied", "partial", "failed", "skipped", "uncertain")
 DEAD_LETTER_ROWS = 200
 SHADOW_ROWS = 500
+CHANGED_BY_MAX = 200  # the store's column
 
 
 @dataclass
@@ -74,8 +76,17 @@ class ConsoleContext:
     readiness: Callable[[], list[str]]  # why the service cannot work now; empty: ready
     rules_changed: Callable[[], None]  # apply the overrides now rather than at the next sweep
     deliver: Callable[[DeliveryRequest, bool], DeliveryResult]  # create or refresh (True: a dry run)
+    # The overrides in force (those a store lost included) and the rules whose override it lost.
+    overrides_in_force: Callable[[], Mapping[str, RuleOverride]] = dict
+    lost_overrides: Callable[[], list[str]] = list
     recent_sweeps: Callable[[], list] = list  # this replica's latest sweeps, newest first (service.serve.SweepSummary)
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+def cookie_path(public_url: str | None) -> str:
+    """/console under the path the proxy serves the service at (https://host/autopilot -> /autopilot/console)."""
+    prefix = urlsplit(public_url).path.rstrip("/") if public_url else ""
+    return f"{prefix}/console"
 
 
 def session_key(environ: Mapping[str, str] = os.environ) -> bytes:
@@ -92,7 +103,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     settings = context.settings()
     app.config.update(
         SECRET_KEY=session_key(environ), SESSION_COOKIE_NAME="jsm_autopilot_console", SESSION_COOKIE_SECURE=True,
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH="/console",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_PATH=cookie_path(settings.console.public_url),
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.console.session_minutes),
         # Checked by the console's own requests only: the webhook receiver on the same app has its signatures.
         WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None,
@@ -104,6 +115,8 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
 
     @console.before_request
     def _protect() -> None:
+        if not context.settings().console.enabled:
+            abort(404)  # switched off by a reload of app.yaml: gone at once, sessions with it
         if request.method not in ("GET", "HEAD"):
             csrf.protect()
 
@@ -126,10 +139,14 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         return labels_for(language())
 
     def signed_in() -> dict | None:
+        """The signed-in user with their roles by the groups app.yaml names now: a group taken out
+        of console.admins takes its members' admin pages away at once, not at the session's end."""
         user = session.get("user")
         if not isinstance(user, dict) or datetime.fromisoformat(user["until"]) <= context.clock():
             return None
-        return user
+        current = context.settings().console
+        roles = sorted(roles_of(user.get("groups") or [], current.admins, current.release_managers))
+        return {**user, "roles": roles} if roles else None
 
     def page(template: str, status: int = 200, **values):
         return render_template(template, labels=labels(), language=language(), user=signed_in(), jira_url=jira_url,
@@ -161,10 +178,14 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
 
     @console.get("/sign-in/atlassian")
     def sign_in_atlassian():
+        if signing_in.mode != "oauth":
+            abort(404)
         return signing_in.start()
 
     @console.get("/signed-in")
     def oauth_callback():
+        if signing_in.mode != "oauth":
+            abort(404)
         return finish(signing_in.finish_oauth)
 
     @console.post("/sign-in/token")
@@ -185,7 +206,10 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         session.clear()
         session.permanent = True
         until = context.clock() + timedelta(minutes=current.session_minutes)
-        session["user"] = {"name": who.display_name, "account": who.account, "roles": roles, "until": until.isoformat()}
+        # Only the groups the console looks at: a cookie has room for a few kilobytes, not hundreds of groups.
+        named = {group.casefold() for group in current.admins + current.release_managers}
+        groups = sorted(group for group in who.groups if group.casefold() in named)
+        session["user"] = {"name": who.display_name, "account": who.account, "groups": groups, "until": until.isoformat()}
         return redirect(url_for("console.home"))
 
     @console.post("/sign-out")
@@ -204,9 +228,10 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @needs(ADMIN)
     def rules(user):
         in_force, base = context.settings(), context.base_settings()
+        # What is in force, lost overrides kept included: a button must act on what the rule does now.
+        overrides, lost = context.overrides_in_force(), set(context.lost_overrides())
         try:
-            store = RuleOverrides(context.store)
-            overrides, history = store.current(), store.history(limit=50)
+            history = RuleOverrides(context.store).history(limit=50)
         except StoreUnavailable as unavailable:
             return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
         shown = [{
@@ -214,7 +239,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
             "describe": rule.describe(in_force) if rule.describe else rule.summary,
             "enabled": in_force.is_enabled(rule.id), "shadow": in_force.is_shadow_only(rule.id),
             "yaml_enabled": base.is_enabled(rule.id), "yaml_shadow": base.is_shadow_only(rule.id),
-            "override": overrides.get(rule.id),
+            "override": overrides.get(rule.id), "lost": rule.id in lost,
         } for rule in RULES if rule.implemented]
         return page("rules.html", rules=shown, history=history, readiness=context.readiness())
 
@@ -225,9 +250,13 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
         known = {rule.id for rule in RULES if rule.implemented}
         if rule_id not in known or action not in RULE_ACTIONS:
             abort(400)
-        current = RuleOverrides(context.store).current().get(rule_id, RuleOverride(rule_id))
+        current = context.overrides_in_force().get(rule_id, RuleOverride(rule_id))
         enabled, shadow = wanted(action, current, context.base_settings(), rule_id)
-        RuleOverrides(context.store).set(rule_id, enabled, shadow, f"{user['name']} ({user['account']})", context.clock())
+        try:
+            RuleOverrides(context.store).set(rule_id, enabled, shadow, f"{user['name']} ({user['account']})"[:CHANGED_BY_MAX],
+                                             context.clock())
+        except StoreUnavailable as unavailable:
+            return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
         context.rules_changed()
         return redirect(url_for("console.rules") + f"#{rule_id}")
 
@@ -266,9 +295,10 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @needs(ADMIN)
     def why(user):
         key = (request.args.get("key") or "").strip().upper()
-        if not ISSUE_KEY.fullmatch(key):
-            return page("why.html", 400, key=key, problem=labels()["not_a_key"])
         in_force = context.settings()
+        # Only this project's tickets: the service's account may see others the admin should not.
+        if not ISSUE_KEY.fullmatch(key) or not key.startswith(in_force.project.key.upper() + "-"):
+            return page("why.html", 400, key=key, problem=labels()["not_a_key"].format(project=in_force.project.key))
         try:
             _, ticket = read_ticket(context.client, in_force, key)
             now = context.client.server_time()
@@ -290,10 +320,13 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @needs(ADMIN)
     def replay(user):
         identifier = request.form.get("identifier", "")
-        event = context.store.find_event(identifier) if identifier else None
-        if event is None or event.status != "failed":
-            return page("refused.html", 404, title=labels()["refused"], reason=labels()["no_such_dead_letter"])
-        context.store.replay(context.clock(), identifier=identifier)
+        try:
+            event = context.store.find_event(identifier) if identifier else None
+            if event is None or event.status != "failed":
+                return page("refused.html", 404, title=labels()["refused"], reason=labels()["no_such_dead_letter"])
+            context.store.replay(context.clock(), identifier=identifier)
+        except StoreUnavailable as unavailable:
+            return page("refused.html", 503, title=labels()["store_unavailable"], reason=str(unavailable))
         return redirect(url_for("console.dead_letters", replayed=identifier))
 
     @console.get("/shadow")

@@ -31,6 +31,9 @@ SCOPES = "read:me read:jira-user"
 # Data Center's provider: READ covers "View projects and issues ... Also view your user profile".
 DATA_CENTER_SCOPES = "READ"
 TIMEOUT = 15  # seconds: someone is waiting at the browser
+# RFC 6749 4.1.2.1: the only error codes named back to the person signing in.
+OAUTH_ERRORS = {"invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type", "invalid_scope",
+                "server_error", "temporarily_unavailable", "invalid_grant", "invalid_client", "mismatching_state"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,18 @@ class JiraUser:
 
     def roles(self, admins: Iterable[str], release_managers: Iterable[str]) -> frozenset[str]:
         return roles_of(self.groups, admins, release_managers)
+
+
+def _answer_json(answer) -> dict:
+    if not answer.ok:
+        raise SignInRefused(f"Jira did not say who you are (answer {answer.status_code})", 502)
+    try:
+        found = answer.json()
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise SignInRefused("Jira's answer to who you are was not JSON", 502)
+    return found
 
 
 def _user_from(myself: dict) -> JiraUser:
@@ -94,25 +109,28 @@ class SignInThroughJira:
         except MismatchingStateError:
             raise SignInRefused("this sign-in was not started here, or was already used; start again", 400) from None
         except OAuthError as error:
+            # Fixed words only: the callback's error text is whatever the link that led here said.
             if error.error == "access_denied":
                 raise SignInRefused("you declined the access the console asks for; nothing was signed in", 403) from None
-            raise SignInRefused(f"Atlassian refused the sign-in: {error.error} {error.description or ''}".strip(), 400) from None
+            known = error.error if error.error in OAUTH_ERRORS else "an error"
+            raise SignInRefused(f"the sign-in was refused ({known}); start again, and ask your Jira admin if it goes on", 400) from None
         if self.data_center:
-            answer = self.atlassian.get(f"{self.jira_url}/rest/api/2/myself", params={"expand": "groups"}, token=token)
-            if not answer.ok:
-                raise SignInRefused(f"Jira did not say who you are (answer {answer.status_code})", 502)
-            return _user_from(answer.json())
+            return _user_from(_answer_json(self.atlassian.get(f"{self.jira_url}/rest/api/2/myself", params={"expand": "groups"},
+                                                              token=token)))
         api = self.console.api_url.rstrip("/")
         resources = self.atlassian.get(f"{api}/oauth/token/accessible-resources", token=token)
-        sites = resources.json() if resources.ok else []
-        site = next((s for s in sites if isinstance(s, dict) and str(s.get("url", "")).rstrip("/") == self.jira_url), None)
+        try:
+            sites = resources.json() if resources.ok else []
+        except ValueError:
+            sites = []
+        # Every site of the grant, in no order (Atlassian): the one at JIRA_URL, or none.
+        wanted = self.jira_url.casefold()
+        site = next((s for s in sites if isinstance(s, dict) and str(s.get("url", "")).rstrip("/").casefold() == wanted), None)
         if site is None:
             raise SignInRefused(f"your Atlassian account did not grant the console access to {self.jira_url}; sign in again and "
                                 "choose that site")
         answer = self.atlassian.get(f"{api}/ex/jira/{site['id']}/rest/api/3/myself", params={"expand": "groups"}, token=token)
-        if not answer.ok:
-            raise SignInRefused(f"Jira did not say who you are (answer {answer.status_code})", 502)
-        return _user_from(answer.json())
+        return _user_from(_answer_json(answer))
 
     def finish_token(self, personal_access_token: str) -> JiraUser:
         if self.mode != "token":
@@ -127,6 +145,4 @@ class SignInThroughJira:
             raise SignInRefused(f"Jira at {self.jira_url} did not answer: {type(error).__name__}", 502) from None
         if answer.status_code in (401, 403):
             raise SignInRefused("Jira did not accept this token (wrong, expired or revoked)", 401)
-        if not answer.ok:
-            raise SignInRefused(f"Jira answered {answer.status_code}", 502)
-        return _user_from(answer.json())
+        return _user_from(_answer_json(answer))

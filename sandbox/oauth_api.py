@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -83,6 +84,11 @@ class SignIn:
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     # name -> (groupId, accountIds of members)
     groups: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    # The other sites a grant covers (Atlassian: one grant per app and account, sites added to it),
+    # listed in no order; and whether the grant covers this sandbox's own site at all.
+    other_sites: list[dict] = field(default_factory=lambda: [
+        {"id": "7c1d0b8e-2f4a-4e3b-9a61-0d2c3b4a5e6f", "name": "another-site", "url": "https://another-site.atlassian.net"}])
+    grants_own_site: bool = True
 
     def data_center_user(self, token: str, now: datetime) -> "User | None":
         found = self.tokens.get(token)
@@ -134,6 +140,8 @@ def blueprint(state: SandboxState) -> Blueprint:
             return refused("The redirect_uri does not match the callback URL configured for this app.")
         if given.get("response_type") != "code":
             return refused("Unsupported response_type: use code.")
+        if not data_center and given.get("audience") != "api.atlassian.com":
+            return refused("audience: api.atlassian.com is required for Jira's APIs.")
         scopes = set((given.get("scope") or "").split())
         if not scopes or not scopes <= app.scopes:
             return refused("The app asked for a scope it has not been given in the developer console.")
@@ -198,10 +206,15 @@ def blueprint(state: SandboxState) -> Blueprint:
 
     @api.get("/oauth/token/accessible-resources")
     def accessible_resources():
-        if bearer() is None:
+        found = bearer()
+        if found is None:
             return jsonify({"code": 401, "message": "Unauthorized"}), 401
-        return jsonify([{"id": CLOUD_ID, "name": "jsm-autopilot sandbox", "url": request.host_url.rstrip("/"),
-                         "scopes": sorted(bearer().scopes), "avatarUrl": ""}])  # type: ignore[union-attr]
+        sites = [{**site, "scopes": sorted(found.scopes), "avatarUrl": ""} for site in sign_in.other_sites]
+        if sign_in.grants_own_site:
+            sites.append({"id": CLOUD_ID, "name": "jsm-autopilot sandbox", "url": request.host_url.rstrip("/"),
+                          "scopes": sorted(found.scopes), "avatarUrl": ""})
+        random.shuffle(sites)  # "not given in any order"
+        return jsonify(sites)
 
     @api.get("/ex/jira/<cloud_id>/rest/api/3/myself")
     def myself(cloud_id: str):
@@ -227,6 +240,12 @@ def blueprint(state: SandboxState) -> Blueprint:
                        str(body["callback_url"]), set(body.get("scopes") or default_scopes), data_center)
         sign_in.apps[app.client_id] = app
         return jsonify({"client_id": app.client_id, "client_secret": app.client_secret, "cloud_id": CLOUD_ID}), 201
+
+    @api.post("/_sandbox/oauth/grant")
+    def set_grant():
+        """{"own_site": false}: grants cover only other sites, as when a person picks another site at consent."""
+        sign_in.grants_own_site = bool((request.get_json(silent=True) or {}).get("own_site", True))
+        return jsonify({"own_site": sign_in.grants_own_site})
 
     @api.post("/_sandbox/groups")
     def set_group():

@@ -31,10 +31,11 @@ def api_token(environ=os.environ) -> bytes | None:
     return token.encode() if token else None
 
 
-def add_delivery_api(app: Flask, settings: Settings, client: JiraClient, executor: Executor, registry: DeliveryRegistry,
+def add_delivery_api(app: Flask, settings: Callable[[], Settings], client: JiraClient, executor: Executor, registry: DeliveryRegistry,
                      guard: Guard, token: bytes | None, count: Callable[[str], None] = lambda outcome: None,
                      always_dry_run: bool = False) -> None:
-    """`always_dry_run`: shadow mode, where every request is answered as a dry run."""
+    """`settings` gives those in force at each request (app.yaml with the console's overrides).
+    `always_dry_run`: shadow mode, where every request is answered as a dry run."""
     @app.post("/api/deliveries")
     def create_delivery():
         firing_source.set("api")  # this request's context only: the audit names the API as the cause
@@ -52,8 +53,9 @@ def add_delivery_api(app: Flask, settings: Settings, client: JiraClient, executo
             return jsonify({"error": "must be true or false", "field": "dry_run"}), 400
         dry_run = dry_run or always_dry_run
         try:
-            delivery_request = DeliveryRequest.parse(body, settings)
-            result = create_or_update(client, settings, executor, registry, delivery_request, guard=guard, dry_run=dry_run)
+            in_force = settings()
+            delivery_request = DeliveryRequest.parse(body, in_force)
+            result = create_or_update(client, in_force, executor, registry, delivery_request, guard=guard, dry_run=dry_run)
         except DeliveryRequestError as error:
             count("invalid")
             return jsonify({"error": error.problem, "field": error.field}), 400

@@ -128,8 +128,9 @@ class Service:
         self.switches = RuleSwitches(self.store)
         self.recent_sweeps: deque[SweepSummary] = deque(maxlen=RECENT_SWEEPS)  # this replica's, for the console
         # A change of the rules in force makes the next sweep a full pass: the schedule of due
-        # tickets was made with the rules as they were.
-        self.rules_changed = False
+        # tickets was made with the rules as they were. Counted, so a change during a pass is not lost.
+        self.rules_version = self.full_pass_version = 0
+        self.settings_lock = threading.RLock()  # reloads and override refreshes install settings one at a time
         try:
             self.settings = self.switches.apply(self.base_settings)
         except StoreUnavailable as unavailable:
@@ -165,7 +166,7 @@ class Service:
         # Each API request holds the delivery under its own name: requests run on several threads.
         registry = self.delivery_registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api",
                                                                                       wait=timedelta(seconds=60)))
-        add_delivery_api(self.app, self.settings, self.client, self.executor, registry, self.guard, self.api_token,
+        add_delivery_api(self.app, lambda: self.settings, self.client, self.executor, registry, self.guard, self.api_token,
                          count=counting(self.metrics.api_requests), always_dry_run=self.dry_run)
         self.shadow = ShadowLog(self.store, utc_now)
         self.executor.on_shadow = lambda actions: self.shadow.record(actions, (firing_source.get() or "sweep").split(":")[0])
@@ -191,7 +192,9 @@ class Service:
             add_console(self.app, ConsoleContext(settings=lambda: self.settings, base_settings=lambda: self.base_settings,
                                                  store=self.store, client=self.client, readiness=self.health.causes,
                                                  rules_changed=self.refresh_rule_switches, deliver=self.deliver,
-                                                 recent_sweeps=lambda: list(self.recent_sweeps)),
+                                                 recent_sweeps=lambda: list(self.recent_sweeps),
+                                                 overrides_in_force=lambda: dict(self.switches.active),
+                                                 lost_overrides=lambda: list(self.switches.lost)),
                         os.environ if self.console_environ is None else self.console_environ)
 
     def deliver(self, request: DeliveryRequest, dry_run: bool) -> DeliveryResult:
@@ -233,13 +236,14 @@ class Service:
             log.error("app.yaml not reloaded: project.key changed (%s -> %s); that takes a restart",
                       self.settings.project.key, fresh.project.key, extra={"reload": "refused"})
             return False
-        self.base_settings = fresh
-        try:
-            fresh = self.switches.apply(fresh)
-        except StoreUnavailable as unavailable:
-            fresh = with_overrides(fresh, self.switches.active.values(), implemented_ids())  # as last read
-            log.error("rule overrides not read again, those last read stay in force: %s", unavailable)
-        self._install(fresh)
+        with self.settings_lock:
+            self.base_settings = fresh
+            try:
+                fresh = self.switches.apply(fresh)
+            except StoreUnavailable as unavailable:
+                fresh = with_overrides(fresh, self.switches.active.values(), implemented_ids())  # as last read
+                log.error("rule overrides not read again, those last read stay in force: %s", unavailable)
+            self._install(fresh)
         if self.health.checked and not self.health.paused:
             self.health.check_names(fresh)
         enabled = fresh.rules.enabled or []
@@ -249,7 +253,7 @@ class Service:
 
     def _install(self, fresh: Settings) -> None:
         if fresh.rules != self.settings.rules:
-            self.rules_changed = True
+            self.rules_version += 1
         self.settings = self.executor.settings = fresh
         self.notifier.notify, self.notifier.channels = fresh.notify, channels_from(fresh.notify)
         for worker in self.workers:
@@ -258,16 +262,18 @@ class Service:
     def refresh_rule_switches(self) -> None:
         """Apply the console's overrides as the store has them now; a store that cannot say
         leaves the rules as they are."""
-        try:
-            fresh = self.switches.apply(self.base_settings)
-        except StoreUnavailable as unavailable:
-            log.warning("rule overrides not read again, those last read stay in force: %s", unavailable)
-            return
-        if fresh.rules != self.settings.rules:
-            log.warning("rules in force changed: on %s; shadow only %s; overrides: %s", ", ".join(fresh.rules.enabled or []) or "none",
-                        ", ".join(fresh.rules.shadow) or "none", "; ".join(self.switches.described()) or "none",
-                        extra={"rules": "overrides applied"})
-            self._install(fresh)
+        # One at a time, with reloads too: a stale read installed after a newer one would undo a switch.
+        with self.settings_lock:
+            try:
+                fresh = self.switches.apply(self.base_settings)
+            except StoreUnavailable as unavailable:
+                log.warning("rule overrides not read again, those last read stay in force: %s", unavailable)
+                return
+            if fresh.rules != self.settings.rules:
+                log.warning("rules in force changed: on %s; shadow only %s; overrides: %s",
+                            ", ".join(fresh.rules.enabled or []) or "none", ", ".join(fresh.rules.shadow) or "none",
+                            "; ".join(self.switches.described()) or "none", extra={"rules": "overrides applied"})
+                self._install(fresh)
 
     def readiness(self):
         """503 with the causes while the service cannot do its work; for load balancers and Kubernetes.
@@ -363,7 +369,8 @@ class Service:
                     if on_firing is not None:
                         on_firing(actions, outcome)
 
-                full, self.rules_changed = full or self.rules_changed, False
+                version = self.rules_version
+                full = full or version != self.full_pass_version
                 try:
                     report = sweep_once(self.client, self.settings, executor=self.executor, guard=self.guard, stop=self.stop,
                                         on_firing=heard, dry_run=self.dry_run, schedule=self.schedule, full=full)
@@ -380,6 +387,8 @@ class Service:
                 self.health.heard(report.search_error)
             else:
                 self.health.answered()
+                if full:
+                    self.full_pass_version = max(self.full_pass_version, version)
             self.metrics.sweep_tickets.set(report.tickets_seen)
             self.recent_sweeps.appendleft(SweepSummary.of(report, utc_now()))
             log.info("sweep: %d candidate(s), %d firing(s) applied, %d failure(s), %d API call(s)",

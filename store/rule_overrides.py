@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from jsm_autopilot.errors import StoreUnavailable
@@ -70,7 +70,10 @@ class RuleOverrides:
     def last_changes(self) -> dict[str, RuleOverride]:
         """Each rule's latest change as an override (an empty one after a reset): what
         `current` should hold."""
-        last: dict[str, RuleOverride] = {}
-        for c in reversed(self.history(limit=100_000)):
-            last[c.rule] = RuleOverride(c.rule, c.enabled, c.shadow, c.changed_by, c.changed_at)
-        return last
+        latest = select(func.max(rule_override_changes.c.id)).group_by(rule_override_changes.c.rule)
+        try:
+            with self.store.engine.connect() as connection:
+                rows = connection.execute(select(rule_override_changes).where(rule_override_changes.c.id.in_(latest))).all()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read the rule override changes: {one_line(error)}") from None
+        return {r.rule: RuleOverride(r.rule, r.enabled, r.shadow, r.changed_by, r.changed_at) for r in rows}

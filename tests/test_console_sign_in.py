@@ -10,6 +10,7 @@ code is used once), and the Jira OpenAPI document (myself?expand=groups needs re
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -190,3 +191,54 @@ def test_the_rules_form_refuses_an_unknown_rule_or_action(console):
     from jsm_autopilot.store.rule_overrides import RuleOverrides
 
     assert RuleOverrides(console.service.store).history() == []
+
+
+def test_a_grant_that_does_not_cover_jira_url_is_refused(console):
+    requests.post(f"{console.site.url}/_sandbox/oauth/grant", json={"own_site": False}).raise_for_status()
+    page = console.sign_in(ADMIN)
+    assert page.status_code == 403 and f"did not grant the console access to {console.site.url}" in page.text
+
+
+def test_the_callbacks_own_error_text_is_never_shown(console):
+    session = console.browser_session()
+    location = session.get(f"{console.url}/console/sign-in/atlassian", allow_redirects=False).headers["Location"]
+    state = re.search(r"state=([^&]+)", location).group(1)
+    page = session.get(f"{console.url}/console/signed-in",
+                       params={"error": "server_error", "error_description": "Call +1 555 0100 to restore access", "state": state})
+    assert page.status_code == 400 and "555" not in page.text and "(server_error)" in page.text
+
+
+def test_roles_follow_app_yaml_as_it_is_now_and_a_console_switched_off_is_gone(console):
+    session = console.browser_session()
+    console.sign_in(ADMIN, session)
+    assert session.get(f"{console.url}/console/rules").status_code == 200
+    service = console.service
+    service.settings = service.settings.model_copy(update={"console": service.settings.console.model_copy(update={"admins": []})})
+    assert session.get(f"{console.url}/console/rules", allow_redirects=False).status_code == 302  # no role left: signed out
+    service.settings = service.settings.model_copy(update={"console": service.settings.console.model_copy(update={"enabled": False})})
+    assert session.get(f"{console.url}/console/sign-in").status_code == 404
+
+
+def test_a_button_acts_on_the_override_in_force_even_when_the_store_lost_it(console):
+    from sqlalchemy import delete
+
+    from jsm_autopilot.store.rule_overrides import RuleOverrides
+    from jsm_autopilot.store.schema import rule_override_changes, rule_overrides
+
+    service = console.service
+    RuleOverrides(service.store).set("clarification.reminder", False, True, "ann", datetime.now(timezone.utc))
+    service.refresh_rule_switches()
+    with service.store.engine.begin() as connection:  # restored from a backup without them
+        connection.execute(delete(rule_overrides))
+        connection.execute(delete(rule_override_changes))
+    service.refresh_rule_switches()
+    assert not service.settings.is_enabled("clarification.reminder")
+    session = console.browser_session()
+    console.sign_in(ADMIN, session)
+    page = session.get(f"{console.url}/console/rules")
+    assert "The store has lost this override" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    session.post(f"{console.url}/console/rules/clarification.reminder", data={"action": "live", "csrf_token": token})
+    # "write to Jira" on a rule that is off keeps it off: it does not come back on by the way
+    assert not service.settings.is_enabled("clarification.reminder") and not service.settings.is_shadow_only("clarification.reminder")
+    assert service.switches.lost == []

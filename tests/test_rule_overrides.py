@@ -200,3 +200,37 @@ def test_a_lost_shadow_only_override_is_kept_too_and_a_reset_at_the_same_instant
     assert kept_strict({}, {}, {REMINDER: shadow}) == ({REMINDER: shadow}, [REMINDER])
     reset_then = RuleOverride(REMINDER, changed_by="bob", changed_at=AT)
     assert kept_strict({}, {REMINDER: reset_then}, {REMINDER: shadow}) == ({}, [])
+
+
+def test_a_full_pass_owed_after_a_change_is_not_lost_when_the_sweep_fails(site_factory, store):
+    site, key = site_with_due_reminder(site_factory, T0)
+    running = service(site, store)
+    assert running.scheduled_sweep().full  # the first: nothing scheduled yet
+    assert not running.scheduled_sweep().full  # routine
+    RuleOverrides(store).set("resolved.close", False, None, "ann", datetime.now(timezone.utc))
+    site.faults(1.0, [503])
+    running.client.budget_seconds = 0.5  # give up at once instead of retrying for minutes
+    failed = running.scheduled_sweep()
+    assert failed is None or failed.search_error is not None
+    site.faults(0.0)
+    running.health.answered()
+    assert running.scheduled_sweep().full  # still owed
+    assert not running.scheduled_sweep().full
+
+
+def test_the_delivery_api_uses_the_rules_in_force(shop):
+    from tests.delivery_site import ACME
+
+    running = Service(shop.settings, shop.store, shop.site.client(), b"secret", api_token=b"token")
+    api = running.app.test_client()
+    body = {"organisation": ACME, "version": "14.21.3.1", "dry_run": True}
+
+    def rules_planned() -> set[str]:
+        answer = api.post("/api/deliveries", json=body, headers={"Authorization": "Bearer token"})
+        assert answer.status_code == 200, answer.get_json()
+        return {action["rule"] for action in answer.get_json()["actions"]}
+
+    assert "delivery.create" in rules_planned()
+    RuleOverrides(shop.store).set("delivery.create", False, None, "ann", datetime.now(timezone.utc))
+    running.refresh_rule_switches()
+    assert "delivery.create" not in rules_planned()
