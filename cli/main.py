@@ -43,14 +43,9 @@ def main(ctx: click.Context) -> None:
 
 def run() -> None:
     """Console-script entry: the group with every command module registered."""
-    import jsm_autopilot.cli.audit  # noqa: F401  (registers audit and events show)
-    import jsm_autopilot.cli.confirm  # noqa: F401  (registers confirm)
-    import jsm_autopilot.cli.deliveries  # noqa: F401  (registers delivery)
-    import jsm_autopilot.cli.live  # noqa: F401  (registers sweep and sandbox)
-    import jsm_autopilot.cli.triage  # noqa: F401  (registers triage)
-    import jsm_autopilot.cli.why  # noqa: F401  (registers why)
+    from jsm_autopilot.cli.commands import cli
 
-    main()
+    cli()
 
 
 @main.command()

@@ -92,6 +92,7 @@ def _serious_priorities() -> list[PriorityRole]:
 class OnCall(_Section):
     """oncall.alert: what makes a new Incident serious enough to wake the on-call service."""
 
+    # Priorities (p1..p4, as in priorities) that make a new Incident serious.
     priorities: list[PriorityRole] = Field(default_factory=_serious_priorities)
     # Customers cannot set a priority on the portal (guide 2.5), so a new Incident without one is
     # serious by what it carries: these values of fields.urgency or fields.impact (as Jira shows

@@ -43,7 +43,11 @@ class Notify(Section):
     after: _Duration = Duration(seconds=300)
     # A failed firing is an incident that ends once no other firing has failed for this long.
     quiet_after: _Duration = Duration(seconds=3600)
+    # The SMTP server: host, port (587), starttls (true), sender, recipients, user (optional; its
+    # password is JSM_AUTOPILOT_SMTP_PASSWORD), timeout_seconds (20).
     email: NotifyEmail | None = None
+    # A chat webhook: format slack ({"text": ...}) or teams (an Adaptive Card, as a Teams Workflows
+    # webhook takes it); timeout_seconds (10). The URL is JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL.
     webhook: NotifyWebhook | None = None
 
 

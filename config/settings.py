@@ -42,8 +42,13 @@ _Section = Section
 
 
 class Project(_Section):
+    """The Jira project the service runs, and where its days are counted."""
+
+    # The JSM project key.
     key: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,9}$")]
+    # IANA zone in which days are counted.
     timezone: str = "Europe/Berlin"
+    # Cloud or datacenter.
     deployment: Literal["cloud", "datacenter"] = "cloud"
 
     @field_validator("timezone")
@@ -61,11 +66,16 @@ class Project(_Section):
 
 
 class Automation(_Section):
+    """The Jira account the service acts as, and the issue property where it logs its firings."""
+
     account: Name  # accountId on Cloud, user name on Data Center
+    # The issue and comment property it writes.
     property_key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9.\-]{2,}$")] = "jsm-autopilot"
 
 
 class Statuses(_Section):
+    """The statuses of the workflow, by their role in the guide, as Jira names them on this site."""
+
     opened: Name = "Opened"
     in_review: Name = "In Review by Service Desk"
     clarification: Name = "Clarification required / On hold"
@@ -85,6 +95,8 @@ class Statuses(_Section):
 
 
 class IssueTypes(_Section):
+    """The issue types, by their role in the guide, as Jira names them on this site."""
+
     incident: Name = "Incident"
     request: Name = "Request"
     software_defect: Name = "Software Defect"
@@ -112,10 +124,13 @@ class Transitions(_Section):
 class Resolutions(_Section):
     """The resolution sent where a transition's screen asks for one (JSM's Resolved and Closed)."""
 
+    # The Resolution sent where a transition's screen asks for one (JSM's Resolved and Closed).
     done: Name = "Done"
 
 
 class Limits(_Section):
+    """How much a sweep may do at once."""
+
     # A first start on a site with history must not flood customers: customer-facing firings per
     # sweep beyond this wait for the next sweep (internal notes are not counted).
     max_firings_per_sweep: Annotated[int, Field(ge=1, le=100_000)] = 100
@@ -129,6 +144,8 @@ class Limits(_Section):
 
 
 class Priorities(_Section):
+    """The priorities P1 (highest) to P4, as Jira names them on this site."""
+
     p1: Name = "P1"
     p2: Name = "P2"
     p3: Name = "P3"
@@ -136,6 +153,8 @@ class Priorities(_Section):
 
 
 class Fields(_Section):
+    """The ids of the fields the rules read and write (`customfield_10100`, or a system field's id)."""
+
     delivery_version: FieldId
     estimated_delivery_date: FieldId
     organizations: FieldId
@@ -155,16 +174,26 @@ class Fields(_Section):
 
 
 class ClarificationTimers(_Section):
+    """Reminders while a ticket waits for the customer in Clarification, then the close."""
+
+    # Interval between reminders.
     reminder_every: DurationSetting = Duration(days=10)
+    # Number of reminders (1–10).
     reminders: Annotated[int, Field(ge=1, le=10)] = 3
+    # Wait after the last reminder.
     close_after_last_reminder: DurationSetting = Duration(days=10)
 
 
 class ResolvedTimers(_Section):
+    """The close of a Resolved ticket the customer does not answer."""
+
+    # Resolved without feedback, then closed.
     close_after: DurationSetting = Duration(days=50)
 
 
 class Timers(_Section):
+    """The timers of PROCESS.md, on the fixed calendar (days count every day)."""
+
     clarification: ClarificationTimers = ClarificationTimers()
     resolved: ResolvedTimers = ResolvedTimers()
 
@@ -178,6 +207,9 @@ def _status_labels() -> StatusLabels:
 
 
 class LanguageSettings(_Section):
+    """The language customers are written to when their organisation names none, and how the desk signs."""
+
+    # En or de, for organisations not listed.
     default: Language = "en"
     # The desk every customer comment is signed by.
     desk_name: Name = "imc Service Desk"
@@ -190,6 +222,9 @@ class LanguageSettings(_Section):
 
 
 class Organisation(_Section):
+    """One JSM organisation (a customer): its language, budget, region and contract."""
+
+    # An organisation's language (the name as in JSM).
     language: Language
     # Consulting is charged to this budget; without one, agents are warned instead (3.3).
     extended_support_budget: bool = True
@@ -237,6 +272,7 @@ class Triage(_Section):
 class Deliveries(_Section):
     # A patch version such as 14.21.3.1; or the marker for customer-specific changes (3.3, 3.5).
     version_pattern: str = r"^\d+\.\d+\.\d+\.\d+$"
+    # The Delivery version of customer-specific changes.
     custom_marker: Name = "CUSTOM"
     # The link type between a Delivery ticket and the tickets it includes. The automation owns
     # links of this type on Delivery tickets: it adds and removes them as the list changes.
@@ -260,24 +296,32 @@ class Deliveries(_Section):
 
 
 class TemplateSettings(_Section):
+    """Where the admin's rewording of the customer texts is."""
+
     directory: str | None = None  # relative to app.yaml; overrides the shipped wording
 
 
 class WebhookSettings(_Section):
+    """The webhook receiver and the workers that act on what it stored."""
+
+    # Larger deliveries get 413.
     max_body_bytes: Annotated[int, Field(ge=1024, le=50 * 2**20)] = 2 * 2**20
     # Only for a Data Center site that cannot sign its webhooks; then anyone who can reach the
     # endpoint can make the service re-read tickets (never act wrongly: it re-reads Jira).
     allow_unsigned: bool = False
+    # Worker threads of serve.
     workers: Annotated[int, Field(ge=1, le=32)] = 2
     # Jira sends several events for one change (a transition with a comment: issue_updated and
     # comment_created); waiting this long lets one read of the ticket answer them all.
     settle_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+    # Attempts before an event is kept as failed.
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
     # Workers wait up to this long for the receiver to be quiet before each claim; 0: never.
     yield_to_intake_seconds: Annotated[float, Field(ge=0, le=10)] = 0.5
     # The HTTP server (waitress): connections open at once, and how long an idle or half-sent one
     # may hold its place. Jira's deliveries are small and quick; a slow client is dropped.
     connection_limit: Annotated[int, Field(ge=10, le=10000)] = 1000
+    # A connection that sends nothing this long is closed.
     idle_timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 10
 
 
@@ -285,7 +329,9 @@ class ScheduleSettings(_Section):
     """Sweeps inside `serve`. Each sweep is a complete pass over the candidate statuses; the
     nightly one is the same pass at a fixed local hour, so a day never goes unswept."""
 
+    # Interval of the sweeps inside serve (null: none).
     sweep_every: DurationSetting | None = Duration(seconds=15 * 60)
+    # Local time (HH:MM, project.timezone) of the nightly sweep (null: none).
     full_pass_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = "03:00"
 
 
@@ -293,6 +339,8 @@ RuleId = Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")]
 
 
 class RuleSwitches(_Section):
+    """Which rules run, and which only decide and keep what they would do (the console can override both)."""
+
     # None: every implemented rule. Which ids exist is the catalogue's to say (rules/catalogue.py),
     # checked at start-up (`switch_problems`): the settings know no rules.
     enabled: list[RuleId] | None = None
