@@ -58,7 +58,7 @@ def _message(location: tuple, detail: ErrorDetails) -> str:
     """pydantic's wording, turned into what to write."""
     kind, given, key = detail["type"], detail.get("input"), str(location[-1]) if location else ""
     if kind == "extra_forbidden":
-        return "unknown setting (check the spelling against README)"
+        return "unknown setting (check the spelling against docs/settings.md)"
     if kind == "missing":
         what = REQUIRED.get(_key_path(location))
         return f"required ({what})" if what else "required"

@@ -20,7 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jsm_autopilot.errors import TemplateProblem
 
 LANGUAGES = ("en", "de")
-# Each name, and the variables the rules pass to it (documented in README).
+# Each name, and the variables the rules pass to it (documented in docs/settings.md, "Customer-facing wording").
 TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "clarification_reminder": ("key", "reminder_number", "reminders_total", "days_waiting", "close_date"),
