@@ -167,6 +167,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
 
     @console.get("/")
     def home():
+        """The console's start: the overview for admins, the Delivery page for release managers."""
         user = signed_in()
         if user is None:
             return redirect(url_for("console.sign_in_page"))
@@ -174,22 +175,26 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
 
     @console.get("/sign-in")
     def sign_in_page():
+        """The sign-in page: through Atlassian (OAuth 2.0) or with a personal access token."""
         return page("sign_in.html", mode=signing_in.mode)
 
     @console.get("/sign-in/atlassian")
     def sign_in_atlassian():
+        """Starts the OAuth 2.0 sign-in: a redirect to Atlassian's (or the Data Center site's) consent page."""
         if signing_in.mode != "oauth":
             abort(404)
         return signing_in.start()
 
     @console.get("/signed-in")
     def oauth_callback():
+        """Where the OAuth 2.0 sign-in comes back (the app's callback URL); refuses a state it did not start."""
         if signing_in.mode != "oauth":
             abort(404)
         return finish(signing_in.finish_oauth)
 
     @console.post("/sign-in/token")
     def sign_in_with_token():
+        """Data Center: signs in with a personal access token, checked against GET /rest/api/2/myself."""
         return finish(lambda: signing_in.finish_token(request.form.get("token", "")))
 
     def finish(how: Callable[[], sign_in.JiraUser]):
@@ -214,11 +219,13 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
 
     @console.post("/sign-out")
     def sign_out():
+        """Ends the session."""
         session.clear()
         return redirect(url_for("console.sign_in_page"))
 
     @console.get("/me")
     def signed_in_as():
+        """Who is signed in, with their roles."""
         user = signed_in()
         if user is None:
             return redirect(url_for("console.sign_in_page"))
@@ -227,6 +234,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.get("/rules")
     @needs(ADMIN)
     def rules(user):
+        """Admins: every rule with its settings in words, its switches and the changes made in the console."""
         in_force, base = context.settings(), context.base_settings()
         # What is in force, lost overrides kept included: a button must act on what the rule does now.
         overrides, lost = context.overrides_in_force(), set(context.lost_overrides())
@@ -246,6 +254,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.post("/rules/<rule_id>")
     @needs(ADMIN)
     def change_rule(user, rule_id: str):
+        """Admins: switch a rule off, on, shadow only or back to app.yaml (form field `action`)."""
         action = request.form.get("action", "")
         known = {rule.id for rule in RULES if rule.implemented}
         if rule_id not in known or action not in RULE_ACTIONS:
@@ -263,6 +272,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.get("/overview")
     @needs(ADMIN)
     def overview(user):
+        """Admins: readiness, the last sweeps, firings per day and rule, dead letters, what is due next."""
         in_force = context.settings()
         now = context.clock()
         try:
@@ -283,6 +293,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.get("/audit")
     @needs(ADMIN)
     def audit(user):
+        """Admins: the firings, filtered by rule, ticket, outcome and day."""
         asked, problems = audit_filters(request.args, {rule.id for rule in RULES})
         try:
             found = [] if problems else AuditTrail(context.store).list(limit=AUDIT_ROWS, **asked)
@@ -294,6 +305,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.get("/why")
     @needs(ADMIN)
     def why(user):
+        """Admins: `why KEY` for one ticket of the project (query `key`)."""
         key = (request.args.get("key") or "").strip().upper()
         in_force = context.settings()
         # Only this project's tickets: the service's account may see others the admin should not.
@@ -310,6 +322,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.get("/dead-letters")
     @needs(ADMIN)
     def dead_letters(user):
+        """Admins: events that failed for good, with Jira's answer."""
         try:
             failed = context.store.list_events(failed_only=True, limit=DEAD_LETTER_ROWS)
         except StoreUnavailable as unavailable:
@@ -319,6 +332,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.post("/dead-letters/replay")
     @needs(ADMIN)
     def replay(user):
+        """Admins: put a dead letter back in the queue (form field `identifier`)."""
         identifier = request.form.get("identifier", "")
         try:
             event = context.store.find_event(identifier) if identifier else None
@@ -332,6 +346,7 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.get("/shadow")
     @needs(ADMIN)
     def shadow(user):
+        """Admins: what shadow-only rules (and serve --dry-run) would have done."""
         try:
             kept = ShadowFirings(context.store).list(SHADOW_ROWS)
         except StoreUnavailable as unavailable:
@@ -341,11 +356,13 @@ def add_console(app: Flask, context: ConsoleContext, environ: Mapping[str, str] 
     @console.get("/deliveries")
     @needs(RELEASE_MANAGER)
     def deliveries(user):
+        """Release managers: what waits by organisation and version, and the open Delivery tickets."""
         return delivery_page(form=request.args)
 
     @console.post("/deliveries")
     @needs(RELEASE_MANAGER)
     def deliver(user):
+        """Release managers: preview, or create or refresh, a Delivery ticket (form fields as `delivery create`'s)."""
         form = request.form
         action = form.get("action")
         if action not in ("preview", "create"):

@@ -203,3 +203,62 @@ def cli_page() -> str:
         "2 something must be fixed first (app.yaml, the environment, a flag, a request Jira refuses).", "",
         "::: mkdocs-click", "    :module: jsm_autopilot.cli.commands", "    :command: cli", "    :prog_name: jsm-autopilot",
         "    :depth: 1", "    :style: plain", "    :list_subcommands: true", ""])
+
+
+def endpoints_page() -> str:
+    """Every route of `serve`'s HTTP server, read from a service built with the console on."""
+    import tempfile
+
+    from jsm_autopilot.config.environment import JiraCredentials
+    from jsm_autopilot.config.loader import default_config_path, load_settings
+    from jsm_autopilot.config.settings import ConsoleSettings
+    from jsm_autopilot.connector.client import JiraClient
+    from jsm_autopilot.service.serve import Service
+    from jsm_autopilot.store.event_store import EventStore
+
+    settings = load_settings(default_config_path())
+    settings = settings.model_copy(update={"console": ConsoleSettings(enabled=True, sign_in="token")})
+    lines = ["# HTTP endpoints", "", "What `jsm-autopilot serve` answers, generated from its routes when the docs are built "
+             "(with the console on; without `console.enabled` the `/console/` routes do not exist). Only `/webhooks/jira`, "
+             "`/api/deliveries` and `/console/` belong behind the public proxy.", "",
+             "| path | methods | what |", "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as folder:
+        store = EventStore(f"sqlite:///{folder}/reference.db")
+        store.migrate()
+        client = JiraClient(JiraCredentials("http://127.0.0.1:9", "reference@example.com", "-"), settings.project.deployment)
+        service = Service(settings, store, client, b"-", console_environ={"JSM_AUTOPILOT_CONSOLE_SESSION_KEY": "r" * 40})
+        try:
+            for rule in sorted(service.app.url_map.iter_rules(), key=lambda r: (r.rule, sorted(r.methods or ()))):
+                view = service.app.view_functions[rule.endpoint]
+                what = (inspect.getdoc(view) or "").split("\n\n")[0]
+                if rule.endpoint.endswith("static"):
+                    what = "The console's stylesheet, scripts and their licences (console/static/)."
+                methods = ", ".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
+                lines.append(f"| `{rule.rule}` | {methods} | {_cell(what)} |")
+        finally:
+            store.dispose()
+    return "\n".join(lines) + "\n"
+
+
+def guide_map_page() -> str:
+    """The service desk guide's chapters to rule ids, and back."""
+    from jsm_autopilot.rules.catalogue import RULES
+
+    by_chapter: dict[str, list[str]] = {}
+    for rule in RULES:
+        for chapter in (part.strip() for part in rule.chapter.split(",")):
+            by_chapter.setdefault(chapter, []).append(rule.id)
+
+    def order(chapter: str) -> tuple:
+        return tuple(int(part) if part.isdigit() else 0 for part in re.split(r"[.\s]", chapter))
+
+    lines = ["# The guide and the rules", "", "Which rules carry out each chapter of the service desk guide, and the chapter of "
+             "each rule; generated from the catalogue when the docs are built. A rule marked *(planned)* is not built yet.", "",
+             "## By chapter", "", "| chapter | rules |", "|---|---|"]
+    planned = {rule.id for rule in RULES if not rule.implemented}
+    for chapter in sorted(by_chapter, key=order):
+        named = ", ".join(f"`{rule_id}`" + (" *(planned)*" if rule_id in planned else "") for rule_id in by_chapter[chapter])
+        lines.append(f"| {chapter} | {named} |")
+    lines += ["", "## By rule", "", "| rule | chapter | what it does |", "|---|---|---|"]
+    lines += [f"| `{rule.id}` | {rule.chapter} | {_cell(rule.summary)} |" for rule in RULES]
+    return "\n".join(lines) + "\n"

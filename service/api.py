@@ -38,6 +38,7 @@ def add_delivery_api(app: Flask, settings: Callable[[], Settings], client: JiraC
     `always_dry_run`: shadow mode, where every request is answered as a dry run."""
     @app.post("/api/deliveries")
     def create_delivery():
+        """Creates or updates a Delivery ticket for release managers' scripts (bearer token)."""
         firing_source.set("api")  # this request's context only: the audit names the API as the cause
         if token is None:
             return jsonify({"error": f"the API is off: set {API_TOKEN_ENVIRONMENT_VARIABLE} to enable it"}), 503

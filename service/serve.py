@@ -162,7 +162,7 @@ class Service:
                                    settle=timedelta(seconds=self.settings.webhooks.settle_seconds),
                                    count=counting(self.metrics.events_received),
                                    intake_first=self.intake_first)
-        self.app.add_url_rule("/metrics", "metrics", lambda: Response(self.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST))
+        self.app.add_url_rule("/metrics", "metrics", self.exposition)
         # Each API request holds the delivery under its own name: requests run on several threads.
         registry = self.delivery_registry = DeliveryRegistry(self.store, TicketGuard(self.store, f"{self.holder}-api",
                                                                                       wait=timedelta(seconds=60)))
@@ -196,6 +196,10 @@ class Service:
                                                  overrides_in_force=lambda: dict(self.switches.active),
                                                  lost_overrides=lambda: list(self.switches.lost)),
                         os.environ if self.console_environ is None else self.console_environ)
+
+    def exposition(self) -> Response:
+        """Prometheus metrics (events, firings, sweeps, Jira calls, readiness)."""
+        return Response(self.metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
 
     def deliver(self, request: DeliveryRequest, dry_run: bool) -> DeliveryResult:
         """A release manager's Delivery ticket from the console, as `POST /api/deliveries` makes it."""

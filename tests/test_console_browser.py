@@ -178,5 +178,8 @@ def test_a_release_manager_previews_and_creates_a_delivery_ticket(shop, site_fac
         assert shop.keys["a1"] in description and shop.keys["other_version"] not in description
         shot(page, "deliveries")
         assert page.problems == []  # type: ignore[attr-defined]
+        page.goto(f"{shop.site.url}/browse/{key}")  # the sandbox's view of the ticket, as an agent sees it in Jira
+        assert "Delivery of Patch 14.21.3.1" in page.inner_text("body")
+        shot(page, "delivery-ticket-in-jira")
     finally:
         running.stop()

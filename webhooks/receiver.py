@@ -160,13 +160,15 @@ def create_receiver(store: EventStore, project_key: str, secret: bytes | None, m
                     intake_first: IntakeFirst | None = None) -> Flask:
     """The receiver's routes on `app` (a new Flask app by default); `count` hears each answer;
     `intake_first` is told while a delivery is being answered, so that workers hold back."""
-    app = app or Flask("jsm-autopilot")
+    # No static folder: Flask's default would serve files from the working directory's static/.
+    app = app or Flask("jsm-autopilot", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     intake = Intake(store, project_key, secret, clock, settle, count, intake_first or IntakeFirst())
     app.wsgi_app = FastLane(app.wsgi_app, intake, max_body_bytes)
 
     @app.post(WEBHOOK_PATH)
     def receive_jira_webhook():
+        """Jira's webhook deliveries: signature checked, stored once, 202 within milliseconds."""
         try:
             body = request.get_data(cache=False)
         except RequestEntityTooLarge:
