@@ -105,6 +105,7 @@ def _question_words() -> dict[Language, list[str]]:
 class Confirmation(Section):
     """Phrases in a customer's comment on a Resolved ticket that mean "you may close it"."""
 
+    # Phrases that confirm a solution, per language.
     phrases: dict[Language, list[Name]] = Field(min_length=1)
     # A phrase next to one of these ("do not close") is not a confirmation.
     negations: dict[Language, list[Name]] = {}
@@ -114,6 +115,8 @@ class Confirmation(Section):
     # In one sentence, a word for closing and one that allows it confirm too ("Sie können das Ticket
     # gerne schließen", "happy for this to be closed"); so does a sentence opening with the former.
     close_words: dict[Language, list[Name]] = Field(default_factory=_close_words)
+    # Words that, in one sentence with a word for closing, allow it ("feel free to close"), per
+    # language.
     permissions: dict[Language, list[Name]] = Field(default_factory=_permissions)
     # Anywhere in the reply, one of these makes the close conditional ("once the fix is on production",
     # "obwohl der Fehler nur einmal pro Woche auftritt"): a condition is never a confirmation.
@@ -121,6 +124,7 @@ class Confirmation(Section):
     # A clause with one of these states a problem that is still there ("the export fails"), unless the
     # same clause says it is fixed (fixed_words) or is the confirmation itself.
     problems: dict[Language, list[Name]] = Field(default_factory=_problems)
+    # Words of a clause saying the problem is gone, per language.
     fixed_words: dict[Language, list[Name]] = Field(default_factory=_fixed_words)
     # An automatic reply (out of office) is no feedback at all: it neither closes, nor hands back,
     # nor restarts a clock.
@@ -128,6 +132,8 @@ class Confirmation(Section):
     # Where no phrase confirms and nothing casts doubt, a reply the model learned from the shipped
     # labelled replies reads as a confirmation at least this likely closes too (false: rules alone).
     learned: bool = True
+    # With confirmation.learned, how sure the learned model must be before a reply counts as a
+    # confirmation.
     learned_min_probability: float = Field(0.5, ge=0.5, le=1)
     # The learned reading speaks only on a reply that says something of the outcome: thanks for an
     # explanation, "noted" or "received" never close a ticket.

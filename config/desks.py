@@ -26,8 +26,11 @@ def _weekdays() -> list[Weekday]:
 
 
 class WorkingHours(_Section):
+    # The working days (mon ... sun).
     days: list[Weekday] = Field(default_factory=_weekdays, min_length=1)
+    # When the working day starts (HH:MM, the region's time).
     start: Clock = "08:00"
+    # When the working day ends (HH:MM, the region's time).
     end: Clock = "17:00"
 
     @model_validator(mode="after")
@@ -40,7 +43,9 @@ class WorkingHours(_Section):
 class HolidaySource(_Section):
     """Public holidays from the `holidays` library: an ISO country code and, optionally, a subdivision."""
 
+    # The country whose public holidays the region keeps (holidays library code, e.g. DE).
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    # The state or province, for its own public holidays (e.g. SL).
     subdivision: str | None = None
 
     @model_validator(mode="after")
@@ -59,11 +64,14 @@ class HolidaySource(_Section):
 class Region(_Section):
     """A support region: who may see its confidential tickets, and when its desk works."""
 
+    # The issue security level id of the region's support staff (reclassify.confidential).
     security_level: Annotated[str, Field(pattern=r"^\d+$")] | None = None
     timezone: str | None = None  # IANA; default: project.timezone
     holidays: HolidaySource | None = None
+    # Further days off of the region (YYYY-MM-DD).
     extra_holidays: list[date] = []
     holidays_ics: str | None = None  # an iCalendar file of company days off, relative to app.yaml
+    # The region's working hours: days, start and end.
     hours: WorkingHours = WorkingHours()
 
     @model_validator(mode="before")
@@ -98,7 +106,9 @@ class OnCall(_Section):
     # serious by what it carries: these values of fields.urgency or fields.impact (as Jira shows
     # them), else one of these phrases in its summary or description (per language, any matches).
     urgent_values: list[Name] = []
+    # Values of fields.impact that make a new Incident without a priority serious.
     impact_values: list[Name] = []
+    # Phrases per language that, in a new Incident's summary or description, make it serious.
     outage_phrases: dict[str, list[Annotated[str, Field(min_length=3)]]] = {}
     # The rank such a serious Incident without a priority counts as: its alert's, and its SLA targets'.
     unprioritised_as: PriorityRole = "p2"
@@ -165,7 +175,9 @@ WorkingDuration = Annotated[Duration, BeforeValidator(_working_duration), PlainS
 class SlaTarget(_Section):
     """The contractual times of one priority (guide 2.5.1), in the region's working time."""
 
+    # Contractual reaction time in working time (4h, 30m, 2d = two working days of the region).
     reaction: WorkingDuration | None = None
+    # Contractual resolution time in working time (4h, 30m, 2d = two working days of the region).
     resolution: WorkingDuration | None = None
 
 

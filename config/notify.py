@@ -18,14 +18,19 @@ _Duration = Annotated[Duration, BeforeValidator(Duration.parse), PlainSerializer
 
 
 class NotifyEmail(Section):
+    # The SMTP server.
     host: Name
+    # Its port (587: submission with STARTTLS).
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     # STARTTLS on the submission port (587); false only for a relay on the same host or network.
     starttls: bool = True
+    # The From address.
     sender: Address
+    # Who is told.
     recipients: list[Address] = Field(min_length=1)
     # The SMTP account, if the server asks for one; its password is JSM_AUTOPILOT_SMTP_PASSWORD.
     user: Name | None = None
+    # How long to wait for the SMTP server.
     timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 20
 
 
@@ -34,6 +39,7 @@ class NotifyWebhook(Section):
     # teams: an Adaptive Card message, as a Teams "Workflows" webhook takes it (Office 365
     # connectors, which took plain text, were retired in 2026). The URL is JSM_AUTOPILOT_NOTIFY_WEBHOOK_URL.
     format: Literal["slack", "teams"] = "slack"
+    # How long to wait for the chat webhook.
     timeout_seconds: Annotated[int, Field(ge=1, le=300)] = 10
 
 

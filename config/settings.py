@@ -111,8 +111,12 @@ class IssueTypes(_Section):
 class Transitions(_Section):
     """Transition names; null means "the transition that leads to the target status"."""
 
+    # The transition to the closed status; null: the one that leads to statuses.closed.
     close: Name | None = None
+    # The transition that hands a Resolved ticket back; null: the one that leads to
+    # statuses.hand_back_to.
     hand_back: Name | None = None
+    # The transition to Resolved; null: the one that leads to statuses.resolved.
     resolve: Name | None = None
     accept: Name | None = None  # Opened -> In Review by Service Desk
     # Values for required fields a site put on its transition screens, by field id, as Jira takes
@@ -237,8 +241,11 @@ class Organisation(_Section):
 class ProductManagement(_Section):
     """Where reclassify.suggestion files a linked issue for product management."""
 
+    # The key of the product-management project reclassify.suggestion files a linked issue in.
     project: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,9}$")]
+    # The issue type of that linked issue.
     issue_type: Name = "Idea"
+    # The link type between the ticket and that issue.
     link_type: Name = "Relates"
 
 
@@ -261,8 +268,11 @@ class Triage(_Section):
     """Keywords that point to a target type; a suggestion needs `min_matches` of them and a lead
     of `lead` over the runner-up, else nothing is said."""
 
+    # Keywords needed for a type suggestion.
     min_matches: Annotated[int, Field(ge=1, le=20)] = 2
+    # How many keywords the suggested type must lead the next one by.
     lead: Annotated[int, Field(ge=1, le=20)] = 1
+    # Keywords pointing to each target type, per language.
     vocabulary: dict[TriageTarget, dict[Language, list[Name]]] = {}
     # Until `triage learn` has learned from the site's own history, suggest from the model learned
     # from the shipped corpus (600 tickets); the keywords stay the fallback where it is unsure.
@@ -360,8 +370,11 @@ class ConsoleSettings(_Section):
     """The web console under /console/ (console/): admins and release managers sign in through
     Jira; what they may do comes from their Jira groups, read at sign-in."""
 
+    # Serve the console under /console/.
     enabled: bool = False
+    # Jira groups whose members are the console's admins (all pages).
     admins: list[Name] = ["jira-administrators"]
+    # Jira groups whose members may use the Delivery page.
     release_managers: list[Name] = ["release-managers"]
     # "oauth": Atlassian's OAuth 2.0 (3LO) on Cloud, Jira's own OAuth 2.0 provider (an incoming
     # application link) on Data Center; "token": a personal access token checked against /myself
@@ -372,6 +385,7 @@ class ConsoleSettings(_Section):
     public_url: Annotated[str, Field(pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")] | None = None
     # Where Atlassian's sign-in and API gateway are (the sandbox stands in for both in tests).
     auth_url: Annotated[str, Field(pattern=r"^https?://[^?#\s]+$")] = "https://auth.atlassian.com"
+    # Atlassian's API gateway (accessible resources, and Jira through /ex/jira/<cloudId>).
     api_url: Annotated[str, Field(pattern=r"^https?://[^?#\s]+$")] = "https://api.atlassian.com"
     # A signed-in session ends after this long (Atlassian's access token lives one hour).
     session_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 60
@@ -404,16 +418,25 @@ class Settings(_Section):
     templates: TemplateSettings = TemplateSettings()
     rules: RuleSwitches = RuleSwitches()
     webhooks: WebhookSettings = WebhookSettings()
+    # Acting on agents' changes of the issue type, and the suggestion hand-over to product management.
     reclassification: Reclassification = Reclassification()
     triage: Triage = Triage()
+    # Delivery tickets: what counts as a patch version, how they link their tickets, their request type.
     deliveries: Deliveries = Deliveries()
     # Issue security level id per support region, for reclassify.confidential.
     regions: dict[Name, Region] = {}
+    # Which region's calendar a ticket follows, and whether customer-facing actions wait for working
+    # hours too.
     service_hours: ServiceHours = ServiceHours()
     oncall: OnCall = OnCall()
+    # The escalation chain (guide 4.1) and what a complaint sounds like.
     escalation: Escalation = Escalation()
+    # The contractual reaction and resolution times, counted in working time, and when the team lead is
+    # warned.
     sla: Sla = Sla()
     schedule: ScheduleSettings = ScheduleSettings()
+    # Telling admins of incidents (Jira away, firings failing, dead letters) by e-mail or a chat
+    # webhook.
     notify: Notify = Notify()
     console: ConsoleSettings = ConsoleSettings()
     # Loaded from templates/ by the loader, not written in app.yaml.

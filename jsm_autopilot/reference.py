@@ -121,7 +121,7 @@ def setting_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list
         if field.exclude:
             continue  # not a setting (the texts, loaded from templates/)
         path = f"{prefix}{name}"
-        meaning = comments.get(name) or ""
+        meaning = comments.get(name) or _named_by_role(model, name)
         nested = _models_in(field.annotation)
         if nested and not meaning:
             own = nested[0][1].__dict__.get("__doc__")  # the section's own docstring, not BaseModel's
@@ -130,6 +130,15 @@ def setting_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list
         for suffix, inner in nested:
             found.extend(setting_keys(inner, f"{path}{suffix}."))
     return found
+
+
+# Sections that only map the guide's roles to this site's names: a field's meaning is its role.
+_ROLE_KINDS = {"Statuses": "status", "IssueTypes": "issue type", "Priorities": "priority", "Fields": "field (its id)"}
+
+
+def _named_by_role(model: type, name: str) -> str:
+    kind = _ROLE_KINDS.get(model.__name__)
+    return f"the {kind} for \"{name.replace('_', ' ')}\" on this site" if kind else ""
 
 
 def settings_page() -> str:

@@ -85,6 +85,13 @@ def test_every_app_yaml_key_has_a_reference_entry(site):
     assert sorted(key for key in keys if key not in shown) == []
 
 
+def test_every_app_yaml_key_says_what_it_means():
+    """A new setting needs a comment beside its field (or its section a docstring): the reference shows it."""
+    from jsm_autopilot.reference import setting_keys
+
+    assert [key.path for key in setting_keys() if not key.meaning.strip()] == []
+
+
 def test_every_rule_has_a_reference_entry_with_its_chapter(site):
     from jsm_autopilot.rules.catalogue import RULES
 
