@@ -142,3 +142,31 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"site_factory", "shop"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
+
+
+@pytest.fixture
+def console_factory(site_factory, tmp_path):
+    """The service with its console on a sandbox site, served on localhost (tests/console_site.py);
+    stopped, with its store, after the test."""
+    from jsm_autopilot.store.event_store import EventStore
+    from tests.console_site import console_site
+
+    started = []
+
+    def start(**options):
+        store = EventStore(f"sqlite:///{tmp_path}/console-{len(started)}.db")
+        store.migrate()
+        running = console_site(site_factory, store, **options)
+        started.append((running, store))
+        return running
+
+    yield start
+    for running, store in started:
+        running.stop()
+        store.dispose()
+
+
+@pytest.fixture
+def console(console_factory):
+    """The console on a site whose one ticket has a reminder due, signing in through Atlassian."""
+    return console_factory()

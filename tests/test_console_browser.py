@@ -23,18 +23,6 @@ OUTPUT = Path(os.environ.get("JSM_AUTOPILOT_TEST_OUTPUT") or Path(__file__).reso
 
 
 @pytest.fixture
-def console(site_factory, tmp_path):
-    from jsm_autopilot.store.event_store import EventStore
-
-    store = EventStore(f"sqlite:///{tmp_path}/store.db")
-    store.migrate()
-    running = console_site(site_factory, store)
-    yield running
-    running.stop()
-    store.dispose()
-
-
-@pytest.fixture
 def browser():
     assert CHROMIUM, "Chromium is missing: .ci/run installs the Debian package"
     from playwright.sync_api import sync_playwright

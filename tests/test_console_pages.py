@@ -7,26 +7,12 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from jsm_autopilot.console.app import audit_filters
 from jsm_autopilot.console.charts import firings_per_day
 from jsm_autopilot.store.rule_overrides import RuleOverrides
-from tests.console_site import ADMIN, console_site
+from tests.console_site import ADMIN
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture
-def console(site_factory, tmp_path):
-    from jsm_autopilot.store.event_store import EventStore
-
-    store = EventStore(f"sqlite:///{tmp_path}/store.db")
-    store.migrate()
-    running = console_site(site_factory, store)
-    yield running
-    running.stop()
-    store.dispose()
 
 
 def signed_in(console):

@@ -16,7 +16,7 @@ from jsm_autopilot.config.settings import ConsoleSettings
 from jsm_autopilot.errors import ServiceConfigurationError, SettingsError
 from jsm_autopilot.service.serve import Service
 from tests.conftest import shipped_settings_data
-from tests.console_site import ADMIN, console_site
+from tests.console_site import ADMIN
 from tests.site import AGENT
 
 
@@ -46,15 +46,8 @@ def test_serve_names_the_missing_variable(site_factory, store, environ, variable
 
 
 @pytest.fixture
-def data_center_console(site_factory, tmp_path):
-    from jsm_autopilot.store.event_store import EventStore
-
-    store = EventStore(f"sqlite:///{tmp_path}/store.db")
-    store.migrate()
-    running = console_site(site_factory, store, sign_in="token", deployment="datacenter")
-    yield running
-    running.stop()
-    store.dispose()
+def data_center_console(console_factory):
+    return console_factory(sign_in="token", deployment="datacenter")
 
 
 def sign_in_with(console, token: str):
@@ -81,15 +74,8 @@ def test_a_wrong_empty_or_roleless_token_is_refused(data_center_console):
 
 
 @pytest.fixture
-def data_center_oauth(site_factory, tmp_path):
-    from jsm_autopilot.store.event_store import EventStore
-
-    store = EventStore(f"sqlite:///{tmp_path}/store.db")
-    store.migrate()
-    running = console_site(site_factory, store, sign_in="oauth", deployment="datacenter")
-    yield running
-    running.stop()
-    store.dispose()
+def data_center_oauth(console_factory):
+    return console_factory(sign_in="oauth", deployment="datacenter")
 
 
 def test_on_data_center_an_admin_signs_in_through_jiras_own_oauth_provider(data_center_oauth):

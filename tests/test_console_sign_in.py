@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-import pytest
 import requests
 
 from jsm_autopilot.console.app import wanted
@@ -20,20 +19,8 @@ from jsm_autopilot.console.roles import ADMIN as ADMIN_ROLE
 from jsm_autopilot.console.roles import RELEASE_MANAGER as RELEASE_ROLE
 from jsm_autopilot.console.roles import group_names, roles_of
 from jsm_autopilot.rules.overrides import RuleOverride
-from tests.console_site import ADMIN, RELEASE_MANAGER, console_site, later
+from tests.console_site import ADMIN, RELEASE_MANAGER, later
 from tests.site import AGENT
-
-
-@pytest.fixture
-def console(site_factory, tmp_path):
-    from jsm_autopilot.store.event_store import EventStore
-
-    store = EventStore(f"sqlite:///{tmp_path}/store.db")
-    store.migrate()
-    running = console_site(site_factory, store)
-    yield running
-    running.stop()
-    store.dispose()
 
 
 def test_roles_come_from_the_groups_named_in_app_yaml():
