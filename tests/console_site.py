@@ -3,6 +3,7 @@ signs people in as Atlassian does (sandbox/oauth_api.py)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -22,6 +23,13 @@ T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=10)
 ADMIN = "ada@vendor.example"
 RELEASE_MANAGER = "rick@vendor.example"
 SESSION_KEY = "k" * 40
+
+
+def csrf_token(page_text: str) -> str:
+    """The CSRF token a console page carries in its forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page_text)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
 
 
 def free_port() -> int:
@@ -68,6 +76,12 @@ class ConsoleSite:
         form = {k: unquote_plus(v) for k, v in form.items()}
         back = session.post(consent.split("?")[0], data={**form, "email": email, "decision": "accept"}, allow_redirects=False)
         return session.get(back.headers["Location"], allow_redirects=True)
+
+    def signed_in(self, email: str) -> requests.Session:
+        """A browser session signed in as `email`."""
+        session = self.browser_session()
+        self.sign_in(email, session)
+        return session
 
     def stop(self) -> None:
         self.server.close()  # type: ignore[attr-defined]

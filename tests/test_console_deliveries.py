@@ -12,7 +12,7 @@ import pytest
 
 from jsm_autopilot.connector.deliveries import Waiting, estimated_date_problem
 from jsm_autopilot.console.app import delivery_fields, waiting_count
-from tests.console_site import RELEASE_MANAGER, console_site
+from tests.console_site import RELEASE_MANAGER, console_site, csrf_token
 from tests.delivery_site import ACME
 
 
@@ -25,13 +25,7 @@ def desk(shop, site_factory):
 
 
 def signed_in(console):
-    session = console.browser_session()
-    console.sign_in(RELEASE_MANAGER, session)
-    return session
-
-
-def token_of(text: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+    return console.signed_in(RELEASE_MANAGER)
 
 
 def test_an_estimated_date_in_the_past_or_years_ahead_is_refused_unless_it_is_already_the_tickets():
@@ -70,7 +64,7 @@ def test_a_preview_shows_the_table_as_the_customer_will_and_creates_nothing(desk
     shop, console = desk
     session = signed_in(console)
     page = session.get(f"{console.url}/console/deliveries")
-    form = {"csrf_token": token_of(page.text), "organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15",
+    form = {"csrf_token": csrf_token(page.text), "organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15",
             "docs": "https://docs.example.com/14.21.3.1", "environment": "Dedicated Cloud", "action": "preview"}
     preview = session.post(f"{console.url}/console/deliveries", data=form)
     assert preview.status_code == 200 and "Preview: what the customer will see" in preview.text
@@ -86,7 +80,7 @@ def test_creating_makes_one_ticket_and_lists_it_as_open(desk):
     shop, console = desk
     session = signed_in(console)
     page = session.get(f"{console.url}/console/deliveries")
-    form = {"csrf_token": token_of(page.text), "organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15",
+    form = {"csrf_token": csrf_token(page.text), "organisation": ACME, "version": "14.21.3.1", "estimated_date": "2026-06-15",
             "action": "create"}
     created = session.post(f"{console.url}/console/deliveries", data=form)
     assert created.status_code == 200 and "Created" in created.text
@@ -109,7 +103,7 @@ def test_bad_input_gets_a_clear_refusal_and_no_ticket(desk, changed, field):
     shop, console = desk
     session = signed_in(console)
     page = session.get(f"{console.url}/console/deliveries")
-    form = {"csrf_token": token_of(page.text), "organisation": ACME, "version": "14.21.3.1", "action": "create", **changed}
+    form = {"csrf_token": csrf_token(page.text), "organisation": ACME, "version": "14.21.3.1", "action": "create", **changed}
     if changed.get("organisation"):
         form["confirm"] = "yes"  # nothing waits for an unknown organisation
     refused = session.post(f"{console.url}/console/deliveries", data=form)
@@ -121,7 +115,7 @@ def test_nothing_waiting_asks_for_confirmation_then_creates(desk):
     shop, console = desk
     session = signed_in(console)
     page = session.get(f"{console.url}/console/deliveries")
-    form = {"csrf_token": token_of(page.text), "organisation": "Muster AG", "version": "14.21.3.9", "action": "create"}
+    form = {"csrf_token": csrf_token(page.text), "organisation": "Muster AG", "version": "14.21.3.9", "action": "create"}
     asked = session.post(f"{console.url}/console/deliveries", data=form)
     assert asked.status_code == 409 and 'id="nothing-waiting"' in asked.text and shop.deliveries() == []
     confirmed = session.post(f"{console.url}/console/deliveries", data={**form, "confirm": "yes"})

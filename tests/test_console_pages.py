@@ -10,19 +10,13 @@ from zoneinfo import ZoneInfo
 from jsm_autopilot.console.app import audit_filters
 from jsm_autopilot.console.charts import firings_per_day
 from jsm_autopilot.store.rule_overrides import RuleOverrides
-from tests.console_site import ADMIN
+from tests.console_site import ADMIN, csrf_token
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def signed_in(console):
-    session = console.browser_session()
-    console.sign_in(ADMIN, session)
-    return session
-
-
-def csrf(page_text: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page_text).group(1)
+    return console.signed_in(ADMIN)
 
 
 def test_firings_are_counted_per_day_in_the_project_zone():
@@ -83,10 +77,10 @@ def test_a_dead_letter_is_shown_with_jiras_answer_and_replayed(console):
     session = signed_in(console)
     page = session.get(f"{console.url}/console/dead-letters")
     assert "delivery-1" in page.text and "Field &#39;resolution&#39; is required." in page.text
-    replayed = session.post(f"{console.url}/console/dead-letters/replay", data={"identifier": "delivery-1", "csrf_token": csrf(page.text)})
+    replayed = session.post(f"{console.url}/console/dead-letters/replay", data={"identifier": "delivery-1", "csrf_token": csrf_token(page.text)})
     assert replayed.status_code == 200 and "Put back in the queue" in replayed.text
     assert store.find_event("delivery-1").status == "pending"
-    again = session.post(f"{console.url}/console/dead-letters/replay", data={"identifier": "delivery-1", "csrf_token": csrf(page.text)})
+    again = session.post(f"{console.url}/console/dead-letters/replay", data={"identifier": "delivery-1", "csrf_token": csrf_token(page.text)})
     assert again.status_code == 404
 
 

@@ -4,7 +4,6 @@ Access Tokens"; the groups as resolution.de recorded them, name and self only)."
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +15,7 @@ from jsm_autopilot.config.settings import ConsoleSettings
 from jsm_autopilot.errors import ServiceConfigurationError, SettingsError
 from jsm_autopilot.service.serve import Service
 from tests.conftest import shipped_settings_data
-from tests.console_site import ADMIN
+from tests.console_site import ADMIN, csrf_token
 from tests.site import AGENT
 
 
@@ -53,7 +52,7 @@ def data_center_console(console_factory):
 def sign_in_with(console, token: str):
     session = console.browser_session()
     page = session.get(f"{console.url}/console/sign-in")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    csrf = csrf_token(page.text)
     return session, session.post(f"{console.url}/console/sign-in/token", data={"token": token, "csrf_token": csrf})
 
 

@@ -19,7 +19,7 @@ from jsm_autopilot.console.roles import ADMIN as ADMIN_ROLE
 from jsm_autopilot.console.roles import RELEASE_MANAGER as RELEASE_ROLE
 from jsm_autopilot.console.roles import group_names, roles_of
 from jsm_autopilot.rules.overrides import RuleOverride
-from tests.console_site import ADMIN, RELEASE_MANAGER, later
+from tests.console_site import ADMIN, RELEASE_MANAGER, csrf_token, later
 from tests.site import AGENT
 
 
@@ -160,7 +160,7 @@ def test_switching_a_rule_off_records_who_and_the_next_sweep_skips_it(console):
     session = console.browser_session()
     console.sign_in(ADMIN, session)
     page = session.get(f"{console.url}/console/rules")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(page.text)
     switched = session.post(f"{console.url}/console/rules/clarification.reminder", data={"action": "off", "csrf_token": token})
     assert switched.status_code == 200 and 'data-rule="clarification.reminder" data-state="off"' in switched.text
     assert "Ada" in switched.text  # the change, with who made it
@@ -171,7 +171,7 @@ def test_switching_a_rule_off_records_who_and_the_next_sweep_skips_it(console):
 def test_the_rules_form_refuses_an_unknown_rule_or_action(console):
     session = console.browser_session()
     console.sign_in(ADMIN, session)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', session.get(f"{console.url}/console/rules").text).group(1)
+    token = csrf_token(session.get(f"{console.url}/console/rules").text)
     assert session.post(f"{console.url}/console/rules/no.such_rule", data={"action": "off", "csrf_token": token}).status_code == 400
     assert session.post(f"{console.url}/console/rules/customisation.offer", data={"action": "on", "csrf_token": token}).status_code == 400
     assert session.post(f"{console.url}/console/rules/clarification.reminder", data={"action": "drop", "csrf_token": token}).status_code == 400
@@ -224,7 +224,7 @@ def test_a_button_acts_on_the_override_in_force_even_when_the_store_lost_it(cons
     console.sign_in(ADMIN, session)
     page = session.get(f"{console.url}/console/rules")
     assert "The store has lost this override" in page.text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(page.text)
     session.post(f"{console.url}/console/rules/clarification.reminder", data={"action": "live", "csrf_token": token})
     # "write to Jira" on a rule that is off keeps it off: it does not come back on by the way
     assert not service.settings.is_enabled("clarification.reminder") and not service.settings.is_shadow_only("clarification.reminder")
